@@ -1,0 +1,85 @@
+// Types for the pushpoll browser shim. Written by hand to match src/pushpoll.js, whose
+// header comment is the reference for defaults and behaviour.
+
+/** Topic name -> version (an integer that only grows; 0 = unknown). */
+export type Versions = Record<string, number>;
+
+/** "push": hints trusted, polling at `slow`. "poll" / "shadow": polling at `fast`.
+ * "off": `enabled: false` (or after stop()), polling at `fast` without a connection. */
+export type Mode = "push" | "poll" | "shadow" | "off";
+
+export interface PollInfo {
+  /** What started the poll. */
+  reason: "timer" | "hint";
+  /** false when the poll threw or rejected; the next one then comes after `fast`. */
+  ok: boolean;
+  /** Versions held after the poll. */
+  versions: Versions;
+}
+
+/** The part of a socket.io-client 2 socket that the shim uses. */
+export interface SocketLike {
+  on(event: string, fn: (...args: any[]) => void): unknown;
+  off(event: string, fn: (...args: any[]) => void): unknown;
+  emit(event: string, ...args: any[]): unknown;
+  connect(): unknown;
+  disconnect(): unknown;
+  close(): unknown;
+}
+
+export interface Options {
+  /** Notifier origin, e.g. "https://push.example.com". Required unless `enabled` is false. */
+  url?: string;
+  /** A token, or a function returning one; called on every (re)connect and on `expired`. */
+  token?: string | (() => string | Promise<string>);
+  /** Topic -> version the page holds now. Default {}. */
+  topics?: Versions;
+  /** The app's own poll: gets a copy of the versions held, resolves to the versions now held. */
+  poll: (versions: Versions) => Versions | void | Promise<Versions | void>;
+  /** ms between polls when push is not trusted. Default 5000; the server's `mode` event overrides it. */
+  fast?: number;
+  /** ms between polls in push mode. Default 60000; the server's `mode` event overrides it. */
+  slow?: number;
+  /** A hinted poll waits a random 0..jitter ms. Default 1000. */
+  jitter?: number;
+  /** false: never connect, poll every `fast`. Default true. */
+  enabled?: boolean;
+  /** Called on every mode change after start. */
+  onMode?: (mode: Mode) => void;
+  /** socket.io transports; ["polling"] for long-polling only. Default socket.io's. */
+  transports?: string[];
+  /** Extra socket.io-client options (path, query...), applied over the shim's. */
+  socketOptions?: Record<string, unknown>;
+  /** ms of server silence before push counts as unhealthy; 0 = off. Default: ping interval + 10000. */
+  heartbeatTimeout?: number;
+  /** Interval multiplier while the document is hidden. Default 4. */
+  hiddenFactor?: number;
+  /** Every hint received, useful or not. */
+  onHint?: (topic: string, version: number) => void;
+  /** After every poll settles. */
+  onPoll?: (info: PollInfo) => void;
+  /** Failed polls and token fetches, denied topics, connect errors. Default console.warn. */
+  onError?: (error: unknown) => void;
+  /** Test seam: replaces socket.io-client's io(url, opts). */
+  io?: (url: string, opts: Record<string, unknown>) => SocketLike;
+  /** Test seam: replaces Math.random. */
+  random?: () => number;
+  /** Test seam: replaces Date.now. */
+  now?: () => number;
+  /** Test seam: the document whose visibility is watched; null to watch none. */
+  document?: { hidden?: boolean; addEventListener?: Function; removeEventListener?: Function } | null;
+}
+
+export interface PushPoll {
+  /** The current mode. */
+  readonly mode: Mode;
+  /** The page learned a version some other way; only ever raises what is held. */
+  setVersion(topic: string, version: number): void;
+  /** Ends polling and closes the connection; nothing is left running. */
+  stop(): void;
+}
+
+export function start(options: Options): PushPoll;
+
+declare const _default: { start: typeof start };
+export default _default;

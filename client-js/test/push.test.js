@@ -1,0 +1,173 @@
+// Push mode: slow safety-net polls, hinted polls with jitter and coalescing, and the
+// guarantee that polls never overlap.
+import { test, beforeEach, afterEach } from "node:test";
+import assert from "node:assert/strict";
+import { setup, connect, advance, settle, enableClock, resetClock } from "./fake.js";
+
+beforeEach(enableClock);
+afterEach(resetClock);
+
+test("healthy push: no poll before slow, one at slow", async () => {
+  const t = setup();
+  await connect(t);
+  assert.equal(t.pp.mode, "push");
+  await advance(59999);
+  assert.equal(t.polls.length, 0);
+  await advance(1);
+  assert.equal(t.polls.length, 1);
+  assert.equal(t.polls[0].at, 60000);
+  assert.deepEqual(t.polls[0].versions, { "project:42": 1057 });
+});
+
+test("one hint: exactly one poll within jitter, and it restarts the slow timer", async () => {
+  const t = setup({ random: () => 0.999 });
+  await connect(t);
+  await advance(100);
+  t.socket.fire("stale", { "project:42": 1058 });
+  await advance(998);
+  assert.equal(t.polls.length, 0);
+  await advance(1);
+  assert.equal(t.polls.length, 1);
+  assert.equal(t.polls[0].at, 1099); // 100 + 0.999 * 1000
+  await advance(60000 - 1);
+  assert.equal(t.polls.length, 1, "the slow timer counts from the hinted poll");
+  await advance(1);
+  assert.equal(t.polls.length, 2);
+  assert.equal(t.polls[1].at, 61099);
+});
+
+test("burst of 20 hints while the poll is scheduled: one poll", async () => {
+  const t = setup();
+  await connect(t);
+  for (let i = 1; i <= 20; i++) {
+    t.socket.fire("stale", { "project:42": 1057 + i });
+    await advance(10);
+  }
+  // The first hint came at 0 and fixed the poll at 500; the others joined it.
+  await advance(1000);
+  assert.equal(t.polls.length, 1);
+  assert.equal(t.polls[0].at, 500);
+  await advance(58000);
+  assert.equal(t.polls.length, 1);
+});
+
+test("hints during a poll in flight: exactly one follow-up", async () => {
+  const t = setup({ deferred: true });
+  await connect(t);
+  t.socket.fire("stale", { "project:42": 1058 });
+  await advance(500);
+  assert.equal(t.polls.length, 1);
+  for (let i = 0; i < 20; i++) {
+    t.socket.fire("stale", { "project:42": 1059 + i });
+    await advance(5);
+  }
+  await advance(5000);
+  assert.equal(t.polls.length, 1, "nothing starts while a poll is in flight");
+  await settle(t, 0, { "project:42": 1058 });
+  await advance(499);
+  assert.equal(t.polls.length, 1);
+  await advance(1);
+  assert.equal(t.polls.length, 2, "one follow-up, after jitter");
+  await settle(t, 1, { "project:42": 1078 });
+  await advance(59999);
+  assert.equal(t.polls.length, 2);
+  assert.equal(t.maxInFlight, 1);
+});
+
+test("hints during flight that the poll already answered: no follow-up", async () => {
+  const t = setup({ deferred: true });
+  await connect(t);
+  t.socket.fire("stale", { "project:42": 1058 });
+  await advance(500);
+  t.socket.fire("stale", { "project:42": 1059 });
+  await settle(t, 0, { "project:42": 1059 });
+  await advance(59999);
+  assert.equal(t.polls.length, 1);
+});
+
+test("never two polls in flight, even with a slow poll", async () => {
+  const t = setup({ deferred: true });
+  await connect(t, "poll");
+  await advance(5000);
+  assert.equal(t.polls.length, 1);
+  for (let i = 0; i < 30; i++) {
+    t.socket.fire("stale", { "project:42": 0 });
+    await advance(1000);
+  }
+  assert.equal(t.polls.length, 1, "30 s of hints and fast ticks start nothing");
+  await settle(t, 0, {});
+  await advance(500);
+  assert.equal(t.polls.length, 2, "the hints during flight give one follow-up");
+  assert.equal(t.maxInFlight, 1);
+  await settle(t, 1, {});
+  await advance(4999);
+  assert.equal(t.polls.length, 2);
+  await advance(1);
+  assert.equal(t.polls.length, 3);
+  assert.equal(t.maxInFlight, 1);
+});
+
+test("hint at a version already held costs nothing", async () => {
+  const t = setup();
+  await connect(t);
+  t.socket.fire("stale", { "project:42": 1057 });
+  t.socket.fire("stale", { "project:42": 1000 });
+  t.socket.fire("stale", { "unknown:1": 5 });
+  await advance(59999);
+  assert.equal(t.polls.length, 0);
+});
+
+test("hint v 0: one poll to be sure", async () => {
+  const t = setup();
+  await connect(t);
+  t.socket.fire("stale", { "project:42": 0 });
+  t.socket.fire("stale", { "project:42": 0 });
+  await advance(1000);
+  assert.equal(t.polls.length, 1);
+  assert.equal(t.polls[0].at, 500);
+});
+
+test("setVersion and poll results only raise the versions held", async () => {
+  const t = setup({ topics: { "project:42": 1057, "user:7": 3 } });
+  t.answer = () => ({ "project:42": 1000, "user:7": 9, "other:1": 4 });
+  await connect(t);
+  t.pp.setVersion("project:42", 1000);
+  t.pp.setVersion("project:42", 1061);
+  t.pp.setVersion("nope", 5);
+  t.socket.fire("stale", { "project:42": 1061 }); // already held now
+  await advance(60000);
+  assert.equal(t.polls.length, 1);
+  assert.deepEqual(t.polls[0].versions, { "project:42": 1061, "user:7": 3 });
+  await advance(60000);
+  assert.deepEqual(t.polls[1].versions, { "project:42": 1061, "user:7": 9 });
+});
+
+test("setVersion that covers a pending hint cancels the hinted poll", async () => {
+  const t = setup();
+  await connect(t);
+  t.socket.fire("stale", { "project:42": 1060 });
+  t.pp.setVersion("project:42", 1060);
+  await advance(59999);
+  assert.equal(t.polls.length, 0);
+});
+
+test("the server's mode event overrides fast and slow", async () => {
+  const t = setup();
+  await connect(t, "push", { fast: 2000, slow: 10000 });
+  await advance(10000);
+  assert.equal(t.polls.length, 1);
+  assert.equal(t.polls[0].at, 10000);
+  t.socket.fire("mode", { mode: "poll", fast: 2000, slow: 10000 });
+  await advance(6000);
+  assert.deepEqual(
+    t.polls.map((p) => p.at),
+    [10000, 12000, 14000, 16000],
+  );
+  // New intervals without a mode change move the next poll too.
+  t.socket.fire("mode", { mode: "poll", fast: 3000, slow: 10000 });
+  await advance(3000);
+  assert.deepEqual(
+    t.polls.map((p) => p.at),
+    [10000, 12000, 14000, 16000, 19000],
+  );
+});

@@ -1,0 +1,225 @@
+// pushpoll: tell pushpoll notifiers that a topic changed, and mint the tokens
+// that let a browser listen for those hints. Needs the npm packages redis
+// (node-redis v4) and jsonwebtoken.
+//
+//   import { createClient } from "redis";
+//   import * as pushpoll from "./pushpoll.mjs";
+//   const redis = await createClient({ url: process.env.PUSHPOLL_REDIS_URL }).connect();
+//   pushpoll.configure({
+//     redis,                                      // a connected node-redis v4 client
+//     prefix: "pushpoll:",                        // the notifier's --channel-prefix
+//     secret: process.env.PUSHPOLL_TOKEN_SECRET,  // the notifier's --token-secret
+//     audience: "pushpoll",                       // the notifier's --token-audience
+//   });
+//   await pushpoll.bump("project:42", 1058);      // true if raised, false if not newer
+//   pushpoll.token({ sub: user.id, topics: ["project:42", "user:7:*"], ttl: 300 }); // "eyJ..."
+//
+// Invalid topics, versions, subjects and ttls throw a TypeError with code
+// ERR_PUSHPOLL_INVALID_ARG before anything is sent (bump rejects its promise);
+// Redis failures reject with node-redis's errors.
+//
+// Run as a program, it is the command-line publisher the project's tests drive:
+//
+//   node pushpoll.mjs bump <redis-url> <topic> <version>        prints true or false
+//   node pushpoll.mjs token <secret> <sub> <topic,topic> <ttl>  prints the token
+//   node pushpoll.mjs lua                                       prints the embedded script
+//
+// PUSHPOLL_CHANNEL_PREFIX and PUSHPOLL_TOKEN_AUDIENCE override the defaults, as
+// for the notifier. Exit status 2 means bad arguments, 1 any other failure.
+
+import { createHash } from "node:crypto";
+import { realpathSync } from "node:fs";
+import { fileURLToPath } from "node:url";
+import jwt from "jsonwebtoken";
+import { createClient } from "redis";
+
+// SCRIPT is notifier/publish.lua, byte for byte, embedded so that this file
+// works on its own inside an app. The project's tests fail if the two drift.
+export const SCRIPT = `-- pushpoll publish: raise a topic's version and announce it, in one round trip.
+--
+-- KEYS[1]  the topic's key, which is also its channel: <prefix><topic>
+-- ARGV[1]  the new version, a positive decimal integer (int64)
+-- ARGV[2]  the payload to PUBLISH, e.g. {"v":1057,"ts":1700000000000}
+--
+-- The key only ever rises: an older or equal version (a retry, a race between
+-- two app servers) changes nothing and announces nothing, so browsers are
+-- never hinted backwards. Returns 1 when the version was raised and
+-- published, 0 when it was not newer.
+--
+-- Versions are compared as decimal strings (length first, then digits)
+-- because Lua numbers are doubles and lose exactness above 2^53.
+local new = ARGV[1]
+if not string.match(new, "^[1-9][0-9]*$") or #new > 19 or (#new == 19 and new > "9223372036854775807") then
+  return redis.error_reply("pushpoll: version must be a positive int64")
+end
+local cur = redis.call("GET", KEYS[1])
+if cur and string.match(cur, "^[1-9][0-9]*$") then
+  if #new < #cur or (#new == #cur and new <= cur) then
+    return 0
+  end
+end
+redis.call("SET", KEYS[1], new)
+redis.call("PUBLISH", KEYS[1], ARGV[2])
+return 1
+`;
+const SCRIPT_SHA = createHash("sha1").update(SCRIPT).digest("hex");
+
+// A topic as the notifier accepts it.
+const TOPIC = /^[A-Za-z0-9_.:/@-]{1,200}$/;
+// A token may also grant every topic under a prefix, written with a trailing *.
+const TOPIC_PREFIX = /^[A-Za-z0-9_.:/@-]{0,199}\*$/;
+// Versions are int64 on the wire; the decimal form is what the script compares.
+const VERSION_DIGITS = /^[1-9][0-9]*$/;
+const MAX_VERSION = 2n ** 63n - 1n;
+
+let config = null;
+
+function invalid(message) {
+  const err = new TypeError(`pushpoll: ${message}`);
+  err.code = "ERR_PUSHPOLL_INVALID_ARG";
+  return err;
+}
+
+// configure sets the connection and settings for every later call. redis may
+// be omitted in a process that only mints tokens, secret in one that only bumps.
+export function configure({ redis = null, prefix = "pushpoll:", secret = null, audience = "pushpoll" } = {}) {
+  if (typeof prefix !== "string") throw invalid("prefix must be a string");
+  if (typeof audience !== "string" || audience === "") throw invalid("audience must be a non-empty string");
+  config = Object.freeze({ redis, prefix, secret, audience });
+}
+
+function current() {
+  if (config === null) throw new Error("pushpoll: call configure first");
+  return config;
+}
+
+// bump raises topic's version to version and hints the notifiers, in one
+// round trip. It resolves to false, and announces nothing, when the stored
+// version is already as new: retries and racing app servers are harmless.
+// version is a positive integer up to 2**63-1: a safe-integer number, a
+// bigint, or a decimal string (the last two for versions past 2**53).
+export async function bump(topic, version) {
+  checkTopic(topic);
+  const v = versionString(version);
+  const { redis, prefix } = current();
+  if (!redis) throw new Error("pushpoll: configure({ redis }) before bump");
+  // Built by hand so that a bigint version is written exactly; JSON.stringify
+  // refuses bigints and numbers lose digits past 2**53.
+  const payload = `{"v":${v},"ts":${Date.now()}}`;
+  const opts = { keys: [prefix + topic], arguments: [v, payload] };
+  let raised;
+  try {
+    raised = await redis.evalSha(SCRIPT_SHA, opts);
+  } catch (err) {
+    // The script cache is empty after a Redis restart or failover; EVAL loads
+    // it again, and later calls go back to the cheap EVALSHA.
+    if (!String(err?.message).startsWith("NOSCRIPT")) throw err;
+    raised = await redis.eval(SCRIPT, opts);
+  }
+  return raised === 1;
+}
+
+// token mints the HS256 JWT a browser presents to the notifier. sub is
+// stringified because JWT requires a string subject and the notifier rejects
+// any other type; topics are exact topics or prefixes ending in *; ttl is
+// seconds.
+export function token({ sub, topics, ttl = 300 } = {}) {
+  const { secret, audience } = current();
+  if (!secret) throw new Error("pushpoll: configure({ secret }) before token");
+  const subject = sub === undefined || sub === null ? "" : String(sub);
+  if (subject === "") throw invalid("sub must not be empty");
+  const grants = checkGrants(topics);
+  if (!Number.isSafeInteger(ttl) || ttl <= 0) throw invalid(`ttl must be a positive integer of seconds (got ${String(ttl)})`);
+  // jsonwebtoken sets iat to now and exp to iat + ttl.
+  return jwt.sign({ topics: grants }, secret, { algorithm: "HS256", subject, audience, expiresIn: ttl });
+}
+
+function checkTopic(topic) {
+  if (typeof topic !== "string" || !TOPIC.test(topic)) {
+    throw invalid(`topic must be 1-200 characters of A-Z a-z 0-9 _ . : / @ - (got ${JSON.stringify(topic)})`);
+  }
+}
+
+function versionString(version) {
+  let s = null;
+  if (typeof version === "number" && Number.isSafeInteger(version) && version > 0) s = String(version);
+  else if (typeof version === "bigint" && version > 0n) s = version.toString();
+  else if (typeof version === "string" && VERSION_DIGITS.test(version)) s = version;
+  if (s === null || BigInt(s) > MAX_VERSION) throw invalid(`version must be a positive int64 (got ${String(version)})`);
+  return s;
+}
+
+function checkGrants(topics) {
+  if (!Array.isArray(topics)) throw invalid("topics must be an array");
+  if (topics.length === 0) throw invalid("topics must not be empty");
+  for (const t of topics) {
+    if (typeof t !== "string" || !(TOPIC.test(t) || TOPIC_PREFIX.test(t))) {
+      throw invalid(`${JSON.stringify(t)} is neither a topic nor a prefix ending in *`);
+    }
+  }
+  return [...topics];
+}
+
+const USAGE = `usage: node pushpoll.mjs bump <redis-url> <topic> <version>
+       node pushpoll.mjs token <secret> <sub> <topic,topic...> <ttl-seconds>
+       node pushpoll.mjs lua`;
+
+async function main(argv) {
+  const prefix = process.env.PUSHPOLL_CHANNEL_PREFIX ?? "pushpoll:";
+  const audience = process.env.PUSHPOLL_TOKEN_AUDIENCE ?? "pushpoll";
+  const [command, ...args] = argv;
+  if (command === "bump" && args.length === 3) {
+    const [url, topic, version] = args;
+    // No reconnecting: a one-shot command should fail fast and say why rather
+    // than retry forever against a Redis that is not there.
+    const client = createClient({ url, socket: { reconnectStrategy: false, connectTimeout: 5000 } });
+    // node-redis emits connection errors as events and also rejects the
+    // pending call; the rejection is what gets reported.
+    client.on("error", () => {});
+    await client.connect();
+    try {
+      configure({ redis: client, prefix });
+      console.log(String(await bump(topic, version)));
+    } finally {
+      await client.quit();
+    }
+  } else if (command === "token" && args.length === 4) {
+    const [secret, sub, topics, ttl] = args;
+    if (!VERSION_DIGITS.test(ttl)) throw invalid(`ttl must be a positive integer of seconds (got ${JSON.stringify(ttl)})`);
+    configure({ secret, audience });
+    // An empty string means no topics, which token refuses; "a,,b" keeps its
+    // empty item and is refused rather than quietly fixed.
+    console.log(token({ sub, topics: topics === "" ? [] : topics.split(","), ttl: Number(ttl) }));
+  } else if (command === "lua" && args.length === 0) {
+    process.stdout.write(SCRIPT);
+  } else {
+    console.error(USAGE);
+    return 2;
+  }
+  return 0;
+}
+
+function isMain() {
+  try {
+    return process.argv[1] !== undefined && realpathSync(process.argv[1]) === fileURLToPath(import.meta.url);
+  } catch {
+    return false;
+  }
+}
+
+if (isMain()) {
+  main(process.argv.slice(2)).then(
+    (code) => {
+      process.exitCode = code;
+    },
+    (err) => {
+      if (err?.code === "ERR_PUSHPOLL_INVALID_ARG") {
+        console.error(err.message);
+        process.exitCode = 2;
+      } else {
+        console.error(`pushpoll: ${err?.name ?? "Error"}: ${err?.message ?? err}`);
+        process.exitCode = 1;
+      }
+    },
+  );
+}
