@@ -1,0 +1,191 @@
+package authbridge
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+)
+
+// Request is what one subscribe asks for.
+type Request struct {
+	Token         string   // JWT from the subscribe event; may be empty
+	Topics        []string // already validated topic names
+	Cookie        string   // the socket handshake's Cookie header (callback mode)
+	Authorization string   // the socket handshake's Authorization header (callback mode)
+}
+
+// Decision puts every requested topic either in Granted or in Denied, where
+// Denied maps a topic to a short stable reason for the client. Granted and
+// Denied are never nil.
+type Decision struct {
+	Granted []string
+	Denied  map[string]string
+	// Expires is when the grant lapses: the token's exp plus the configured
+	// leeway, or the end of the callback answer's ttl. Zero means no expiry,
+	// and it is always zero when nothing was granted.
+	Expires time.Time
+}
+
+// Authorizer decides what a subscriber may receive. Implementations are safe
+// for concurrent use.
+type Authorizer interface {
+	// Authorize never fails: problems become denial reasons. now is the
+	// current time; expiry checks and the callback cache use it rather than
+	// reading the clock, so callers and tests control time.
+	Authorize(ctx context.Context, req Request, now time.Time) Decision
+}
+
+// Config selects how subscribers are authorized. A zero field takes the
+// default noted beside it.
+type Config struct {
+	TokenSecret          []byte        // HS256 secret, at least 32 bytes
+	TokenPublicKey       []byte        // PEM: RSA -> RS256, ECDSA P-256 -> ES256, Ed25519 -> EdDSA
+	Audience             string        // required aud; default "pushpoll"
+	Leeway               time.Duration // clock leeway for exp and nbf; default 5s
+	MaxTokenBytes        int           // tokens longer than this are refused before any crypto; default 8192
+	CallbackURL          string        // callback mode endpoint; empty = off
+	CallbackTimeout      time.Duration // whole callback round trip; default 2s
+	CallbackCacheEntries int           // credentials remembered; default 10000
+	HTTPClient           *http.Client  // optional, used as given; default: a pooled keep-alive client that never follows redirects
+}
+
+const (
+	defaultAudience = "pushpoll"
+	// defaultLeeway absorbs small clock differences between the app that
+	// mints tokens and this node without noticeably stretching a token's life.
+	defaultLeeway = 5 * time.Second
+	// defaultMaxTokenBytes is far above any sensible token (a few hundred
+	// topics) yet keeps an attacker from making us decode and hash megabytes.
+	defaultMaxTokenBytes = 8192
+	// defaultCallbackTimeout bounds how long a subscribe waits on the app; a
+	// client that is denied with "auth unavailable" polls meanwhile, so a
+	// short wait is better than a hanging subscribe.
+	defaultCallbackTimeout = 2 * time.Second
+	// defaultCallbackCacheEntries covers the credentials of a busy node's
+	// sockets at a few hundred bytes each.
+	defaultCallbackCacheEntries = 10000
+	// minSecretBytes follows RFC 7518: an HS256 key must be at least as long
+	// as the hash output, or it can be brute-forced offline from one token.
+	minSecretBytes = 32
+)
+
+// The errors whose texts are the denial reasons a client sees.
+var (
+	ErrNoToken         = errors.New("no token")
+	ErrMalformedToken  = errors.New("malformed token")
+	ErrBadSignature    = errors.New("bad signature")
+	ErrExpired         = errors.New("expired")
+	ErrNotYetValid     = errors.New("not yet valid")
+	ErrWrongAudience   = errors.New("wrong audience")
+	ErrMissingClaim    = errors.New("missing claim")
+	ErrNotInToken      = errors.New("not in token")
+	ErrNotAuthorized   = errors.New("not authorized")
+	ErrAuthUnavailable = errors.New("auth unavailable")
+)
+
+// reasons lists the sentinels so that a wrapped error can be turned back into
+// the stable text the client sees.
+var reasons = []error{
+	ErrNoToken, ErrMalformedToken, ErrBadSignature, ErrExpired, ErrNotYetValid,
+	ErrWrongAudience, ErrMissingClaim, ErrNotInToken, ErrNotAuthorized, ErrAuthUnavailable,
+}
+
+// reason returns the client-facing text for err, which wraps one of the
+// sentinels; anything unexpected is reported as the service being unavailable
+// rather than leaking detail.
+func reason(err error) string {
+	for _, r := range reasons {
+		if errors.Is(err, r) {
+			return r.Error()
+		}
+	}
+	return ErrAuthUnavailable.Error()
+}
+
+// bridge picks token or callback mode per request.
+type bridge struct {
+	token    *tokenVerifier  // nil when no token key is configured
+	callback *callbackClient // nil when callback mode is off
+}
+
+var _ Authorizer = (*bridge)(nil)
+
+// New checks cfg and builds an Authorizer. At least one of a token secret, a
+// token public key or a callback URL is required; errors name the flag to fix.
+func New(cfg Config) (Authorizer, error) {
+	if len(cfg.TokenSecret) > 0 && len(cfg.TokenPublicKey) > 0 {
+		// One accepted algorithm is the point of pinning; two keys would
+		// reopen the question of which one a token is checked against.
+		return nil, errors.New("authbridge: set only one of --token-secret and --token-public-key")
+	}
+	if len(cfg.TokenSecret) == 0 && len(cfg.TokenPublicKey) == 0 && cfg.CallbackURL == "" {
+		return nil, errors.New("authbridge: no way to authorize subscribers: set --token-secret, --token-public-key or --auth-callback-url")
+	}
+	if cfg.Audience == "" {
+		cfg.Audience = defaultAudience
+	}
+	if cfg.Leeway <= 0 {
+		cfg.Leeway = defaultLeeway
+	}
+	if cfg.MaxTokenBytes <= 0 {
+		cfg.MaxTokenBytes = defaultMaxTokenBytes
+	}
+	if cfg.CallbackTimeout <= 0 {
+		cfg.CallbackTimeout = defaultCallbackTimeout
+	}
+	if cfg.CallbackCacheEntries <= 0 {
+		cfg.CallbackCacheEntries = defaultCallbackCacheEntries
+	}
+
+	b := &bridge{}
+	switch {
+	case len(cfg.TokenSecret) > 0:
+		if len(cfg.TokenSecret) < minSecretBytes {
+			return nil, fmt.Errorf("authbridge: --token-secret must be at least %d bytes", minSecretBytes)
+		}
+		// Copy so that a caller reusing its buffer cannot change the key.
+		key := append([]byte(nil), cfg.TokenSecret...)
+		b.token = newTokenVerifier(jwt.SigningMethodHS256, key, cfg)
+	case len(cfg.TokenPublicKey) > 0:
+		method, key, err := parsePublicKey(cfg.TokenPublicKey)
+		if err != nil {
+			return nil, fmt.Errorf("authbridge: --token-public-key: %w", err)
+		}
+		b.token = newTokenVerifier(method, key, cfg)
+	}
+	if cfg.CallbackURL != "" {
+		// The URL may carry credentials, so the error does not repeat it.
+		u, err := url.Parse(cfg.CallbackURL)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return nil, errors.New("authbridge: --auth-callback-url must be an absolute http or https URL")
+		}
+		b.callback = newCallbackClient(cfg)
+	}
+	return b, nil
+}
+
+// Authorize implements Authorizer.
+func (b *bridge) Authorize(ctx context.Context, req Request, now time.Time) Decision {
+	if len(req.Topics) == 0 {
+		return Decision{Granted: []string{}, Denied: map[string]string{}}
+	}
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	switch {
+	case req.Token != "" && b.token != nil:
+		return b.token.authorize(req.Token, req.Topics, now)
+	case b.callback != nil:
+		// A token we have no key for is ignored rather than refused: the
+		// client shim may send one out of habit, and the app's callback is
+		// the authority this node was configured with.
+		return b.callback.authorize(ctx, req, now)
+	default:
+		return denyAll(req.Topics, ErrNoToken)
+	}
+}

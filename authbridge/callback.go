@@ -1,0 +1,211 @@
+package authbridge
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"time"
+
+	"golang.org/x/sync/singleflight"
+)
+
+const (
+	// maxCallbackTTL caps how long an app answer is trusted, so a
+	// credential the app has since revoked stops working within the hour
+	// even if the app asked for a day.
+	maxCallbackTTL = time.Hour
+	// maxCallbackBody bounds what we read from the app; an answer listing
+	// thousands of patterns still fits.
+	maxCallbackBody = 1 << 20
+	// maxDrainBody is how much of an unread body we consume so the
+	// connection can go back to the pool; past that, closing is cheaper.
+	maxDrainBody = 64 << 10
+)
+
+// callbackClient asks the app what a credential may receive.
+type callbackClient struct {
+	url     string
+	timeout time.Duration
+	client  *http.Client
+	cache   *grantCache
+	// flight makes concurrent subscribes with one credential (a reconnect
+	// storm after a deploy) share a single call to the app.
+	flight singleflight.Group
+}
+
+func newCallbackClient(cfg Config) *callbackClient {
+	client := cfg.HTTPClient
+	if client == nil {
+		client = newHTTPClient(cfg.CallbackTimeout)
+	}
+	return &callbackClient{
+		url:     cfg.CallbackURL,
+		timeout: cfg.CallbackTimeout,
+		client:  client,
+		cache:   newGrantCache(cfg.CallbackCacheEntries),
+	}
+}
+
+// newHTTPClient builds the pooled client used when the caller gives none.
+func newHTTPClient(timeout time.Duration) *http.Client {
+	t, ok := http.DefaultTransport.(*http.Transport)
+	if ok {
+		t = t.Clone()
+	} else {
+		t = &http.Transport{Proxy: http.ProxyFromEnvironment}
+	}
+	// Keep-alive turns a ~200 ms call (TCP and TLS handshakes) into a
+	// ~20 ms one. Every call goes to the same host, so the per-host idle
+	// pool is the one that matters; the default of 2 would close most
+	// connections after a burst and pay the handshakes again.
+	t.MaxIdleConnsPerHost = 64
+	// 90 s outlives the gaps between subscribe bursts on a quiet node while
+	// staying under the idle timeouts common in app servers' proxies.
+	t.IdleConnTimeout = 90 * time.Second
+	// A reconnect storm of many distinct credentials must not open
+	// thousands of connections to the app at once; extra calls wait for a
+	// connection within their timeout and are denied "auth unavailable"
+	// past it, and their clients poll meanwhile.
+	t.MaxConnsPerHost = 256
+	return &http.Client{
+		Transport: t,
+		Timeout:   timeout,
+		// Credentials are forwarded to the configured URL only, never to
+		// wherever a redirect points.
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+	}
+}
+
+// credentialKey hashes the two headers with their lengths, so that no two
+// different pairs can produce the same input.
+func credentialKey(cookie, authorization string) credential {
+	h := sha256.New()
+	var n [8]byte
+	binary.BigEndian.PutUint64(n[:], uint64(len(cookie)))
+	h.Write(n[:])
+	h.Write([]byte(cookie))
+	binary.BigEndian.PutUint64(n[:], uint64(len(authorization)))
+	h.Write(n[:])
+	h.Write([]byte(authorization))
+	var k credential
+	h.Sum(k[:0])
+	return k
+}
+
+// authorize answers from the cache or asks the app. Failures are never
+// cached: the next subscribe tries again.
+func (c *callbackClient) authorize(ctx context.Context, req Request, now time.Time) Decision {
+	key := credentialKey(req.Cookie, req.Authorization)
+	if g, ok := c.cache.get(key, now); ok {
+		return decide(req.Topics, g.grants, ErrNotAuthorized, g.expires)
+	}
+	ch := c.flight.DoChan(string(key[:]), func() (any, error) {
+		// A flight that just finished may have filled the cache between
+		// our miss above and this flight starting.
+		if g, ok := c.cache.get(key, now); ok {
+			return g, nil
+		}
+		g, err := c.call(ctx, req, now)
+		if err != nil {
+			return nil, err
+		}
+		// Stored before the flight ends, so nobody can miss both.
+		if !g.expires.IsZero() {
+			c.cache.put(key, g, now)
+		}
+		return g, nil
+	})
+	select {
+	case res := <-ch:
+		if res.Err != nil {
+			return denyAll(req.Topics, res.Err)
+		}
+		g := res.Val.(callbackGrant)
+		return decide(req.Topics, g.grants, ErrNotAuthorized, g.expires)
+	case <-ctx.Done():
+		return denyAll(req.Topics, ErrAuthUnavailable)
+	}
+}
+
+type callbackRequest struct {
+	Topics []string `json:"topics"`
+}
+
+type callbackResponse struct {
+	Topics []string `json:"topics"`
+	TTL    float64  `json:"ttl"`
+}
+
+// call makes one request to the app. The errors wrap ErrNotAuthorized or
+// ErrAuthUnavailable.
+func (c *callbackClient) call(ctx context.Context, req Request, now time.Time) (callbackGrant, error) {
+	// The flight serves every waiter, so one of them going away must not
+	// cancel it for the others; the timeout still bounds it.
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), c.timeout)
+	defer cancel()
+
+	body, err := json.Marshal(callbackRequest{Topics: req.Topics})
+	if err != nil {
+		return callbackGrant{}, fmt.Errorf("%w: encode request: %w", ErrAuthUnavailable, err)
+	}
+	hreq, err := http.NewRequestWithContext(ctx, http.MethodPost, c.url, bytes.NewReader(body))
+	if err != nil {
+		return callbackGrant{}, fmt.Errorf("%w: build request: %w", ErrAuthUnavailable, err)
+	}
+	hreq.Header.Set("Content-Type", "application/json")
+	hreq.Header.Set("Accept", "application/json")
+	if req.Cookie != "" {
+		hreq.Header.Set("Cookie", req.Cookie)
+	}
+	if req.Authorization != "" {
+		hreq.Header.Set("Authorization", req.Authorization)
+	}
+	resp, err := c.client.Do(hreq)
+	if err != nil {
+		return callbackGrant{}, fmt.Errorf("%w: %w", ErrAuthUnavailable, err)
+	}
+	defer func() {
+		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, maxDrainBody))
+		_ = resp.Body.Close()
+	}()
+
+	switch {
+	case resp.StatusCode == http.StatusOK:
+	case resp.StatusCode >= 400 && resp.StatusCode < 500:
+		return callbackGrant{}, fmt.Errorf("%w: status %d", ErrNotAuthorized, resp.StatusCode)
+	default:
+		// 5xx is the app failing; anything else (a redirect, a 204) is not
+		// the contract, and neither says the credential is bad.
+		return callbackGrant{}, fmt.Errorf("%w: status %d", ErrAuthUnavailable, resp.StatusCode)
+	}
+	var ans callbackResponse
+	if err := json.NewDecoder(io.LimitReader(resp.Body, maxCallbackBody)).Decode(&ans); err != nil {
+		return callbackGrant{}, fmt.Errorf("%w: decode answer: %w", ErrAuthUnavailable, err)
+	}
+	if ans.Topics == nil {
+		// An answer without topics is a broken endpoint, not a refusal.
+		return callbackGrant{}, fmt.Errorf("%w: answer has no topics", ErrAuthUnavailable)
+	}
+	return callbackGrant{grants: compileGrants(ans.Topics), expires: ttlExpiry(now, ans.TTL)}, nil
+}
+
+// ttlExpiry turns the app's ttl in seconds into an expiry, capped at
+// maxCallbackTTL. ttl 0 or less means "do not cache": zero time.
+func ttlExpiry(now time.Time, ttl float64) time.Time {
+	if !(ttl > 0) {
+		return time.Time{}
+	}
+	d := maxCallbackTTL
+	if ttl < maxCallbackTTL.Seconds() {
+		d = time.Duration(ttl * float64(time.Second))
+	}
+	if d <= 0 {
+		return time.Time{}
+	}
+	return now.Add(d)
+}

@@ -1,0 +1,68 @@
+package authbridge
+
+import (
+	"crypto/ecdsa"
+	"crypto/ed25519"
+	"crypto/elliptic"
+	"crypto/rsa"
+	"crypto/x509"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/golang-jwt/jwt/v5"
+)
+
+// minRSABits refuses RSA keys that are considered breakable today.
+const minRSABits = 2048
+
+// parsePublicKey reads a PEM public key (PKIX, PKCS #1 or a certificate) and
+// returns the one signing method its type allows. Pinning the algorithm to
+// the key type means a token cannot pick how it is checked.
+func parsePublicKey(pemBytes []byte) (jwt.SigningMethod, any, error) {
+	block, _ := pem.Decode(pemBytes)
+	if block == nil {
+		return nil, nil, errors.New("no PEM block found")
+	}
+	if strings.Contains(block.Type, "PRIVATE KEY") {
+		return nil, nil, errors.New("the PEM holds a private key; give the public key")
+	}
+	var (
+		pub any
+		err error
+	)
+	switch block.Type {
+	case "PUBLIC KEY":
+		pub, err = x509.ParsePKIXPublicKey(block.Bytes)
+	case "RSA PUBLIC KEY":
+		pub, err = x509.ParsePKCS1PublicKey(block.Bytes)
+	case "CERTIFICATE":
+		var cert *x509.Certificate
+		cert, err = x509.ParseCertificate(block.Bytes)
+		if err == nil {
+			pub = cert.PublicKey
+		}
+	default:
+		return nil, nil, fmt.Errorf("unsupported PEM block %q", block.Type)
+	}
+	if err != nil {
+		return nil, nil, fmt.Errorf("parse public key: %w", err)
+	}
+	switch k := pub.(type) {
+	case *rsa.PublicKey:
+		if k.N.BitLen() < minRSABits {
+			return nil, nil, fmt.Errorf("RSA key has %d bits, need at least %d", k.N.BitLen(), minRSABits)
+		}
+		return jwt.SigningMethodRS256, k, nil
+	case *ecdsa.PublicKey:
+		if k.Curve != elliptic.P256() {
+			return nil, nil, errors.New("ECDSA key must be on curve P-256 (ES256)")
+		}
+		return jwt.SigningMethodES256, k, nil
+	case ed25519.PublicKey:
+		return jwt.SigningMethodEdDSA, k, nil
+	default:
+		return nil, nil, fmt.Errorf("unsupported key type %T", pub)
+	}
+}

@@ -1,0 +1,193 @@
+package authbridge
+
+import (
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+)
+
+// tokenClaims is what an app-minted token carries. It is a map rather than
+// a struct because encoding/json matches struct fields case-insensitively,
+// and claim names are case-sensitive: {"Topics":[...]} is not a topics claim.
+type tokenClaims map[string]any
+
+var (
+	_ jwt.Claims          = (*tokenClaims)(nil)
+	_ jwt.ClaimsValidator = (*tokenClaims)(nil)
+)
+
+// The getters delegate to jwt.MapClaims, which reads the registered claims
+// by their exact names and refuses wrong types.
+
+func (c *tokenClaims) GetExpirationTime() (*jwt.NumericDate, error) {
+	return jwt.MapClaims(*c).GetExpirationTime()
+}
+
+func (c *tokenClaims) GetNotBefore() (*jwt.NumericDate, error) {
+	return jwt.MapClaims(*c).GetNotBefore()
+}
+
+func (c *tokenClaims) GetIssuedAt() (*jwt.NumericDate, error) {
+	return jwt.MapClaims(*c).GetIssuedAt()
+}
+
+func (c *tokenClaims) GetAudience() (jwt.ClaimStrings, error) {
+	return jwt.MapClaims(*c).GetAudience()
+}
+
+func (c *tokenClaims) GetIssuer() (string, error) {
+	return jwt.MapClaims(*c).GetIssuer()
+}
+
+func (c *tokenClaims) GetSubject() (string, error) {
+	return jwt.MapClaims(*c).GetSubject()
+}
+
+// Validate adds the claims jwt's validator does not require on its own. The
+// parser calls it only after the signature checks out, so a wrong claim type
+// is never reported for a token we did not verify.
+func (c *tokenClaims) Validate() error {
+	sub, err := c.GetSubject()
+	if err != nil {
+		return fmt.Errorf("%w: sub: %w", jwt.ErrTokenMalformed, err)
+	}
+	if sub == "" {
+		return fmt.Errorf("%w: sub", jwt.ErrTokenRequiredClaimMissing)
+	}
+	_, err = c.topics()
+	return err
+}
+
+// topics returns the topics claim. An absent or null claim is missing; an
+// empty array is a valid token that grants nothing; anything but an array of
+// strings is malformed.
+func (c *tokenClaims) topics() ([]string, error) {
+	v, ok := (*c)["topics"]
+	if !ok || v == nil {
+		return nil, fmt.Errorf("%w: topics", jwt.ErrTokenRequiredClaimMissing)
+	}
+	list, ok := v.([]any)
+	if !ok {
+		return nil, fmt.Errorf("%w: topics is not an array", jwt.ErrTokenMalformed)
+	}
+	out := make([]string, 0, len(list))
+	for _, e := range list {
+		s, ok := e.(string)
+		if !ok {
+			return nil, fmt.Errorf("%w: topics holds a non-string", jwt.ErrTokenMalformed)
+		}
+		out = append(out, s)
+	}
+	return out, nil
+}
+
+// tokenVerifier checks tokens against exactly one algorithm and key.
+type tokenVerifier struct {
+	method   jwt.SigningMethod
+	key      any
+	audience string
+	leeway   time.Duration
+	maxBytes int
+}
+
+func newTokenVerifier(method jwt.SigningMethod, key any, cfg Config) *tokenVerifier {
+	return &tokenVerifier{
+		method:   method,
+		key:      key,
+		audience: cfg.Audience,
+		leeway:   cfg.Leeway,
+		maxBytes: cfg.MaxTokenBytes,
+	}
+}
+
+// authorize verifies raw and matches topics against its topics claim.
+func (v *tokenVerifier) authorize(raw string, topics []string, now time.Time) Decision {
+	c, err := v.verify(raw, now)
+	if err != nil {
+		return denyAll(topics, err)
+	}
+	// Both were checked by verify, so neither can fail here; exp is non-nil
+	// because WithExpirationRequired made it mandatory.
+	patterns, err := c.topics()
+	if err != nil {
+		return denyAll(topics, tokenReason(err))
+	}
+	expTime, err := c.GetExpirationTime()
+	if err != nil || expTime == nil {
+		return denyAll(topics, ErrMissingClaim)
+	}
+	exp := expTime.Time
+	// The grant lasts as long as the verifier would still accept the token.
+	// time.Time.Add wraps instead of saturating, so an absurd exp near the
+	// end of time must not turn into an expiry in the past.
+	expires := exp.Add(v.leeway)
+	if expires.Before(exp) {
+		expires = exp
+	}
+	return decide(topics, compileGrants(patterns), ErrNotInToken, expires)
+}
+
+// verify checks raw and returns its claims, or an error wrapping one of the
+// reason sentinels (with jwt's error as detail).
+func (v *tokenVerifier) verify(raw string, now time.Time) (*tokenClaims, error) {
+	// The cap comes before any decoding or crypto, so an oversized token
+	// costs a length check and nothing more.
+	if len(raw) > v.maxBytes {
+		return nil, fmt.Errorf("%w: token is %d bytes, limit %d", ErrMalformedToken, len(raw), v.maxBytes)
+	}
+	parser := jwt.NewParser(
+		// Only the configured algorithm: this refuses "none" and the
+		// HS256-with-the-public-key confusion before the key is touched.
+		jwt.WithValidMethods([]string{v.method.Alg()}),
+		jwt.WithAudience(v.audience),
+		jwt.WithExpirationRequired(),
+		jwt.WithLeeway(v.leeway),
+		jwt.WithTimeFunc(func() time.Time { return now }),
+	)
+	c := &tokenClaims{}
+	_, err := parser.ParseWithClaims(raw, c, v.keyFunc)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", tokenReason(err), err)
+	}
+	return c, nil
+}
+
+// keyFunc hands jwt the one configured key. The method check repeats the
+// allowlist on purpose: handing an RSA key to an HMAC verifier must never
+// depend on a single option being set right.
+func (v *tokenVerifier) keyFunc(t *jwt.Token) (any, error) {
+	if t.Method == nil || t.Method.Alg() != v.method.Alg() {
+		return nil, errors.New("unexpected signing method")
+	}
+	// RFC 7515 requires refusing tokens whose critical header extensions
+	// are not understood, and we understand none.
+	if _, ok := t.Header["crit"]; ok {
+		return nil, errors.New("unsupported crit header")
+	}
+	return v.key, nil
+}
+
+// tokenReason maps jwt's errors to a reason. Claim errors can come joined;
+// the order puts lasting problems (missing claim, wrong audience) before
+// passing ones (expired, not yet valid), because fetching a fresh token
+// only cures the latter.
+func tokenReason(err error) error {
+	switch {
+	case errors.Is(err, jwt.ErrTokenMalformed), errors.Is(err, jwt.ErrInvalidType):
+		return ErrMalformedToken
+	case errors.Is(err, jwt.ErrTokenSignatureInvalid), errors.Is(err, jwt.ErrTokenUnverifiable):
+		return ErrBadSignature
+	case errors.Is(err, jwt.ErrTokenRequiredClaimMissing):
+		return ErrMissingClaim
+	case errors.Is(err, jwt.ErrTokenInvalidAudience):
+		return ErrWrongAudience
+	case errors.Is(err, jwt.ErrTokenExpired):
+		return ErrExpired
+	case errors.Is(err, jwt.ErrTokenNotValidYet):
+		return ErrNotYetValid
+	default:
+		return ErrMalformedToken
+	}
+}

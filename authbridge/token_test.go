@@ -1,0 +1,565 @@
+package authbridge
+
+import (
+	"context"
+	"crypto/ecdsa"
+	"crypto/ed25519"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/x509"
+	"encoding/base64"
+	"encoding/pem"
+	"maps"
+	"reflect"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+)
+
+// t0 is the fixed "now" of the token tests.
+var t0 = time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)
+
+// testSecret is the HS256 key of the tests; 32 bytes, the minimum.
+var testSecret = []byte("0123456789abcdef0123456789abcdef")
+
+// testKeyPairs holds one key pair per supported asymmetric algorithm.
+type testKeyPairs struct {
+	rsa    *rsa.PrivateKey
+	rsaPEM []byte
+	ec     *ecdsa.PrivateKey
+	ecPEM  []byte
+	ed     ed25519.PrivateKey
+	edPEM  []byte
+}
+
+// testKeys generates the key pairs once: RSA generation is slow enough to
+// notice when repeated per test.
+var testKeys = sync.OnceValue(func() testKeyPairs {
+	var k testKeyPairs
+	var err error
+	if k.rsa, err = rsa.GenerateKey(rand.Reader, 2048); err != nil {
+		panic(err)
+	}
+	if k.ec, err = ecdsa.GenerateKey(elliptic.P256(), rand.Reader); err != nil {
+		panic(err)
+	}
+	if _, k.ed, err = ed25519.GenerateKey(rand.Reader); err != nil {
+		panic(err)
+	}
+	k.rsaPEM = publicPEM(&k.rsa.PublicKey)
+	k.ecPEM = publicPEM(&k.ec.PublicKey)
+	k.edPEM = publicPEM(k.ed.Public())
+	return k
+})
+
+func publicPEM(pub any) []byte {
+	der, err := x509.MarshalPKIXPublicKey(pub)
+	if err != nil {
+		panic(err)
+	}
+	return pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der})
+}
+
+// claims returns valid claims for t0 with the given changes applied; a nil
+// value deletes the claim.
+func claims(changes map[string]any) jwt.MapClaims {
+	c := jwt.MapClaims{
+		"sub":    "user:7",
+		"aud":    "pushpoll",
+		"exp":    t0.Add(time.Hour).Unix(),
+		"topics": []any{"acct:*", "project:42"},
+	}
+	for k, v := range changes {
+		if v == nil {
+			delete(c, k)
+		} else {
+			c[k] = v
+		}
+	}
+	return c
+}
+
+// sign mints a token as an app would.
+func sign(t *testing.T, method jwt.SigningMethod, key any, c jwt.MapClaims) string {
+	t.Helper()
+	s, err := jwt.NewWithClaims(method, c).SignedString(key)
+	if err != nil {
+		t.Fatalf("sign %s: %v", method.Alg(), err)
+	}
+	return s
+}
+
+// signWithHeader mints a token with extra header fields.
+func signWithHeader(t *testing.T, method jwt.SigningMethod, key any, c jwt.MapClaims, header map[string]any) string {
+	t.Helper()
+	tok := jwt.NewWithClaims(method, c)
+	maps.Copy(tok.Header, header)
+	s, err := tok.SignedString(key)
+	if err != nil {
+		t.Fatalf("sign %s: %v", method.Alg(), err)
+	}
+	return s
+}
+
+func mustNew(t *testing.T, cfg Config) Authorizer {
+	t.Helper()
+	a, err := New(cfg)
+	if err != nil {
+		t.Fatalf("New: %v", err)
+	}
+	return a
+}
+
+// deniedAll builds the Denied map of a whole-token failure.
+func deniedAll(reason string, topics ...string) map[string]string {
+	m := make(map[string]string, len(topics))
+	for _, t := range topics {
+		m[t] = reason
+	}
+	return m
+}
+
+func TestTokenMode(t *testing.T) {
+	k := testKeys()
+	hs := mustNew(t, Config{TokenSecret: testSecret})
+	rs := mustNew(t, Config{TokenPublicKey: k.rsaPEM})
+	es := mustNew(t, Config{TokenPublicKey: k.ecPEM})
+	ed := mustNew(t, Config{TokenPublicKey: k.edPEM})
+	small := mustNew(t, Config{TokenSecret: testSecret, MaxTokenBytes: 64})
+
+	valid := sign(t, jwt.SigningMethodHS256, testSecret, claims(nil))
+	parts := strings.Split(valid, ".")
+	// Flipping the signature's first character keeps it valid base64url.
+	sig := []byte(parts[2])
+	if sig[0] == 'A' {
+		sig[0] = 'B'
+	} else {
+		sig[0] = 'A'
+	}
+	tamperedSig := parts[0] + "." + parts[1] + "." + string(sig)
+	otherPayload := base64.RawURLEncoding.EncodeToString([]byte(`{"sub":"user:7","aud":"pushpoll","exp":1999999999,"topics":["*","admin"]}`))
+	tamperedPayload := parts[0] + "." + otherPayload + "." + parts[2]
+	noneToken := sign(t, jwt.SigningMethodNone, jwt.UnsafeAllowNoneSignatureType, claims(nil))
+	manyTopics := make([]any, 0, 1000)
+	for range 1000 {
+		manyTopics = append(manyTopics, "project:1234567890")
+	}
+	oversize := sign(t, jwt.SigningMethodHS256, testSecret, claims(map[string]any{"topics": manyTopics}))
+
+	expires := t0.Add(time.Hour + defaultLeeway)
+	two := []string{"project:42", "acct:1"}
+
+	tests := []struct {
+		name        string
+		auth        Authorizer
+		token       string
+		topics      []string
+		wantGranted []string
+		wantDenied  map[string]string
+		wantExpires time.Time
+	}{
+		{
+			name:        "valid HS256",
+			auth:        hs,
+			token:       valid,
+			topics:      two,
+			wantGranted: two,
+			wantExpires: expires,
+		},
+		{
+			name:        "valid RS256",
+			auth:        rs,
+			token:       sign(t, jwt.SigningMethodRS256, k.rsa, claims(nil)),
+			topics:      two,
+			wantGranted: two,
+			wantExpires: expires,
+		},
+		{
+			name:        "valid ES256",
+			auth:        es,
+			token:       sign(t, jwt.SigningMethodES256, k.ec, claims(nil)),
+			topics:      two,
+			wantGranted: two,
+			wantExpires: expires,
+		},
+		{
+			name:        "valid EdDSA",
+			auth:        ed,
+			token:       sign(t, jwt.SigningMethodEdDSA, k.ed, claims(nil)),
+			topics:      two,
+			wantGranted: two,
+			wantExpires: expires,
+		},
+		{
+			name:        "aud as array containing the audience",
+			auth:        hs,
+			token:       sign(t, jwt.SigningMethodHS256, testSecret, claims(map[string]any{"aud": []any{"other", "pushpoll"}})),
+			topics:      two,
+			wantGranted: two,
+			wantExpires: expires,
+		},
+		{
+			name:       "expired",
+			auth:       hs,
+			token:      sign(t, jwt.SigningMethodHS256, testSecret, claims(map[string]any{"exp": t0.Add(-time.Minute).Unix()})),
+			topics:     two,
+			wantDenied: deniedAll("expired", two...),
+		},
+		{
+			name:       "nbf in the future",
+			auth:       hs,
+			token:      sign(t, jwt.SigningMethodHS256, testSecret, claims(map[string]any{"nbf": t0.Add(time.Minute).Unix()})),
+			topics:     two,
+			wantDenied: deniedAll("not yet valid", two...),
+		},
+		{
+			name:        "exp within leeway",
+			auth:        hs,
+			token:       sign(t, jwt.SigningMethodHS256, testSecret, claims(map[string]any{"exp": t0.Add(-3 * time.Second).Unix()})),
+			topics:      two,
+			wantGranted: two,
+			wantExpires: t0.Add(2 * time.Second),
+		},
+		{
+			name:        "nbf within leeway",
+			auth:        hs,
+			token:       sign(t, jwt.SigningMethodHS256, testSecret, claims(map[string]any{"nbf": t0.Add(3 * time.Second).Unix()})),
+			topics:      two,
+			wantGranted: two,
+			wantExpires: expires,
+		},
+		{
+			name:       "wrong aud",
+			auth:       hs,
+			token:      sign(t, jwt.SigningMethodHS256, testSecret, claims(map[string]any{"aud": "other"})),
+			topics:     two,
+			wantDenied: deniedAll("wrong audience", two...),
+		},
+		{
+			name:       "missing exp",
+			auth:       hs,
+			token:      sign(t, jwt.SigningMethodHS256, testSecret, claims(map[string]any{"exp": nil})),
+			topics:     two,
+			wantDenied: deniedAll("missing claim", two...),
+		},
+		{
+			name:       "missing aud",
+			auth:       hs,
+			token:      sign(t, jwt.SigningMethodHS256, testSecret, claims(map[string]any{"aud": nil})),
+			topics:     two,
+			wantDenied: deniedAll("missing claim", two...),
+		},
+		{
+			name:       "missing sub",
+			auth:       hs,
+			token:      sign(t, jwt.SigningMethodHS256, testSecret, claims(map[string]any{"sub": nil})),
+			topics:     two,
+			wantDenied: deniedAll("missing claim", two...),
+		},
+		{
+			name:       "empty sub",
+			auth:       hs,
+			token:      sign(t, jwt.SigningMethodHS256, testSecret, claims(map[string]any{"sub": ""})),
+			topics:     two,
+			wantDenied: deniedAll("missing claim", two...),
+		},
+		{
+			name:       "missing topics",
+			auth:       hs,
+			token:      sign(t, jwt.SigningMethodHS256, testSecret, claims(map[string]any{"topics": nil})),
+			topics:     two,
+			wantDenied: deniedAll("missing claim", two...),
+		},
+		{
+			name:       "claim names are case-sensitive",
+			auth:       hs,
+			token:      sign(t, jwt.SigningMethodHS256, testSecret, claims(map[string]any{"topics": nil, "Topics": []any{"acct:*"}})),
+			topics:     two,
+			wantDenied: deniedAll("missing claim", two...),
+		},
+		{
+			name:       "missing claim reported before expired",
+			auth:       hs,
+			token:      sign(t, jwt.SigningMethodHS256, testSecret, claims(map[string]any{"sub": nil, "exp": t0.Add(-time.Hour).Unix()})),
+			topics:     two,
+			wantDenied: deniedAll("missing claim", two...),
+		},
+		{
+			name:       "topics claim is a string",
+			auth:       hs,
+			token:      sign(t, jwt.SigningMethodHS256, testSecret, claims(map[string]any{"topics": "acct:1"})),
+			topics:     two,
+			wantDenied: deniedAll("malformed token", two...),
+		},
+		{
+			name:       "topics claim holds numbers",
+			auth:       hs,
+			token:      sign(t, jwt.SigningMethodHS256, testSecret, claims(map[string]any{"topics": []any{1, 2}})),
+			topics:     two,
+			wantDenied: deniedAll("malformed token", two...),
+		},
+		{
+			name:       "sub is a number",
+			auth:       hs,
+			token:      sign(t, jwt.SigningMethodHS256, testSecret, claims(map[string]any{"sub": 7})),
+			topics:     two,
+			wantDenied: deniedAll("malformed token", two...),
+		},
+		{
+			name:       "exp is a string",
+			auth:       hs,
+			token:      sign(t, jwt.SigningMethodHS256, testSecret, claims(map[string]any{"exp": "tomorrow"})),
+			topics:     two,
+			wantDenied: deniedAll("malformed token", two...),
+		},
+		{
+			name:       "alg none",
+			auth:       hs,
+			token:      noneToken,
+			topics:     two,
+			wantDenied: deniedAll("bad signature", two...),
+		},
+		{
+			name:       "alg none without signature against RS256",
+			auth:       rs,
+			token:      noneToken,
+			topics:     two,
+			wantDenied: deniedAll("bad signature", two...),
+		},
+		{
+			name:       "HS256 keyed with the RSA public key PEM when RS256 is configured",
+			auth:       rs,
+			token:      sign(t, jwt.SigningMethodHS256, k.rsaPEM, claims(nil)),
+			topics:     two,
+			wantDenied: deniedAll("bad signature", two...),
+		},
+		{
+			name:       "HS256 keyed with the Ed25519 public key PEM when EdDSA is configured",
+			auth:       ed,
+			token:      sign(t, jwt.SigningMethodHS256, k.edPEM, claims(nil)),
+			topics:     two,
+			wantDenied: deniedAll("bad signature", two...),
+		},
+		{
+			name:       "RS256 token when HS256 is configured",
+			auth:       hs,
+			token:      sign(t, jwt.SigningMethodRS256, k.rsa, claims(nil)),
+			topics:     two,
+			wantDenied: deniedAll("bad signature", two...),
+		},
+		{
+			name:       "RS512 token when RS256 is configured",
+			auth:       rs,
+			token:      sign(t, jwt.SigningMethodRS512, k.rsa, claims(nil)),
+			topics:     two,
+			wantDenied: deniedAll("bad signature", two...),
+		},
+		{
+			name:       "ES256 token when EdDSA is configured",
+			auth:       ed,
+			token:      sign(t, jwt.SigningMethodES256, k.ec, claims(nil)),
+			topics:     two,
+			wantDenied: deniedAll("bad signature", two...),
+		},
+		{
+			name:       "HS256 signed with another secret",
+			auth:       hs,
+			token:      sign(t, jwt.SigningMethodHS256, []byte("another secret that is long enough!"), claims(nil)),
+			topics:     two,
+			wantDenied: deniedAll("bad signature", two...),
+		},
+		{
+			name:       "tampered signature",
+			auth:       hs,
+			token:      tamperedSig,
+			topics:     two,
+			wantDenied: deniedAll("bad signature", two...),
+		},
+		{
+			name:       "tampered payload",
+			auth:       hs,
+			token:      tamperedPayload,
+			topics:     []string{"admin"},
+			wantDenied: deniedAll("bad signature", "admin"),
+		},
+		{
+			name:       "crit header",
+			auth:       hs,
+			token:      signWithHeader(t, jwt.SigningMethodHS256, testSecret, claims(nil), map[string]any{"crit": []any{"exp"}}),
+			topics:     two,
+			wantDenied: deniedAll("bad signature", two...),
+		},
+		{
+			name:       "garbage: one segment",
+			auth:       hs,
+			token:      "not a token",
+			topics:     two,
+			wantDenied: deniedAll("malformed token", two...),
+		},
+		{
+			name:       "garbage: empty segments",
+			auth:       hs,
+			token:      "..",
+			topics:     two,
+			wantDenied: deniedAll("malformed token", two...),
+		},
+		{
+			name:       "garbage: four segments",
+			auth:       rs,
+			token:      valid + ".x",
+			topics:     two,
+			wantDenied: deniedAll("malformed token", two...),
+		},
+		{
+			name:       "garbage: bad base64",
+			auth:       es,
+			token:      "!!!.???.***",
+			topics:     two,
+			wantDenied: deniedAll("malformed token", two...),
+		},
+		{
+			name:       "garbage: header without alg",
+			auth:       hs,
+			token:      base64.RawURLEncoding.EncodeToString([]byte(`{"typ":"JWT"}`)) + "." + parts[1] + "." + parts[2],
+			topics:     two,
+			wantDenied: deniedAll("bad signature", two...),
+		},
+		{
+			name:       "garbage: binary",
+			auth:       ed,
+			token:      "\x00\xff.\x01.\x02",
+			topics:     two,
+			wantDenied: deniedAll("malformed token", two...),
+		},
+		{
+			name:       "oversize token is refused even with a valid signature",
+			auth:       hs,
+			token:      oversize,
+			topics:     two,
+			wantDenied: deniedAll("malformed token", two...),
+		},
+		{
+			name:       "configured cap applies",
+			auth:       small,
+			token:      valid,
+			topics:     two,
+			wantDenied: deniedAll("malformed token", two...),
+		},
+		{
+			name:        "prefix grant",
+			auth:        hs,
+			token:       sign(t, jwt.SigningMethodHS256, testSecret, claims(map[string]any{"topics": []any{"acct:*"}})),
+			topics:      []string{"acct:1", "acct:1:2", "acct", "acct:", "acctx:2", "xacct:1"},
+			wantGranted: []string{"acct:1", "acct:1:2"},
+			wantDenied:  deniedAll("not in token", "acct", "acct:", "acctx:2", "xacct:1"),
+			wantExpires: expires,
+		},
+		{
+			name:        "exact grant",
+			auth:        hs,
+			token:       sign(t, jwt.SigningMethodHS256, testSecret, claims(map[string]any{"topics": []any{"project:42"}})),
+			topics:      []string{"project:42", "project:4", "project:420", "Project:42"},
+			wantGranted: []string{"project:42"},
+			wantDenied:  deniedAll("not in token", "project:4", "project:420", "Project:42"),
+			wantExpires: expires,
+		},
+		{
+			name:        "mixed granted and denied",
+			auth:        hs,
+			token:       valid,
+			topics:      []string{"project:9", "acct:7", "project:42", "user:7"},
+			wantGranted: []string{"acct:7", "project:42"},
+			wantDenied:  deniedAll("not in token", "project:9", "user:7"),
+			wantExpires: expires,
+		},
+		{
+			name:       "bare star grants nothing",
+			auth:       hs,
+			token:      sign(t, jwt.SigningMethodHS256, testSecret, claims(map[string]any{"topics": []any{"*", ""}})),
+			topics:     []string{"acct:1", "*", "x"},
+			wantDenied: deniedAll("not in token", "acct:1", "*", "x"),
+		},
+		{
+			name:       "empty topics claim grants nothing",
+			auth:       hs,
+			token:      sign(t, jwt.SigningMethodHS256, testSecret, claims(map[string]any{"topics": []any{}})),
+			topics:     two,
+			wantDenied: deniedAll("not in token", two...),
+		},
+		{
+			name:        "repeated topic is granted once",
+			auth:        hs,
+			token:       valid,
+			topics:      []string{"project:42", "project:42"},
+			wantGranted: []string{"project:42"},
+			wantExpires: expires,
+		},
+		{
+			name:        "custom audience",
+			auth:        mustNew(t, Config{TokenSecret: testSecret, Audience: "billing"}),
+			token:       sign(t, jwt.SigningMethodHS256, testSecret, claims(map[string]any{"aud": "billing"})),
+			topics:      two,
+			wantGranted: two,
+			wantExpires: expires,
+		},
+		{
+			name:       "default audience refused when another is configured",
+			auth:       mustNew(t, Config{TokenSecret: testSecret, Audience: "billing"}),
+			token:      valid,
+			topics:     two,
+			wantDenied: deniedAll("wrong audience", two...),
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			d := tt.auth.Authorize(context.Background(), Request{Token: tt.token, Topics: tt.topics}, t0)
+			wantGranted := tt.wantGranted
+			if wantGranted == nil {
+				wantGranted = []string{}
+			}
+			wantDenied := tt.wantDenied
+			if wantDenied == nil {
+				wantDenied = map[string]string{}
+			}
+			if !reflect.DeepEqual(d.Granted, wantGranted) {
+				t.Errorf("Granted = %q, want %q", d.Granted, wantGranted)
+			}
+			if !reflect.DeepEqual(d.Denied, wantDenied) {
+				t.Errorf("Denied = %q, want %q", d.Denied, wantDenied)
+			}
+			if !d.Expires.Equal(tt.wantExpires) {
+				t.Errorf("Expires = %v, want %v", d.Expires, tt.wantExpires)
+			}
+		})
+	}
+}
+
+func TestTokenOversizeCheckedBeforeParsing(t *testing.T) {
+	v := newTokenVerifier(jwt.SigningMethodHS256, testSecret, Config{Audience: "pushpoll", Leeway: time.Second, MaxTokenBytes: 10})
+	tests := []struct {
+		name  string
+		token string
+		want  error
+	}{
+		// Eleven bytes of garbage would be "malformed" anyway; the point is
+		// the detail, which shows the length check fired, not the parser.
+		{name: "one byte over", token: "abcdefghijk", want: ErrMalformedToken},
+		{name: "at the cap reaches the parser", token: "abcdefghij", want: ErrMalformedToken},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := v.verify(tt.token, t0)
+			if err == nil || reason(err) != tt.want.Error() {
+				t.Fatalf("verify = %v, want %v", err, tt.want)
+			}
+			overCap := len(tt.token) > 10
+			if got := strings.Contains(err.Error(), "limit 10"); got != overCap {
+				t.Errorf("error %q: length check fired = %v, want %v", err, got, overCap)
+			}
+		})
+	}
+}

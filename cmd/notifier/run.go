@@ -1,0 +1,244 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/pushpoll/pushpoll/internal/demo"
+	"github.com/pushpoll/pushpoll/notifier"
+)
+
+// run is the whole program; main only wires signals. Tests call it.
+func run(ctx context.Context, args []string, getenv func(string) string, stderr io.Writer) error {
+	if len(args) > 0 && args[0] == "healthcheck" {
+		return healthcheck(args[1:], getenv, stderr)
+	}
+	cfg, opts, err := parseConfig(args, getenv, stderr)
+	if errors.Is(err, flag.ErrHelp) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	level := slog.LevelInfo
+	if err := level.UnmarshalText([]byte(opts.logLevel)); err != nil {
+		return fmt.Errorf("--log-level: %w", err)
+	}
+	cfg.Logger = slog.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: level}))
+
+	if opts.dev || opts.demo {
+		if err := devDefaults(&cfg, stderr); err != nil {
+			return err
+		}
+	}
+	srv, err := notifier.New(cfg)
+	if err != nil {
+		return err
+	}
+	if opts.demo {
+		demo.New(demo.Config{
+			TokenSecret: cfg.TokenSecret,
+			Audience:    cfg.TokenAudience,
+			Publish:     srv.Publish,
+			Fast:        cfg.FastInterval,
+			Slow:        cfg.SlowInterval,
+			Logger:      cfg.Logger,
+		}).Routes(srv.Router())
+	}
+	ln, err := net.Listen("tcp", cfg.Listen)
+	if err != nil {
+		return fmt.Errorf("--listen %s: %w", cfg.Listen, err)
+	}
+	switch {
+	case opts.demo:
+		fmt.Fprintf(stderr, "pushpoll demo: open http://%s/ in two browser windows and bump a card\n", displayAddr(ln.Addr()))
+	case opts.dev:
+		fmt.Fprintf(stderr, "pushpoll notifier (dev) on http://%s\n", displayAddr(ln.Addr()))
+	}
+	return srv.Serve(ctx, ln)
+}
+
+type cmdOptions struct {
+	dev      bool
+	demo     bool
+	logLevel string
+}
+
+// setting is one flag with its environment twin (DESIGN §7).
+type setting struct {
+	flag, env, help string
+}
+
+// parseConfig reads flags, then fills every flag not given on the command
+// line from its environment twin.
+func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (notifier.Config, cmdOptions, error) {
+	cfg := notifier.Default()
+	var opts cmdOptions
+	fs := flag.NewFlagSet("notifier", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+
+	var origins, publicKeyFile string
+	var settings []setting
+	str := func(p *string, name, env, help string) {
+		fs.StringVar(p, name, *p, help)
+		settings = append(settings, setting{name, env, help})
+	}
+	dur := func(p *time.Duration, name, env, help string) {
+		fs.DurationVar(p, name, *p, help)
+		settings = append(settings, setting{name, env, help})
+	}
+	num := func(p *int, name, env, help string) {
+		fs.IntVar(p, name, *p, help)
+		settings = append(settings, setting{name, env, help})
+	}
+	maxPublish := int(cfg.MaxPublishBytes)
+
+	str(&cfg.Listen, "listen", "PUSHPOLL_LISTEN", "HTTP address: socket.io, publish API, health, metrics")
+	str(&cfg.RedisURL, "redis-url", "PUSHPOLL_REDIS_URL", "redis://[:password@]host:port[/db]; empty runs the in-process broker (single node)")
+	str(&cfg.ChannelPrefix, "channel-prefix", "PUSHPOLL_CHANNEL_PREFIX", "Redis channel and version key = prefix + topic")
+	str(&cfg.TokenSecret, "token-secret", "PUSHPOLL_TOKEN_SECRET", "HS256 secret shared with the app (prefer the environment variable)")
+	str(&publicKeyFile, "token-public-key", "PUSHPOLL_TOKEN_PUBLIC_KEY", "PEM file with an RSA, ECDSA P-256 or Ed25519 public key: RS256, ES256 or EdDSA instead of HS256")
+	str(&cfg.AuthCallbackURL, "auth-callback-url", "PUSHPOLL_AUTH_CALLBACK_URL", "callback mode: the app's authorize endpoint, asked when a subscribe carries no token")
+	str(&cfg.TokenAudience, "token-audience", "PUSHPOLL_TOKEN_AUDIENCE", "required aud claim")
+	str(&cfg.PublishSecret, "publish-secret", "PUSHPOLL_PUBLISH_SECRET", "bearer secret for POST /v1/publish; empty turns HTTP publish off")
+	str(&cfg.AdminSecret, "admin-secret", "PUSHPOLL_ADMIN_SECRET", "bearer secret for the admin API (/v1/admin/mode); empty turns it off")
+	str(&origins, "allowed-origins", "PUSHPOLL_ALLOWED_ORIGINS", "comma list of browser origins, or *; empty allows same origin only; requests without Origin pass")
+	str(&cfg.Mode, "mode", "PUSHPOLL_MODE", "starting mode: push, shadow or poll")
+	dur(&cfg.FastInterval, "fast-interval", "PUSHPOLL_FAST_INTERVAL", "poll interval told to clients when push is not trusted")
+	dur(&cfg.SlowInterval, "slow-interval", "PUSHPOLL_SLOW_INTERVAL", "poll interval told to clients while push is healthy")
+	dur(&cfg.DrainTimeout, "drain-timeout", "PUSHPOLL_DRAIN_TIMEOUT", "how long a SIGTERM waits for sockets to move away")
+	num(&cfg.MaxTopicsPerSocket, "max-topics-per-socket", "PUSHPOLL_MAX_TOPICS_PER_SOCKET", "topics one socket may hold")
+	num(&cfg.MaxFrameBytes, "max-frame-bytes", "PUSHPOLL_MAX_FRAME_BYTES", "largest incoming socket.io frame; a larger one closes that socket")
+	num(&cfg.MaxSockets, "max-sockets", "PUSHPOLL_MAX_SOCKETS", "sockets per node, 0 for no limit; beyond it handshakes get 503")
+	num(&maxPublish, "max-publish-bytes", "PUSHPOLL_MAX_PUBLISH_BYTES", "largest POST /v1/publish body (413 beyond)")
+	num(&cfg.SubscribeBurst, "subscribe-burst", "PUSHPOLL_SUBSCRIBE_BURST", "subscribes a socket may send at once, then one per --subscribe-every")
+	dur(&cfg.SubscribeEvery, "subscribe-every", "PUSHPOLL_SUBSCRIBE_EVERY", "refill interval of the per-socket subscribe budget")
+	dur(&cfg.WriteTimeout, "write-timeout", "PUSHPOLL_WRITE_TIMEOUT", "a socket that cannot take a frame in this time is dropped as slow")
+	dur(&cfg.PingInterval, "ping-interval", "PUSHPOLL_PING_INTERVAL", "Engine.IO heartbeat interval told to clients")
+	dur(&cfg.PingTimeout, "ping-timeout", "PUSHPOLL_PING_TIMEOUT", "Engine.IO heartbeat timeout; must exceed --ping-interval")
+	opts.logLevel = "info"
+	str(&opts.logLevel, "log-level", "PUSHPOLL_LOG_LEVEL", "debug, info, warn or error")
+	fs.BoolVar(&opts.dev, "dev", false, "local trial: generate and print a token secret and a publish secret (never in production)")
+	fs.BoolVar(&opts.demo, "demo", false, "like --dev, plus a live demo board at / on the same listener")
+
+	fs.Usage = func() { usage(fs, settings, stderr) }
+	if err := fs.Parse(args); err != nil {
+		return cfg, opts, err
+	}
+	if fs.NArg() > 0 {
+		return cfg, opts, fmt.Errorf("unexpected argument %q (see --help)", fs.Arg(0))
+	}
+	given := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
+	for _, s := range settings {
+		if v := getenv(s.env); v != "" && !given[s.flag] {
+			if err := fs.Set(s.flag, v); err != nil {
+				return cfg, opts, fmt.Errorf("%s: %w", s.env, err)
+			}
+		}
+	}
+	cfg.AllowedOrigins = notifier.SplitList(origins)
+	cfg.MaxPublishBytes = int64(maxPublish)
+	if publicKeyFile != "" {
+		pem, err := os.ReadFile(publicKeyFile)
+		if err != nil {
+			return cfg, opts, fmt.Errorf("--token-public-key: %w", err)
+		}
+		cfg.TokenPublicKey = pem
+	}
+	return cfg, opts, nil
+}
+
+func usage(fs *flag.FlagSet, settings []setting, w io.Writer) {
+	fmt.Fprintln(w, "Usage: notifier [flags]        run a pushpoll node")
+	fmt.Fprintln(w, "       notifier healthcheck    exit 0 if the local node answers /healthz (for container health checks)")
+	fmt.Fprintln(w, "\nEvery flag also reads its environment variable when not given on the command line.")
+	fmt.Fprintln(w, "\nFlags:")
+	sort.Slice(settings, func(i, j int) bool { return settings[i].flag < settings[j].flag })
+	for _, s := range settings {
+		def := fs.Lookup(s.flag).DefValue
+		if def == "" {
+			def = "none"
+		}
+		if strings.Contains(s.flag, "secret") && def != "none" {
+			def = "(set)"
+		}
+		fmt.Fprintf(w, "  --%-22s %-32s default %s\n      %s\n", s.flag, s.env, def, s.help)
+	}
+	for _, name := range []string{"demo", "dev"} {
+		fmt.Fprintf(w, "  --%-22s %-32s default false\n      %s\n", name, "", fs.Lookup(name).Usage)
+	}
+}
+
+// devDefaults makes a local trial work with no configuration: random
+// secrets, printed once, and any origin allowed.
+func devDefaults(cfg *notifier.Config, stderr io.Writer) error {
+	if cfg.TokenSecret == "" && len(cfg.TokenPublicKey) == 0 {
+		cfg.TokenSecret = randomHex(32)
+		fmt.Fprintf(stderr, "dev mode, for local trials only: generated --token-secret %s\n", cfg.TokenSecret)
+	}
+	if cfg.PublishSecret == "" {
+		cfg.PublishSecret = randomHex(16)
+		fmt.Fprintf(stderr, "dev mode, for local trials only: generated --publish-secret %s\n", cfg.PublishSecret)
+	}
+	if len(cfg.AllowedOrigins) == 0 {
+		cfg.AllowedOrigins = []string{"*"}
+	}
+	return nil
+}
+
+func randomHex(n int) string {
+	b := make([]byte, n)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+func displayAddr(a net.Addr) string {
+	host, port, _ := net.SplitHostPort(a.String())
+	if host == "::" || host == "0.0.0.0" || host == "" {
+		host = "localhost"
+	}
+	return net.JoinHostPort(host, port)
+}
+
+// healthcheck asks the local node's /healthz; containers without a shell
+// use it as their HEALTHCHECK.
+func healthcheck(args []string, getenv func(string) string, stderr io.Writer) error {
+	listen := getenv("PUSHPOLL_LISTEN")
+	if len(args) > 0 {
+		listen = args[0]
+	}
+	if listen == "" {
+		listen = ":8080"
+	}
+	host, port, err := net.SplitHostPort(listen)
+	if err != nil {
+		return fmt.Errorf("healthcheck: bad address %q", listen)
+	}
+	if host == "" || host == "0.0.0.0" || host == "::" {
+		host = "127.0.0.1"
+	}
+	c := http.Client{Timeout: 3 * time.Second}
+	resp, err := c.Get("http://" + net.JoinHostPort(host, port) + "/healthz")
+	if err != nil {
+		return fmt.Errorf("healthcheck: %w", err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("healthcheck: /healthz answered %d", resp.StatusCode)
+	}
+	fmt.Fprintln(stderr, "ok")
+	return nil
+}

@@ -1,0 +1,33 @@
+// Package wire is the Engine.IO wire in front of go-socket.io: our transports,
+// the checks on every incoming frame, and the HTTP guard.
+//
+// go-socket.io v1.7.0 is archived and unsafe as shipped. This package uses it
+// only through its extension points and closes its holes at the edge:
+//
+//	browser
+//	   │ HTTP  /socket.io/?EIO=3&transport=polling|websocket[&sid=…]
+//	   ▼
+//	Guard ─────────────── origin (403, before any session exists), CORS for
+//	   │                  allowed origins, no JSONP, EIO 3 only, POST bodies
+//	   │                  capped (413), 503 for new handshakes when full/draining
+//	   ▼
+//	engineio.Server ───── sessions with 128-bit random ids (sidGenerator)
+//	   │
+//	   ├─ pollingTransport  wraps the library's long-polling payload: bodies
+//	   │                    read whole, each packet checked, pause/resume
+//	   │                    without busy loops, a client that vanishes after
+//	   │                    the handshake still gets its session removed
+//	   └─ websocketTransport our own gorilla conn: bounded reads, whole-frame
+//	                        writes under a deadline, slow sockets closed and
+//	                        counted, no goroutine or timer per frame
+//	   ▼
+//	inspect ───────────── every Engine.IO MESSAGE is looked at before the
+//	   │                  socket.io parser sees it: binary packets and
+//	   │                  attachment headers close the connection
+//	   ▼
+//	socketio.Server (the notifier's handlers)
+//
+// Our protocol carries JSON only, so anything binary from a client is refused.
+// Refusals are reported through Config.OnReject by a short reason and logged
+// at a bounded rate.
+package wire

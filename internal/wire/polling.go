@@ -1,0 +1,441 @@
+package wire
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/googollee/go-socket.io/engineio/frame"
+	"github.com/googollee/go-socket.io/engineio/packet"
+	"github.com/googollee/go-socket.io/engineio/payload"
+	"github.com/googollee/go-socket.io/engineio/session"
+	"github.com/googollee/go-socket.io/engineio/transport"
+	"github.com/googollee/go-socket.io/engineio/transport/polling"
+)
+
+// errPollingUpgrade: polling is the first transport, so nothing upgrades to
+// it; the library would park a goroutine for PingTimeout on such a request.
+var errPollingUpgrade = errors.New("wire: polling is not an upgrade target")
+
+// pollingTransport wraps the library's long-polling transport, whose payload
+// framing we keep, and fixes what it gets wrong around it.
+type pollingTransport struct {
+	set   *transportSet
+	inner *polling.Transport
+}
+
+var _ transport.Transport = (*pollingTransport)(nil)
+
+func (t *pollingTransport) Name() string { return "polling" }
+
+func (t *pollingTransport) owner() *transportSet { return t.set }
+
+// Dial is not supported: this package only serves.
+func (t *pollingTransport) Dial(*url.URL, http.Header) (transport.Conn, error) {
+	return nil, ErrNoDial
+}
+
+// Accept is called by the engine for a new session (no sid) and for an
+// upgrade to this transport (with sid); only the first makes sense.
+func (t *pollingTransport) Accept(w http.ResponseWriter, r *http.Request) (transport.Conn, error) {
+	if r.URL.Query().Get("sid") != "" {
+		return nil, errPollingUpgrade
+	}
+	inner, err := t.inner.Accept(w, r)
+	if err != nil {
+		return nil, err
+	}
+	h, okH := inner.(http.Handler)
+	p, okP := inner.(session.Pauser)
+	if !okH || !okP {
+		_ = inner.Close()
+		return nil, fmt.Errorf("wire: polling conn %T lacks ServeHTTP or Pause/Resume", inner)
+	}
+	c := &pollConn{
+		Conn:      inner,
+		handler:   h,
+		pauser:    p,
+		set:       t.set,
+		closed:    make(chan struct{}),
+		handshake: newHandshake(false),
+	}
+	if !t.set.track(c) {
+		_ = inner.Close()
+		return nil, ErrShutdown
+	}
+	return c, nil
+}
+
+// pollConn is one long-polling session as the engine sees it. Its methods
+// that are not overridden (URL, addresses, headers, deadlines) are the
+// library conn's.
+type pollConn struct {
+	transport.Conn
+	handler http.Handler
+	pauser  session.Pauser
+	set     *transportSet
+
+	// dead makes every POST body of this conn fail to read once the conn is
+	// refused or closed. That is how a POST handler blocked in the library's
+	// FeedIn gets released: FeedIn waits for the reader to finish the body
+	// and does not watch for Close, only for its read deadline.
+	dead      atomic.Bool
+	closed    chan struct{}
+	closeOnce sync.Once
+
+	mu sync.Mutex
+	// resumed is non-nil while paused for an upgrade, closed by Resume.
+	resumed chan struct{}
+
+	handshake *handshake
+	served    atomic.Bool // the handshake request has been served
+
+	// writeMu guards writing and closeInner. While the library's payload
+	// has handed a packet writer to us, its GET handler (FlushOut) waits
+	// for that writer's Close and not for the payload's, and a Close of the
+	// payload in between makes the writer's Close skip the hand-back: the
+	// GET would hang until the write deadline. So Close leaves the payload
+	// to the writer's Close in that window. Lock order: mu and writeMu are
+	// never held together.
+	writeMu    sync.Mutex
+	writing    bool
+	closeInner bool
+}
+
+var (
+	_ transport.Conn = (*pollConn)(nil)
+	_ session.Pauser = (*pollConn)(nil)
+	_ http.Handler   = (*pollConn)(nil)
+)
+
+// ServeHTTP serves the session's long-poll GETs and POSTs. A POST body is
+// read whole here (the Guard caps it) so that too large a body gets a clean
+// 413 and the library reads from memory we can cut off.
+func (c *pollConn) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if c.isClosed() && c.served.Load() {
+		// Do not hand the request to a closed payload: a POST would wait
+		// there for a reader that never comes, until the read deadline.
+		http.Error(w, "session closed", http.StatusBadRequest)
+		return
+	}
+	if r.Method == http.MethodGet {
+		w = &pollResponse{ResponseWriter: w}
+	}
+	if r.Method == http.MethodPost {
+		body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, c.set.cfg.MaxPollBody))
+		if err != nil {
+			var tooLarge *http.MaxBytesError
+			if errors.As(err, &tooLarge) {
+				c.set.reject(reasonBody, "polling", c.RemoteAddr())
+				_ = c.Close()
+				http.Error(w, "body too large", http.StatusRequestEntityTooLarge)
+				return
+			}
+			http.Error(w, "cannot read body", http.StatusBadRequest)
+			return
+		}
+		r2 := *r
+		r2.Body = &postBody{data: body, dead: &c.dead}
+		r = &r2
+	}
+	c.handler.ServeHTTP(w, r)
+	if !c.served.Swap(true) {
+		// This was the handshake: the OPEN packet is in the response, which
+		// net/http sends when we return. The engine adds the session to its
+		// map only after writing that packet, so a fast client's next
+		// request could arrive first and get "invalid sid". Hold the
+		// response until the session is registered.
+		timer := time.NewTimer(handshakeSettle)
+		c.handshake.wait(c.closed, timer)
+		timer.Stop()
+	}
+}
+
+// Pause and Resume are how the engine's session parks this transport while
+// the client upgrades to websocket.
+func (c *pollConn) Pause() {
+	c.mu.Lock()
+	if c.resumed == nil {
+		c.resumed = make(chan struct{})
+	}
+	c.mu.Unlock()
+	c.pauser.Pause()
+}
+
+func (c *pollConn) Resume() {
+	c.pauser.Resume() // first, so a woken caller finds the payload working
+	c.mu.Lock()
+	if c.resumed != nil {
+		close(c.resumed)
+		c.resumed = nil
+	}
+	c.mu.Unlock()
+}
+
+// waitResume blocks a caller that got the payload's temporary "paused" error
+// until the upgrade fails (Resume) or succeeds (the session closes this
+// conn). The engine's session retries temporary errors at once, in a loop
+// that would otherwise spin on the paused payload for as long as the client
+// takes to finish the upgrade (up to PingTimeout).
+func (c *pollConn) waitResume() {
+	c.mu.Lock()
+	ch := c.resumed
+	c.mu.Unlock()
+	if ch == nil {
+		return
+	}
+	select {
+	case <-ch:
+	case <-c.closed:
+	}
+}
+
+// NextReader reads the next packet whole (at most MaxFrameBytes), checks it
+// and releases the library's reader before handing a copy on, so the POST
+// that carried it completes without waiting for the session to process it.
+func (c *pollConn) NextReader() (frame.Type, packet.Type, io.ReadCloser, error) {
+	if c.isClosed() {
+		return 0, 0, nil, ErrClosed
+	}
+	ft, pt, r, err := c.Conn.NextReader()
+	if err != nil {
+		if temporary(err) {
+			c.waitResume()
+		}
+		return 0, 0, nil, err
+	}
+	if ft != frame.String {
+		return 0, 0, nil, c.refuse(r, reasonBinary)
+	}
+	buf := c.set.getBuf()
+	max := int64(c.set.cfg.MaxFrameBytes)
+	if _, err := buf.ReadFrom(io.LimitReader(r, max+1)); err != nil {
+		c.set.putBuf(buf)
+		// Dead before the reader closes, and closed after it: see refuse.
+		c.dead.Store(true)
+		_ = r.Close()
+		_ = c.Close()
+		return 0, 0, nil, fmt.Errorf("wire: polling read: %w", nonTemporary{err})
+	}
+	reason := ""
+	if int64(buf.Len()) > max {
+		reason = reasonTooLarge
+	} else {
+		pt, reason = inspect(pt, buf.Bytes())
+	}
+	if reason != "" {
+		c.set.putBuf(buf)
+		return 0, 0, nil, c.refuse(r, reason)
+	}
+	if err := r.Close(); err != nil {
+		// The rest of the body is not a valid payload. The library would
+		// leave its decoder half way and stall this session until its read
+		// deadline; end it now instead.
+		c.set.putBuf(buf)
+		_ = c.Close()
+		return 0, 0, nil, fmt.Errorf("wire: polling payload: %w", nonTemporary{err})
+	}
+	return ft, pt, newMsgReader(c.set, buf, 0), nil
+}
+
+// refuse ends the conn. Marking it dead first makes the library's reader
+// fail on the rest of the body, which is what releases the POST handler
+// blocked in FeedIn (it then answers 400). The payload must still be open
+// while the reader closes: a closed payload drops that release.
+func (c *pollConn) refuse(r io.Closer, reason string) error {
+	c.dead.Store(true)
+	_ = r.Close()
+	c.set.reject(reason, "polling", c.RemoteAddr())
+	_ = c.Close()
+	return ErrRejected
+}
+
+// NextWriter waits, like the library's, for the client's next GET. When that
+// fails for good (no GET before the write deadline, or the conn is closed),
+// it closes the conn and returns a writer that discards, with no error.
+//
+// That is the fix for sessions that leak forever: go-socket.io's serveConn
+// writes the CONNECT packet before it starts its reader, and on an error it
+// closes the conn but never removes the session from the engine (only its
+// reader, writer and error loops call engine.Remove). A client that vanishes
+// right after the handshake GET therefore stayed counted forever. With the
+// write "succeeding", serveConn starts its loops, the reader fails on the
+// closed conn, and the library removes the session itself.
+func (c *pollConn) NextWriter(ft frame.Type, pt packet.Type) (io.WriteCloser, error) {
+	first := c.handshake.nextWrite()
+	w, err := c.Conn.NextWriter(ft, pt)
+	if err == nil {
+		c.writeMu.Lock()
+		c.writing = true
+		c.writeMu.Unlock()
+		return &pollWriter{WriteCloser: w, c: c, first: first}, nil
+	}
+	if temporary(err) {
+		c.waitResume()
+		return nil, err
+	}
+	_ = c.Close()
+	if first {
+		// The OPEN packet: InitSession fails and the engine never adds the
+		// session, so there is nothing to leak; let it fail.
+		c.handshake.settle()
+		return nil, err
+	}
+	return discard{}, nil
+}
+
+func (c *pollConn) handshakeDone() <-chan struct{} { return c.handshake.done() }
+
+// Close is safe to call more than once and from any goroutine.
+func (c *pollConn) Close() error {
+	var err error
+	c.closeOnce.Do(func() {
+		c.dead.Store(true)
+		close(c.closed)
+		c.set.untrack(c)
+		c.writeMu.Lock()
+		defer c.writeMu.Unlock()
+		if c.writing {
+			c.closeInner = true // the writer's Close closes the payload
+			return
+		}
+		err = c.Conn.Close()
+	})
+	return err
+}
+
+// writeDone is called by the packet writer after its Close: it closes the
+// payload if Close came while the writer was out.
+func (c *pollConn) writeDone() {
+	c.writeMu.Lock()
+	c.writing = false
+	pending := c.closeInner
+	c.closeInner = false
+	c.writeMu.Unlock()
+	if pending {
+		_ = c.Conn.Close()
+	}
+}
+
+func (c *pollConn) isClosed() bool {
+	select {
+	case <-c.closed:
+		return true
+	default:
+		return false
+	}
+}
+
+// temporary is the engine session's own test for errors it retries.
+func temporary(err error) bool {
+	e, ok := err.(payload.Error)
+	return ok && e.Temporary()
+}
+
+// pollWriter closes the conn when the library fails to deliver a packet to
+// the waiting GET, for the same reason NextWriter does. It implements
+// WriteByte so the socket.io encoder skips its bufio.Writer.
+type pollWriter struct {
+	io.WriteCloser
+	c     *pollConn
+	first bool
+	done  bool
+	one   [1]byte
+}
+
+func (w *pollWriter) WriteByte(b byte) error {
+	w.one[0] = b
+	_, err := w.Write(w.one[:])
+	return err
+}
+
+func (w *pollWriter) Close() error {
+	if w.done {
+		return nil
+	}
+	w.done = true
+	err := w.WriteCloser.Close()
+	w.c.writeDone()
+	if err != nil && !temporary(err) {
+		_ = w.c.Close()
+		if w.first {
+			w.c.handshake.settle() // InitSession fails: no session
+		}
+	}
+	return err
+}
+
+// pollResponse drops an error the library writes after it has already
+// started a GET's payload (it calls http.Error when the payload closes under
+// a long poll): net/http would log a superfluous WriteHeader, and the error
+// text would be appended to packets the client then fails to parse.
+type pollResponse struct {
+	http.ResponseWriter
+	started bool // the payload has started
+	spoiled bool // an error status came after that; drop the rest
+}
+
+func (w *pollResponse) WriteHeader(status int) {
+	if w.started {
+		w.spoiled = status != http.StatusOK
+		return
+	}
+	w.started = true
+	w.ResponseWriter.WriteHeader(status)
+}
+
+func (w *pollResponse) Write(p []byte) (int, error) {
+	if w.spoiled {
+		return len(p), nil
+	}
+	w.started = true
+	return w.ResponseWriter.Write(p)
+}
+
+// discard stands in for a writer on a conn that is already closed.
+type discard struct{}
+
+func (discard) Write(p []byte) (int, error) { return len(p), nil }
+func (discard) WriteByte(byte) error        { return nil }
+func (discard) Close() error                { return nil }
+
+// postBody is a POST body in memory that stops reading once its conn is
+// dead. ReadByte makes the library's payload decoder read it directly rather
+// than through a bufio.Reader, which could otherwise serve the rest of the
+// body from its buffer after the conn died.
+type postBody struct {
+	data []byte
+	off  int
+	dead *atomic.Bool
+}
+
+func (b *postBody) Read(p []byte) (int, error) {
+	if b.dead.Load() {
+		return 0, ErrRejected
+	}
+	if b.off >= len(b.data) {
+		return 0, io.EOF
+	}
+	n := copy(p, b.data[b.off:])
+	b.off += n
+	return n, nil
+}
+
+func (b *postBody) ReadByte() (byte, error) {
+	if b.dead.Load() {
+		return 0, ErrRejected
+	}
+	if b.off >= len(b.data) {
+		return 0, io.EOF
+	}
+	c := b.data[b.off]
+	b.off++
+	return c, nil
+}
+
+func (b *postBody) Close() error { return nil }

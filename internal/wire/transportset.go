@@ -1,0 +1,163 @@
+package wire
+
+import (
+	"bytes"
+	"errors"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"sync"
+	"time"
+)
+
+var (
+	// ErrRejected ends a connection that sent something our protocol does
+	// not allow; the reason went to OnReject.
+	ErrRejected = errors.New("wire: connection rejected")
+	// ErrClosed is returned by a connection after Close.
+	ErrClosed = errors.New("wire: connection closed")
+	// ErrShutdown is returned by Accept after CloseAll.
+	ErrShutdown = errors.New("wire: shutting down")
+	// ErrNoDial: this package serves; it never dials.
+	ErrNoDial = errors.New("wire: dialing is not supported")
+
+	errOrigin = errors.New("wire: origin not allowed")
+	errJSONP  = errors.New("wire: jsonp not supported")
+)
+
+// maxPooledBuffer keeps the buffer pool from holding on to the odd large
+// frame: buffers that grew beyond four default frames are left to the GC.
+const maxPooledBuffer = 4 * defaultMaxFrameBytes
+
+// transportSet is what the transports from one EngineOptions call share: the
+// config, the open connections (for CloseAll), and buffer pools.
+type transportSet struct {
+	cfg     Config
+	origins origins
+	log     *rateLog
+
+	// bufs holds frame buffers: a connection takes one only while it reads
+	// or writes a frame, so idle sockets hold none.
+	bufs sync.Pool
+	// wsWriteBufs is gorilla's write buffer pool, for the same reason.
+	wsWriteBufs sync.Pool
+
+	mu     sync.Mutex
+	conns  map[trackedConn]struct{}
+	closed bool
+}
+
+// trackedConn is a connection CloseAll can close and wait for.
+type trackedConn interface {
+	io.Closer
+	handshakeDone() <-chan struct{}
+}
+
+func newTransportSet(cfg Config) *transportSet {
+	o, _ := parseOrigins(cfg.AllowedOrigins) // Validate reports errors; bad entries never match
+	return &transportSet{
+		cfg:     cfg,
+		origins: o,
+		log:     newRateLog(cfg.Logger),
+		conns:   map[trackedConn]struct{}{},
+	}
+}
+
+// track registers c for CloseAll; false once CloseAll has run.
+func (s *transportSet) track(c trackedConn) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return false
+	}
+	s.conns[c] = struct{}{}
+	return true
+}
+
+func (s *transportSet) untrack(c trackedConn) {
+	s.mu.Lock()
+	delete(s.conns, c)
+	s.mu.Unlock()
+}
+
+func (s *transportSet) isClosed() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.closed
+}
+
+// closeAll closes every tracked conn, then waits (bounded) until the engine
+// is done with the handshakes among them, so that go-socket.io's Close
+// cannot race a handshake goroutine.
+func (s *transportSet) closeAll() int {
+	s.mu.Lock()
+	s.closed = true
+	conns := make([]trackedConn, 0, len(s.conns))
+	for c := range s.conns {
+		conns = append(conns, c)
+	}
+	s.mu.Unlock()
+	// Close outside the lock: each Close untracks itself.
+	for _, c := range conns {
+		_ = c.Close()
+	}
+	timer := time.NewTimer(handshakeSettle)
+	defer timer.Stop()
+	for _, c := range conns {
+		select {
+		case <-c.handshakeDone():
+		case <-timer.C:
+			return len(conns)
+		}
+	}
+	return len(conns)
+}
+
+func (s *transportSet) getBuf() *bytes.Buffer {
+	if b, ok := s.bufs.Get().(*bytes.Buffer); ok {
+		return b
+	}
+	return new(bytes.Buffer)
+}
+
+func (s *transportSet) putBuf(b *bytes.Buffer) {
+	if b.Cap() > maxPooledBuffer {
+		return
+	}
+	b.Reset()
+	s.bufs.Put(b)
+}
+
+// reject counts and logs a refused connection.
+func (s *transportSet) reject(reason, transport string, remote net.Addr) {
+	if s.cfg.OnReject != nil {
+		s.cfg.OnReject(reason)
+	}
+	addr := ""
+	if remote != nil {
+		addr = remote.String()
+	}
+	s.log.log(rejectLevel(reason), reason, "connection rejected",
+		slog.String("reason", reason), slog.String("transport", transport), slog.String("remote", addr))
+}
+
+// slow counts and logs a websocket that missed its write deadline.
+func (s *transportSet) slow(remote net.Addr) {
+	if s.cfg.OnSlow != nil {
+		s.cfg.OnSlow()
+	}
+	s.log.log(slog.LevelInfo, "slow", "slow websocket closed", slog.String("remote", remote.String()))
+}
+
+// checkRequest is the engine's RequestChecker: a backstop for the Guard's
+// origin and JSONP refusals in case the server is mounted without it.
+func (s *transportSet) checkRequest(r *http.Request) (http.Header, error) {
+	if !s.origins.allowed(r) {
+		return nil, errOrigin
+	}
+	if r.URL.Query().Has("j") {
+		return nil, errJSONP
+	}
+	return nil, nil
+}

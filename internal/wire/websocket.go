@@ -1,0 +1,328 @@
+package wire
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/gorilla/websocket"
+
+	"github.com/googollee/go-socket.io/engineio/frame"
+	"github.com/googollee/go-socket.io/engineio/packet"
+	"github.com/googollee/go-socket.io/engineio/transport"
+)
+
+const (
+	// wsReadBufferSize is resident for every open socket, idle or not, so it
+	// is small: clients send pings of a few bytes and the odd subscribe, and
+	// a larger frame is simply read in several fills.
+	wsReadBufferSize = 1 << 10
+	// wsWriteBufferSize can be a normal size because the buffer comes from a
+	// pool and is held only while one frame is written; most frames fit in
+	// one, and a larger one is written straight from our frame buffer.
+	wsWriteBufferSize = 4 << 10
+)
+
+// websocketTransport replaces the library's websocket transport. Compared
+// with it: reads are capped at MaxFrameBytes and checked before the parser,
+// each frame is written whole under a deadline, and there is no goroutine or
+// timer per frame (the library starts one of each per NextReader and per
+// NextWriter, only to print a reminder to call Close).
+type websocketTransport struct {
+	set      *transportSet
+	upgrader websocket.Upgrader
+}
+
+var _ transport.Transport = (*websocketTransport)(nil)
+
+func newWebsocketTransport(set *transportSet) *websocketTransport {
+	return &websocketTransport{
+		set: set,
+		upgrader: websocket.Upgrader{
+			ReadBufferSize:  wsReadBufferSize,
+			WriteBufferSize: wsWriteBufferSize,
+			WriteBufferPool: &set.wsWriteBufs,
+			CheckOrigin:     set.origins.allowed,
+			// Compression stays off: permessage-deflate keeps compressor
+			// state per socket, the opposite of cheap idle sockets, and
+			// hints are a few hundred bytes.
+		},
+	}
+}
+
+func (t *websocketTransport) Name() string { return "websocket" }
+
+func (t *websocketTransport) owner() *transportSet { return t.set }
+
+// Dial is not supported: this package only serves.
+func (t *websocketTransport) Dial(*url.URL, http.Header) (transport.Conn, error) {
+	return nil, ErrNoDial
+}
+
+// Accept upgrades the request. The connection does not implement
+// http.Handler on purpose: the engine calls ServeHTTP on the transport conn
+// right after Accept (engineio/server.go, both for a new session and for an
+// upgrade) and the library's conn blocks there until the socket closes. After
+// gorilla has hijacked the TCP connection net/http no longer touches it, so
+// blocking buys nothing but a parked goroutine per socket; without a
+// ServeHTTP the engine skips the call and the handler returns at once.
+func (t *websocketTransport) Accept(w http.ResponseWriter, r *http.Request) (transport.Conn, error) {
+	if t.set.isClosed() {
+		return nil, ErrShutdown // before the hijack, so the engine can still answer
+	}
+	// nil response headers: CORS headers mean nothing on a 101.
+	ws, err := t.upgrader.Upgrade(w, r, nil)
+	if err != nil {
+		return nil, err
+	}
+	ws.SetReadLimit(int64(t.set.cfg.MaxFrameBytes))
+	c := &wsConn{
+		set:       t.set,
+		ws:        ws,
+		url:       *r.URL,
+		header:    r.Header,
+		handshake: newHandshake(r.URL.Query().Get("sid") != ""),
+	}
+	if !t.set.track(c) {
+		_ = ws.Close()
+		return nil, ErrShutdown
+	}
+	return c, nil
+}
+
+// wsConn is one websocket as the engine sees it (transport.Conn).
+type wsConn struct {
+	set    *transportSet
+	ws     *websocket.Conn
+	url    url.URL
+	header http.Header
+
+	// writeMu serializes frame writes: gorilla allows one writer at a time,
+	// and the library writes from two goroutines (events from its writer,
+	// pongs from its reader).
+	writeMu sync.Mutex
+	// writeDeadline is the library's write deadline (unix nanoseconds, 0 for
+	// none). It is set from the reader goroutine on every ping, so atomic.
+	writeDeadline atomic.Int64
+
+	closed    atomic.Bool
+	closeOnce sync.Once
+
+	handshake *handshake
+}
+
+var _ transport.Conn = (*wsConn)(nil)
+
+// NextReader reads one whole message (gorilla enforces MaxFrameBytes as the
+// frame headers arrive, before any payload is buffered), checks it, and hands
+// it on with its Engine.IO packet type.
+func (c *wsConn) NextReader() (frame.Type, packet.Type, io.ReadCloser, error) {
+	if c.closed.Load() {
+		// Never read a failed gorilla conn again: it panics after 1000 tries.
+		return 0, 0, nil, ErrClosed
+	}
+	mt, r, err := c.ws.NextReader()
+	if err != nil {
+		return 0, 0, nil, c.readFailed(err)
+	}
+	if mt != websocket.TextMessage {
+		return 0, 0, nil, c.reject(reasonBinary)
+	}
+	buf := c.set.getBuf()
+	if _, err := buf.ReadFrom(r); err != nil {
+		c.set.putBuf(buf)
+		return 0, 0, nil, c.readFailed(err)
+	}
+	data := buf.Bytes()
+	if len(data) == 0 {
+		c.set.putBuf(buf)
+		return 0, 0, nil, c.readFailed(errors.New("empty message"))
+	}
+	if data[0] == 'b' {
+		// Engine.IO's base64 form of a binary packet.
+		c.set.putBuf(buf)
+		return 0, 0, nil, c.reject(reasonBinary)
+	}
+	pt, reason := inspect(packet.ByteToPacketType(data[0], frame.String), data[1:])
+	if reason != "" {
+		c.set.putBuf(buf)
+		return 0, 0, nil, c.reject(reason)
+	}
+	return frame.String, pt, newMsgReader(c.set, buf, 1), nil
+}
+
+// readFailed closes the conn and returns an error the engine will not retry:
+// its session loops on errors whose Temporary() is true, and a timeout from
+// the net package says it is.
+func (c *wsConn) readFailed(err error) error {
+	if errors.Is(err, websocket.ErrReadLimit) {
+		// gorilla has sent close 1009 already.
+		return c.reject(reasonTooLarge)
+	}
+	_ = c.Close()
+	return fmt.Errorf("wire: websocket read: %w", nonTemporary{err})
+}
+
+func (c *wsConn) reject(reason string) error {
+	c.set.reject(reason, "websocket", c.ws.RemoteAddr())
+	_ = c.Close()
+	return ErrRejected
+}
+
+// NextWriter returns a writer that buffers one frame; Close writes it.
+func (c *wsConn) NextWriter(ft frame.Type, pt packet.Type) (io.WriteCloser, error) {
+	first := c.handshake.nextWrite()
+	if c.closed.Load() {
+		if first {
+			c.handshake.settle() // InitSession fails: no session
+		}
+		return nil, ErrClosed
+	}
+	w := &wsWriter{c: c, buf: c.set.getBuf(), first: first}
+	switch ft {
+	case frame.String:
+		w.mt = websocket.TextMessage
+		w.buf.WriteByte(pt.StringByte())
+	case frame.Binary:
+		w.mt = websocket.BinaryMessage
+		w.buf.WriteByte(pt.BinaryByte())
+	default:
+		c.set.putBuf(w.buf)
+		return nil, transport.ErrInvalidFrame
+	}
+	return w, nil
+}
+
+// writeFrame writes one whole frame under min(the library's deadline,
+// now+WriteTimeout). Any failure closes the conn, so the library's reader
+// fails too and the session ends: a half-written frame leaves the stream
+// corrupt, and a client that cannot keep up is better off reconnecting.
+func (c *wsConn) writeFrame(mt int, data []byte) error {
+	c.writeMu.Lock()
+	defer c.writeMu.Unlock()
+	if c.closed.Load() {
+		return ErrClosed
+	}
+	now := time.Now()
+	deadline := now.Add(c.set.cfg.WriteTimeout)
+	own := true
+	if ns := c.writeDeadline.Load(); ns != 0 {
+		lib := time.Unix(0, ns)
+		if !lib.After(now) {
+			// The client has not pinged within PingTimeout; it is gone, not
+			// slow, and its reader is about to fail on the same deadline.
+			_ = c.Close()
+			return ErrClosed
+		}
+		if lib.Before(deadline) {
+			deadline, own = lib, false
+		}
+	}
+	_ = c.ws.SetWriteDeadline(deadline)
+	if err := c.ws.WriteMessage(mt, data); err != nil {
+		_ = c.Close()
+		if own && isTimeout(err) {
+			c.set.slow(c.ws.RemoteAddr())
+		}
+		return fmt.Errorf("wire: websocket write: %w", nonTemporary{err})
+	}
+	return nil
+}
+
+// SetReadDeadline never fails: the only error is a closed conn, which the
+// next read reports anyway, whereas an error here makes the engine answer a
+// request whose connection gorilla has already hijacked.
+func (c *wsConn) SetReadDeadline(t time.Time) error {
+	_ = c.ws.SetReadDeadline(t)
+	return nil
+}
+
+func (c *wsConn) SetWriteDeadline(t time.Time) error {
+	var ns int64
+	if !t.IsZero() {
+		ns = t.UnixNano()
+	}
+	c.writeDeadline.Store(ns)
+	return nil
+}
+
+// Close closes the TCP connection (no close frame: that could block on a
+// full socket buffer, and socket.io clients reconnect either way). It is
+// safe to call more than once and from any goroutine; a write blocked on the
+// socket returns at once.
+func (c *wsConn) Close() error {
+	var err error
+	c.closeOnce.Do(func() {
+		c.closed.Store(true)
+		c.set.untrack(c)
+		err = c.ws.Close()
+	})
+	return err
+}
+
+func (c *wsConn) handshakeDone() <-chan struct{} { return c.handshake.done() }
+
+func (c *wsConn) URL() url.URL              { return c.url }
+func (c *wsConn) LocalAddr() net.Addr       { return c.ws.LocalAddr() }
+func (c *wsConn) RemoteAddr() net.Addr      { return c.ws.RemoteAddr() }
+func (c *wsConn) RemoteHeader() http.Header { return c.header }
+
+// wsWriter buffers one outgoing frame. It implements WriteByte so the
+// socket.io encoder writes to it directly instead of through a 4 KiB
+// bufio.Writer per packet.
+type wsWriter struct {
+	c     *wsConn
+	mt    int
+	buf   *bytes.Buffer
+	first bool
+}
+
+func (w *wsWriter) Write(p []byte) (int, error) {
+	if w.buf == nil {
+		return 0, ErrClosed
+	}
+	return w.buf.Write(p)
+}
+
+func (w *wsWriter) WriteByte(b byte) error {
+	if w.buf == nil {
+		return ErrClosed
+	}
+	return w.buf.WriteByte(b)
+}
+
+// Close writes the frame. A second Close does nothing.
+func (w *wsWriter) Close() error {
+	if w.buf == nil {
+		return nil
+	}
+	err := w.c.writeFrame(w.mt, w.buf.Bytes())
+	w.c.set.putBuf(w.buf)
+	w.buf = nil
+	if err != nil && w.first {
+		w.c.handshake.settle() // InitSession fails: no session
+	}
+	return err
+}
+
+func isTimeout(err error) bool {
+	var ne net.Error
+	return errors.Is(err, os.ErrDeadlineExceeded) || (errors.As(err, &ne) && ne.Timeout())
+}
+
+// nonTemporary hides a wrapped error's Temporary method. The engine's
+// session retries any error that says it is temporary (a net timeout does),
+// which would spin on a dead conn.
+type nonTemporary struct{ err error }
+
+func (e nonTemporary) Error() string   { return e.err.Error() }
+func (e nonTemporary) Unwrap() error   { return e.err }
+func (e nonTemporary) Temporary() bool { return false }

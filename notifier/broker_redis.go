@@ -1,0 +1,482 @@
+package notifier
+
+import (
+	"context"
+	_ "embed"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/gomodule/redigo/redis"
+)
+
+// PublishScript is the Lua script apps run to publish: SET-if-greater on the
+// topic's key plus PUBLISH on its channel, in one round trip. The publish
+// helpers under scripts/publish embed the same text.
+//
+//go:embed publish.lua
+var PublishScript string
+
+// RedisOptions tunes the Redis broker. Zero values take the defaults noted.
+type RedisOptions struct {
+	URL    string // redis://[:password@]host:port[/db]
+	Prefix string // channel and key prefix, default "pushpoll:"
+	Logger *slog.Logger
+
+	// PingEvery is how often the subscriber connection is probed, default
+	// 1s. ReadTimeout, default 3×PingEvery, must exceed it: a link that has
+	// not answered a PING within ReadTimeout is dead even if its socket is
+	// open (a frozen or failed-over server).
+	PingEvery   time.Duration
+	ReadTimeout time.Duration
+	// Linger keeps a Redis subscription for a while after the last local
+	// holder left, default 5s, so a page reload does not cost an
+	// UNSUBSCRIBE and a SUBSCRIBE.
+	Linger time.Duration
+	// CanaryEvery is how often the node publishes on its own canary
+	// channel, default 5s; a canary not received back within CanaryTimeout,
+	// default 3s, means the link is open but not delivering (a proxy that
+	// failed over to a server without our subscriptions), and counts as lost.
+	CanaryEvery, CanaryTimeout time.Duration
+	// NodeID names this node's canary channel; random when empty.
+	NodeID string
+	// BackoffMin and BackoffMax bound the jittered reconnect delay, default
+	// 100ms and 5s: short enough to recover quickly, capped so a long outage
+	// costs one attempt every few seconds per node.
+	BackoffMin, BackoffMax time.Duration
+}
+
+// RedisBroker is the Redis PUB/SUB broker. One dedicated connection
+// subscribes to the channels of every topic with a local holder; a small
+// pool serves publishes and version-table reads.
+type RedisBroker struct {
+	opt    RedisOptions
+	log    *slog.Logger
+	pool   *redis.Pool
+	script *redis.Script
+
+	mu sync.Mutex
+	// want is the set of channels (by topic) this node should be subscribed
+	// to. A topic whose last holder left maps to its linger timer; nil
+	// means held.
+	want  map[string]*time.Timer
+	dirty chan struct{} // cap 1: "want changed", coalesced
+
+	up         atomic.Bool
+	Reconnects atomic.Int64
+	// CanaryLag is the last canary's publish-to-receive time.
+	CanaryLag atomic.Int64 // nanoseconds
+}
+
+// FlagKey returns the key and channel that carry the feature flag: DESIGN
+// §5 names them pushpoll:mode for the default prefix.
+func (b *RedisBroker) FlagKey() string { return b.opt.Prefix + "mode" }
+
+// canaryChannel lies outside the topic namespace (no prefix), so no topic
+// can ever collide with it.
+func (b *RedisBroker) canaryChannel() string { return "pushpoll-canary:" + b.opt.NodeID }
+
+var _ Broker = (*RedisBroker)(nil)
+
+// NewRedisBroker checks the URL and returns a broker; it connects in Run.
+func NewRedisBroker(opt RedisOptions) (*RedisBroker, error) {
+	if opt.Prefix == "" {
+		opt.Prefix = "pushpoll:"
+	}
+	if opt.PingEvery <= 0 {
+		opt.PingEvery = time.Second
+	}
+	if opt.ReadTimeout <= opt.PingEvery {
+		opt.ReadTimeout = 3 * opt.PingEvery
+	}
+	if opt.Linger <= 0 {
+		opt.Linger = 5 * time.Second
+	}
+	if opt.BackoffMin <= 0 {
+		opt.BackoffMin = 100 * time.Millisecond
+	}
+	if opt.BackoffMax < opt.BackoffMin {
+		opt.BackoffMax = 5 * time.Second
+	}
+	if opt.CanaryEvery <= 0 {
+		opt.CanaryEvery = 5 * time.Second
+	}
+	if opt.CanaryTimeout <= 0 {
+		opt.CanaryTimeout = 3 * time.Second
+	}
+	if opt.NodeID == "" {
+		opt.NodeID = strconv.FormatUint(rand.Uint64(), 36)
+	}
+	if opt.Logger == nil {
+		opt.Logger = slog.New(slog.DiscardHandler)
+	}
+	if !strings.HasPrefix(opt.URL, "redis://") && !strings.HasPrefix(opt.URL, "rediss://") {
+		return nil, errors.New("--redis-url must look like redis://[:password@]host:port[/db]")
+	}
+	b := &RedisBroker{
+		opt:    opt,
+		log:    opt.Logger.With("component", "redis"),
+		script: redis.NewScript(1, PublishScript),
+		want:   make(map[string]*time.Timer),
+		dirty:  make(chan struct{}, 1),
+	}
+	b.pool = &redis.Pool{
+		// A handful of idle connections keeps publishes and MGETs on warm,
+		// kept-alive connections; Wait with a cap makes a burst queue for a
+		// connection instead of opening hundreds.
+		MaxIdle:     8,
+		MaxActive:   32,
+		Wait:        true,
+		IdleTimeout: 4 * time.Minute,
+		Dial:        func() (redis.Conn, error) { return b.dial(context.Background(), 5*time.Second) },
+		TestOnBorrow: func(c redis.Conn, idleSince time.Time) error {
+			if time.Since(idleSince) < time.Minute {
+				return nil
+			}
+			_, err := c.Do("PING")
+			return err
+		},
+	}
+	return b, nil
+}
+
+func (b *RedisBroker) dial(ctx context.Context, readTimeout time.Duration) (redis.Conn, error) {
+	return redis.DialURLContext(ctx, b.opt.URL,
+		redis.DialConnectTimeout(5*time.Second),
+		redis.DialReadTimeout(readTimeout),
+		redis.DialWriteTimeout(5*time.Second),
+	)
+}
+
+// Up reports whether the subscriber link is live and fully subscribed.
+func (b *RedisBroker) Up() bool { return b.up.Load() }
+
+// Close releases the publish pool. Safe to call twice.
+func (b *RedisBroker) Close() error { return b.pool.Close() }
+
+func (b *RedisBroker) Subscribe(topic string) {
+	b.mu.Lock()
+	t, ok := b.want[topic]
+	if ok {
+		if t != nil {
+			t.Stop()
+			b.want[topic] = nil
+		}
+		b.mu.Unlock()
+		return
+	}
+	b.want[topic] = nil
+	b.mu.Unlock()
+	b.markDirty()
+}
+
+func (b *RedisBroker) Unsubscribe(topic string) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if t, ok := b.want[topic]; !ok || t != nil {
+		return
+	}
+	var timer *time.Timer
+	timer = time.AfterFunc(b.opt.Linger, func() {
+		b.mu.Lock()
+		if b.want[topic] == timer {
+			delete(b.want, topic)
+		}
+		b.mu.Unlock()
+		b.markDirty()
+	})
+	b.want[topic] = timer
+}
+
+func (b *RedisBroker) markDirty() {
+	select {
+	case b.dirty <- struct{}{}:
+	default:
+	}
+}
+
+func (b *RedisBroker) Publish(ctx context.Context, topic string, v, ts int64) (bool, error) {
+	conn, err := b.pool.GetContext(ctx)
+	if err != nil {
+		return false, err
+	}
+	defer conn.Close()
+	key := b.opt.Prefix + topic
+	if v == 0 {
+		// "Poll to be sure" is an announcement, not a version: it must not
+		// touch the version table.
+		_, err := redis.DoContext(conn, ctx, "PUBLISH", key, encodeBump(v, ts))
+		return err == nil, err
+	}
+	n, err := redis.Int(b.script.DoContext(ctx, conn, key, v, encodeBump(v, ts)))
+	return n == 1, err
+}
+
+// mgetBatch bounds one MGET: a node may hold tens of thousands of topics,
+// and one huge reply would hold the connection for too long.
+const mgetBatch = 1000
+
+func (b *RedisBroker) Versions(ctx context.Context, topics []string) (map[string]int64, error) {
+	out := make(map[string]int64, len(topics))
+	if len(topics) == 0 {
+		return out, nil
+	}
+	conn, err := b.pool.GetContext(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer conn.Close()
+	for start := 0; start < len(topics); start += mgetBatch {
+		batch := topics[start:min(start+mgetBatch, len(topics))]
+		keys := make([]any, len(batch))
+		for i, t := range batch {
+			keys[i] = b.opt.Prefix + t
+		}
+		vals, err := redis.Strings(redis.DoContext(conn, ctx, "MGET", keys...))
+		if err != nil {
+			return nil, err
+		}
+		for i, s := range vals {
+			// A key that is missing or not a version (someone else's data)
+			// tells us nothing.
+			if v, err := strconv.ParseInt(s, 10, 64); err == nil && v > 0 {
+				out[batch[i]] = v
+			}
+		}
+	}
+	return out, nil
+}
+
+// Run keeps a subscriber link alive until ctx ends: connect, subscribe to
+// every wanted channel, deliver, and on any failure report the link down
+// and try again after a capped, jittered delay. It never gives up.
+func (b *RedisBroker) Run(ctx context.Context, h BrokerHandler) {
+	backoff := b.opt.BackoffMin
+	for ctx.Err() == nil {
+		started := time.Now()
+		err := b.session(ctx, h)
+		if ctx.Err() != nil {
+			return
+		}
+		if time.Since(started) > 30*time.Second {
+			backoff = b.opt.BackoffMin // it was a healthy link, not a flapping one
+		}
+		delay := backoff/2 + rand.N(backoff/2+1)
+		b.log.Warn("redis link lost, reconnecting", "err", err, "retry_in", delay)
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(delay):
+		}
+		backoff = min(2*backoff, b.opt.BackoffMax)
+		b.Reconnects.Add(1)
+	}
+}
+
+// session runs one subscriber connection, following redigo's pub/sub
+// example: a receive goroutine that returns on error, a ping loop whose
+// period is shorter than the read timeout, and unsubscribe then wait on the
+// way out.
+func (b *RedisBroker) session(ctx context.Context, h BrokerHandler) error {
+	conn, err := b.dial(ctx, b.opt.ReadTimeout)
+	if err != nil {
+		return err
+	}
+	psc := redis.PubSubConn{Conn: conn}
+
+	// Pongs carry markers: a marker coming back proves every SUBSCRIBE sent
+	// before it was applied (Redis answers a connection in order).
+	pongs := make(chan string, 4)
+	canaries := make(chan string, 4)
+	done := make(chan error, 1)
+	flagChannel, canaryChannel := b.FlagKey(), b.canaryChannel()
+	go func() {
+		for {
+			switch m := psc.Receive().(type) {
+			case redis.Message:
+				switch m.Channel {
+				case flagChannel:
+					h.Flag(string(m.Data))
+				case canaryChannel:
+					select {
+					case canaries <- string(m.Data):
+					default:
+					}
+				default:
+					h.Message(strings.TrimPrefix(m.Channel, b.opt.Prefix), m.Data)
+				}
+			case redis.Pong:
+				select {
+				case pongs <- m.Data:
+				default:
+				}
+			case error:
+				done <- m
+				return
+			}
+		}
+	}()
+
+	wasUp := false
+	defer func() {
+		conn.Close()
+		<-done
+		if wasUp {
+			b.up.Store(false)
+			h.Link(false)
+		}
+	}()
+
+	if err := psc.Subscribe(flagChannel, canaryChannel); err != nil {
+		return err
+	}
+	have := make(map[string]bool)
+	if err := b.sync(psc, have); err != nil {
+		return err
+	}
+	// Ready only once every held topic is subscribed again: a node that
+	// reports ready with half its channels would silently miss bumps.
+	if err := psc.Ping("synced"); err != nil {
+		return err
+	}
+	timeout := time.NewTimer(b.opt.ReadTimeout)
+	defer timeout.Stop()
+	for synced := false; !synced; {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case err := <-done:
+			done <- err
+			return err
+		case p := <-pongs:
+			synced = p == "synced"
+		case <-timeout.C:
+			return errors.New("subscribe not confirmed in time")
+		}
+	}
+	wasUp = true
+	b.up.Store(true)
+	b.log.Info("redis link up", "topics", len(have))
+	h.Link(true)
+	// The flag may have changed while this node was away; the key holds it.
+	go b.readFlag(h)
+
+	ping := time.NewTicker(b.opt.PingEvery)
+	defer ping.Stop()
+	canaryTick := time.NewTicker(b.opt.CanaryEvery)
+	defer canaryTick.Stop()
+	var canarySent time.Time // zero: no canary in flight
+	canarySeq := 0
+	for {
+		select {
+		case <-ctx.Done():
+			_ = psc.Unsubscribe()
+			return ctx.Err()
+		case err := <-done:
+			done <- err
+			return err
+		case <-b.dirty:
+			if err := b.sync(psc, have); err != nil {
+				return err
+			}
+		case <-ping.C:
+			if !canarySent.IsZero() && time.Since(canarySent) > b.opt.CanaryTimeout {
+				return errors.New("canary not received back: link open but not delivering")
+			}
+			if err := psc.Ping(""); err != nil {
+				return err
+			}
+		case <-canaryTick.C:
+			if canarySent.IsZero() {
+				canarySeq++
+				canarySent = time.Now()
+				go b.publishCanary(canaryChannel, strconv.Itoa(canarySeq))
+			}
+		case c := <-canaries:
+			if c == strconv.Itoa(canarySeq) && !canarySent.IsZero() {
+				b.CanaryLag.Store(int64(time.Since(canarySent)))
+				canarySent = time.Time{}
+			}
+		case <-pongs:
+		}
+	}
+}
+
+// publishCanary sends one canary through the publish pool, the same path
+// the app's bumps take to Redis.
+func (b *RedisBroker) publishCanary(channel, seq string) {
+	ctx, cancel := context.WithTimeout(context.Background(), b.opt.CanaryTimeout)
+	defer cancel()
+	conn, err := b.pool.GetContext(ctx)
+	if err != nil {
+		return
+	}
+	defer conn.Close()
+	_, _ = redis.DoContext(conn, ctx, "PUBLISH", channel, seq)
+}
+
+func (b *RedisBroker) readFlag(h BrokerHandler) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	conn, err := b.pool.GetContext(ctx)
+	if err != nil {
+		return
+	}
+	defer conn.Close()
+	if mode, err := redis.String(redis.DoContext(conn, ctx, "GET", b.FlagKey())); err == nil && mode != "" {
+		h.Flag(mode)
+	}
+}
+
+// SetFlag stores the feature flag and announces it to every node.
+func (b *RedisBroker) SetFlag(ctx context.Context, mode string) error {
+	conn, err := b.pool.GetContext(ctx)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	if _, err := redis.DoContext(conn, ctx, "SET", b.FlagKey(), mode); err != nil {
+		return err
+	}
+	_, err = redis.DoContext(conn, ctx, "PUBLISH", b.FlagKey(), mode)
+	return err
+}
+
+// subscribeBatch bounds one SUBSCRIBE command's argument count.
+const subscribeBatch = 1000
+
+// sync brings the connection's subscriptions in line with want.
+func (b *RedisBroker) sync(psc redis.PubSubConn, have map[string]bool) error {
+	b.mu.Lock()
+	var add, drop []any
+	for t := range b.want {
+		if !have[t] {
+			add = append(add, b.opt.Prefix+t)
+			have[t] = true
+		}
+	}
+	for t := range have {
+		if _, ok := b.want[t]; !ok {
+			drop = append(drop, b.opt.Prefix+t)
+			delete(have, t)
+		}
+	}
+	b.mu.Unlock()
+	for start := 0; start < len(add); start += subscribeBatch {
+		if err := psc.Subscribe(add[start:min(start+subscribeBatch, len(add))]...); err != nil {
+			return fmt.Errorf("subscribe: %w", err)
+		}
+	}
+	for start := 0; start < len(drop); start += subscribeBatch {
+		if err := psc.Unsubscribe(drop[start:min(start+subscribeBatch, len(drop))]...); err != nil {
+			return fmt.Errorf("unsubscribe: %w", err)
+		}
+	}
+	return nil
+}

@@ -1,0 +1,144 @@
+package notifier
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/url"
+	"strings"
+	"time"
+)
+
+// Config is every setting of a node. cmd/notifier fills it from flags and
+// their environment twins (DESIGN §7); Default holds the defaults.
+type Config struct {
+	Listen          string
+	RedisURL        string // empty: in-process broker, single node
+	ChannelPrefix   string
+	TokenSecret     string
+	TokenPublicKey  []byte // PEM contents (the flag names a file)
+	AuthCallbackURL string
+	TokenAudience   string
+	PublishSecret   string // empty: HTTP publish off
+	AdminSecret     string // empty: admin API off
+	AllowedOrigins  []string
+	Mode            string // push, shadow or poll
+	FastInterval    time.Duration
+	SlowInterval    time.Duration
+	DrainTimeout    time.Duration
+
+	// Limits against hostile or broken clients (DESIGN §7, hardening).
+	MaxTopicsPerSocket int           // topics one socket may hold
+	MaxFrameBytes      int           // one incoming socket.io frame
+	MaxSockets         int           // per node; beyond it handshakes get 503
+	MaxPublishBytes    int64         // one POST /v1/publish body
+	SubscribeBurst     int           // subscribes a socket may send at once...
+	SubscribeEvery     time.Duration // ...refilled one per this interval
+	WriteTimeout       time.Duration // a socket that cannot take a frame in this time is dropped
+	PingInterval       time.Duration // Engine.IO heartbeat told to clients
+	PingTimeout        time.Duration
+	// ResyncSpread spreads the hints sent after a broker outage, so clients
+	// of a big topic do not all poll in the same instant.
+	ResyncSpread time.Duration
+
+	Logger *slog.Logger
+}
+
+// Default returns the documented defaults.
+func Default() Config {
+	return Config{
+		Listen:             ":8080",
+		ChannelPrefix:      "pushpoll:",
+		TokenAudience:      "pushpoll",
+		Mode:               "push",
+		FastInterval:       5 * time.Second,
+		SlowInterval:       60 * time.Second,
+		DrainTimeout:       30 * time.Second,
+		MaxTopicsPerSocket: 1000,
+		// 16 KiB fits a subscribe for hundreds of topics with a token; a
+		// client with more subscribes in several frames.
+		MaxFrameBytes:   16 << 10,
+		MaxSockets:      0,
+		MaxPublishBytes: 1 << 20,
+		// A page subscribes once per (re)connect and again when its token
+		// is refreshed; 20 at once and one a second is far above that.
+		SubscribeBurst: 20,
+		SubscribeEvery: time.Second,
+		WriteTimeout:   10 * time.Second,
+		// socket.io 2 clients ping every PingInterval and give up after
+		// PingTimeout more; 10s+20s notices a dead notifier within 30s even
+		// where the TCP close is lost, while costing one tiny frame per 10s.
+		PingInterval: 10 * time.Second,
+		PingTimeout:  20 * time.Second,
+		ResyncSpread: 2 * time.Second,
+	}
+}
+
+var errNoVerifier = errors.New("no way to verify subscribers: set --token-secret, --token-public-key or --auth-callback-url (or --dev for a local trial)")
+
+// Validate checks the configuration; each message names the flag to fix.
+func (c *Config) Validate() error {
+	var errs []error
+	if c.TokenSecret == "" && len(c.TokenPublicKey) == 0 && c.AuthCallbackURL == "" {
+		errs = append(errs, errNoVerifier)
+	}
+	if c.TokenSecret != "" && len(c.TokenPublicKey) > 0 {
+		errs = append(errs, errors.New("--token-secret and --token-public-key exclude each other: the algorithm is pinned to one"))
+	}
+	if c.TokenSecret != "" && len(c.TokenSecret) < 32 {
+		errs = append(errs, errors.New("--token-secret must be at least 32 characters"))
+	}
+	if c.RedisURL != "" {
+		if u, err := url.Parse(c.RedisURL); err != nil || (u.Scheme != "redis" && u.Scheme != "rediss") || u.Host == "" {
+			errs = append(errs, errors.New("--redis-url must look like redis://[:password@]host:port[/db]"))
+		}
+	}
+	if c.AuthCallbackURL != "" {
+		if u, err := url.Parse(c.AuthCallbackURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			errs = append(errs, errors.New("--auth-callback-url must be an http(s) URL"))
+		}
+	}
+	switch c.Mode {
+	case "push", "shadow", "poll":
+	default:
+		errs = append(errs, fmt.Errorf("--mode must be push, shadow or poll, not %q", c.Mode))
+	}
+	if c.FastInterval <= 0 || c.SlowInterval < c.FastInterval {
+		errs = append(errs, errors.New("--fast-interval must be positive and --slow-interval at least as long"))
+	}
+	if c.DrainTimeout < 0 {
+		errs = append(errs, errors.New("--drain-timeout must not be negative"))
+	}
+	if c.PingTimeout <= c.PingInterval {
+		errs = append(errs, errors.New("--ping-timeout must exceed --ping-interval"))
+	}
+	if c.MaxTopicsPerSocket < 1 || c.MaxFrameBytes < 256 || c.MaxPublishBytes < 1024 || c.SubscribeBurst < 1 {
+		errs = append(errs, errors.New("--max-topics-per-socket, --max-frame-bytes (≥256), --max-publish-bytes (≥1024) and --subscribe-burst must be positive"))
+	}
+	if c.PublishSecret != "" && len(c.PublishSecret) < 16 {
+		errs = append(errs, errors.New("--publish-secret must be at least 16 characters"))
+	}
+	if c.AdminSecret != "" && len(c.AdminSecret) < 16 {
+		errs = append(errs, errors.New("--admin-secret must be at least 16 characters"))
+	}
+	for _, o := range c.AllowedOrigins {
+		if o == "*" {
+			continue
+		}
+		if u, err := url.Parse(o); err != nil || u.Scheme == "" || u.Host == "" || u.Path != "" {
+			errs = append(errs, fmt.Errorf("--allowed-origins: %q is not an origin like https://app.example.com", o))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// SplitList parses a comma list flag, dropping blanks.
+func SplitList(s string) []string {
+	var out []string
+	for _, p := range strings.Split(s, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			out = append(out, p)
+		}
+	}
+	return out
+}

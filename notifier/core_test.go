@@ -1,0 +1,365 @@
+package notifier_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"runtime"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+	"github.com/gorilla/websocket"
+
+	"github.com/pushpoll/pushpoll/internal/sioclient"
+	"github.com/pushpoll/pushpoll/notifier"
+)
+
+var transports = []string{"websocket", "polling"}
+
+func TestPublishOverRedisReachesSubscriber(t *testing.T) {
+	rs, n := redisNode(t)
+	for _, tr := range transports {
+		t.Run(tr, func(t *testing.T) {
+			topic := "project:" + tr
+			c := dial(t, n, sioclient.Options{Transport: tr})
+			a := c.subscribe(token(t, topic), map[string]int64{topic: 1})
+			if len(a.Granted) != 1 || a.Granted[0] != topic {
+				t.Fatalf("ack = %+v", a)
+			}
+			_, err := rs.Do("PUBLISH", "pushpoll:"+topic, `{"v":2}`)
+			must(t, err)
+			c.waitHint(topic, 2, 5*time.Second)
+			_, err = rs.Do("PUBLISH", "pushpoll:"+topic, `3`) // bare integer
+			must(t, err)
+			c.waitHint(topic, 3, 5*time.Second)
+		})
+	}
+}
+
+func TestPublishOverHTTP(t *testing.T) {
+	for _, backend := range []string{"in-process", "redis"} {
+		t.Run(backend, func(t *testing.T) {
+			var n *node
+			if backend == "redis" {
+				_, n = redisNode(t)
+			} else {
+				n = startNode(t, testConfig())
+			}
+			c := dial(t, n, sioclient.Options{})
+			c.subscribe(token(t, "a", "b"), map[string]int64{"a": 0, "b": 0})
+			code, body := publishHTTP(t, n, publishSecret, `{"topic":"a","v":7}`)
+			if code != http.StatusAccepted {
+				t.Fatalf("publish = %d %s", code, body)
+			}
+			c.waitHint("a", 7, 5*time.Second)
+			code, body = publishHTTP(t, n, publishSecret, `[{"topic":"a","v":8},{"topic":"b","v":1}]`)
+			if code != http.StatusAccepted {
+				t.Fatalf("batch publish = %d %s", code, body)
+			}
+			c.waitHint("a", 8, 5*time.Second)
+			c.waitHint("b", 1, 5*time.Second)
+		})
+	}
+}
+
+func TestHTTPPublishErrors(t *testing.T) {
+	cfg := testConfig()
+	cfg.MaxPublishBytes = 4096
+	n := startNode(t, cfg)
+	cases := []struct {
+		name, secret, body string
+		code               int
+		errHas             string
+	}{
+		{"wrong secret", "nope-nope-nope-nope", `{"topic":"a","v":1}`, 401, "secret"},
+		{"no secret", "", `{"topic":"a","v":1}`, 401, "secret"},
+		{"bad json", publishSecret, `{"topic":`, 400, "bad json"},
+		{"empty", publishSecret, ``, 400, "empty body"},
+		{"bad topic", publishSecret, `{"topic":"a b","v":1}`, 400, "topic"},
+		{"missing v", publishSecret, `{"topic":"a"}`, 400, `is required`},
+		{"negative v", publishSecret, `{"topic":"a","v":-1}`, 400, "negative"},
+		{"float v", publishSecret, `{"topic":"a","v":1.5}`, 400, "not an int64"},
+		{"bad item in batch", publishSecret, `[{"topic":"a","v":1},{"topic":"","v":2}]`, 400, "item 1"},
+		{"empty batch", publishSecret, `[]`, 400, "1 to 1000"},
+		{"too large", publishSecret, `{"topic":"a","v":1,"pad":"` + strings.Repeat("x", 5000) + `"}`, 413, "over 4096"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			code, body := publishHTTP(t, n, c.secret, c.body)
+			if code != c.code || !strings.Contains(body, c.errHas) || !strings.HasPrefix(body, `{"error":`) {
+				t.Fatalf("got %d %s, want %d with error naming %q", code, body, c.code, c.errHas)
+			}
+		})
+	}
+}
+
+// Each class of malformed publish is dropped and counted; the node keeps
+// serving the next good one.
+func TestMalformedPublishesAreDropped(t *testing.T) {
+	rs, n := redisNode(t)
+	c := dial(t, n, sioclient.Options{})
+	c.subscribe(token(t, "t"), map[string]int64{"t": 0})
+	bad := []string{`{"v":`, `{"v":"1"}`, `{"v":-1}`, `{}`, `hello`, `{"v":1.5}`, `{"v":1,"pad":"` + strings.Repeat("x", 2000) + `"}`, ``}
+	for _, p := range bad {
+		_, err := rs.Do("PUBLISH", "pushpoll:t", p)
+		must(t, err)
+	}
+	_, err := rs.Do("PUBLISH", "pushpoll:t", `{"v":5}`)
+	must(t, err)
+	c.waitHint("t", 5, 5*time.Second)
+	if got := c.stale(); len(got) != 1 {
+		t.Fatalf("hints = %v, want only the good one", got)
+	}
+	waitFor(t, 5*time.Second, "rejections counted", func() bool {
+		m := metric(t, n, "pushpoll_publishes_rejected_total")
+		// A bad topic cannot arrive through Redis: a node only subscribes to
+		// channels of topics its sockets hold. HTTP publish covers it.
+		for _, reason := range []string{"bad json", "bad version", "missing version", "payload too large"} {
+			if !strings.Contains(m, `reason="`+reason+`"`) {
+				return false
+			}
+		}
+		return true
+	})
+}
+
+func TestAuthorization(t *testing.T) {
+	rs, n := redisNode(t)
+	expired := tokenWith(t, jwt.MapClaims{"sub": "u", "aud": "pushpoll", "topics": []string{"t"}, "exp": time.Now().Add(-time.Hour).Unix()})
+	forged, _ := jwt.NewWithClaims(jwt.SigningMethodHS256, jwt.MapClaims{"sub": "u", "aud": "pushpoll", "topics": []string{"t"}, "exp": time.Now().Add(time.Hour).Unix()}).SignedString([]byte("not-the-secret-not-the-secret-xx"))
+	none, _ := jwt.NewWithClaims(jwt.SigningMethodNone, jwt.MapClaims{"sub": "u", "aud": "pushpoll", "topics": []string{"t"}, "exp": time.Now().Add(time.Hour).Unix()}).SignedString(jwt.UnsafeAllowNoneSignatureType)
+	cases := []struct {
+		name, token string
+		topics      []string
+		granted     []string
+		reason      string
+	}{
+		{"exact grant", token(t, "t"), []string{"t", "u"}, []string{"t"}, "not in token"},
+		{"prefix grant", token(t, "acct:*"), []string{"acct:1", "acctx:2", "acct"}, []string{"acct:1"}, "not in token"},
+		{"expired", expired, []string{"t"}, nil, "expired"},
+		{"forged", forged, []string{"t"}, nil, "bad signature"},
+		{"alg none", none, []string{"t"}, nil, ""},
+		{"garbage", "garbage", []string{"t"}, nil, ""},
+		{"no token", "", []string{"t"}, nil, "no token"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			c := dial(t, n, sioclient.Options{})
+			req := map[string]int64{}
+			for _, topic := range tc.topics {
+				req[topic] = 0
+			}
+			a := c.subscribe(tc.token, req)
+			if fmt.Sprint(a.Granted) != fmt.Sprint(orEmpty(tc.granted)) {
+				t.Fatalf("granted = %v, want %v (denied %v)", a.Granted, tc.granted, a.Denied)
+			}
+			for _, topic := range tc.topics {
+				if contains(tc.granted, topic) {
+					continue
+				}
+				if a.Denied[topic] == "" || (tc.reason != "" && a.Denied[topic] != tc.reason) {
+					t.Fatalf("denied[%s] = %q, want %q", topic, a.Denied[topic], tc.reason)
+				}
+				_, err := rs.Do("PUBLISH", "pushpoll:"+topic, `{"v":9}`)
+				must(t, err)
+			}
+			for _, topic := range tc.topics {
+				if !contains(tc.granted, topic) {
+					c.noHint(topic, 100*time.Millisecond)
+				}
+			}
+		})
+	}
+}
+
+func TestInvalidTopicsAndLimits(t *testing.T) {
+	cfg := testConfig()
+	cfg.MaxTopicsPerSocket = 3
+	n := startNode(t, cfg)
+	c := dial(t, n, sioclient.Options{})
+	a := c.subscribe(token(t, "*"), map[string]int64{"bad topic": 0, "ok": 0})
+	if a.Denied["bad topic"] != "invalid topic" {
+		t.Fatalf("denied = %v", a.Denied)
+	}
+	a = c.subscribe(token(t, "a", "b", "c", "d"), map[string]int64{"a": 0, "b": 0, "c": 0, "d": 0})
+	if !strings.Contains(a.Error, "too many topics") || len(a.Granted) != 0 {
+		t.Fatalf("ack = %+v, want a too-many-topics error", a)
+	}
+}
+
+func TestCatchUpOnSubscribe(t *testing.T) {
+	t.Run("from the version table", func(t *testing.T) {
+		rs, n := redisNode(t)
+		_, err := rs.Do("EVAL", notifier.PublishScript, "1", "pushpoll:doc:1", "12", `{"v":12}`)
+		must(t, err)
+		c := dial(t, n, sioclient.Options{})
+		c.subscribe(token(t, "doc:1"), map[string]int64{"doc:1": 10})
+		c.waitHint("doc:1", 12, 5*time.Second)
+
+		up := dial(t, n, sioclient.Options{})
+		up.subscribe(token(t, "doc:1"), map[string]int64{"doc:1": 12})
+		up.noHint("doc:1", 200*time.Millisecond)
+	})
+	t.Run("from the node's memory", func(t *testing.T) {
+		n := startNode(t, testConfig())
+		first := dial(t, n, sioclient.Options{})
+		first.subscribe(token(t, "doc:2"), map[string]int64{"doc:2": 1})
+		publishHTTP(t, n, publishSecret, `{"topic":"doc:2","v":4}`)
+		first.waitHint("doc:2", 4, 5*time.Second)
+		late := dial(t, n, sioclient.Options{})
+		late.subscribe(token(t, "doc:2"), map[string]int64{"doc:2": 2})
+		late.waitHint("doc:2", 4, 5*time.Second)
+	})
+}
+
+func TestTwoNodesOneRedis(t *testing.T) {
+	rs, a := redisNode(t)
+	cfg := testConfig()
+	cfg.RedisURL = rs.URL
+	b := startNode(t, cfg)
+	ca := dial(t, a, sioclient.Options{})
+	cb := dial(t, b, sioclient.Options{Transport: "polling"})
+	ca.subscribe(token(t, "shared"), map[string]int64{"shared": 0})
+	cb.subscribe(token(t, "shared"), map[string]int64{"shared": 0})
+	code, _ := publishHTTP(t, a, publishSecret, `{"topic":"shared","v":3}`)
+	if code != http.StatusAccepted {
+		t.Fatalf("publish = %d", code)
+	}
+	ca.waitHint("shared", 3, 5*time.Second)
+	cb.waitHint("shared", 3, 5*time.Second)
+}
+
+// A burst of 1,000 bumps to one topic reaches a client as a handful of
+// coalesced hints ending at the last version.
+func TestBurstCoalesces(t *testing.T) {
+	rs, n := redisNode(t)
+	c := dial(t, n, sioclient.Options{})
+	c.subscribe(token(t, "hot"), map[string]int64{"hot": 0})
+	args := []string{}
+	for v := 1; v <= 1000; v++ {
+		args = append(args, fmt.Sprintf("PUBLISH pushpoll:hot %d", v))
+	}
+	pipe := strings.Join(args, "\n")
+	_, err := rs.Pipe(pipe)
+	must(t, err)
+	c.waitHint("hot", 1000, 10*time.Second)
+	hints := c.stale()
+	last := int64(0)
+	for _, h := range hints {
+		if h["hot"] <= last {
+			t.Fatalf("hints not strictly rising: %v", hints)
+		}
+		last = h["hot"]
+	}
+	t.Logf("1000 bumps arrived as %d hints", len(hints))
+	if len(hints) > 100 {
+		t.Fatalf("%d hints for 1000 bumps: not coalesced", len(hints))
+	}
+}
+
+// A socket whose client stops reading must not delay another socket's hints.
+func TestStuckSocketDoesNotDelayOthers(t *testing.T) {
+	cfg := testConfig()
+	cfg.WriteTimeout = 2 * time.Second
+	n := startNode(t, cfg)
+	stuckClient(t, n, token(t, "big"), "big")
+	healthy := dial(t, n, sioclient.Options{})
+	healthy.subscribe(token(t, "big"), map[string]int64{"big": 0})
+	var worst time.Duration
+	for v := 1; v <= 200; v++ {
+		start := time.Now()
+		publishHTTP(t, n, publishSecret, fmt.Sprintf(`{"topic":"big","v":%d}`, v))
+		healthy.waitHint("big", int64(v), 5*time.Second)
+		worst = max(worst, time.Since(start))
+	}
+	t.Logf("worst publish-to-hint for the healthy socket while another is stuck: %v", worst)
+	if worst > time.Second {
+		t.Fatalf("healthy socket delayed %v by a stuck one", worst)
+	}
+}
+
+// Connecting and disconnecting 1,000 clients leaves no goroutines or
+// sessions behind.
+func TestConnectDisconnectLeavesNothing(t *testing.T) {
+	n := startNode(t, testConfig())
+	warm := dial(t, n, sioclient.Options{})
+	warm.subscribe(token(t, "x"), map[string]int64{"x": 0})
+	_ = warm.Close()
+	waitFor(t, 10*time.Second, "warm-up socket gone", func() bool { return n.srv.Sockets() == 0 })
+	base := runtime.NumGoroutine()
+
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, 50)
+	for i := 0; i < 1000; i++ {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func(i int) {
+			defer wg.Done()
+			defer func() { <-sem }()
+			tr := transports[i%2]
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			c, err := sioclient.Dial(ctx, n.url, sioclient.Options{Transport: tr})
+			if err != nil {
+				t.Errorf("dial %d: %v", i, err)
+				return
+			}
+			_, _ = c.EmitAck(ctx, "subscribe", map[string]any{"token": token(t, "x"), "topics": map[string]int64{"x": 0}})
+			_ = c.Close()
+		}(i)
+	}
+	wg.Wait()
+	waitFor(t, 30*time.Second, "sessions and goroutines back to baseline", func() bool {
+		return n.srv.Sockets() == 0 && n.srv.Sessions() == 0 && runtime.NumGoroutine() <= base+5
+	})
+}
+
+// stuckClient connects over a raw websocket, subscribes to topic, and then
+// never reads again: the server's writes pile up in the kernel buffers until
+// they block, the way a frozen browser tab or a dead mobile link behaves.
+func stuckClient(t *testing.T, n *node, tok, topic string) *websocket.Conn {
+	t.Helper()
+	ws, _, err := websocket.DefaultDialer.Dial("ws"+strings.TrimPrefix(n.url, "http")+"/socket.io/?EIO=3&transport=websocket", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ws.Close() })
+	for _, want := range []string{"0", "40"} {
+		_, msg, err := ws.ReadMessage()
+		if err != nil || !strings.HasPrefix(string(msg), want) {
+			t.Fatalf("handshake: got %q, %v; want prefix %q", msg, err, want)
+		}
+	}
+	sub, _ := json.Marshal([]any{"subscribe", map[string]any{"token": tok, "topics": map[string]int64{topic: 0}}})
+	must(t, ws.WriteMessage(websocket.TextMessage, append([]byte("421"), sub...)))
+	for {
+		_, msg, err := ws.ReadMessage()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if strings.HasPrefix(string(msg), "431") {
+			break
+		}
+	}
+	return ws
+}
+
+func orEmpty(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return s
+}
+
+func contains(s []string, v string) bool {
+	for _, x := range s {
+		if x == v {
+			return true
+		}
+	}
+	return false
+}

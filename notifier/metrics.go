@@ -1,0 +1,99 @@
+package notifier
+
+import (
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+)
+
+// metrics live in a registry of the server's own, not the global one, so
+// tests can run several nodes in one process.
+type metrics struct {
+	reg *prometheus.Registry
+
+	hintsSent       prometheus.Counter
+	hintsCoalesced  prometheus.Counter
+	published       prometheus.Counter
+	rejected        *prometheus.CounterVec
+	authDenied      *prometheus.CounterVec
+	slow            prometheus.Counter
+	wireRejected    *prometheus.CounterVec
+	latency         prometheus.Histogram
+	drainSeconds    prometheus.Gauge
+	shadow          *prometheus.CounterVec
+	shadowLead      prometheus.Histogram
+	modeChanges     prometheus.Counter
+	linkTransitions *prometheus.CounterVec
+}
+
+func newMetrics(s *Server) *metrics {
+	m := &metrics{reg: prometheus.NewRegistry()}
+	f := func(c prometheus.Collector) { m.reg.MustRegister(c) }
+	f(collectors.NewGoCollector())
+	f(collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+
+	f(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "pushpoll_sockets", Help: "Connected sockets."},
+		func() float64 { n, _ := s.hub.counts(); return float64(n) }))
+	f(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "pushpoll_topics", Help: "Topics with at least one local holder."},
+		func() float64 { _, n := s.hub.counts(); return float64(n) }))
+	f(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "pushpoll_broker_up", Help: "1 while the broker link delivers bumps."},
+		func() float64 { return b2f(s.broker.Up()) }))
+	f(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "pushpoll_push_trusted", Help: "1 while clients are told to trust push (mode push, link up, resynced)."},
+		func() float64 { return b2f(s.currentMode().Mode == "push") }))
+	for _, mode := range []string{"push", "shadow", "poll"} {
+		mode := mode
+		f(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "pushpoll_mode", Help: "Configured mode (feature flag), 1 for the current one.",
+			ConstLabels: prometheus.Labels{"mode": mode}},
+			func() float64 { return b2f(s.flag.Load().(string) == mode) }))
+	}
+	if rb, ok := s.broker.(*RedisBroker); ok {
+		f(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "pushpoll_broker_reconnects_total", Help: "Redis subscriber reconnect attempts."},
+			func() float64 { return float64(rb.Reconnects.Load()) }))
+		f(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "pushpoll_canary_lag_seconds", Help: "Publish-to-receive time of the last canary through Redis."},
+			func() float64 { return time.Duration(rb.CanaryLag.Load()).Seconds() }))
+	}
+
+	m.hintsSent = counter(f, "pushpoll_hints_sent_total", "Stale hints written to sockets (one per topic per event).")
+	m.hintsCoalesced = counter(f, "pushpoll_hints_coalesced_total", "Bumps that did not add a hint: duplicates, out of order, or merged into a pending one.")
+	m.published = counter(f, "pushpoll_publishes_total", "Valid publishes received from the broker.")
+	m.slow = counter(f, "pushpoll_slow_disconnects_total", "Sockets closed because a write missed its deadline.")
+	m.modeChanges = counter(f, "pushpoll_mode_changes_total", "Feature flag changes applied.")
+	m.rejected = counterVec(f, "pushpoll_publishes_rejected_total", "Publishes dropped, by reason.", "reason")
+	m.authDenied = counterVec(f, "pushpoll_auth_denied_total", "Topics denied on subscribe, by reason.", "reason")
+	m.wireRejected = counterVec(f, "pushpoll_wire_rejected_total", "Requests and frames refused before socket.io saw them, by reason.", "reason")
+	m.shadow = counterVec(f, "pushpoll_shadow_reports_total", "Shadow-mode hint accuracy reported by clients: hit (hint then change), false (hint, no change), missed (change, no hint).", "outcome")
+	m.linkTransitions = counterVec(f, "pushpoll_broker_link_changes_total", "Broker link going down or up.", "state")
+	m.latency = histogram(f, "pushpoll_publish_to_emit_seconds", "From the publisher's ts to the hint being handed to the socket.",
+		[]float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5})
+	m.shadowLead = histogram(f, "pushpoll_shadow_lead_seconds", "How much earlier a hint came than the poll that found its change (shadow mode).",
+		[]float64{.1, .25, .5, 1, 2.5, 5, 10, 30, 60})
+	m.drainSeconds = prometheus.NewGauge(prometheus.GaugeOpts{Name: "pushpoll_drain_seconds", Help: "Duration of the last drain."})
+	f(m.drainSeconds)
+	return m
+}
+
+func counter(f func(prometheus.Collector), name, help string) prometheus.Counter {
+	c := prometheus.NewCounter(prometheus.CounterOpts{Name: name, Help: help})
+	f(c)
+	return c
+}
+
+func counterVec(f func(prometheus.Collector), name, help, label string) *prometheus.CounterVec {
+	c := prometheus.NewCounterVec(prometheus.CounterOpts{Name: name, Help: help}, []string{label})
+	f(c)
+	return c
+}
+
+func histogram(f func(prometheus.Collector), name, help string, buckets []float64) prometheus.Histogram {
+	h := prometheus.NewHistogram(prometheus.HistogramOpts{Name: name, Help: help, Buckets: buckets})
+	f(h)
+	return h
+}
+
+func b2f(b bool) float64 {
+	if b {
+		return 1
+	}
+	return 0
+}

@@ -1,0 +1,534 @@
+package notifier
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"net"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	socketio "github.com/googollee/go-socket.io"
+	"github.com/gorilla/mux"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/pushpoll/pushpoll/authbridge"
+	"github.com/pushpoll/pushpoll/internal/wire"
+)
+
+// Server is one notifier node.
+type Server struct {
+	cfg    Config
+	log    *slog.Logger
+	warn   *rateLog
+	broker Broker
+	auth   authbridge.Authorizer
+	hub    *hub
+	io     *socketio.Server
+	m      *metrics
+	router *mux.Router
+	wire   wire.Config
+
+	flag     atomic.Value // string: the feature flag, push/shadow/poll
+	trusted  atomic.Bool  // broker link up and resynced: push may be trusted
+	draining atomic.Bool
+
+	linkMu     sync.Mutex // serialises link transitions and resyncs
+	linkGen    int        // bumped on every transition; a resync checks it is still current
+	httpServer *http.Server
+}
+
+// New builds a node from cfg. Call Serve to run it.
+func New(cfg Config) (*Server, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	log := cfg.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	s := &Server{cfg: cfg, log: log.With("component", "notifier")}
+	s.warn = newRateLog(s.log, 10*time.Second)
+	s.flag.Store(cfg.Mode)
+
+	if cfg.RedisURL != "" {
+		rb, err := NewRedisBroker(RedisOptions{URL: cfg.RedisURL, Prefix: cfg.ChannelPrefix, Logger: log})
+		if err != nil {
+			return nil, err
+		}
+		s.broker = rb
+	} else {
+		s.broker = NewLocalBroker()
+	}
+
+	auth, err := authbridge.New(authbridge.Config{
+		TokenSecret:     []byte(cfg.TokenSecret),
+		TokenPublicKey:  cfg.TokenPublicKey,
+		Audience:        cfg.TokenAudience,
+		CallbackURL:     cfg.AuthCallbackURL,
+		CallbackTimeout: 2 * time.Second,
+	})
+	if err != nil {
+		return nil, err
+	}
+	s.auth = auth
+	s.hub = newHub(s.broker)
+	s.m = newMetrics(s)
+
+	w := s.wireConfig()
+	s.wire = w
+	s.io = socketio.NewServer(w.EngineOptions())
+	s.io.OnConnect("/", s.onConnect)
+	s.io.OnDisconnect("/", s.onDisconnect)
+	s.io.OnError("/", s.onError)
+	s.io.OnEvent("/", "subscribe", s.onSubscribe)
+	s.io.OnEvent("/", "unsubscribe", s.onUnsubscribe)
+	s.io.OnEvent("/", "report", s.onReport)
+
+	r := mux.NewRouter()
+	r.PathPrefix("/socket.io/").Handler(w.Guard(s.io))
+	r.HandleFunc("/v1/publish", s.handlePublish).Methods(http.MethodPost)
+	r.HandleFunc("/v1/admin/mode", s.handleMode).Methods(http.MethodGet, http.MethodPost)
+	r.HandleFunc("/healthz", s.handleHealth).Methods(http.MethodGet, http.MethodHead)
+	r.HandleFunc("/readyz", s.handleReady).Methods(http.MethodGet, http.MethodHead)
+	r.HandleFunc("/pushpoll.js", s.serveAsset(shimScript)).Methods(http.MethodGet, http.MethodHead)
+	r.HandleFunc("/pushpoll.js.map", s.serveAsset(shimMap)).Methods(http.MethodGet, http.MethodHead)
+	r.HandleFunc("/pushpoll.mjs", s.serveAsset(shimModule)).Methods(http.MethodGet, http.MethodHead)
+	r.Handle("/metrics", promhttp.HandlerFor(s.m.reg, promhttp.HandlerOpts{})).Methods(http.MethodGet)
+	s.router = r
+	return s, nil
+}
+
+func (s *Server) wireConfig() wire.Config {
+	return wire.Config{
+		AllowedOrigins: s.cfg.AllowedOrigins,
+		MaxFrameBytes:  s.cfg.MaxFrameBytes,
+		MaxPollBody:    int64(s.cfg.MaxFrameBytes) * 4,
+		WriteTimeout:   s.cfg.WriteTimeout,
+		PingInterval:   s.cfg.PingInterval,
+		PingTimeout:    s.cfg.PingTimeout,
+		MaxSockets:     s.cfg.MaxSockets,
+		Sockets:        func() int { return s.io.Count() },
+		Draining:       s.draining.Load,
+		OnReject:       func(reason string) { s.m.wireRejected.WithLabelValues(reason).Inc() },
+		OnSlow:         s.m.slow.Inc,
+		Logger:         s.log,
+	}
+}
+
+// Router is the node's HTTP handler; callers may add routes to it.
+func (s *Server) Router() *mux.Router { return s.router }
+
+// Serve runs the node on ln until ctx ends, then drains and shuts down in
+// order (DESIGN, issue "drain on deploy"). It returns nil after a clean
+// shutdown.
+func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
+	brokerCtx, stopBroker := context.WithCancel(context.Background())
+	brokerDone := make(chan struct{})
+	go func() {
+		defer close(brokerDone)
+		s.broker.Run(brokerCtx, s)
+	}()
+	ioDone := make(chan struct{})
+	go func() {
+		defer close(ioDone)
+		_ = s.io.Serve()
+	}()
+	s.httpServer = &http.Server{
+		Handler:           s.router,
+		ReadHeaderTimeout: 10 * time.Second,
+		// Long-polling GETs are held open up to the ping interval; the idle
+		// timeout only concerns keep-alive connections between requests.
+		IdleTimeout: 2 * time.Minute,
+	}
+	served := make(chan error, 1)
+	go func() { served <- s.httpServer.Serve(ln) }()
+	s.log.Info("listening", "addr", ln.Addr().String(), "broker", fmt.Sprintf("%T", s.broker), "mode", s.cfg.Mode)
+
+	select {
+	case err := <-served:
+		stopBroker()
+		<-brokerDone
+		return err
+	case <-ctx.Done():
+	}
+	s.shutdown()
+	stopBroker()
+	<-brokerDone
+	if rb, ok := s.broker.(*RedisBroker); ok {
+		_ = rb.Close()
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	// Shutdown does not wait for hijacked (websocket) connections; they
+	// were closed above.
+	if err := s.httpServer.Shutdown(sctx); err != nil {
+		s.log.Warn("http shutdown", "err", err)
+	}
+	// go-socket.io's Close last: it panics on handshakes that arrive after it.
+	_ = s.io.Close()
+	<-ioDone
+	return nil
+}
+
+// shutdown drains: refuse new handshakes and fail readiness, tell every
+// socket to move within the drain window, wait for them to leave, then close
+// what remains.
+func (s *Server) shutdown() {
+	start := time.Now()
+	s.draining.Store(true)
+	n, _ := s.hub.counts()
+	s.log.Info("draining", "sockets", n, "within", s.cfg.DrainTimeout.String())
+	// Clients reconnect after a random delay up to `within`; leave them some
+	// of the window to actually do it before we close what remains.
+	within := s.cfg.DrainTimeout * 2 / 3
+	s.hub.eachSocket(func(sk *socket) { sk.setDrain(drainMsg{Within: within.Milliseconds()}) })
+	deadline := time.Now().Add(s.cfg.DrainTimeout)
+	for time.Now().Before(deadline) {
+		if n, _ := s.hub.counts(); n == 0 {
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	s.hub.eachSocket(func(sk *socket) { _ = sk.conn.Close() })
+	s.m.drainSeconds.Set(time.Since(start).Seconds())
+	n, _ = s.hub.counts()
+	s.log.Info("drained", "took", time.Since(start).Round(time.Millisecond), "closed", n)
+}
+
+// currentMode is what clients are told: the feature flag, overridden to
+// poll while push cannot be trusted (broker link down or not yet resynced).
+func (s *Server) currentMode() modeMsg {
+	mode := s.flag.Load().(string)
+	if !s.trusted.Load() {
+		mode = "poll"
+	}
+	return modeMsg{Mode: mode, Fast: s.cfg.FastInterval.Milliseconds(), Slow: s.cfg.SlowInterval.Milliseconds()}
+}
+
+// SetMode changes the feature flag at run time and tells every socket.
+func (s *Server) SetMode(mode string) error {
+	switch mode {
+	case "push", "shadow", "poll":
+	default:
+		return fmt.Errorf("mode must be push, shadow or poll, not %q", mode)
+	}
+	if s.flag.Swap(mode).(string) == mode {
+		return nil
+	}
+	s.m.modeChanges.Inc()
+	s.log.Info("mode changed", "mode", mode)
+	m := s.currentMode()
+	s.hub.eachSocket(func(sk *socket) { sk.setMode(m) })
+	return nil
+}
+
+// Publish raises topic to v and announces it, as POST /v1/publish does,
+// for code running in the same process (the demo app).
+func (s *Server) Publish(ctx context.Context, topic string, v int64) error {
+	if !ValidTopic(topic) {
+		return ErrBadTopic
+	}
+	_, err := s.broker.Publish(ctx, topic, v, time.Now().UnixMilli())
+	return err
+}
+
+// Sockets is the number of sockets registered with the hub.
+func (s *Server) Sockets() int { n, _ := s.hub.counts(); return n }
+
+// Sessions is go-socket.io's own session count; it must fall back to zero
+// with Sockets, or sessions are leaking.
+func (s *Server) Sessions() int { return s.io.Count() }
+
+// Flag implements BrokerHandler: the feature flag as set for every node.
+func (s *Server) Flag(mode string) {
+	if err := s.SetMode(mode); err != nil {
+		s.warn.Warn("bad flag", "ignoring bad feature flag from the bus", "err", err)
+	}
+}
+
+// Mode returns the feature flag.
+func (s *Server) Mode() string { return s.flag.Load().(string) }
+
+// Message implements BrokerHandler: one publish from the bus.
+func (s *Server) Message(topic string, payload []byte) {
+	if !ValidTopic(topic) {
+		s.m.rejected.WithLabelValues(ErrBadTopic.Error()).Inc()
+		s.warn.Warn("bad topic", "publish dropped", "reason", ErrBadTopic.Error(), "topic", truncate(topic, 64))
+		return
+	}
+	v, ts, err := ParsePayload(payload)
+	if err != nil {
+		reason := Reason(err)
+		s.m.rejected.WithLabelValues(reason).Inc()
+		s.warn.Warn(reason, "publish dropped", "reason", reason, "topic", topic, "detail", err.Error())
+		return
+	}
+	s.m.published.Inc()
+	hinted, fresh := s.hub.fanOut(topic, v)
+	if !fresh {
+		s.m.hintsCoalesced.Inc()
+	}
+	_ = hinted
+	if ts > 0 {
+		if lag := time.Since(time.UnixMilli(ts)); lag >= 0 && lag < time.Hour {
+			s.m.latency.Observe(lag.Seconds())
+		}
+	}
+}
+
+// Link implements BrokerHandler. Going down, every socket is told to poll at
+// once. Coming back, the node resyncs: hints for whatever may have been
+// missed, then push again.
+func (s *Server) Link(up bool) {
+	s.linkMu.Lock()
+	s.linkGen++
+	gen := s.linkGen
+	s.linkMu.Unlock()
+	if !up {
+		s.m.linkTransitions.WithLabelValues("down").Inc()
+		s.trusted.Store(false)
+		m := s.currentMode()
+		s.hub.eachSocket(func(sk *socket) { sk.setMode(m) })
+		return
+	}
+	s.m.linkTransitions.WithLabelValues("up").Inc()
+	go s.resync(gen)
+}
+
+// resync runs after the broker link came back. Where the version table has
+// a topic, only sockets behind it are hinted (fanOut compares versions);
+// where it has none, every holder gets v 0, "poll to be sure". Fan-outs are
+// spread over ResyncSpread so a big topic's clients do not poll at once.
+func (s *Server) resync(gen int) {
+	current := func() bool {
+		s.linkMu.Lock()
+		defer s.linkMu.Unlock()
+		return s.linkGen == gen && s.broker.Up()
+	}
+	topics := s.hub.topicNames()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	versions, err := s.broker.Versions(ctx, topics)
+	cancel()
+	if err != nil {
+		s.log.Warn("version table unreadable after reconnect; hinting v 0", "err", err)
+		versions = nil
+	}
+	rand.Shuffle(len(topics), func(i, j int) { topics[i], topics[j] = topics[j], topics[i] })
+	const steps = 20
+	for i, t := range topics {
+		if !current() {
+			return
+		}
+		s.hub.fanOut(t, versions[t]) // 0 where the table has nothing
+		if len(topics) > steps && i%(len(topics)/steps) == 0 {
+			time.Sleep(s.cfg.ResyncSpread / steps)
+		}
+	}
+	if !current() {
+		return
+	}
+	s.trusted.Store(true)
+	m := s.currentMode()
+	s.hub.eachSocket(func(sk *socket) { sk.setMode(m) })
+}
+
+// onConnect registers the socket. It never rejects (go-socket.io leaks the
+// session of a connection rejected here) and never emits (the library's
+// writer for this connection does not exist yet): the mode notice goes to
+// the mailbox, whose writer runs on its own goroutine.
+func (s *Server) onConnect(c socketio.Conn) error {
+	h := c.RemoteHeader()
+	sk := newSocket(c.ID(), c)
+	sk.cookie, sk.authorization = h.Get("Cookie"), h.Get("Authorization")
+	sk.onWrite = func(hints map[string]int64) { s.m.hintsSent.Add(float64(len(hints))) }
+	sk.limiter = newBucket(s.cfg.SubscribeBurst, s.cfg.SubscribeEvery)
+	c.SetContext(sk)
+	s.hub.addSocket(sk)
+	sk.setMode(s.currentMode())
+	return nil
+}
+
+func (s *Server) onDisconnect(c socketio.Conn, _ string) {
+	if sk, ok := c.Context().(*socket); ok {
+		s.hub.removeSocket(sk)
+	}
+}
+
+func (s *Server) onError(c socketio.Conn, err error) {
+	s.warn.Warn("socket error", "socket error", "err", err)
+}
+
+// reservedTopic's channel carries the feature flag (DESIGN §5 names it
+// pushpoll:mode), so no socket may hold it as a topic.
+const reservedTopic = "mode"
+
+type subscribeRequest struct {
+	Token  string           `json:"token"`
+	Topics map[string]int64 `json:"topics"`
+}
+
+type subscribeAck struct {
+	Granted []string          `json:"granted"`
+	Denied  map[string]string `json:"denied"`
+	Error   string            `json:"error,omitempty"`
+}
+
+// onSubscribe authorizes topics and catches the client up: if this node, or
+// the version table, knows a newer version than the client holds, a stale
+// hint follows at once.
+func (s *Server) onSubscribe(c socketio.Conn, raw json.RawMessage) subscribeAck {
+	ack := subscribeAck{Granted: []string{}, Denied: map[string]string{}}
+	sk, ok := c.Context().(*socket)
+	if !ok {
+		ack.Error = "not connected"
+		return ack
+	}
+	if !sk.limiter.allow(time.Now()) {
+		ack.Error = "too many subscribes"
+		s.m.authDenied.WithLabelValues("rate limited").Inc()
+		return ack
+	}
+	var req subscribeRequest
+	if err := json.Unmarshal(raw, &req); err != nil {
+		ack.Error = "bad subscribe: want {\"token\":\"…\",\"topics\":{\"topic\":version}}"
+		return ack
+	}
+	if len(req.Topics)+sk.topicCount() > s.cfg.MaxTopicsPerSocket {
+		ack.Error = fmt.Sprintf("too many topics: at most %d per socket", s.cfg.MaxTopicsPerSocket)
+		s.m.authDenied.WithLabelValues("too many topics").Inc()
+		return ack
+	}
+	asked := make([]string, 0, len(req.Topics))
+	for t := range req.Topics {
+		if t == reservedTopic {
+			ack.Denied[t] = "reserved topic"
+			continue
+		}
+		if !ValidTopic(t) {
+			ack.Denied[truncate(t, MaxTopicLen)] = "invalid topic"
+			s.m.authDenied.WithLabelValues("invalid topic").Inc()
+			continue
+		}
+		asked = append(asked, t)
+	}
+	if len(asked) == 0 {
+		return ack
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	d := s.auth.Authorize(ctx, authbridge.Request{
+		Token: req.Token, Topics: asked, Cookie: sk.cookie, Authorization: sk.authorization,
+	}, time.Now())
+	for t, reason := range d.Denied {
+		ack.Denied[t] = reason
+		s.m.authDenied.WithLabelValues(reason).Inc()
+	}
+	if len(d.Granted) == 0 {
+		return ack
+	}
+	held := make(map[string]int64, len(d.Granted))
+	for _, t := range d.Granted {
+		held[t] = max(req.Topics[t], 0)
+	}
+	ack.Granted = d.Granted
+	added := sk.grant(held, d.Expires, func() { s.expire(sk) })
+	known := s.hub.join(sk, added)
+	for t, v := range known {
+		if v > 0 {
+			sk.hint(t, v) // hint compares with what the client holds
+		}
+	}
+	// The version table may know of bumps this node never saw (published
+	// while the client was on another node, or before this node held the
+	// topic). Reading it must not delay the ack.
+	go s.catchUp(sk, d.Granted)
+	return ack
+}
+
+func (s *Server) catchUp(sk *socket, topics []string) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	versions, err := s.broker.Versions(ctx, topics)
+	if err != nil {
+		s.warn.Warn("version table", "version table read failed", "err", err)
+		return
+	}
+	for t, v := range versions {
+		s.hub.observe(t, v)
+		sk.hint(t, v)
+	}
+}
+
+// expire runs when a socket's earliest grant lapses.
+func (s *Server) expire(sk *socket) {
+	gone := sk.expire(time.Now(), func() { s.expire(sk) })
+	s.hub.leave(sk, gone)
+}
+
+func (s *Server) onUnsubscribe(c socketio.Conn, raw json.RawMessage) {
+	sk, ok := c.Context().(*socket)
+	if !ok {
+		return
+	}
+	var topics []string
+	if err := json.Unmarshal(raw, &topics); err != nil {
+		s.warn.Warn("bad unsubscribe", "bad unsubscribe frame", "err", err)
+		return
+	}
+	s.hub.leave(sk, sk.drop(topics))
+}
+
+// shadowReport is what a client in shadow mode says about one hint or one
+// change its poll found.
+type shadowReport struct {
+	Topic  string `json:"topic"`
+	Found  *bool  `json:"found"`
+	LeadMs int64  `json:"leadMs"`
+	Missed bool   `json:"missed"`
+}
+
+func (s *Server) onReport(c socketio.Conn, raw json.RawMessage) {
+	var r shadowReport
+	if err := json.Unmarshal(raw, &r); err != nil {
+		return
+	}
+	switch {
+	case r.Missed:
+		s.m.shadow.WithLabelValues("missed").Inc()
+	case r.Found != nil && *r.Found:
+		s.m.shadow.WithLabelValues("hit").Inc()
+		if r.LeadMs >= 0 && r.LeadMs < int64(time.Hour/time.Millisecond) {
+			s.m.shadowLead.Observe(float64(r.LeadMs) / 1000)
+		}
+	case r.Found != nil:
+		s.m.shadow.WithLabelValues("false").Inc()
+	}
+}
+
+func (s *Server) handleHealth(w http.ResponseWriter, _ *http.Request) {
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+}
+
+// handleReady fails while draining or while the broker link is down, so a
+// load balancer stops sending new sockets here.
+func (s *Server) handleReady(w http.ResponseWriter, _ *http.Request) {
+	switch {
+	case s.draining.Load():
+		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "draining"})
+	case !s.broker.Up():
+		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "broker down"})
+	default:
+		writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
+	}
+}
+
+func writeJSON(w http.ResponseWriter, code int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(code)
+	_ = json.NewEncoder(w).Encode(v)
+}

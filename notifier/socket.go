@@ -1,0 +1,312 @@
+package notifier
+
+import (
+	"sync"
+	"time"
+)
+
+// emitter is the one thing a socket needs from socket.io: send an event.
+// go-socket.io's Conn satisfies it; tests use a fake.
+type emitter interface {
+	Emit(event string, args ...any)
+	Close() error
+}
+
+// socket is one browser connection: the topics it holds and a mailbox of
+// what it still has to be told.
+//
+// The mailbox never grows beyond one entry per held topic plus one pending
+// mode, drain and expired notice: a burst of bumps overwrites pending
+// entries instead of queueing them (DESIGN §4). At most one writer
+// goroutine runs per socket, started when the mailbox gets work and ending
+// when it is empty, so an idle socket costs no goroutine of ours and a slow
+// one can only ever block its own writer.
+type socket struct {
+	id   string
+	conn emitter
+	// cookie and authorization are the handshake's headers, forwarded to the
+	// app in callback mode. They are never logged.
+	cookie, authorization string
+
+	// onWrite is told about each delivered hint batch, for metrics.
+	onWrite func(hints map[string]int64)
+	// limiter bounds subscribes; only the socket's reader goroutine uses it.
+	limiter *bucket
+
+	mu sync.Mutex
+	// topics maps each granted topic to the newest version this socket is
+	// known to hold: what it subscribed with, raised by every hint sent.
+	// A hint at or below it is a duplicate and costs nothing.
+	topics  map[string]int64
+	expires map[string]time.Time // topic -> when its grant lapses; absent = never
+	expiry  *time.Timer          // fires at the earliest entry of expires
+
+	hints   map[string]int64 // pending stale hints, topic -> newest version
+	mode    *modeMsg         // pending mode notice (only the latest matters)
+	drain   *drainMsg
+	expired []string
+	writing bool // a writer goroutine is running
+	closed  bool
+}
+
+type modeMsg struct {
+	Mode string `json:"mode"`
+	Fast int64  `json:"fast"`
+	Slow int64  `json:"slow"`
+}
+
+type drainMsg struct {
+	Within int64 `json:"within"`
+}
+
+type expiredMsg struct {
+	Topics []string `json:"topics"`
+}
+
+func newSocket(id string, conn emitter) *socket {
+	return &socket{
+		id:      id,
+		conn:    conn,
+		topics:  make(map[string]int64),
+		expires: make(map[string]time.Time),
+		hints:   make(map[string]int64),
+	}
+}
+
+// hint queues a stale hint for topic at version v unless the socket already
+// has it. It reports whether anything was queued or raised, and never blocks.
+func (s *socket) hint(topic string, v int64) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	held, ok := s.topics[topic]
+	if !ok || s.closed {
+		return false
+	}
+	if v != 0 && v <= held {
+		return false
+	}
+	if pending, ok := s.hints[topic]; ok && (v == 0 || v <= pending) {
+		// Already told to poll for something at least as new: coalesced.
+		return false
+	}
+	s.hints[topic] = v
+	s.kick()
+	return true
+}
+
+func (s *socket) setMode(m modeMsg) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return
+	}
+	s.mode = &m
+	s.kick()
+}
+
+func (s *socket) setDrain(d drainMsg) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return
+	}
+	s.drain = &d
+	s.kick()
+}
+
+// kick starts the writer if it is not running. s.mu must be held.
+func (s *socket) kick() {
+	if s.writing {
+		return
+	}
+	s.writing = true
+	go s.write()
+}
+
+// write empties the mailbox, one batch at a time, until it stays empty.
+// Emit may block for as long as the transport's write deadline allows; that
+// only delays this socket.
+func (s *socket) write() {
+	for {
+		s.mu.Lock()
+		if s.closed || (len(s.hints) == 0 && s.mode == nil && s.drain == nil && len(s.expired) == 0) {
+			s.writing = false
+			s.mu.Unlock()
+			return
+		}
+		var hints map[string]int64
+		if len(s.hints) > 0 {
+			hints = s.hints
+			s.hints = make(map[string]int64, len(hints))
+			for t, v := range hints {
+				if v > s.topics[t] {
+					s.topics[t] = v
+				}
+			}
+		}
+		mode, drain, expired := s.mode, s.drain, s.expired
+		s.mode, s.drain, s.expired = nil, nil, nil
+		s.mu.Unlock()
+
+		// Hints before mode: after an outage the client should learn what it
+		// missed before it is told push can be trusted again.
+		if len(expired) > 0 {
+			s.conn.Emit("expired", expiredMsg{Topics: expired})
+		}
+		if hints != nil {
+			s.conn.Emit("stale", hints)
+			if s.onWrite != nil {
+				s.onWrite(hints)
+			}
+		}
+		if mode != nil {
+			s.conn.Emit("mode", *mode)
+		}
+		if drain != nil {
+			s.conn.Emit("drain", *drain)
+		}
+	}
+}
+
+// grant records topics as held at the versions the client says it has, and
+// when their grant lapses. It returns the topics that were new to the socket.
+func (s *socket) grant(topics map[string]int64, expires time.Time, onExpire func()) (added []string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return nil
+	}
+	for t, v := range topics {
+		held, ok := s.topics[t]
+		if !ok {
+			added = append(added, t)
+		}
+		if v > held || !ok {
+			s.topics[t] = v
+		}
+		if expires.IsZero() {
+			delete(s.expires, t)
+		} else {
+			s.expires[t] = expires
+		}
+	}
+	s.armExpiry(onExpire)
+	return added
+}
+
+// armExpiry schedules onExpire at the earliest grant expiry. s.mu must be held.
+func (s *socket) armExpiry(onExpire func()) {
+	var first time.Time
+	for _, e := range s.expires {
+		if first.IsZero() || e.Before(first) {
+			first = e
+		}
+	}
+	if s.expiry != nil {
+		s.expiry.Stop()
+		s.expiry = nil
+	}
+	if !first.IsZero() && onExpire != nil {
+		s.expiry = time.AfterFunc(time.Until(first), onExpire)
+	}
+}
+
+// expire drops every topic whose grant lapsed by now, queues an `expired`
+// notice for them, and returns them so the hub can forget them too.
+func (s *socket) expire(now time.Time, onExpire func()) []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return nil
+	}
+	var gone []string
+	for t, e := range s.expires {
+		if !e.After(now) {
+			gone = append(gone, t)
+			delete(s.expires, t)
+			delete(s.topics, t)
+			delete(s.hints, t)
+		}
+	}
+	if len(gone) > 0 {
+		s.expired = append(s.expired, gone...)
+		s.kick()
+	}
+	s.armExpiry(onExpire)
+	return gone
+}
+
+// drop forgets topics (an unsubscribe) and returns those that were held.
+func (s *socket) drop(topics []string) []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var held []string
+	for _, t := range topics {
+		if _, ok := s.topics[t]; ok {
+			held = append(held, t)
+			delete(s.topics, t)
+			delete(s.hints, t)
+			delete(s.expires, t)
+		}
+	}
+	return held
+}
+
+// close marks the socket gone and returns every topic it held.
+func (s *socket) close() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return nil
+	}
+	s.closed = true
+	if s.expiry != nil {
+		s.expiry.Stop()
+	}
+	held := make([]string, 0, len(s.topics))
+	for t := range s.topics {
+		held = append(held, t)
+	}
+	s.hints = nil
+	return held
+}
+
+// held returns the socket's topics and the versions it is known to hold.
+func (s *socket) held() map[string]int64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make(map[string]int64, len(s.topics))
+	for t, v := range s.topics {
+		out[t] = v
+	}
+	return out
+}
+
+func (s *socket) topicCount() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.topics)
+}
+
+// bucket is a token bucket: burst tokens, one more every interval.
+type bucket struct {
+	tokens, burst float64
+	every         time.Duration
+	last          time.Time
+}
+
+func newBucket(burst int, every time.Duration) *bucket {
+	return &bucket{tokens: float64(burst), burst: float64(burst), every: every}
+}
+
+func (b *bucket) allow(now time.Time) bool {
+	if !b.last.IsZero() && b.every > 0 {
+		b.tokens = min(b.burst, b.tokens+float64(now.Sub(b.last))/float64(b.every))
+	}
+	b.last = now
+	if b.tokens < 1 {
+		return false
+	}
+	b.tokens--
+	return true
+}
