@@ -201,21 +201,44 @@ func (b *RedisBroker) markDirty() {
 	}
 }
 
+// withConn runs f on a pooled connection. After a Redis restart the pool
+// still holds connections to the old process, so a network error gets one
+// more try on a fresh connection; a reply error from Redis does not. Every
+// caller is safe to repeat: the publish script only ever raises a version.
+func (b *RedisBroker) withConn(ctx context.Context, f func(redis.Conn) error) error {
+	var err error
+	for try := 0; try < 2; try++ {
+		var conn redis.Conn
+		conn, err = b.pool.GetContext(ctx)
+		if err != nil {
+			return err
+		}
+		err = f(conn)
+		conn.Close() // a connection that failed is discarded, not pooled
+		var replyErr redis.Error
+		if err == nil || errors.As(err, &replyErr) || ctx.Err() != nil {
+			return err
+		}
+	}
+	return err
+}
+
 func (b *RedisBroker) Publish(ctx context.Context, topic string, v, ts int64) (bool, error) {
-	conn, err := b.pool.GetContext(ctx)
-	if err != nil {
-		return false, err
-	}
-	defer conn.Close()
-	key := b.opt.Prefix + topic
-	if v == 0 {
-		// "Poll to be sure" is an announcement, not a version: it must not
-		// touch the version table.
-		_, err := redis.DoContext(conn, ctx, "PUBLISH", key, encodeBump(v, ts))
-		return err == nil, err
-	}
-	n, err := redis.Int(b.script.DoContext(ctx, conn, key, v, encodeBump(v, ts)))
-	return n == 1, err
+	key, payload := b.opt.Prefix+topic, encodeBump(v, ts)
+	raised := false
+	err := b.withConn(ctx, func(conn redis.Conn) error {
+		if v == 0 {
+			// "Poll to be sure" is an announcement, not a version: it must
+			// not touch the version table.
+			_, err := redis.DoContext(conn, ctx, "PUBLISH", key, payload)
+			raised = err == nil
+			return err
+		}
+		n, err := redis.Int(b.script.DoContext(ctx, conn, key, v, payload))
+		raised = n == 1
+		return err
+	})
+	return raised, err
 }
 
 // mgetBatch bounds one MGET: a node may hold tens of thousands of topics,
@@ -224,21 +247,17 @@ const mgetBatch = 1000
 
 func (b *RedisBroker) Versions(ctx context.Context, topics []string) (map[string]int64, error) {
 	out := make(map[string]int64, len(topics))
-	if len(topics) == 0 {
-		return out, nil
-	}
-	conn, err := b.pool.GetContext(ctx)
-	if err != nil {
-		return nil, err
-	}
-	defer conn.Close()
 	for start := 0; start < len(topics); start += mgetBatch {
 		batch := topics[start:min(start+mgetBatch, len(topics))]
 		keys := make([]any, len(batch))
 		for i, t := range batch {
 			keys[i] = b.opt.Prefix + t
 		}
-		vals, err := redis.Strings(redis.DoContext(conn, ctx, "MGET", keys...))
+		var vals []string
+		err := b.withConn(ctx, func(conn redis.Conn) (err error) {
+			vals, err = redis.Strings(redis.DoContext(conn, ctx, "MGET", keys...))
+			return err
+		})
 		if err != nil {
 			return nil, err
 		}
@@ -413,39 +432,34 @@ func (b *RedisBroker) session(ctx context.Context, h BrokerHandler) error {
 func (b *RedisBroker) publishCanary(channel, seq string) {
 	ctx, cancel := context.WithTimeout(context.Background(), b.opt.CanaryTimeout)
 	defer cancel()
-	conn, err := b.pool.GetContext(ctx)
-	if err != nil {
-		return
-	}
-	defer conn.Close()
-	_, _ = redis.DoContext(conn, ctx, "PUBLISH", channel, seq)
+	_ = b.withConn(ctx, func(conn redis.Conn) error {
+		_, err := redis.DoContext(conn, ctx, "PUBLISH", channel, seq)
+		return err
+	})
 }
 
 func (b *RedisBroker) readFlag(h BrokerHandler) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	conn, err := b.pool.GetContext(ctx)
-	if err != nil {
-		return
-	}
-	defer conn.Close()
-	if mode, err := redis.String(redis.DoContext(conn, ctx, "GET", b.FlagKey())); err == nil && mode != "" {
+	var mode string
+	err := b.withConn(ctx, func(conn redis.Conn) (err error) {
+		mode, err = redis.String(redis.DoContext(conn, ctx, "GET", b.FlagKey()))
+		return err
+	})
+	if err == nil && mode != "" {
 		h.Flag(mode)
 	}
 }
 
 // SetFlag stores the feature flag and announces it to every node.
 func (b *RedisBroker) SetFlag(ctx context.Context, mode string) error {
-	conn, err := b.pool.GetContext(ctx)
-	if err != nil {
+	return b.withConn(ctx, func(conn redis.Conn) error {
+		if _, err := redis.DoContext(conn, ctx, "SET", b.FlagKey(), mode); err != nil {
+			return err
+		}
+		_, err := redis.DoContext(conn, ctx, "PUBLISH", b.FlagKey(), mode)
 		return err
-	}
-	defer conn.Close()
-	if _, err := redis.DoContext(conn, ctx, "SET", b.FlagKey(), mode); err != nil {
-		return err
-	}
-	_, err = redis.DoContext(conn, ctx, "PUBLISH", b.FlagKey(), mode)
-	return err
+	})
 }
 
 // subscribeBatch bounds one SUBSCRIBE command's argument count.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net"
 	"net/http"
 	"runtime"
 	"strings"
@@ -318,12 +319,21 @@ func TestConnectDisconnectLeavesNothing(t *testing.T) {
 	})
 }
 
-// stuckClient connects over a raw websocket, subscribes to topic, and then
-// never reads again: the server's writes pile up in the kernel buffers until
-// they block, the way a frozen browser tab or a dead mobile link behaves.
-func stuckClient(t *testing.T, n *node, tok, topic string) *websocket.Conn {
+// stuckClient connects over a raw websocket, subscribes to topics (in
+// frames of 500), and then never reads again: the server's writes pile up in
+// the kernel buffers until they block, the way a frozen browser tab or a
+// dead mobile link behaves.
+func stuckClient(t *testing.T, n *node, tok string, topics ...string) *websocket.Conn {
 	t.Helper()
-	ws, _, err := websocket.DefaultDialer.Dial("ws"+strings.TrimPrefix(n.url, "http")+"/socket.io/?EIO=3&transport=websocket", nil)
+	// A small receive buffer makes the node's writes block sooner.
+	dialer := websocket.Dialer{NetDial: func(network, addr string) (net.Conn, error) {
+		c, err := net.Dial(network, addr)
+		if tc, ok := c.(*net.TCPConn); ok {
+			_ = tc.SetReadBuffer(4096)
+		}
+		return c, err
+	}}
+	ws, _, err := dialer.Dial("ws"+strings.TrimPrefix(n.url, "http")+"/socket.io/?EIO=3&transport=websocket", nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -334,15 +344,21 @@ func stuckClient(t *testing.T, n *node, tok, topic string) *websocket.Conn {
 			t.Fatalf("handshake: got %q, %v; want prefix %q", msg, err, want)
 		}
 	}
-	sub, _ := json.Marshal([]any{"subscribe", map[string]any{"token": tok, "topics": map[string]int64{topic: 0}}})
-	must(t, ws.WriteMessage(websocket.TextMessage, append([]byte("421"), sub...)))
-	for {
-		_, msg, err := ws.ReadMessage()
-		if err != nil {
-			t.Fatal(err)
+	for id, start := 1, 0; start < len(topics); id, start = id+1, start+500 {
+		batch := map[string]int64{}
+		for _, topic := range topics[start:min(start+500, len(topics))] {
+			batch[topic] = 0
 		}
-		if strings.HasPrefix(string(msg), "431") {
-			break
+		sub, _ := json.Marshal([]any{"subscribe", map[string]any{"token": tok, "topics": batch}})
+		must(t, ws.WriteMessage(websocket.TextMessage, append([]byte(fmt.Sprintf("42%d", id)), sub...)))
+		for {
+			_, msg, err := ws.ReadMessage()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if strings.HasPrefix(string(msg), fmt.Sprintf("43%d[", id)) {
+				break
+			}
 		}
 	}
 	return ws

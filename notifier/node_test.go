@@ -34,6 +34,9 @@ type node struct {
 	addr   string
 	cancel context.CancelFunc
 	done   chan error
+
+	stopOnce sync.Once
+	err      error // what Serve returned, once stopped
 }
 
 func testConfig() notifier.Config {
@@ -84,11 +87,14 @@ func startNodeOn(t testing.TB, cfg notifier.Config, ln net.Listener) *node {
 
 // stop drains the node and waits for Serve to return. Safe to call twice.
 func (n *node) stop() {
-	n.cancel()
-	select {
-	case <-n.done:
-	case <-time.After(60 * time.Second):
-	}
+	n.stopOnce.Do(func() {
+		n.cancel()
+		select {
+		case n.err = <-n.done:
+		case <-time.After(60 * time.Second):
+			n.err = fmt.Errorf("Serve did not return within 60s of shutdown")
+		}
+	})
 }
 
 func waitFor(t testing.TB, d time.Duration, what string, ok func() bool) {
@@ -287,5 +293,3 @@ func must(t testing.TB, err error) {
 		t.Fatal(err)
 	}
 }
-
-var _ = fmt.Sprintf

@@ -256,3 +256,10 @@ func (s *Server) Pipe(commands string) ([]string, error) {
 	}
 	return out, nil
 }
+
+// Save writes the dataset to disk; the next Restart loads it, as a real
+// server with persistence would come back with its keys.
+func (s *Server) Save() error {
+	_, err := s.Do("SAVE")
+	return err
+}
