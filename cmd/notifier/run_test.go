@@ -1,0 +1,195 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"net"
+	"net/http"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/pushpoll/pushpoll/internal/sioclient"
+)
+
+func env(m map[string]string) func(string) string {
+	return func(k string) string { return m[k] }
+}
+
+func TestHelpListsEveryFlagWithItsEnvironmentTwin(t *testing.T) {
+	var out bytes.Buffer
+	if err := run(context.Background(), []string{"--help"}, env(nil), &out); err != nil {
+		t.Fatalf("--help: %v", err)
+	}
+	for _, want := range []string{
+		"--listen", "PUSHPOLL_LISTEN", ":8080",
+		"--redis-url", "PUSHPOLL_REDIS_URL",
+		"--channel-prefix", "PUSHPOLL_CHANNEL_PREFIX", "pushpoll:",
+		"--token-secret", "PUSHPOLL_TOKEN_SECRET",
+		"--token-public-key", "PUSHPOLL_TOKEN_PUBLIC_KEY",
+		"--auth-callback-url", "PUSHPOLL_AUTH_CALLBACK_URL",
+		"--token-audience", "PUSHPOLL_TOKEN_AUDIENCE",
+		"--publish-secret", "PUSHPOLL_PUBLISH_SECRET",
+		"--allowed-origins", "PUSHPOLL_ALLOWED_ORIGINS",
+		"--mode", "PUSHPOLL_MODE",
+		"--fast-interval", "PUSHPOLL_FAST_INTERVAL", "5s",
+		"--slow-interval", "PUSHPOLL_SLOW_INTERVAL", "1m0s",
+		"--drain-timeout", "PUSHPOLL_DRAIN_TIMEOUT", "30s",
+		"--dev", "--demo",
+	} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("--help does not mention %q", want)
+		}
+	}
+}
+
+func TestRefusesToStartWithoutAVerifier(t *testing.T) {
+	err := run(context.Background(), []string{"--listen", "127.0.0.1:0"}, env(nil), &bytes.Buffer{})
+	if err == nil || !strings.Contains(err.Error(), "--token-secret") || !strings.Contains(err.Error(), "--auth-callback-url") {
+		t.Fatalf("err = %v, want one naming the missing flags", err)
+	}
+}
+
+func TestEnvironmentTwinsAndFlagPrecedence(t *testing.T) {
+	cfg, _, err := parseConfig([]string{"--mode", "shadow"}, env(map[string]string{
+		"PUSHPOLL_MODE":            "poll",
+		"PUSHPOLL_FAST_INTERVAL":   "2s",
+		"PUSHPOLL_ALLOWED_ORIGINS": "https://a.example, https://b.example",
+	}), &bytes.Buffer{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Mode != "shadow" {
+		t.Errorf("mode = %q: a flag must win over its environment twin", cfg.Mode)
+	}
+	if cfg.FastInterval != 2*time.Second {
+		t.Errorf("fast interval = %v, want 2s from the environment", cfg.FastInterval)
+	}
+	if len(cfg.AllowedOrigins) != 2 || cfg.AllowedOrigins[1] != "https://b.example" {
+		t.Errorf("origins = %q", cfg.AllowedOrigins)
+	}
+	_, _, err = parseConfig(nil, env(map[string]string{"PUSHPOLL_FAST_INTERVAL": "soon"}), &bytes.Buffer{})
+	if err == nil || !strings.Contains(err.Error(), "PUSHPOLL_FAST_INTERVAL") {
+		t.Fatalf("bad environment value: err = %v, want one naming the variable", err)
+	}
+}
+
+func TestBadSettingsNameTheFlag(t *testing.T) {
+	cases := map[string][]string{
+		"--mode":             {"--mode", "turbo"},
+		"--redis-url":        {"--redis-url", "localhost:6379"},
+		"--token-secret":     {"--token-secret", "short"},
+		"--token-public-key": {"--token-public-key", "/nonexistent.pem"},
+		"--allowed-origins":  {"--allowed-origins", "app.example.com"},
+	}
+	for flag, args := range cases {
+		t.Run(flag, func(t *testing.T) {
+			args := append([]string{"--listen", "127.0.0.1:0", "--auth-callback-url", "http://app.internal/authorize"}, args...)
+			err := run(context.Background(), args, env(nil), &bytes.Buffer{})
+			if err == nil || !strings.Contains(err.Error(), flag) {
+				t.Fatalf("err = %v, want one naming %s", err, flag)
+			}
+		})
+	}
+}
+
+// The real binary: --dev prints its generated secret and says it is for
+// trials only; SIGTERM drains and exits 0; a second signal forces exit 1.
+func TestSignals(t *testing.T) {
+	bin := filepath.Join(t.TempDir(), "notifier")
+	build := exec.Command("go", "build", "-o", bin, ".")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("build: %v\n%s", err, out)
+	}
+	start := func(args ...string) (*exec.Cmd, string, *bufio.Scanner) {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		addr := l.Addr().String()
+		l.Close()
+		cmd := exec.Command(bin, append([]string{"--dev", "--listen", addr}, args...)...)
+		stderr, _ := cmd.StderrPipe()
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = cmd.Process.Kill() })
+		lines := bufio.NewScanner(stderr)
+		deadline := time.Now().Add(10 * time.Second)
+		for time.Now().Before(deadline) {
+			if resp, err := http.Get("http://" + addr + "/readyz"); err == nil {
+				resp.Body.Close()
+				break
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+		return cmd, addr, lines
+	}
+
+	cmd, _, lines := start()
+	sawSecret := false
+	for lines.Scan() {
+		if strings.Contains(lines.Text(), "for local trials only") && strings.Contains(lines.Text(), "--token-secret") {
+			sawSecret = true
+		}
+		if strings.Contains(lines.Text(), `"msg":"listening"`) {
+			break
+		}
+	}
+	if !sawSecret {
+		t.Error("--dev did not print its generated secret with a warning")
+	}
+	go func() {
+		for lines.Scan() {
+		}
+	}()
+	must(t, cmd.Process.Signal(syscall.SIGTERM))
+	if err := waitExit(cmd, 10*time.Second); err != nil {
+		t.Fatalf("after SIGTERM: %v, want exit status 0", err)
+	}
+
+	// A long drain window, interrupted by a second signal.
+	cmd, addr, lines := start("--drain-timeout", "30s")
+	go func() {
+		for lines.Scan() {
+		}
+	}()
+	// A socket that ignores `drain` keeps the node waiting for the window.
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	c, err := sioclient.Dial(ctx, "http://"+addr, sioclient.Options{OnEvent: func(sioclient.Event) {}})
+	must(t, err)
+	defer c.Close()
+	must(t, cmd.Process.Signal(syscall.SIGTERM))
+	time.Sleep(300 * time.Millisecond)
+	must(t, cmd.Process.Signal(syscall.SIGTERM))
+	err = waitExit(cmd, 10*time.Second)
+	var exit *exec.ExitError
+	if !errors.As(err, &exit) || exit.ExitCode() != 1 {
+		t.Fatalf("after a second signal: %v, want exit status 1", err)
+	}
+}
+
+func waitExit(cmd *exec.Cmd, d time.Duration) error {
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case err := <-done:
+		return err
+	case <-time.After(d):
+		_ = cmd.Process.Kill()
+		return errors.New("did not exit in time")
+	}
+}
+
+func must(t *testing.T, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+}
