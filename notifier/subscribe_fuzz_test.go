@@ -1,0 +1,89 @@
+package notifier
+
+import (
+	"encoding/json"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+)
+
+// fakeSIOConn is a socketio.Conn without a network, for driving the event
+// handlers directly.
+type fakeSIOConn struct {
+	fakeConn
+	ctx any
+}
+
+func (c *fakeSIOConn) ID() string                { return "fuzz" }
+func (c *fakeSIOConn) URL() url.URL              { return url.URL{} }
+func (c *fakeSIOConn) LocalAddr() net.Addr       { return &net.TCPAddr{} }
+func (c *fakeSIOConn) RemoteAddr() net.Addr      { return &net.TCPAddr{} }
+func (c *fakeSIOConn) RemoteHeader() http.Header { return http.Header{} }
+func (c *fakeSIOConn) Context() any              { return c.ctx }
+func (c *fakeSIOConn) SetContext(v any)          { c.ctx = v }
+func (c *fakeSIOConn) Namespace() string         { return "/" }
+func (c *fakeSIOConn) Join(string)               {}
+func (c *fakeSIOConn) Leave(string)              {}
+func (c *fakeSIOConn) LeaveAll()                 {}
+func (c *fakeSIOConn) Rooms() []string           { return nil }
+
+const fuzzSecret = "fuzz-secret-0123456789abcdef0123456789"
+
+// FuzzSubscribeFrame feeds arbitrary subscribe payloads to the handler: it
+// never panics, and never grants a topic that was not asked for, is not a
+// valid topic, or is not covered by a token signed with the node's secret
+// (the seeds carry one granting acct:*).
+func FuzzSubscribeFrame(f *testing.F) {
+	good, _ := jwt.NewWithClaims(jwt.SigningMethodHS256, jwt.MapClaims{
+		"sub": "u", "aud": "pushpoll", "topics": []string{"acct:*"}, "exp": time.Now().Add(24 * time.Hour).Unix(),
+	}).SignedString([]byte(fuzzSecret))
+	for _, seed := range []string{
+		`{"token":"` + good + `","topics":{"acct:1":0,"acctx:2":0,"acct":3}}`,
+		`{"token":"` + good + `","topics":{"acct:1":-5,"mode":0,"a b":1}}`,
+		`{"token":"garbage","topics":{"acct:1":0}}`,
+		`{"topics":[]}`, `[]`, `null`, `"x"`, `{"token":1}`, `{`,
+	} {
+		f.Add([]byte(seed))
+	}
+	cfg := Default()
+	cfg.TokenSecret = fuzzSecret
+	cfg.MaxTopicsPerSocket = 50
+	cfg.SubscribeBurst = 1 << 30
+	cfg.Logger = slog.New(slog.DiscardHandler)
+	s, err := New(cfg)
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Fuzz(func(t *testing.T, raw []byte) {
+		c := &fakeSIOConn{}
+		if err := s.onConnect(c); err != nil {
+			t.Fatal(err)
+		}
+		defer s.onDisconnect(c, "")
+		ack := s.onSubscribe(c, json.RawMessage(raw))
+		if len(ack.Granted) == 0 {
+			return
+		}
+		var req subscribeRequest
+		if err := json.Unmarshal(raw, &req); err != nil {
+			t.Fatalf("granted %v from an unparseable frame", ack.Granted)
+		}
+		for _, topic := range ack.Granted {
+			if _, asked := req.Topics[topic]; !asked {
+				t.Fatalf("granted %q, which was not asked for", topic)
+			}
+			if !ValidTopic(topic) || !strings.HasPrefix(topic, "acct:") || len(topic) == len("acct:") {
+				t.Fatalf("granted %q beyond the token's acct:*", topic)
+			}
+			if _, denied := ack.Denied[topic]; denied {
+				t.Fatalf("%q both granted and denied", topic)
+			}
+		}
+	})
+}
