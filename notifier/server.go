@@ -13,6 +13,7 @@ import (
 	"time"
 
 	socketio "github.com/googollee/go-socket.io"
+	"github.com/googollee/go-socket.io/engineio"
 	"github.com/gorilla/mux"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
@@ -32,6 +33,7 @@ type Server struct {
 	m      *metrics
 	router *mux.Router
 	wire   wire.Config
+	engine *engineio.Options // what the wire built; CloseAll needs it
 
 	flag     atomic.Value // string: the feature flag, push/shadow/poll
 	trusted  atomic.Bool  // broker link up and resynced: push may be trusted
@@ -81,7 +83,8 @@ func New(cfg Config) (*Server, error) {
 
 	w := s.wireConfig()
 	s.wire = w
-	s.io = socketio.NewServer(w.EngineOptions())
+	s.engine = w.EngineOptions()
+	s.io = socketio.NewServer(s.engine)
 	s.io.OnConnect("/", s.onConnect)
 	s.io.OnDisconnect("/", s.onDisconnect)
 	s.io.OnError("/", s.onError)
@@ -194,7 +197,10 @@ func (s *Server) shutdown() {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	s.hub.eachSocket(func(sk *socket) { _ = sk.conn.Close() })
+	// Close every connection the wire accepted, including half-done
+	// handshakes and upgrades, and release held long-poll GETs, which
+	// http.Server.Shutdown would otherwise wait on.
+	wire.CloseAll(s.engine)
 	s.m.drainSeconds.Set(time.Since(start).Seconds())
 	n, _ = s.hub.counts()
 	s.log.Info("drained", "took", time.Since(start).Round(time.Millisecond), "closed", n)

@@ -157,8 +157,11 @@ func (c Config) EngineOptions() *engineio.Options {
 // CloseAll closes every connection that the transports in opts (the result
 // of EngineOptions) accepted and that is still open, including hijacked
 // websockets that http.Server.Shutdown does not track and upgrades that are
-// still half way. Afterwards those transports refuse new connections. It
-// returns how many it closed and is safe to call more than once.
+// still half way. Afterwards those transports refuse new connections, and
+// it waits (at most 5s) until the engine is done with the handshakes it cut
+// short, so that go-socket.io's Close, which panics on a handshake finishing
+// after it, is safe to call next. It returns how many connections it closed
+// and is safe to call more than once.
 func CloseAll(opts *engineio.Options) int {
 	if opts == nil {
 		return 0

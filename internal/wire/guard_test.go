@@ -216,9 +216,7 @@ func TestGuardMaxSockets(t *testing.T) {
 	if _, resp, err := h.dialWS("EIO=3&transport=websocket", nil); err == nil || resp.StatusCode != http.StatusServiceUnavailable {
 		t.Fatalf("websocket: err %v, want 503", err)
 	}
-	if got := h.rejected("full"); got != 2 {
-		t.Errorf("full rejects = %d, want 2", got)
-	}
+	h.waitRejected(t, "full", 2)
 	first.echo("unaffected")
 }
 
@@ -236,9 +234,7 @@ func TestGuardDraining(t *testing.T) {
 	if _, resp, err := h.dialWS("EIO=3&transport=websocket", nil); err == nil || resp.StatusCode != http.StatusServiceUnavailable {
 		t.Fatalf("websocket handshake while draining: err %v", err)
 	}
-	if got := h.rejected("draining"); got != 2 {
-		t.Errorf("draining rejects = %d, want 2", got)
-	}
+	h.waitRejected(t, "draining", 2)
 	// Existing sessions keep working on both transports.
 	ws.echo("still here")
 	poll.echo("still here")
@@ -251,9 +247,7 @@ func TestGuardPollBodyTooLarge(t *testing.T) {
 	if status != http.StatusRequestEntityTooLarge {
 		t.Fatalf("status %d, want 413", status)
 	}
-	if got := h.rejected("body too large"); got != 1 {
-		t.Errorf("body too large rejects = %d, want 1", got)
-	}
+	h.waitRejected(t, "body too large", 1)
 	eventually(t, 5*time.Second, "session removed", func() bool { return h.srv.Count() == 0 })
 }
 

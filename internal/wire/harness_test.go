@@ -97,6 +97,16 @@ func (h *harness) close() {
 	_ = h.srv.Close()
 }
 
+// waitRejected waits for OnReject(reason) to have been called n times: a
+// client may see its connection closed a moment before the server counts.
+func (h *harness) waitRejected(t *testing.T, reason string, n int) {
+	t.Helper()
+	eventually(t, 5*time.Second, fmt.Sprintf("%d %q rejects", n, reason), func() bool { return h.rejected(reason) >= n })
+	if got := h.rejected(reason); got != n {
+		t.Errorf("%q rejects = %d, want %d", reason, got, n)
+	}
+}
+
 func (h *harness) rejected(reason string) int {
 	h.mu.Lock()
 	defer h.mu.Unlock()

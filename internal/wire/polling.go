@@ -1,6 +1,7 @@
 package wire
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -100,8 +101,10 @@ type pollConn struct {
 	// for that writer's Close and not for the payload's, and a Close of the
 	// payload in between makes the writer's Close skip the hand-back: the
 	// GET would hang until the write deadline. So Close leaves the payload
-	// to the writer's Close in that window. Lock order: mu and writeMu are
-	// never held together.
+	// to the writer's Close in that window. (A few instructions between the
+	// library's hand-over and our marking it stay open; a Close landing
+	// there costs one GET that waits out the deadline.) Lock order: mu and
+	// writeMu are never held together.
 	writeMu    sync.Mutex
 	writing    bool
 	closeInner bool
@@ -117,14 +120,22 @@ var (
 // read whole here (the Guard caps it) so that too large a body gets a clean
 // 413 and the library reads from memory we can cut off.
 func (c *pollConn) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	if c.isClosed() && c.served.Load() {
-		// Do not hand the request to a closed payload: a POST would wait
-		// there for a reader that never comes, until the read deadline.
+	handshake := !c.served.Swap(true)
+	if c.isClosed() {
+		// The payload of a closed conn may stay open a moment longer (see
+		// writeMu), and a POST handed to it then would wait until the read
+		// deadline for a reader that never comes.
 		http.Error(w, "session closed", http.StatusBadRequest)
 		return
 	}
 	if r.Method == http.MethodGet {
-		w = &pollResponse{ResponseWriter: w}
+		pr := newPollResponse(w)
+		// The library hands this writer to the session's writer goroutine;
+		// when a long poll times out, that goroutine may still be writing
+		// while the handler answers. Nothing may touch the response after
+		// the handler returns.
+		defer pr.finish()
+		w = pr
 	}
 	if r.Method == http.MethodPost {
 		body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, c.set.cfg.MaxPollBody))
@@ -144,7 +155,7 @@ func (c *pollConn) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		r = &r2
 	}
 	c.handler.ServeHTTP(w, r)
-	if !c.served.Swap(true) {
+	if handshake {
 		// This was the handshake: the OPEN packet is in the response, which
 		// net/http sends when we return. The engine adds the session to its
 		// map only after writing that packet, so a fast client's next
@@ -370,31 +381,71 @@ func (w *pollWriter) Close() error {
 	return err
 }
 
-// pollResponse drops an error the library writes after it has already
-// started a GET's payload (it calls http.Error when the payload closes under
-// a long poll): net/http would log a superfluous WriteHeader, and the error
-// text would be appended to packets the client then fails to parse.
+// pollResponse is what the library gets for a long-poll GET. The library
+// hands it to the session's writer goroutine, and when a long poll times
+// out the handler answers with an error while that goroutine may still be
+// writing packets. So nothing but the handler goroutine touches the real
+// response: writes collect in a buffer (a poll answer is complete when the
+// library's FlushOut returns; nothing streams), and finish sends it when the
+// handler is done. An error status after the payload started would append
+// text the client then fails to parse as packets, so it is dropped; anything
+// written after finish is refused.
 type pollResponse struct {
-	http.ResponseWriter
-	started bool // the payload has started
-	spoiled bool // an error status came after that; drop the rest
+	real   http.ResponseWriter
+	header http.Header // touched only by the handler goroutine
+
+	mu       sync.Mutex
+	status   int
+	body     bytes.Buffer
+	spoiled  bool // an error status came after the payload started
+	finished bool
 }
 
+func newPollResponse(w http.ResponseWriter) *pollResponse {
+	return &pollResponse{real: w, header: w.Header().Clone()}
+}
+
+func (w *pollResponse) Header() http.Header { return w.header }
+
 func (w *pollResponse) WriteHeader(status int) {
-	if w.started {
-		w.spoiled = status != http.StatusOK
-		return
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	switch {
+	case w.finished:
+	case w.body.Len() > 0 || w.status != 0:
+		w.spoiled = w.spoiled || status != http.StatusOK
+	default:
+		w.status = status
 	}
-	w.started = true
-	w.ResponseWriter.WriteHeader(status)
 }
 
 func (w *pollResponse) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.finished {
+		return 0, ErrClosed
+	}
 	if w.spoiled {
 		return len(p), nil
 	}
-	w.started = true
-	return w.ResponseWriter.Write(p)
+	return w.body.Write(p)
+}
+
+// finish sends what was collected; it runs on the handler goroutine.
+func (w *pollResponse) finish() {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.finished = true
+	h := w.real.Header()
+	clear(h)
+	for k, v := range w.header {
+		h[k] = v
+	}
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
+	w.real.WriteHeader(w.status)
+	_, _ = w.real.Write(w.body.Bytes())
 }
 
 // discard stands in for a writer on a conn that is already closed.

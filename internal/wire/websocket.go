@@ -92,8 +92,10 @@ func (t *websocketTransport) Accept(w http.ResponseWriter, r *http.Request) (tra
 		handshake: newHandshake(r.URL.Query().Get("sid") != ""),
 	}
 	if !t.set.track(c) {
-		_ = ws.Close()
-		return nil, ErrShutdown
+		// CloseAll ran during the upgrade. An error now would make the
+		// engine answer on a connection gorilla has hijacked; a closed conn
+		// makes the handshake or upgrade fail quietly instead.
+		_ = c.Close()
 	}
 	return c, nil
 }
@@ -178,13 +180,22 @@ func (c *wsConn) reject(reason string) error {
 }
 
 // NextWriter returns a writer that buffers one frame; Close writes it.
+//
+// On a closed conn it returns a writer that discards, with no error, except
+// for the first frame (the OPEN packet, whose failure makes the engine drop
+// the session). go-socket.io's serveConn writes CONNECT before it starts its
+// reader and, if that write fails, closes without removing the session from
+// the engine: a conn closed between the two writes (CloseAll, say) would
+// leave it counted forever. With the write "succeeding", the reader starts,
+// fails on the closed conn, and the library removes the session itself.
 func (c *wsConn) NextWriter(ft frame.Type, pt packet.Type) (io.WriteCloser, error) {
 	first := c.handshake.nextWrite()
 	if c.closed.Load() {
 		if first {
 			c.handshake.settle() // InitSession fails: no session
+			return nil, ErrClosed
 		}
-		return nil, ErrClosed
+		return discard{}, nil
 	}
 	w := &wsWriter{c: c, buf: c.set.getBuf(), first: first}
 	switch ft {
@@ -213,23 +224,22 @@ func (c *wsConn) writeFrame(mt int, data []byte) error {
 	}
 	now := time.Now()
 	deadline := now.Add(c.set.cfg.WriteTimeout)
-	own := true
 	if ns := c.writeDeadline.Load(); ns != 0 {
 		lib := time.Unix(0, ns)
 		if !lib.After(now) {
-			// The client has not pinged within PingTimeout; it is gone, not
-			// slow, and its reader is about to fail on the same deadline.
+			// The client has not pinged within PingTimeout: it is gone
+			// rather than slow, and the reader fails on the same deadline.
 			_ = c.Close()
 			return ErrClosed
 		}
 		if lib.Before(deadline) {
-			deadline, own = lib, false
+			deadline = lib
 		}
 	}
 	_ = c.ws.SetWriteDeadline(deadline)
 	if err := c.ws.WriteMessage(mt, data); err != nil {
 		_ = c.Close()
-		if own && isTimeout(err) {
+		if isTimeout(err) {
 			c.set.slow(c.ws.RemoteAddr())
 		}
 		return fmt.Errorf("wire: websocket write: %w", nonTemporary{err})
@@ -237,9 +247,6 @@ func (c *wsConn) writeFrame(mt int, data []byte) error {
 	return nil
 }
 
-// SetReadDeadline never fails: the only error is a closed conn, which the
-// next read reports anyway, whereas an error here makes the engine answer a
-// request whose connection gorilla has already hijacked.
 func (c *wsConn) SetReadDeadline(t time.Time) error {
 	_ = c.ws.SetReadDeadline(t)
 	return nil

@@ -1,0 +1,183 @@
+package wire
+
+import (
+	"encoding/base64"
+	"io"
+	"math/bits"
+	"net/http"
+	"runtime"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/googollee/go-socket.io/engineio/frame"
+	"github.com/googollee/go-socket.io/engineio/packet"
+)
+
+func TestSessionIDs(t *testing.T) {
+	const interval, timeout = 200 * time.Millisecond, 400 * time.Millisecond
+	h := newHarness(t, func(c *Config) { c.PingInterval, c.PingTimeout = interval, timeout })
+	const n = 1000
+	seen := make(map[string]bool, n)
+	ones := 0
+	for range n {
+		sid := h.handshake(t).sid
+		if seen[sid] {
+			t.Fatalf("sid %q repeated", sid)
+		}
+		seen[sid] = true
+		b, err := base64.RawURLEncoding.DecodeString(sid)
+		if err != nil || len(b) != 16 {
+			t.Fatalf("sid %q is not 128 bits of URL-safe base64", sid)
+		}
+		for _, x := range b {
+			ones += bits.OnesCount8(x)
+		}
+	}
+	// 128,000 random bits: the count of ones is 64,000 give or take a few
+	// hundred; a counter or a weak source lands far off.
+	if ones < 62000 || ones > 66000 {
+		t.Errorf("%d one bits in %d sids, want about 64000", ones, n)
+	}
+	// All of them vanished after the handshake: they must all go away.
+	eventually(t, 20*timeout, "vanished sessions removed", func() bool { return h.srv.Count() == 0 })
+}
+
+// TestGoroutinesSettle: 200 connect/close cycles on each transport leave no
+// goroutine behind.
+func TestGoroutinesSettle(t *testing.T) {
+	cases := []struct {
+		name  string
+		cycle func(t *testing.T, h *harness)
+	}{
+		{"websocket", func(t *testing.T, h *harness) {
+			c := h.connectWS(t)
+			c.echo("x")
+			_ = c.ws.Close()
+		}},
+		{"polling", func(t *testing.T, h *harness) {
+			c := h.connectPolling(t)
+			c.echo("x")
+			if status, body := c.post("1"); status != http.StatusOK {
+				t.Fatalf("close: %d %q", status, body)
+			}
+		}},
+		{"websocket hostile", func(t *testing.T, h *harness) {
+			c := h.connectWS(t)
+			c.send(`4518446744073709551615-["x","a"]`)
+			c.expectClosed()
+			_ = c.ws.Close()
+		}},
+		{"polling hostile", func(t *testing.T, h *harness) {
+			c := h.connectPolling(t)
+			c.post(`4518446744073709551615-["x","a"]`)
+		}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			h := newHarness(t, nil)
+			settle := func() {
+				h.hc.CloseIdleConnections()
+				eventually(t, 10*time.Second, "sessions gone", func() bool { return h.srv.Count() == 0 })
+			}
+			// Warm up once so lazily started goroutines are in the baseline.
+			tc.cycle(t, h)
+			settle()
+			base := runtime.NumGoroutine()
+			for range 200 {
+				tc.cycle(t, h)
+			}
+			settle()
+			var now int
+			deadline := time.Now().Add(10 * time.Second)
+			for now = runtime.NumGoroutine(); now > base && time.Now().Before(deadline); now = runtime.NumGoroutine() {
+				h.hc.CloseIdleConnections()
+				time.Sleep(10 * time.Millisecond)
+			}
+			if now > base {
+				buf := make([]byte, 1<<20)
+				t.Fatalf("%d goroutines after 200 cycles, baseline %d:\n%s", now, base, buf[:runtime.Stack(buf, true)])
+			}
+		})
+	}
+}
+
+func TestCloseAll(t *testing.T) {
+	h := newHarness(t, nil)
+	ws := h.connectWS(t)
+	h.connectPolling(t)
+	// A half-done upgrade (probe connection open, no upgrade packet yet).
+	p := h.connectPolling(t)
+	probe, _, err := h.dialWS("EIO=3&transport=websocket&sid="+p.sid, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer probe.Close()
+	eventually(t, 5*time.Second, "sessions counted", func() bool { return h.srv.Count() == 3 })
+
+	if n := CloseAll(h.opts); n != 4 {
+		t.Errorf("CloseAll closed %d conns, want 4", n)
+	}
+	ws.expectClosed()
+	_ = probe.SetReadDeadline(time.Now().Add(5 * time.Second))
+	if _, _, err := probe.ReadMessage(); err == nil {
+		t.Error("probe connection still open")
+	}
+	eventually(t, 5*time.Second, "sessions removed", func() bool { return h.srv.Count() == 0 })
+	if n := CloseAll(h.opts); n != 0 {
+		t.Errorf("second CloseAll closed %d", n)
+	}
+	// New connections are refused afterwards.
+	resp, _ := h.do(t, http.MethodGet, h.url("EIO=3&transport=polling&b64=1"), nil, "")
+	if resp.StatusCode == http.StatusOK {
+		t.Error("handshake accepted after CloseAll")
+	}
+	if _, _, err := h.dialWS("EIO=3&transport=websocket", nil); err == nil {
+		t.Error("websocket accepted after CloseAll")
+	}
+	if CloseAll(nil) != 0 {
+		t.Error("CloseAll(nil) closed something")
+	}
+}
+
+func TestConnCloseIdempotent(t *testing.T) {
+	h := newHarness(t, nil)
+	h.connectWS(t)
+	h.connectPolling(t)
+	set := h.opts.Transports[0].(*pollingTransport).set
+	set.mu.Lock()
+	var conns []trackedConn
+	for c := range set.conns {
+		conns = append(conns, c)
+	}
+	set.mu.Unlock()
+	if len(conns) != 2 {
+		t.Fatalf("%d tracked conns, want 2", len(conns))
+	}
+	for _, c := range conns {
+		_ = c.Close()
+		if err := c.Close(); err != nil {
+			t.Errorf("second Close of %T: %v", c, err)
+		}
+		if _, _, _, err := c.(transportConn).NextReader(); err == nil {
+			t.Errorf("%T reads after Close", c)
+		}
+	}
+	eventually(t, 5*time.Second, "sessions removed", func() bool { return h.srv.Count() == 0 })
+}
+
+type transportConn interface {
+	NextReader() (frame.Type, packet.Type, io.ReadCloser, error)
+}
+
+func TestDialNotSupported(t *testing.T) {
+	opts := Config{}.EngineOptions()
+	for _, tr := range opts.Transports {
+		if _, err := tr.Dial(nil, nil); err != ErrNoDial {
+			t.Errorf("%s Dial: %v", tr.Name(), err)
+		}
+	}
+	if got := []string{opts.Transports[0].Name(), opts.Transports[1].Name()}; strings.Join(got, ",") != "polling,websocket" {
+		t.Errorf("transport order %v", got)
+	}
+}
