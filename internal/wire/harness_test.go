@@ -231,7 +231,7 @@ func (h *harness) handshake(t *testing.T) *pollClient {
 	if resp.StatusCode != http.StatusOK {
 		t.Fatalf("handshake: %d %q", resp.StatusCode, body)
 	}
-	pkts := decodeTextPayload(t, body)
+	pkts := mustDecodePayload(t, body)
 	if len(pkts) != 1 || !strings.HasPrefix(pkts[0], `0{"sid":"`) {
 		t.Fatalf("handshake payload = %q", body)
 	}
@@ -260,7 +260,7 @@ func (c *pollClient) get() []string {
 	if resp.StatusCode != http.StatusOK {
 		c.t.Fatalf("poll GET: %d %q", resp.StatusCode, body)
 	}
-	return decodeTextPayload(c.t, body)
+	return mustDecodePayload(c.t, body)
 }
 
 // post sends packets in one text-framed body and returns the status.
@@ -318,20 +318,15 @@ func encodeTextPayload(packets ...string) string {
 	return b.String()
 }
 
-func decodeTextPayload(t *testing.T, s string) []string {
+func mustDecodePayload(t *testing.T, s string) []string {
 	t.Helper()
-	var out []string
-	for s != "" {
-		i := strings.IndexByte(s, ':')
-		if i < 0 {
-			t.Fatalf("bad payload %q", s)
-		}
-		n, err := strconv.Atoi(s[:i])
-		if err != nil || i+1+n > len(s) {
-			t.Fatalf("bad payload length in %q", s)
-		}
-		out = append(out, strings.TrimSpace(s[i+1:i+1+n]))
-		s = s[i+1+n:]
+	packets, err := decodeTextPayload([]byte(s))
+	if err != nil {
+		t.Fatalf("payload %q: %v", s, err)
+	}
+	out := make([]string, len(packets))
+	for i, p := range packets {
+		out[i] = strings.TrimSpace(string(p))
 	}
 	return out
 }

@@ -7,9 +7,12 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
+	"unicode/utf16"
+	"unicode/utf8"
 
 	"github.com/googollee/go-socket.io/engineio/frame"
 	"github.com/googollee/go-socket.io/engineio/packet"
@@ -92,6 +95,17 @@ type pollConn struct {
 	mu sync.Mutex
 	// resumed is non-nil while paused for an upgrade, closed by Resume.
 	resumed chan struct{}
+	// upgraded: closed while paused, which is how the engine ends the
+	// polling conn after a successful upgrade. retries counts the
+	// retryable errors handed out since (see afterUpgrade).
+	upgraded atomic.Bool
+	retries  atomic.Int32
+	// sid is the session's id, learned from the first request that
+	// carries it; held are the packets and bodies POSTed while paused.
+	sid        string
+	held       [][]byte
+	heldBodies [][]byte
+	heldBytes  int64
 
 	handshake *handshake
 	served    atomic.Bool // the handshake request has been served
@@ -150,6 +164,9 @@ func (c *pollConn) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			http.Error(w, "cannot read body", http.StatusBadRequest)
 			return
 		}
+		if c.holdIfPaused(w, r, body) {
+			return
+		}
 		r2 := *r
 		r2.Body = &postBody{data: body, dead: &c.dead}
 		r = &r2
@@ -185,7 +202,67 @@ func (c *pollConn) Resume() {
 		close(c.resumed)
 		c.resumed = nil
 	}
+	bodies := c.heldBodies
+	c.held, c.heldBodies, c.heldBytes = nil, nil, 0
 	c.mu.Unlock()
+	if len(bodies) > 0 {
+		go c.replay(bodies)
+	}
+}
+
+// holdIfPaused answers a POST that arrives while the session is paused for
+// an upgrade. The library refuses it ("payload: paused"), yet browsers send
+// one in that window as a matter of course (the subscribe of a page that
+// just connected), and the client only finishes the upgrade once its POST
+// is answered: so answer it, and keep its packets for whichever conn the
+// session ends up on (see Close and Resume).
+func (c *pollConn) holdIfPaused(w http.ResponseWriter, r *http.Request, body []byte) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.sid == "" {
+		c.sid = r.URL.Query().Get("sid")
+	}
+	if c.resumed == nil {
+		return false
+	}
+	packets, err := decodeTextPayload(body)
+	if err == nil {
+		for _, p := range packets {
+			if _, reason := inspect(packet.ByteToPacketType(p[0], frame.String), p[1:]); reason != "" {
+				err = errors.New(reason)
+				break
+			}
+		}
+	}
+	if err != nil || c.heldBytes+int64(len(body)) > c.set.cfg.MaxPollBody {
+		c.set.reject(reasonBinary, "polling", c.RemoteAddr())
+		c.dead.Store(true)
+		go c.Close() // not under c.mu: Close takes it
+		http.Error(w, "bad payload during upgrade", http.StatusBadRequest)
+		return true
+	}
+	c.held = append(c.held, packets...)
+	c.heldBodies = append(c.heldBodies, body)
+	c.heldBytes += int64(len(body))
+	w.Header().Set("Content-Type", "text/plain; charset=UTF-8")
+	_, _ = io.WriteString(w, "ok")
+	return true
+}
+
+// replay feeds POSTs held during an abandoned upgrade back into the polling
+// payload, in order (the library wants its FeedIn calls one at a time).
+func (c *pollConn) replay(bodies [][]byte) {
+	f, ok := c.Conn.(interface {
+		FeedIn(io.Reader, bool) error
+	})
+	if !ok {
+		return
+	}
+	for _, b := range bodies {
+		if err := f.FeedIn(bytes.NewReader(b), false); err != nil {
+			return
+		}
+	}
 }
 
 // waitResume blocks a caller that got the payload's temporary "paused" error
@@ -211,12 +288,17 @@ func (c *pollConn) waitResume() {
 // that carried it completes without waiting for the session to process it.
 func (c *pollConn) NextReader() (frame.Type, packet.Type, io.ReadCloser, error) {
 	if c.isClosed() {
+		if c.afterUpgrade() {
+			return 0, 0, nil, errUpgraded
+		}
 		return 0, 0, nil, ErrClosed
 	}
 	ft, pt, r, err := c.Conn.NextReader()
 	if err != nil {
 		if temporary(err) {
 			c.waitResume()
+		} else if c.afterUpgrade() {
+			return 0, 0, nil, errUpgraded
 		}
 		return 0, 0, nil, err
 	}
@@ -278,6 +360,9 @@ func (c *pollConn) refuse(r io.Closer, reason string) error {
 // write "succeeding", serveConn starts its loops, the reader fails on the
 // closed conn, and the library removes the session itself.
 func (c *pollConn) NextWriter(ft frame.Type, pt packet.Type) (io.WriteCloser, error) {
+	if c.afterUpgrade() {
+		return nil, errUpgraded
+	}
 	first := c.handshake.nextWrite()
 	w, err := c.Conn.NextWriter(ft, pt)
 	if err == nil {
@@ -289,6 +374,9 @@ func (c *pollConn) NextWriter(ft frame.Type, pt packet.Type) (io.WriteCloser, er
 	if temporary(err) {
 		c.waitResume()
 		return nil, err
+	}
+	if c.afterUpgrade() {
+		return nil, errUpgraded
 	}
 	_ = c.Close()
 	if first {
@@ -306,6 +394,18 @@ func (c *pollConn) handshakeDone() <-chan struct{} { return c.handshake.done() }
 func (c *pollConn) Close() error {
 	var err error
 	c.closeOnce.Do(func() {
+		c.mu.Lock()
+		c.upgraded.Store(c.resumed != nil)
+		held := c.held
+		c.held, c.heldBodies = nil, nil
+		c.mu.Unlock()
+		if len(held) > 0 && c.upgraded.Load() {
+			// Before c.closed wakes the session's reader: it must find the
+			// packets on the new conn when it moves there.
+			if ws := c.set.upgradingTo(c.sid); ws != nil {
+				ws.prepend(held)
+			}
+		}
 		c.dead.Store(true)
 		close(c.closed)
 		c.set.untrack(c)
@@ -340,6 +440,26 @@ func (c *pollConn) isClosed() bool {
 	default:
 		return false
 	}
+}
+
+// errUpgraded answers a reader or writer that took this conn from the
+// session just before a successful upgrade replaced it, and calls it just
+// after the engine closed it. Without it the reader's error ends the whole
+// session, new websocket included, and a writer's packet is lost; as a
+// retryable error, the session's own loop fetches the new conn and goes on.
+var errUpgraded error = upgradedError{}
+
+type upgradedError struct{}
+
+func (upgradedError) Error() string   { return "wire: polling conn replaced by an upgrade" }
+func (upgradedError) Temporary() bool { return true }
+
+// afterUpgrade reports whether to answer with errUpgraded. The session
+// retries at once with whatever conn it holds; after a successful upgrade
+// that is the new one, so a few retries suffice. The cap keeps a conn closed
+// while paused for another reason (shutdown) from making the session spin.
+func (c *pollConn) afterUpgrade() bool {
+	return c.upgraded.Load() && c.retries.Add(1) <= 8
 }
 
 // temporary is the engine session's own test for errors it retries.
@@ -490,3 +610,32 @@ func (b *postBody) ReadByte() (byte, error) {
 }
 
 func (b *postBody) Close() error { return nil }
+
+// decodeTextPayload splits an Engine.IO 3 text payload, "<length>:<packet>"
+// repeated, where length counts UTF-16 code units as JavaScript strings do.
+func decodeTextPayload(b []byte) ([][]byte, error) {
+	var out [][]byte
+	for len(b) > 0 {
+		colon := bytes.IndexByte(b, ':')
+		if colon <= 0 || colon > 10 {
+			return nil, errors.New("bad payload length")
+		}
+		n, err := strconv.Atoi(string(b[:colon]))
+		if err != nil || n <= 0 {
+			return nil, errors.New("bad payload length")
+		}
+		b = b[colon+1:]
+		end, units := 0, 0
+		for units < n {
+			if end >= len(b) {
+				return nil, errors.New("payload shorter than its length")
+			}
+			r, size := utf8.DecodeRune(b[end:])
+			end += size
+			units += utf16.RuneLen(r)
+		}
+		out = append(out, b[:end])
+		b = b[end:]
+	}
+	return out, nil
+}

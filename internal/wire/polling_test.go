@@ -109,7 +109,7 @@ func TestPollingCloseWhileWriterOut(t *testing.T) {
 			got <- []string{"status " + resp.Status}
 			return
 		}
-		got <- decodeTextPayload(t, body)
+		got <- mustDecodePayload(t, body)
 	}()
 	// Stand in for the library's writer goroutine: take the GET's writer.
 	w, err := pc.NextWriter(frame.String, packet.MESSAGE)
@@ -173,7 +173,7 @@ func TestUpgradePollingToWebsocket(t *testing.T) {
 			pending <- []string{"status " + resp.Status}
 			return
 		}
-		pending <- decodeTextPayload(t, body)
+		pending <- mustDecodePayload(t, body)
 	}()
 
 	ws, _, err := h.dialWS("EIO=3&transport=websocket&sid="+p.sid, nil)

@@ -46,6 +46,9 @@ type transportSet struct {
 	mu     sync.Mutex
 	conns  map[trackedConn]struct{}
 	closed bool
+	// upgrading maps a session id to the websocket that is upgrading it, so
+	// packets a client POSTed during the upgrade can follow the session.
+	upgrading map[string]*wsConn
 }
 
 // trackedConn is a connection CloseAll can close and wait for.
@@ -61,7 +64,29 @@ func newTransportSet(cfg Config) *transportSet {
 		origins: o,
 		log:     newRateLog(cfg.Logger),
 		conns:   map[trackedConn]struct{}{},
+
+		upgrading: map[string]*wsConn{},
 	}
+}
+
+func (s *transportSet) setUpgrading(sid string, c *wsConn) {
+	s.mu.Lock()
+	s.upgrading[sid] = c
+	s.mu.Unlock()
+}
+
+func (s *transportSet) upgradingTo(sid string) *wsConn {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.upgrading[sid]
+}
+
+func (s *transportSet) doneUpgrading(sid string, c *wsConn) {
+	s.mu.Lock()
+	if s.upgrading[sid] == c {
+		delete(s.upgrading, sid)
+	}
+	s.mu.Unlock()
 }
 
 // track registers c for CloseAll; false once CloseAll has run.

@@ -84,12 +84,17 @@ func (t *websocketTransport) Accept(w http.ResponseWriter, r *http.Request) (tra
 		return nil, err
 	}
 	ws.SetReadLimit(int64(t.set.cfg.MaxFrameBytes))
+	sid := r.URL.Query().Get("sid")
 	c := &wsConn{
 		set:       t.set,
 		ws:        ws,
 		url:       *r.URL,
 		header:    r.Header,
-		handshake: newHandshake(r.URL.Query().Get("sid") != ""),
+		sid:       sid,
+		handshake: newHandshake(sid != ""),
+	}
+	if sid != "" {
+		t.set.setUpgrading(sid, c)
 	}
 	if !t.set.track(c) {
 		// CloseAll ran during the upgrade. An error now would make the
@@ -106,6 +111,12 @@ type wsConn struct {
 	ws     *websocket.Conn
 	url    url.URL
 	header http.Header
+	sid    string // set when this websocket upgrades a polling session
+
+	// held are packets the client POSTed over polling while this websocket
+	// was upgrading the session; they are read before the socket's own.
+	heldMu sync.Mutex
+	held   [][]byte
 
 	// writeMu serializes frame writes: gorilla allows one writer at a time,
 	// and the library writes from two goroutines (events from its writer,
@@ -131,17 +142,23 @@ func (c *wsConn) NextReader() (frame.Type, packet.Type, io.ReadCloser, error) {
 		// Never read a failed gorilla conn again: it panics after 1000 tries.
 		return 0, 0, nil, ErrClosed
 	}
-	mt, r, err := c.ws.NextReader()
-	if err != nil {
-		return 0, 0, nil, c.readFailed(err)
-	}
-	if mt != websocket.TextMessage {
-		return 0, 0, nil, c.reject(reasonBinary)
-	}
 	buf := c.set.getBuf()
-	if _, err := buf.ReadFrom(r); err != nil {
-		c.set.putBuf(buf)
-		return 0, 0, nil, c.readFailed(err)
+	if held := c.takeHeld(); held != nil {
+		buf.Write(held)
+	} else {
+		mt, r, err := c.ws.NextReader()
+		if err != nil {
+			c.set.putBuf(buf)
+			return 0, 0, nil, c.readFailed(err)
+		}
+		if mt != websocket.TextMessage {
+			c.set.putBuf(buf)
+			return 0, 0, nil, c.reject(reasonBinary)
+		}
+		if _, err := buf.ReadFrom(r); err != nil {
+			c.set.putBuf(buf)
+			return 0, 0, nil, c.readFailed(err)
+		}
 	}
 	data := buf.Bytes()
 	if len(data) == 0 {
@@ -159,6 +176,24 @@ func (c *wsConn) NextReader() (frame.Type, packet.Type, io.ReadCloser, error) {
 		return 0, 0, nil, c.reject(reason)
 	}
 	return frame.String, pt, newMsgReader(c.set, buf, 1), nil
+}
+
+// prepend queues packets that arrived over polling during the upgrade.
+func (c *wsConn) prepend(packets [][]byte) {
+	c.heldMu.Lock()
+	c.held = append(packets, c.held...)
+	c.heldMu.Unlock()
+}
+
+func (c *wsConn) takeHeld() []byte {
+	c.heldMu.Lock()
+	defer c.heldMu.Unlock()
+	if len(c.held) == 0 {
+		return nil
+	}
+	p := c.held[0]
+	c.held = c.held[1:]
+	return p
 }
 
 // readFailed closes the conn and returns an error the engine will not retry:
@@ -270,6 +305,9 @@ func (c *wsConn) Close() error {
 	c.closeOnce.Do(func() {
 		c.closed.Store(true)
 		c.set.untrack(c)
+		if c.sid != "" {
+			c.set.doneUpgrading(c.sid, c)
+		}
 		err = c.ws.Close()
 	})
 	return err

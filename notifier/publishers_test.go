@@ -1,0 +1,102 @@
+package notifier_test
+
+// The app-side publish helpers in scripts/publish, run for real: each mints a
+// token that a socket subscribes with, then bumps through a real Redis, and
+// the socket must get the hint. scripts/publish/publish_test.go checks what
+// the helpers put into Redis; this checks that the notifier agrees with them.
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/pushpoll/pushpoll/internal/sioclient"
+)
+
+// repoRoot is where the helpers' paths start; go test runs in notifier/.
+const repoRoot = ".."
+
+// publisher is one helper's command line: <cli...> token|bump <args>.
+type publisher struct {
+	name string
+	cli  []string
+	// needs says what to install when the helper cannot run.
+	needs string
+}
+
+var publishers = []publisher{
+	{"ruby", []string{"ruby", "scripts/publish/pushpoll.rb"}, "apt-get install ruby ruby-redis ruby-jwt (scripts/test installs them)"},
+	{"node", []string{"node", "scripts/publish/pushpoll.mjs"}, "Node.js 18+, and `npm ci` in scripts/publish (go test ./scripts/publish/ runs it)"},
+	// Debian's interpreter: python3-redis and python3-jwt install for it,
+	// not for a pyenv or Homebrew python3 that may come first on PATH.
+	{"python", []string{"/usr/bin/python3", "scripts/publish/pushpoll.py"}, "apt-get install python3 python3-redis python3-jwt (scripts/test installs them)"},
+}
+
+// run executes the helper from the repository root and returns its trimmed
+// stdout, failing the test on a non-zero exit. The caller's PUSHPOLL_*
+// variables are dropped so a developer's shell cannot change the outcome.
+func (p publisher) run(t *testing.T, args ...string) string {
+	t.Helper()
+	// Interpreters start in well under a second; the bound turns a helper
+	// that hangs (retrying a Redis that is not there) into a failure.
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	argv := append(slices.Clone(p.cli), args...)
+	cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
+	cmd.Dir = repoRoot
+	cmd.Env = slices.DeleteFunc(os.Environ(), func(kv string) bool { return strings.HasPrefix(kv, "PUSHPOLL_") })
+	// Importing pushpoll.py would otherwise leave a __pycache__ in the tree.
+	cmd.Env = append(cmd.Env, "PYTHONDONTWRITEBYTECODE=1")
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("%s %s: %v\nstderr:\n%s\n(the %s helper needs: %s)", p.name, args[0], err, stderr.String(), p.name, p.needs)
+	}
+	return strings.TrimSpace(stdout.String())
+}
+
+func TestPublishersReachSockets(t *testing.T) {
+	if _, err := os.Stat(filepath.Join(repoRoot, "scripts/publish/node_modules/redis/package.json")); err != nil {
+		t.Logf("scripts/publish/node_modules is missing: the node case will fail until `npm ci` runs there")
+	}
+	rs, n := redisNode(t)
+	settled(t, n)
+	for _, p := range publishers {
+		t.Run(p.name, func(t *testing.T) {
+			t.Parallel()
+			topic := "pub:" + p.name + ":42"
+			// A prefix grant as an app would mint it, for 5 minutes.
+			tok := p.run(t, "token", testSecret, "user-"+p.name, "pub:"+p.name+":*,elsewhere", "300")
+			held := int64(0)
+			for _, tr := range transports {
+				c := dial(t, n, sioclient.Options{Transport: tr})
+				// Subscribing with the version already out, so the only hint
+				// is the next bump's.
+				a := c.subscribe(tok, map[string]int64{topic: held, "pub:nope:1": 0})
+				if len(a.Granted) != 1 || a.Granted[0] != topic || a.Denied["pub:nope:1"] != "not in token" {
+					t.Fatalf("%s: the %s token got ack %+v", tr, p.name, a)
+				}
+				held += 10
+				if got := p.run(t, "bump", rs.URL, topic, fmt.Sprint(held)); got != "true" {
+					t.Fatalf("bump printed %q, want true", got)
+				}
+				c.waitHint(topic, held, 5*time.Second)
+				// An older version changes nothing and hints nobody.
+				if got := p.run(t, "bump", rs.URL, topic, "3"); got != "false" {
+					t.Fatalf("stale bump printed %q, want false", got)
+				}
+				time.Sleep(100 * time.Millisecond)
+				if hints := c.stale(); len(hints) != 1 {
+					t.Fatalf("%s: hints %v, want only the bump", tr, hints)
+				}
+			}
+		})
+	}
+}
