@@ -348,8 +348,15 @@ func (s *Server) resync(gen int) {
 // writer for this connection does not exist yet): the mode notice goes to
 // the mailbox, whose writer runs on its own goroutine.
 func (s *Server) onConnect(c socketio.Conn) error {
+	fc, ok := c.(frameConn)
+	if !ok {
+		// Only possible with a go-socket.io other than the pinned 1.7.0.
+		s.log.Error("socket.io connection does not expose its Engine.IO session; closing it", "type", fmt.Sprintf("%T", c))
+		go c.Close()
+		return nil
+	}
 	h := c.RemoteHeader()
-	sk := newSocket(c.ID(), c)
+	sk := newSocket(c.ID(), fc)
 	sk.cookie, sk.authorization = h.Get("Cookie"), h.Get("Authorization")
 	sk.onWrite = func(hints map[string]int64) { s.m.hintsSent.Add(float64(len(hints))) }
 	sk.limiter = newBucket(s.cfg.SubscribeBurst, s.cfg.SubscribeEvery)

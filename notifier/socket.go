@@ -1,14 +1,26 @@
 package notifier
 
 import (
+	"encoding/json"
+	"io"
+	"maps"
+	"slices"
+	"strconv"
 	"sync"
 	"time"
+
+	"github.com/googollee/go-socket.io/engineio/session"
 )
 
-// emitter is the one thing a socket needs from socket.io: send an event.
-// go-socket.io's Conn satisfies it; tests use a fake.
-type emitter interface {
-	Emit(event string, args ...any)
+// frameConn is what a socket writes its events through: the Engine.IO
+// session under the socket.io connection (go-socket.io 1.7.0's Conn embeds
+// it, so its NextWriter is part of the Conn's method set). Writing there,
+// rather than through socket.io's Emit, skips a reflection-driven JSON
+// encoding per recipient and an unbuffered hand-off to the library's writer
+// goroutine per event; the session still picks the current transport, so
+// upgrades from long-polling are handled as for any other packet.
+type frameConn interface {
+	NextWriter(session.FrameType) (io.WriteCloser, error)
 	Close() error
 }
 
@@ -23,7 +35,7 @@ type emitter interface {
 // one can only ever block its own writer.
 type socket struct {
 	id   string
-	conn emitter
+	conn frameConn
 	// cookie and authorization are the handshake's headers, forwarded to the
 	// app in callback mode. They are never logged.
 	cookie, authorization string
@@ -63,7 +75,7 @@ type expiredMsg struct {
 	Topics []string `json:"topics"`
 }
 
-func newSocket(id string, conn emitter) *socket {
+func newSocket(id string, conn frameConn) *socket {
 	return &socket{
 		id:      id,
 		conn:    conn,
@@ -124,8 +136,9 @@ func (s *socket) kick() {
 }
 
 // write empties the mailbox, one batch at a time, until it stays empty.
-// Emit may block for as long as the transport's write deadline allows; that
-// only delays this socket.
+// A write may block for as long as the transport's write deadline allows;
+// that only delays this socket. A failed write closes the connection: the
+// client polls and reconnects.
 func (s *socket) write() {
 	for {
 		s.mu.Lock()
@@ -150,22 +163,67 @@ func (s *socket) write() {
 
 		// Hints before mode: after an outage the client should learn what it
 		// missed before it is told push can be trusted again.
-		if len(expired) > 0 {
-			s.conn.Emit("expired", expiredMsg{Topics: expired})
+		buf := make([]byte, 0, 64)
+		var err error
+		if len(expired) > 0 && err == nil {
+			err = s.send(appendEvent(buf, "expired", expiredMsg{Topics: expired}))
 		}
-		if hints != nil {
-			s.conn.Emit("stale", hints)
-			if s.onWrite != nil {
+		if hints != nil && err == nil {
+			if err = s.send(appendStale(buf, hints)); err == nil && s.onWrite != nil {
 				s.onWrite(hints)
 			}
 		}
-		if mode != nil {
-			s.conn.Emit("mode", *mode)
+		if mode != nil && err == nil {
+			err = s.send(appendEvent(buf, "mode", *mode))
 		}
-		if drain != nil {
-			s.conn.Emit("drain", *drain)
+		if drain != nil && err == nil {
+			err = s.send(appendEvent(buf, "drain", *drain))
+		}
+		if err != nil {
+			_ = s.conn.Close()
 		}
 	}
+}
+
+// send writes one socket.io packet as one Engine.IO message.
+func (s *socket) send(packet []byte) error {
+	w, err := s.conn.NextWriter(session.TEXT)
+	if err != nil {
+		return err
+	}
+	if _, err := w.Write(packet); err != nil {
+		_ = w.Close()
+		return err
+	}
+	return w.Close()
+}
+
+// appendStale encodes the socket.io EVENT packet 2["stale",{"t":v,…}] by
+// hand: it is the one packet sent at volume, and topics need no JSON
+// escaping (ValidTopic's alphabet has no quote, backslash or control byte).
+func appendStale(buf []byte, hints map[string]int64) []byte {
+	buf = append(buf, `2["stale",{`...)
+	// Sorted, so a batch of several topics always reads the same.
+	for i, t := range slices.Sorted(maps.Keys(hints)) {
+		if i > 0 {
+			buf = append(buf, ',')
+		}
+		buf = append(buf, '"')
+		buf = append(buf, t...)
+		buf = append(buf, `":`...)
+		buf = strconv.AppendInt(buf, hints[t], 10)
+	}
+	return append(buf, "}]"...)
+}
+
+// appendEvent encodes 2["name",arg] for the rare events.
+func appendEvent(buf []byte, name string, arg any) []byte {
+	b, _ := json.Marshal(arg) // plain structs of strings and integers
+	buf = append(buf, `2["`...)
+	buf = append(buf, name...)
+	buf = append(buf, `",`...)
+	buf = append(buf, b...)
+	return append(buf, ']')
 }
 
 // grant records topics as held at the versions the client says it has, and

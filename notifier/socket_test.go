@@ -1,14 +1,18 @@
 package notifier
 
 import (
-	"encoding/json"
+	"bytes"
+	"io"
+	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/googollee/go-socket.io/engineio/session"
 )
 
-// fakeConn records emitted events. block, when set, makes Emit wait until
-// it is closed: a client that stopped reading.
+// fakeConn records the events written to it. block, when set, makes a
+// write wait until it is closed: a client that stopped reading.
 type fakeConn struct {
 	mu     sync.Mutex
 	events []fakeEvent
@@ -21,17 +25,30 @@ type fakeEvent struct {
 	arg  string
 }
 
-func (c *fakeConn) Emit(name string, args ...any) {
+func (c *fakeConn) NextWriter(session.FrameType) (io.WriteCloser, error) {
+	return &fakeWriter{c: c}, nil
+}
+
+type fakeWriter struct {
+	bytes.Buffer
+	c *fakeConn
+}
+
+// Close parses 2["name",arg] back into an event.
+func (w *fakeWriter) Close() error {
+	c := w.c
 	c.mu.Lock()
 	block := c.block
 	c.mu.Unlock()
 	if block != nil {
 		<-block
 	}
-	b, _ := json.Marshal(args[0])
+	p := w.String()
+	name, arg, _ := strings.Cut(strings.TrimSuffix(strings.TrimPrefix(p, `2["`), "]"), `",`)
 	c.mu.Lock()
-	c.events = append(c.events, fakeEvent{name, string(b)})
+	c.events = append(c.events, fakeEvent{name, arg})
 	c.mu.Unlock()
+	return nil
 }
 
 func (c *fakeConn) Close() error {

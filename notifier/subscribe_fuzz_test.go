@@ -32,6 +32,7 @@ func (c *fakeSIOConn) Join(string)               {}
 func (c *fakeSIOConn) Leave(string)              {}
 func (c *fakeSIOConn) LeaveAll()                 {}
 func (c *fakeSIOConn) Rooms() []string           { return nil }
+func (c *fakeSIOConn) Emit(string, ...any)       {}
 
 const fuzzSecret = "fuzz-secret-0123456789abcdef0123456789"
 
