@@ -298,13 +298,15 @@ for (const [label, tr] of transports) {
       const s = await openShim(label, "off", { transports: tr, topics: { [topic]: 1 }, enabled: false });
       const since = Date.now();
       assert.equal(s.initial, "off");
-      const windowMs = 4500;
+      const windowMs = 6000;
       await sleep(windowMs);
       const n = app.pollsSince(s.id, since).length;
       report(`[${label}] enabled:false: ${n} polls in ${windowMs} ms (fast ${FAST} ms), ${s.socketRequests.length} socket.io requests`);
       assert.deepEqual(s.socketRequests, []);
       assert.deepEqual(s.websockets, []);
-      assert.ok(n >= 3 && n <= 5, `${n} polls`);
+      // ≈ window / fast; one poll of slack each way for timers running late
+      // on a loaded machine (the first poll is spread over one interval).
+      assert.ok(n >= windowMs / FAST - 2 && n <= windowMs / FAST + 1, `${n} polls`);
       assert.equal(await s.mode(), "off");
       const state = await s.finish();
       assert.deepEqual(state.errors, []);
