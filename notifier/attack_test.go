@@ -608,9 +608,6 @@ func TestAttackHTTP(t *testing.T) {
 		}
 		for _, tc := range cases {
 			t.Run(tc.name, func(t *testing.T) {
-				if bug := knownPublishBugs[tc.name]; bug != "" {
-					t.Skip(bug)
-				}
 				w := hsWitness(t, n, "websocket")
 				// A version far ahead: had it been published, the witness
 				// would get it, and its own next bump would not be newer.
@@ -766,12 +763,6 @@ func TestAttackSilentSocketGetsNoHints(t *testing.T) {
 			}
 		})
 	}
-}
-
-// knownPublishBugs are refusal cases skipped until the lead fixes them; each
-// entry is to be deleted with its fix.
-var knownPublishBugs = map[string]string{
-	"v as a string": `BUG: POST /v1/publish accepts {"v":"5"} (a json.Number field takes a JSON string) and publishes version 5; DESIGN §1 and the Redis path (ParsePayload) refuse it as "bad version"`,
 }
 
 // bump is a valid publish body.

@@ -26,6 +26,9 @@ type Broker interface {
 	Run(ctx context.Context, h BrokerHandler)
 	// Up reports whether the link that delivers bumps is live.
 	Up() bool
+	// WaitSubscribed returns once bumps for topics published from now on
+	// will reach this node (bounded by ctx).
+	WaitSubscribed(ctx context.Context, topics []string) error
 }
 
 // BrokerHandler receives what a broker delivers.
@@ -58,6 +61,9 @@ func NewLocalBroker() *LocalBroker {
 func (b *LocalBroker) Subscribe(string)   {}
 func (b *LocalBroker) Unsubscribe(string) {}
 func (b *LocalBroker) Up() bool           { return true }
+
+// WaitSubscribed has nothing to wait for: publishing is a function call.
+func (b *LocalBroker) WaitSubscribed(context.Context, []string) error { return nil }
 
 func (b *LocalBroker) Run(ctx context.Context, h BrokerHandler) {
 	b.mu.Lock()

@@ -67,6 +67,10 @@ type RedisBroker struct {
 	// means held.
 	want  map[string]*time.Timer
 	dirty chan struct{} // cap 1: "want changed", coalesced
+	// confirmed holds the topics whose SUBSCRIBE Redis has applied on the
+	// live link; changed is closed (and replaced) whenever it grows.
+	confirmed map[string]bool
+	changed   chan struct{}
 
 	up         atomic.Bool
 	Reconnects atomic.Int64
@@ -125,6 +129,9 @@ func NewRedisBroker(opt RedisOptions) (*RedisBroker, error) {
 		script: redis.NewScript(1, PublishScript),
 		want:   make(map[string]*time.Timer),
 		dirty:  make(chan struct{}, 1),
+
+		confirmed: make(map[string]bool),
+		changed:   make(chan struct{}),
 	}
 	b.pool = &redis.Pool{
 		// A handful of idle connections keeps publishes and MGETs on warm,
@@ -192,6 +199,53 @@ func (b *RedisBroker) Unsubscribe(topic string) {
 		b.markDirty()
 	})
 	b.want[topic] = timer
+}
+
+// WaitSubscribed returns once Redis has applied the SUBSCRIBE of every
+// topic on the live link, so a bump published from then on reaches this
+// node. It gives up when ctx ends; while the link is down it returns at
+// once, since the resync after reconnecting covers whatever is missed.
+func (b *RedisBroker) WaitSubscribed(ctx context.Context, topics []string) error {
+	for {
+		if !b.up.Load() {
+			return nil
+		}
+		b.mu.Lock()
+		all := true
+		for _, t := range topics {
+			if !b.confirmed[t] {
+				all = false
+				break
+			}
+		}
+		changed := b.changed
+		b.mu.Unlock()
+		if all {
+			return nil
+		}
+		select {
+		case <-changed:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}
+
+// confirm records topics as subscribed (or, with nil, forgets them all)
+// and wakes WaitSubscribed.
+func (b *RedisBroker) confirm(topics []string) {
+	b.mu.Lock()
+	if topics == nil {
+		clear(b.confirmed)
+	}
+	for _, t := range topics {
+		if _, wanted := b.want[t]; wanted {
+			b.confirmed[t] = true
+		}
+	}
+	close(b.changed)
+	b.changed = make(chan struct{})
+	b.mu.Unlock()
 }
 
 func (b *RedisBroker) markDirty() {
@@ -311,7 +365,10 @@ func (b *RedisBroker) session(ctx context.Context, h BrokerHandler) error {
 
 	// Pongs carry markers: a marker coming back proves every SUBSCRIBE sent
 	// before it was applied (Redis answers a connection in order).
-	pongs := make(chan string, 4)
+	// Pong markers confirm subscriptions, so they must not be dropped; the
+	// receiver blocks on them until the session ends (stop).
+	pongs := make(chan string, 16)
+	stop := make(chan struct{})
 	canaries := make(chan string, 4)
 	done := make(chan error, 1)
 	flagChannel, canaryChannel := b.FlagKey(), b.canaryChannel()
@@ -333,7 +390,7 @@ func (b *RedisBroker) session(ctx context.Context, h BrokerHandler) error {
 			case redis.Pong:
 				select {
 				case pongs <- m.Data:
-				default:
+				case <-stop:
 				}
 			case error:
 				done <- m
@@ -344,8 +401,10 @@ func (b *RedisBroker) session(ctx context.Context, h BrokerHandler) error {
 
 	wasUp := false
 	defer func() {
+		close(stop)
 		conn.Close()
 		<-done
+		b.confirm(nil)
 		if wasUp {
 			b.up.Store(false)
 			h.Link(false)
@@ -356,7 +415,7 @@ func (b *RedisBroker) session(ctx context.Context, h BrokerHandler) error {
 		return err
 	}
 	have := make(map[string]bool)
-	if err := b.sync(psc, have); err != nil {
+	if _, err := b.sync(psc, have); err != nil {
 		return err
 	}
 	// Ready only once every held topic is subscribed again: a node that
@@ -379,6 +438,11 @@ func (b *RedisBroker) session(ctx context.Context, h BrokerHandler) error {
 			return errors.New("subscribe not confirmed in time")
 		}
 	}
+	confirmedAll := make([]string, 0, len(have))
+	for t := range have {
+		confirmedAll = append(confirmedAll, t)
+	}
+	b.confirm(confirmedAll)
 	wasUp = true
 	b.up.Store(true)
 	b.log.Info("redis link up", "topics", len(have))
@@ -392,6 +456,9 @@ func (b *RedisBroker) session(ctx context.Context, h BrokerHandler) error {
 	defer canaryTick.Stop()
 	var canarySent time.Time // zero: no canary in flight
 	canarySeq := 0
+	// awaiting maps a PING marker to the topics subscribed just before it.
+	awaiting := map[string][]string{}
+	marker := 0
 	for {
 		select {
 		case <-ctx.Done():
@@ -401,8 +468,17 @@ func (b *RedisBroker) session(ctx context.Context, h BrokerHandler) error {
 			done <- err
 			return err
 		case <-b.dirty:
-			if err := b.sync(psc, have); err != nil {
+			added, err := b.sync(psc, have)
+			if err != nil {
 				return err
+			}
+			if len(added) > 0 {
+				marker++
+				m := "sub:" + strconv.Itoa(marker)
+				awaiting[m] = added
+				if err := psc.Ping(m); err != nil {
+					return err
+				}
 			}
 		case <-ping.C:
 			if !canarySent.IsZero() && time.Since(canarySent) > b.opt.CanaryTimeout {
@@ -422,7 +498,11 @@ func (b *RedisBroker) session(ctx context.Context, h BrokerHandler) error {
 				b.CanaryLag.Store(int64(time.Since(canarySent)))
 				canarySent = time.Time{}
 			}
-		case <-pongs:
+		case p := <-pongs:
+			if topics, ok := awaiting[p]; ok {
+				delete(awaiting, p)
+				b.confirm(topics)
+			}
 		}
 	}
 }
@@ -465,12 +545,15 @@ func (b *RedisBroker) SetFlag(ctx context.Context, mode string) error {
 // subscribeBatch bounds one SUBSCRIBE command's argument count.
 const subscribeBatch = 1000
 
-// sync brings the connection's subscriptions in line with want.
-func (b *RedisBroker) sync(psc redis.PubSubConn, have map[string]bool) error {
+// sync brings the connection's subscriptions in line with want and returns
+// the topics it subscribed.
+func (b *RedisBroker) sync(psc redis.PubSubConn, have map[string]bool) ([]string, error) {
 	b.mu.Lock()
+	var added []string
 	var add, drop []any
 	for t := range b.want {
 		if !have[t] {
+			added = append(added, t)
 			add = append(add, b.opt.Prefix+t)
 			have[t] = true
 		}
@@ -479,18 +562,19 @@ func (b *RedisBroker) sync(psc redis.PubSubConn, have map[string]bool) error {
 		if _, ok := b.want[t]; !ok {
 			drop = append(drop, b.opt.Prefix+t)
 			delete(have, t)
+			delete(b.confirmed, t)
 		}
 	}
 	b.mu.Unlock()
 	for start := 0; start < len(add); start += subscribeBatch {
 		if err := psc.Subscribe(add[start:min(start+subscribeBatch, len(add))]...); err != nil {
-			return fmt.Errorf("subscribe: %w", err)
+			return nil, fmt.Errorf("subscribe: %w", err)
 		}
 	}
 	for start := 0; start < len(drop); start += subscribeBatch {
 		if err := psc.Unsubscribe(drop[start:min(start+subscribeBatch, len(drop))]...); err != nil {
-			return fmt.Errorf("unsubscribe: %w", err)
+			return nil, fmt.Errorf("unsubscribe: %w", err)
 		}
 	}
-	return nil
+	return added, nil
 }

@@ -362,6 +362,25 @@ func stuckClient(t *testing.T, n *node, tok string, topics ...string) *websocket
 			}
 		}
 	}
+	// It keeps pinging, as socket.io-client does on a timer whether or not
+	// the page reads: the session stays alive, and only the write deadline
+	// can end it.
+	stop := make(chan struct{})
+	t.Cleanup(func() { close(stop) })
+	go func() {
+		tick := time.NewTicker(time.Second)
+		defer tick.Stop()
+		for {
+			select {
+			case <-stop:
+				return
+			case <-tick.C:
+				if ws.WriteMessage(websocket.TextMessage, []byte("2")) != nil {
+					return
+				}
+			}
+		}
+	}()
 	return ws
 }
 

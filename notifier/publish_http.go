@@ -15,10 +15,12 @@ import (
 // transaction's worth of bumps, not a bulk import.
 const maxPublishItems = 1000
 
+// V is raw so that a quoted "5" is refused as a wrong type, as on the
+// Redis path, instead of being read as a number.
 type publishItem struct {
-	Topic string       `json:"topic"`
-	V     *json.Number `json:"v"`
-	TS    int64        `json:"ts"`
+	Topic string          `json:"topic"`
+	V     json.RawMessage `json:"v"`
+	TS    int64           `json:"ts"`
 }
 
 // handlePublish is POST /v1/publish (DESIGN §1): one object or an array,
@@ -90,10 +92,10 @@ func parsePublishBody(body []byte) ([]Bump, error) {
 		if !ValidTopic(it.Topic) {
 			return nil, fmt.Errorf("%w: item %d: topic must be 1-200 of A-Z a-z 0-9 _ . : / @ -", ErrBadTopic, i)
 		}
-		if it.V == nil {
+		if len(it.V) == 0 || string(it.V) == "null" {
 			return nil, fmt.Errorf("%w: item %d: \"v\" is required", ErrMissingVersion, i)
 		}
-		v, err := parseVersion(it.V.String())
+		v, err := parseVersion(string(it.V))
 		if err != nil {
 			return nil, fmt.Errorf("item %d: %w", i, err)
 		}

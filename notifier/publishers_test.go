@@ -17,7 +17,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pushpoll/pushpoll/internal/redistest"
 	"github.com/pushpoll/pushpoll/internal/sioclient"
+	"github.com/pushpoll/pushpoll/notifier"
 )
 
 // repoRoot is where the helpers' paths start; go test runs in notifier/.
@@ -98,5 +100,32 @@ func TestPublishersReachSockets(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// A bump that the app publishes through the version table just after a
+// browser's subscribe was acked must reach that browser, even when the topic
+// is new to the node: either the node's Redis SUBSCRIBE is in place before
+// the bump's PUBLISH, or the catch-up read of the version table comes after
+// the bump's SET. (The node now waits for Redis to confirm the SUBSCRIBE
+// before it reads the table and acks.)
+func TestBumpRightAfterSubscribeIsNotLost(t *testing.T) {
+	rs := redistest.Start(t)
+	cfg := testConfig()
+	cfg.RedisURL = rs.URL
+	cfg.SubscribeBurst = 100 // 40 subscribes in a row
+	n := startNode(t, cfg)
+	settled(t, n)
+	c := dial(t, n, sioclient.Options{})
+	const trials = 40
+	for i := range trials {
+		topic := fmt.Sprintf("fresh:%d", i)
+		c.subscribe(token(t, topic), map[string]int64{topic: 0})
+		// The script the publish helpers embed: SET the version, PUBLISH it.
+		_, err := rs.Do("EVAL", notifier.PublishScript, "1", "pushpoll:"+topic, "1", `{"v":1}`)
+		must(t, err)
+	}
+	for i := range trials {
+		c.waitHint(fmt.Sprintf("fresh:%d", i), 1, 5*time.Second)
 	}
 }

@@ -41,6 +41,7 @@ type Server struct {
 
 	linkMu     sync.Mutex // serialises link transitions and resyncs
 	linkGen    int        // bumped on every transition; a resync checks it is still current
+	wasDown    bool       // the link went down at least once: bumps may have been missed
 	httpServer *http.Server
 }
 
@@ -296,6 +297,9 @@ func (s *Server) Link(up bool) {
 	gen := s.linkGen
 	s.linkMu.Unlock()
 	if !up {
+		s.linkMu.Lock()
+		s.wasDown = true
+		s.linkMu.Unlock()
 		s.m.linkTransitions.WithLabelValues("down").Inc()
 		s.trusted.Store(false)
 		m := s.currentMode()
@@ -316,6 +320,9 @@ func (s *Server) resync(gen int) {
 		defer s.linkMu.Unlock()
 		return s.linkGen == gen && s.broker.Up()
 	}
+	s.linkMu.Lock()
+	afterOutage := s.wasDown
+	s.linkMu.Unlock()
 	topics := s.hub.topicNames()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	versions, err := s.broker.Versions(ctx, topics)
@@ -330,7 +337,13 @@ func (s *Server) resync(gen int) {
 		if !current() {
 			return
 		}
-		s.hub.fanOut(t, versions[t]) // 0 where the table has nothing
+		v, known := versions[t]
+		if !known && !afterOutage {
+			// The first link-up of a node: nothing was missed while it
+			// was down, only what its sockets' subscribes already read.
+			continue
+		}
+		s.hub.fanOut(t, v) // 0 where the table has nothing: poll to be sure
 		if len(topics) > steps && i%(len(topics)/steps) == 0 {
 			time.Sleep(s.cfg.ResyncSpread / steps)
 		}
@@ -456,16 +469,26 @@ func (s *Server) onSubscribe(c socketio.Conn, raw json.RawMessage) subscribeAck 
 			sk.hint(t, v) // hint compares with what the client holds
 		}
 	}
-	// The version table may know of bumps this node never saw (published
-	// while the client was on another node, or before this node held the
-	// topic). Reading it must not delay the ack.
-	go s.catchUp(sk, d.Granted)
+	// Only once Redis has applied the SUBSCRIBE of topics new to this node
+	// does a bump reach it; reading the version table after that, and only
+	// then acking, leaves no window in which a bump the app publishes right
+	// after the ack is lost. The version table may also know of bumps this
+	// node never saw (published while the client was on another node).
+	if len(added) > 0 {
+		// Two seconds is hundreds of Redis round trips; beyond it the link
+		// is failing and the resync after it covers the topics anyway.
+		wctx, wcancel := context.WithTimeout(context.Background(), 2*time.Second)
+		err := s.broker.WaitSubscribed(wctx, added)
+		wcancel()
+		if err != nil {
+			s.warn.Warn("subscribe not confirmed", "broker did not confirm a subscribe in time", "err", err)
+		}
+	}
+	s.catchUp(ctx, sk, d.Granted)
 	return ack
 }
 
-func (s *Server) catchUp(sk *socket, topics []string) {
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
+func (s *Server) catchUp(ctx context.Context, sk *socket, topics []string) {
 	versions, err := s.broker.Versions(ctx, topics)
 	if err != nil {
 		s.warn.Warn("version table", "version table read failed", "err", err)
