@@ -8,8 +8,9 @@ import (
 // newest version this node has seen for each. It tells the broker when a
 // topic gains its first local holder or loses its last.
 //
-// Lock order: hub.mu, then socket.mu. Fan-out holds hub.mu (read) while it
-// posts to mailboxes; posting never blocks, so a slow socket cannot stall it.
+// Locks: hub.mu and a socket's mu are never held together. Fan-out copies
+// a topic's holders under hub.mu, releases it, then posts to each mailbox;
+// posting never blocks, so a slow socket cannot stall it.
 type hub struct {
 	interest interest
 
@@ -115,8 +116,6 @@ func (h *hub) fanOut(topic string, v int64) (hinted int, fresh bool) {
 	if v > e.version {
 		e.version = v
 	}
-	// Downgrade is not possible with sync.RWMutex; the write section above
-	// is a few instructions, and posting below only takes socket locks.
 	subs := make([]*socket, 0, len(e.subs))
 	for s := range e.subs {
 		subs = append(subs, s)

@@ -276,11 +276,9 @@ func (s *Server) Message(topic string, payload []byte) {
 		return
 	}
 	s.m.published.Inc()
-	hinted, fresh := s.hub.fanOut(topic, v)
-	if !fresh {
+	if _, fresh := s.hub.fanOut(topic, v); !fresh {
 		s.m.hintsCoalesced.Inc()
 	}
-	_ = hinted
 	if ts > 0 {
 		if lag := time.Since(time.UnixMilli(ts)); lag >= 0 && lag < time.Hour {
 			s.m.latency.Observe(lag.Seconds())
