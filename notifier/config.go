@@ -65,11 +65,16 @@ func Default() Config {
 		SubscribeBurst: 20,
 		SubscribeEvery: time.Second,
 		WriteTimeout:   10 * time.Second,
-		// socket.io 2 clients ping every PingInterval and give up after
-		// PingTimeout more; 10s+20s notices a dead notifier within 30s even
-		// where the TCP close is lost, while costing one tiny frame per 10s.
-		PingInterval: 10 * time.Second,
-		PingTimeout:  20 * time.Second,
+		// socket.io 2 clients ping every PingInterval; the node drops a
+		// client whose next ping is PingTimeout late. 25s keeps idle sockets
+		// below common proxy idle timeouts; 60s of grace keeps a node that
+		// is saturated by a fan-out (its reads of pings run late) from
+		// dropping tens of thousands of healthy sockets at once, which the
+		// benchmark showed at 10s/20s. A killed node is still noticed at
+		// once (its TCP connections close), and the shim's own watchdog
+		// treats 35s of silence as push unhealthy.
+		PingInterval: 25 * time.Second,
+		PingTimeout:  60 * time.Second,
 		ResyncSpread: 2 * time.Second,
 	}
 }
