@@ -18,6 +18,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/pushpoll/pushpoll/authbridge"
+	"github.com/pushpoll/pushpoll/internal/ratelog"
 	"github.com/pushpoll/pushpoll/internal/wire"
 )
 
@@ -25,7 +26,7 @@ import (
 type Server struct {
 	cfg    Config
 	log    *slog.Logger
-	warn   *rateLog
+	warn   *ratelog.Logger
 	broker Broker
 	auth   authbridge.Authorizer
 	hub    *hub
@@ -55,7 +56,7 @@ func New(cfg Config) (*Server, error) {
 		log = slog.New(slog.DiscardHandler)
 	}
 	s := &Server{cfg: cfg, log: log.With("component", "notifier")}
-	s.warn = newRateLog(s.log, 10*time.Second)
+	s.warn = ratelog.New(s.log, 10*time.Second)
 	s.flag.Store(cfg.Mode)
 
 	if cfg.RedisURL != "" {

@@ -2,6 +2,7 @@ package wire
 
 import (
 	"encoding/base64"
+	"github.com/pushpoll/pushpoll/internal/ratelog"
 	"log/slog"
 	"net/http"
 	"net/url"
@@ -35,7 +36,7 @@ func (c Config) Guard(next http.Handler) http.Handler {
 type guard struct {
 	cfg     Config
 	origins origins
-	log     *rateLog
+	log     *ratelog.Logger
 	next    http.Handler
 }
 
@@ -146,7 +147,7 @@ func (g *guard) refuse(w http.ResponseWriter, r *http.Request, status int, reaso
 	if reason == "origin" {
 		attrs = append(attrs, slog.String("origin", truncate(r.Header.Get("Origin"), 100)))
 	}
-	g.log.log(rejectLevel(reason), reason, "request refused", attrs...)
+	g.log.Log(rejectLevel(reason), reason, "request refused", attrs...)
 	http.Error(w, msg, status)
 }
 

@@ -278,22 +278,6 @@ func TestGuardLogs(t *testing.T) {
 	}
 }
 
-func TestRateLog(t *testing.T) {
-	var buf lockedBuffer
-	l := newRateLog(slog.New(slog.NewTextHandler(&buf, nil)))
-	now := time.Unix(1000, 0)
-	l.now = func() time.Time { return now }
-	for range 5 {
-		l.log(slog.LevelWarn, "a", "refused")
-	}
-	now = now.Add(logEvery)
-	l.log(slog.LevelWarn, "a", "refused")
-	out := buf.String()
-	if n := strings.Count(out, "\n"); n != 2 || !strings.Contains(out, "suppressed=4") {
-		t.Fatalf("got %d lines:\n%s", n, out)
-	}
-}
-
 type lockedBuffer struct {
 	mu  sync.Mutex
 	buf bytes.Buffer

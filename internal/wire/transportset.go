@@ -3,6 +3,7 @@ package wire
 import (
 	"bytes"
 	"errors"
+	"github.com/pushpoll/pushpoll/internal/ratelog"
 	"io"
 	"log/slog"
 	"net"
@@ -35,7 +36,7 @@ const maxPooledBuffer = 4 * defaultMaxFrameBytes
 type transportSet struct {
 	cfg     Config
 	origins origins
-	log     *rateLog
+	log     *ratelog.Logger
 
 	// bufs holds frame buffers: a connection takes one only while it reads
 	// or writes a frame, so idle sockets hold none.
@@ -163,7 +164,7 @@ func (s *transportSet) reject(reason, transport string, remote net.Addr) {
 	if remote != nil {
 		addr = remote.String()
 	}
-	s.log.log(rejectLevel(reason), reason, "connection rejected",
+	s.log.Log(rejectLevel(reason), reason, "connection rejected",
 		slog.String("reason", reason), slog.String("transport", transport), slog.String("remote", addr))
 }
 
@@ -172,7 +173,7 @@ func (s *transportSet) slow(remote net.Addr) {
 	if s.cfg.OnSlow != nil {
 		s.cfg.OnSlow()
 	}
-	s.log.log(slog.LevelInfo, "slow", "slow websocket closed", slog.String("remote", remote.String()))
+	s.log.Log(slog.LevelInfo, "slow", "slow websocket closed", slog.String("remote", remote.String()))
 }
 
 // checkRequest is the engine's RequestChecker: a backstop for the Guard's

@@ -505,6 +505,11 @@ func (r *report) profile() {
 }
 
 func (r *report) method() {
+	// The optimisation history is written by hand (it spans runs and
+	// commits); the report carries it along so BENCHMARKS.md stays whole.
+	if b, err := os.ReadFile(filepath.Join("scripts", "bench", "optimisations.md")); err == nil {
+		r.p("%s\n", b)
+	}
 	r.p("## How it is measured\n\n")
 	r.p("- `cmd/loadgen` holds the sockets (socket.io 2 / Engine.IO 3 over websocket, `--polling` for a long-polling share), ")
 	r.p("at most 19,000 per process (the limit is 20,000 open files), source addresses spread over 127.0.0.0/8. ")

@@ -1,0 +1,28 @@
+// Package notifier is a pushpoll node: it tells browser sockets "you are
+// stale, poll now" when the app publishes a version bump.
+//
+//	app ── EVAL publish.lua / PUBLISH pushpoll:<topic> {"v":N} ──► Redis
+//	                                                                 │
+//	RedisBroker (one subscriber connection; SUBSCRIBE per topic      │
+//	  held here, PING + canary probes, resubscribe on reconnect) ◄───┘
+//	  │ Message(topic, payload)           │ Link(up) / Flag(mode)
+//	  ▼                                   ▼
+//	Server.Message: ParsePayload ──► hub.fanOut(topic, v)    Server.Link: mode poll
+//	                                   │ copies the holders,   to all, resync from the
+//	                                   │ then for each:        version table, then push
+//	                                   ▼
+//	socket.hint: coalescing mailbox (topic → newest version, bounded by the
+//	  socket's topics) ──► one writer goroutine per busy socket ──► the
+//	  Engine.IO session's NextWriter ──► internal/wire transport ──► browser
+//
+// Browsers arrive through internal/wire (our websocket transport and polling
+// wrapper in front of go-socket.io 1.7.0, which refuse hostile input before
+// the library parses it), then onConnect registers a socket and onSubscribe
+// asks authbridge which topics it may hold. Without Redis, LocalBroker plays
+// the broker's part in process. POST /v1/publish, /v1/admin/mode, /healthz,
+// /readyz, /metrics and /pushpoll.js are served on the same listener.
+//
+// Nothing on the path from broker to sockets waits for a socket: posting to
+// a mailbox never blocks, and a socket that cannot take a write within the
+// write deadline is closed (its client polls and reconnects).
+package notifier
