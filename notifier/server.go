@@ -8,6 +8,7 @@ import (
 	"math/rand/v2"
 	"net"
 	"net/http"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -35,6 +36,7 @@ type Server struct {
 	router *mux.Router
 	wire   wire.Config
 	engine *engineio.Options // what the wire built; CloseAll needs it
+	work   *workers          // runs subscribes off go-socket.io's reader goroutines
 
 	flag     atomic.Value // string: the feature flag, push/shadow/poll
 	trusted  atomic.Bool  // broker link up and resynced: push may be trusted
@@ -82,6 +84,9 @@ func New(cfg Config) (*Server, error) {
 	s.auth = auth
 	s.hub = newHub(s.broker)
 	s.m = newMetrics(s)
+	// Enough workers to keep both cores busy verifying tokens in a storm
+	// while a few wait on Redis; more would only hold grown stacks.
+	s.work = newWorkers(4 * runtime.GOMAXPROCS(0))
 
 	w := s.wireConfig()
 	s.wire = w
@@ -177,6 +182,7 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	// go-socket.io's Close last: it panics on handshakes that arrive after it.
 	_ = s.io.Close()
 	<-ioDone
+	s.work.stop()
 	return nil
 }
 
@@ -407,6 +413,12 @@ type subscribeAck struct {
 // the version table, knows a newer version than the client holds, a stale
 // hint follows at once.
 func (s *Server) onSubscribe(c socketio.Conn, raw json.RawMessage) subscribeAck {
+	done := make(chan subscribeAck, 1)
+	s.work.run(func() { done <- s.subscribe(c, raw) })
+	return <-done
+}
+
+func (s *Server) subscribe(c socketio.Conn, raw json.RawMessage) subscribeAck {
 	ack := subscribeAck{Granted: []string{}, Denied: map[string]string{}}
 	sk, ok := c.Context().(*socket)
 	if !ok {
