@@ -134,7 +134,7 @@ func (s *Server) wireConfig() wire.Config {
 func (s *Server) Router() *mux.Router { return s.router }
 
 // Serve runs the node on ln until ctx ends, then drains and shuts down in
-// order (DESIGN, issue "drain on deploy"). It returns nil after a clean
+// order (README, Operations: drain on deploy). It returns nil after a clean
 // shutdown.
 func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	brokerCtx, stopBroker := context.WithCancel(context.Background())
