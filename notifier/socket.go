@@ -53,8 +53,12 @@ type socket struct {
 	expires map[string]time.Time // topic -> when its grant lapses; absent = never
 	expiry  *time.Timer          // fires at the earliest entry of expires
 
-	hints   map[string]int64 // pending stale hints, topic -> newest version
-	mode    *modeMsg         // pending mode notice (only the latest matters)
+	hints map[string]int64 // pending stale hints, topic -> newest version
+	// spare and frame belong to the writer: the drained mailbox map and the
+	// frame buffer are reused, so a fan-out allocates nothing per socket.
+	spare   map[string]int64
+	frame   []byte
+	mode    *modeMsg // pending mode notice (only the latest matters)
 	drain   *drainMsg
 	expired []string
 	writing bool // a writer goroutine is running
@@ -150,7 +154,10 @@ func (s *socket) write() {
 		var hints map[string]int64
 		if len(s.hints) > 0 {
 			hints = s.hints
-			s.hints = make(map[string]int64, len(hints))
+			if s.spare == nil {
+				s.spare = make(map[string]int64)
+			}
+			s.hints, s.spare = s.spare, nil
 			for t, v := range hints {
 				if v > s.topics[t] {
 					s.topics[t] = v
@@ -163,21 +170,36 @@ func (s *socket) write() {
 
 		// Hints before mode: after an outage the client should learn what it
 		// missed before it is told push can be trusted again.
-		buf := make([]byte, 0, 64)
+		buf := s.frame[:0]
 		var err error
+		// The transport copies each packet before send returns, so one
+		// buffer serves them all.
 		if len(expired) > 0 && err == nil {
-			err = s.send(appendEvent(buf, "expired", expiredMsg{Topics: expired}))
+			buf = appendEvent(buf[:0], "expired", expiredMsg{Topics: expired})
+			err = s.send(buf)
 		}
 		if hints != nil && err == nil {
-			if err = s.send(appendStale(buf, hints)); err == nil && s.onWrite != nil {
+			buf = appendStale(buf[:0], hints)
+			if err = s.send(buf); err == nil && s.onWrite != nil {
 				s.onWrite(hints)
 			}
 		}
 		if mode != nil && err == nil {
-			err = s.send(appendEvent(buf, "mode", *mode))
+			buf = appendEvent(buf[:0], "mode", *mode)
+			err = s.send(buf)
 		}
 		if drain != nil && err == nil {
-			err = s.send(appendEvent(buf, "drain", *drain))
+			buf = appendEvent(buf[:0], "drain", *drain)
+			err = s.send(buf)
+		}
+		if cap(buf) <= 4096 { // a rare large batch is not worth keeping
+			s.frame = buf
+		}
+		if hints != nil {
+			clear(hints)
+			s.mu.Lock()
+			s.spare = hints
+			s.mu.Unlock()
 		}
 		if err != nil {
 			_ = s.conn.Close()
@@ -203,6 +225,15 @@ func (s *socket) send(packet []byte) error {
 // escaping (ValidTopic's alphabet has no quote, backslash or control byte).
 func appendStale(buf []byte, hints map[string]int64) []byte {
 	buf = append(buf, `2["stale",{`...)
+	if len(hints) == 1 { // the common case needs no sorting
+		for t, v := range hints {
+			buf = append(buf, '"')
+			buf = append(buf, t...)
+			buf = append(buf, `":`...)
+			buf = strconv.AppendInt(buf, v, 10)
+		}
+		return append(buf, "}]"...)
+	}
 	// Sorted, so a batch of several topics always reads the same.
 	for i, t := range slices.Sorted(maps.Keys(hints)) {
 		if i > 0 {
