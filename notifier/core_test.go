@@ -512,3 +512,39 @@ func TestPostDuringUpgradeIsNotLost(t *testing.T) {
 		}
 	}
 }
+
+// The shim is served with a JavaScript type, a revalidating cache and an
+// ETag, and CORS only for allowed origins.
+func TestShimIsServed(t *testing.T) {
+	cfg := testConfig()
+	cfg.AllowedOrigins = []string{"https://app.example"}
+	n := startNode(t, cfg)
+	get := func(origin, etag string) *http.Response {
+		req, _ := http.NewRequest(http.MethodGet, n.url+"/pushpoll.js", nil)
+		if origin != "" {
+			req.Header.Set("Origin", origin)
+		}
+		if etag != "" {
+			req.Header.Set("If-None-Match", etag)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		must(t, err)
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		return resp
+	}
+	resp := get("https://app.example", "")
+	if resp.StatusCode != http.StatusOK || !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/javascript") ||
+		resp.Header.Get("ETag") == "" || resp.Header.Get("Cache-Control") != "public, max-age=300" {
+		t.Fatalf("GET /pushpoll.js: %d %v", resp.StatusCode, resp.Header)
+	}
+	if got := resp.Header.Get("Access-Control-Allow-Origin"); got != "https://app.example" {
+		t.Fatalf("allowed origin got CORS %q", got)
+	}
+	if got := get("https://evil.example", "").Header.Get("Access-Control-Allow-Origin"); got != "" {
+		t.Fatalf("foreign origin got CORS %q", got)
+	}
+	if code := get("", resp.Header.Get("ETag")).StatusCode; code != http.StatusNotModified {
+		t.Fatalf("revalidation = %d, want 304", code)
+	}
+}

@@ -110,23 +110,17 @@ func (s *socket) hint(topic string, v int64) bool {
 	return true
 }
 
-func (s *socket) setMode(m modeMsg) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.closed {
-		return
-	}
-	s.mode = &m
-	s.kick()
-}
+func (s *socket) setMode(m modeMsg)   { s.notice(func() { s.mode = &m }) }
+func (s *socket) setDrain(d drainMsg) { s.notice(func() { s.drain = &d }) }
 
-func (s *socket) setDrain(d drainMsg) {
+// notice queues a control notice (set, under s.mu) unless the socket is gone.
+func (s *socket) notice(set func()) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closed {
 		return
 	}
-	s.drain = &d
+	set()
 	s.kick()
 }
 

@@ -2,13 +2,13 @@ package demo
 
 import (
 	"bytes"
-	"crypto/sha256"
 	_ "embed"
-	"encoding/hex"
 	"html/template"
 	"net/http"
 	"strconv"
 	"time"
+
+	"github.com/pushpoll/pushpoll/internal/asset"
 )
 
 var (
@@ -29,21 +29,9 @@ var pageTemplate = template.Must(template.New("index").Parse(indexHTML))
 const pageCSP = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; " +
 	"connect-src 'self' ws: wss:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
 
-// asset is one file served from memory with a strong ETag.
-type asset struct {
-	body        []byte
-	etag        string
-	contentType string
-}
-
-func newAsset(body []byte, contentType string) asset {
-	sum := sha256.Sum256(body)
-	return asset{body: body, etag: `"` + hex.EncodeToString(sum[:8]) + `"`, contentType: contentType}
-}
-
 // renderPage fills the intervals into the page once; they never change
 // while the process runs.
-func renderPage(fast, slow time.Duration) asset {
+func renderPage(fast, slow time.Duration) asset.File {
 	var buf bytes.Buffer
 	err := pageTemplate.Execute(&buf, map[string]any{
 		"FastMS": fast.Milliseconds(),
@@ -56,7 +44,7 @@ func renderPage(fast, slow time.Duration) asset {
 		// programming error that every test run would hit first.
 		panic("demo: rendering the page: " + err.Error())
 	}
-	return newAsset(buf.Bytes(), "text/html; charset=utf-8")
+	return asset.New(buf.Bytes(), "text/html; charset=utf-8")
 }
 
 // seconds formats an interval the way the page talks about it: "5 s", "0.5 s".
@@ -70,16 +58,9 @@ func (a *App) servePage(w http.ResponseWriter, r *http.Request) {
 	serveAsset(a.page)(w, r)
 }
 
-// serveAsset answers GET and HEAD, including If-None-Match. "no-cache"
-// makes browsers revalidate every load: the files change with the binary,
-// and a 304 costs next to nothing.
-func serveAsset(as asset) http.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) {
-		h := w.Header()
-		h.Set("Content-Type", as.contentType)
-		h.Set("ETag", as.etag)
-		h.Set("Cache-Control", "no-cache")
-		h.Set("X-Content-Type-Options", "nosniff")
-		http.ServeContent(w, r, "", time.Time{}, bytes.NewReader(as.body))
-	}
+// serveAsset answers GET and HEAD. "no-cache" makes browsers revalidate
+// every load: the files change with the binary, and a 304 costs next to
+// nothing.
+func serveAsset(f asset.File) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) { f.Serve(w, r, "no-cache") }
 }

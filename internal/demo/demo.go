@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/gorilla/mux"
+	"github.com/pushpoll/pushpoll/internal/asset"
 )
 
 // Topic is the one topic the demo publishes: the whole board.
@@ -36,8 +37,8 @@ type App struct {
 	log    *slog.Logger
 	board  *board
 	ann    *announcer
-	page   asset
-	assets map[string]asset
+	page   asset.File
+	assets map[string]asset.File
 	now    func() time.Time // the clock; tests replace it
 }
 
@@ -69,9 +70,9 @@ func New(cfg Config) *App {
 	}
 	a.ann = &announcer{board: a.board, publish: publish}
 	a.page = renderPage(cfg.Fast, cfg.Slow)
-	a.assets = map[string]asset{
-		"/demo/app.js":    newAsset(appJS, "text/javascript; charset=utf-8"),
-		"/demo/style.css": newAsset(styleCSS, "text/css; charset=utf-8"),
+	a.assets = map[string]asset.File{
+		"/demo/app.js":    asset.New(appJS, "text/javascript; charset=utf-8"),
+		"/demo/style.css": asset.New(styleCSS, "text/css; charset=utf-8"),
 	}
 	return a
 }
