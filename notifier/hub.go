@@ -163,6 +163,17 @@ func (h *hub) eachSocket(f func(*socket)) {
 	}
 }
 
+// tabs is the number of browser tabs the sockets serve.
+func (h *hub) tabs() int64 {
+	h.mu.RLock()
+	defer h.mu.RUnlock()
+	var n int64
+	for _, s := range h.sockets {
+		n += s.tabs.Load()
+	}
+	return n
+}
+
 func (h *hub) counts() (sockets, topics int) {
 	h.mu.RLock()
 	defer h.mu.RUnlock()

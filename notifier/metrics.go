@@ -35,6 +35,8 @@ func newMetrics(s *Server) *metrics {
 
 	f(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "pushpoll_sockets", Help: "Connected sockets."},
 		func() float64 { n, _ := s.hub.counts(); return float64(n) }))
+	f(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "pushpoll_tabs", Help: "Browser tabs served by the connected sockets (tabs of one browser may share a socket)."},
+		func() float64 { return float64(s.hub.tabs()) }))
 	f(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "pushpoll_topics", Help: "Topics with at least one local holder."},
 		func() float64 { _, n := s.hub.counts(); return float64(n) }))
 	f(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "pushpoll_broker_up", Help: "1 while the broker link delivers bumps."},

@@ -98,6 +98,7 @@ func New(cfg Config) (*Server, error) {
 	s.io.OnEvent("/", "subscribe", s.onSubscribe)
 	s.io.OnEvent("/", "unsubscribe", s.onUnsubscribe)
 	s.io.OnEvent("/", "report", s.onReport)
+	s.io.OnEvent("/", "tabs", s.onTabs)
 
 	r := mux.NewRouter()
 	r.PathPrefix("/socket.io/").Handler(w.Guard(s.io))
@@ -528,6 +529,27 @@ func (s *Server) onUnsubscribe(c socketio.Conn, raw json.RawMessage) {
 		return
 	}
 	s.hub.leave(sk, sk.drop(topics))
+}
+
+// maxTabs bounds a socket's reported tab count: no browser runs more tabs
+// of one app, and a forged report then cannot skew the tab metric by more
+// than this.
+const maxTabs = 1000
+
+// onTabs records how many tabs share the socket (the shim reports it when
+// tabs of one browser share a connection). Anything but a whole number in
+// 1..maxTabs is ignored: the count only feeds a metric.
+func (s *Server) onTabs(c socketio.Conn, raw json.RawMessage) {
+	sk, ok := c.Context().(*socket)
+	if !ok {
+		return
+	}
+	var n int64
+	if err := json.Unmarshal(raw, &n); err != nil || n < 1 || n > maxTabs {
+		s.warn.Warn("bad tabs", "bad tabs report", "err", err, "tabs", n)
+		return
+	}
+	sk.tabs.Store(n)
 }
 
 // shadowReport is what a client in shadow mode says about one hint or one

@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/googollee/go-socket.io/engineio/session"
@@ -44,6 +45,9 @@ type socket struct {
 	onWrite func(hints map[string]int64)
 	// limiter bounds subscribes; only the socket's reader goroutine uses it.
 	limiter *bucket
+	// tabs is how many browser tabs share this connection, as the client
+	// reports it (DESIGN §2 `tabs`); 1 until it says otherwise.
+	tabs atomic.Int64
 
 	mu sync.Mutex
 	// topics maps each granted topic to the newest version this socket is
@@ -80,13 +84,15 @@ type expiredMsg struct {
 }
 
 func newSocket(id string, conn frameConn) *socket {
-	return &socket{
+	s := &socket{
 		id:      id,
 		conn:    conn,
 		topics:  make(map[string]int64),
 		expires: make(map[string]time.Time),
 		hints:   make(map[string]int64),
 	}
+	s.tabs.Store(1)
+	return s
 }
 
 // hint queues a stale hint for topic at version v unless the socket already
