@@ -1,0 +1,538 @@
+/**
+ * One notifier socket per browser: the tabs of one browser profile that start the shim
+ * against the same notifier share it.
+ *
+ * One tab holds the socket; every tab, the holder's own included, talks to it over a
+ * BroadcastChannel through a TabSocket, an object with the surface pushpoll.js uses from
+ * socket.io-client (on, off, emit with ack, connect, disconnect, close, io.engine.pingInterval).
+ *
+ *   const tabs = createTabs();                // per document; env injectable for tests
+ *   const s = tabs.socket(io, url, opts);     // null where sharing is impossible
+ *   s.shared;                                 // "holder" | "follower"
+ *
+ * Election: the Web Locks API. Every page queues for one lock per notifier and socket
+ * options; the browser grants it to one page at a time and hands it to the next the moment
+ * the holder's document goes away (closed, navigated, crashed), with no timeout to wait
+ * out. Each tab also holds a lock of its own for as long as it lives; the holder queues for
+ * it, and so learns that a tab is gone even when it never said goodbye. A SharedWorker would
+ * keep the socket alive across tab closes, but its script must come from the page's own
+ * origin (the shim is served by the notifier, often another origin, and blob: URLs make a
+ * new worker per tab), so it would ask every app to host a file.
+ *
+ * Tokens travel over the BroadcastChannel from each tab to the holder, which subscribes
+ * with them. A BroadcastChannel only reaches documents of the same origin in the same
+ * profile and storage partition: the app's own pages, which can fetch that token endpoint
+ * with the same cookies anyway. Nothing leaves the browser that did not before.
+ *
+ * The holder keeps, per tab, the topics the node granted that tab and the newest version
+ * the tab is known to have seen (what it subscribed with, raised by every hint relayed), and:
+ *   - relays `stale` and `expired` only for a tab's granted topics; `mode`, `drain`, `pong`
+ *     and `connect_error` to every attached tab;
+ *   - subscribes for each tab with that tab's token, so the node answers each tab for
+ *     itself (a token that lacks a topic gets it denied; other tabs keep theirs);
+ *   - tells a tab at once, with a `stale`, when the socket knows a newer version of one of
+ *     its topics than the tab: the node only catches up what the socket as a whole is
+ *     behind on, and another tab may have moved it on;
+ *   - unsubscribes a topic when the last tab holding it leaves, closes or crashes;
+ *   - reports the number of tabs to the node (`tabs`, DESIGN §2).
+ *
+ * Hand-over: the next page in the lock's queue opens a new socket. Tabs that were connected
+ * through the old holder stay connected from their shim's point of view (no mode change, no
+ * fallback polling) and get `resubscribe` once the new socket is up, so each subscribes
+ * again with the versions it holds and the node catches up any bump made meanwhile. If the
+ * new socket cannot connect they get `disconnect`; if it takes too long, the shim's
+ * heartbeat watchdog sees the silence as it would on a dead link.
+ *
+ * A socket-level `drain` is acted on once, by the holder: it disconnects at once and
+ * reconnects after a random delay up to `within`; tabs asking to connect meanwhile wait.
+ */
+
+// What the holder passes on to every attached tab as it comes from the socket.
+const RELAYED = ["connect_error", "pong", "mode"];
+// `drain` without a usable `within`: the value the design uses.
+const DRAIN_DEFAULT = 10000;
+
+function newId(random) {
+  return Math.floor(random() * 2 ** 52).toString(36) + Math.floor(random() * 2 ** 52).toString(36);
+}
+
+function addressed(msg, id) {
+  return Array.isArray(msg.to) && msg.to.indexOf(id) >= 0;
+}
+
+/**
+ * createTabs returns the sharing scope of one document. env overrides the browser's
+ * BroadcastChannel, navigator.locks, Math.random, setTimeout and clearTimeout.
+ */
+export function createTabs(env = {}) {
+  const g = typeof globalThis !== "undefined" ? globalThis : {};
+  const e = {
+    BroadcastChannel: "BroadcastChannel" in env ? env.BroadcastChannel : g.BroadcastChannel,
+    locks: "locks" in env ? env.locks : g.navigator && g.navigator.locks,
+    random: env.random || Math.random,
+    setTimeout: env.setTimeout || ((fn, ms) => setTimeout(fn, ms)),
+    clearTimeout: env.clearTimeout || ((t) => clearTimeout(t)),
+  };
+  const pages = new Map(); // lock name -> Page
+
+  return {
+    // socket returns a TabSocket sharing the connection io(url, opts) would open, or null
+    // where this browser lacks BroadcastChannel or Web Locks (the caller then opens its own).
+    socket(io, url, opts) {
+      if (typeof e.BroadcastChannel !== "function" || !e.locks || typeof e.locks.request !== "function") return null;
+      // Tabs share only a socket they would have opened identically.
+      const name = "pushpoll " + url + " " + JSON.stringify(opts || {});
+      let page = pages.get(name);
+      if (!page) {
+        page = new Page(e, name, () => io(url, opts), () => pages.delete(name));
+        pages.set(name, page);
+      }
+      return new TabSocket(page);
+    },
+  };
+}
+
+// Page is this document's stake in one shared socket: its tabs, and the holder role while
+// the lock is ours.
+class Page {
+  constructor(env, name, open, onEmpty) {
+    this.env = env;
+    this.name = name;
+    this.open = open;
+    this.onEmpty = onEmpty;
+    this.tabs = new Set();
+    this.hub = null;
+    this.closed = false;
+    this.release = null;
+    this.abort = new AbortController();
+    env.locks
+      .request(name, { signal: this.abort.signal }, () => {
+        if (this.closed) return undefined;
+        this.hub = new Hub(env, name, open);
+        // Held until this page has no tab left; the browser frees it if the page dies.
+        return new Promise((resolve) => {
+          this.release = resolve;
+        });
+      })
+      .catch(() => {
+        // Aborted: the page's last tab closed before its turn came.
+      });
+  }
+
+  remove(tab) {
+    this.tabs.delete(tab);
+    if (this.tabs.size > 0 || this.closed) return;
+    this.closed = true;
+    this.onEmpty();
+    this.abort.abort();
+    if (this.hub) this.hub.close();
+    this.hub = null;
+    if (this.release) this.release();
+  }
+}
+
+// TabSocket is one shim's view of the shared socket.
+class TabSocket {
+  constructor(page) {
+    const env = page.env;
+    this.page = page;
+    this.env = env;
+    this.id = newId(env.random);
+    this.handlers = new Map();
+    // Like socket.io's autoConnect: the shim expects io() to start connecting.
+    this.want = true;
+    this.connected = false;
+    this.sock = null; // the shared connection this tab is attached to
+    this.ping = undefined;
+    this.acks = new Map();
+    this.nextAck = 1;
+    this.ready = false;
+    this.closed = false;
+    this.unlock = null;
+    this.io = { engine: { pingInterval: undefined } };
+    this.bc = new env.BroadcastChannel(page.name);
+    this.bc.onmessage = (ev) => this.receive(ev.data);
+    page.tabs.add(this);
+    // Only once this tab holds its own lock can the holder watch it; hello says it does.
+    env.locks
+      .request(page.name + " tab " + this.id, () => {
+        if (this.closed) return undefined;
+        this.ready = true;
+        this.hello();
+        return new Promise((resolve) => {
+          this.unlock = resolve;
+        });
+      })
+      .catch(() => {});
+  }
+
+  get shared() {
+    return this.page.hub ? "holder" : "follower";
+  }
+
+  on(ev, fn) {
+    if (!this.handlers.has(ev)) this.handlers.set(ev, []);
+    this.handlers.get(ev).push(fn);
+    return this;
+  }
+
+  off(ev, fn) {
+    const list = this.handlers.get(ev) || [];
+    const i = list.indexOf(fn);
+    if (i >= 0) list.splice(i, 1);
+    return this;
+  }
+
+  emit(ev, ...args) {
+    let id = 0;
+    if (typeof args[args.length - 1] === "function") {
+      id = this.nextAck++;
+      this.acks.set(id, args.pop());
+    }
+    if (this.connected) this.post({ t: "emit", ev, args, id });
+    return this;
+  }
+
+  // connect attaches this tab again, and reconnects the socket if it is down.
+  connect() {
+    if (this.closed || this.connected) return this;
+    this.want = true;
+    this.post({ t: "want", on: true });
+    return this;
+  }
+
+  // disconnect detaches this tab only; the socket stays up for the others.
+  disconnect() {
+    if (this.closed) return this;
+    const was = this.connected;
+    this.want = false;
+    this.detach();
+    this.post({ t: "want", on: false });
+    if (was) this.fire("disconnect", "io client disconnect");
+    return this;
+  }
+
+  close() {
+    if (this.closed) return this;
+    this.disconnect();
+    this.post({ t: "bye" });
+    this.closed = true;
+    this.bc.close();
+    if (this.unlock) this.unlock();
+    this.page.remove(this);
+    return this;
+  }
+
+  detach() {
+    this.connected = false;
+    this.sock = null;
+    this.acks.clear();
+  }
+
+  hello() {
+    this.post({ t: "hello", want: this.want, connected: this.connected });
+  }
+
+  post(msg) {
+    if (!this.ready || this.closed) return;
+    msg.tab = this.id;
+    this.bc.postMessage(msg);
+  }
+
+  fire(ev, ...args) {
+    for (const fn of (this.handlers.get(ev) || []).slice()) fn(...args);
+  }
+
+  receive(m) {
+    if (this.closed || !m) return;
+    if (m.t === "hub") {
+      if (this.ready) this.hello();
+      return;
+    }
+    if (!addressed(m, this.id)) return;
+    if (m.t === "up") this.up(m);
+    else if (m.t === "down") this.down(m.reason);
+    else if (m.t === "ev" && this.want) this.fire(m.ev, ...m.args);
+    else if (m.t === "ack") {
+      const fn = this.acks.get(m.id);
+      this.acks.delete(m.id);
+      if (fn) fn(...m.args);
+    }
+  }
+
+  up(m) {
+    if (!this.want || (this.connected && this.sock === m.sock)) return;
+    this.io.engine.pingInterval = m.ping;
+    const moved = this.connected;
+    this.detach();
+    this.connected = true;
+    this.sock = m.sock;
+    if (!moved) this.fire("connect");
+    else if (this.handlers.has("resubscribe")) this.fire("resubscribe");
+    else {
+      // A caller that does not know hand-overs sees a reconnect.
+      this.fire("disconnect", "transport close");
+      this.fire("connect");
+    }
+  }
+
+  down(reason) {
+    if (!this.connected) return;
+    this.detach();
+    this.fire("disconnect", reason);
+  }
+}
+
+// Hub runs in the holder: the real socket, and what each tab holds on it.
+class Hub {
+  constructor(env, name, open) {
+    this.env = env;
+    this.name = name;
+    this.id = newId(env.random);
+    this.conns = 0;
+    this.sock = null; // names the current connection; null while down
+    // tab id -> {want, granted: Map topic -> newest version the tab is known to have
+    // seen, carried: connected through an earlier holder, abort}
+    this.tabs = new Map();
+    this.known = new Map(); // topic -> newest version this connection has seen
+    this.reported = 1; // tabs the node counts for this connection
+    this.holdoff = null; // drain timer: no reconnect before it fires
+    this.bc = new env.BroadcastChannel(name);
+    this.bc.onmessage = (ev) => this.receive(ev.data);
+    this.socket = open();
+    this.listeners = [];
+    const on = (ev, fn) => {
+      this.listeners.push([ev, fn]);
+      this.socket.on(ev, fn);
+    };
+    on("connect", () => this.onConnect());
+    on("disconnect", (reason) => this.onDisconnect(reason));
+    on("stale", (msg) => this.onStale(msg));
+    on("expired", (msg) => this.onExpired(msg));
+    on("drain", (msg) => this.onDrain(msg));
+    for (const ev of RELAYED) on(ev, (...args) => this.relay(ev, args));
+    this.bc.postMessage({ t: "hub" });
+  }
+
+  close() {
+    for (const [ev, fn] of this.listeners) this.socket.off(ev, fn);
+    this.socket.close();
+    for (const tab of this.tabs.values()) tab.abort.abort();
+    this.tabs.clear();
+    if (this.holdoff !== null) this.env.clearTimeout(this.holdoff);
+    this.bc.close();
+  }
+
+  send(to, msg) {
+    if (to.length === 0) return;
+    msg.to = to;
+    this.bc.postMessage(msg);
+  }
+
+  attached() {
+    const out = [];
+    for (const [id, tab] of this.tabs) if (tab.want) out.push(id);
+    return out;
+  }
+
+  ping() {
+    const engine = this.socket.io && this.socket.io.engine;
+    return engine ? engine.pingInterval : undefined;
+  }
+
+  receive(m) {
+    if (!m || typeof m.tab !== "string") return;
+    if (m.t === "hello") return this.hello(m);
+    const tab = this.tabs.get(m.tab);
+    if (!tab) return;
+    if (m.t === "want") this.setWant(m.tab, tab, m.on);
+    else if (m.t === "emit" && Array.isArray(m.args)) this.forward(m.tab, tab, m);
+    else if (m.t === "bye") this.drop(m.tab);
+  }
+
+  hello(m) {
+    let tab = this.tabs.get(m.tab);
+    if (!tab) {
+      tab = { want: false, granted: new Map(), carried: !!m.connected, abort: new AbortController() };
+      this.tabs.set(m.tab, tab);
+      // Granted only once the tab's document let go of its own lock: it is gone.
+      this.env.locks
+        .request(this.name + " tab " + m.tab, { signal: tab.abort.signal }, () => this.drop(m.tab))
+        .catch(() => {});
+      this.reportTabs();
+    }
+    this.setWant(m.tab, tab, m.want);
+  }
+
+  setWant(id, tab, on) {
+    tab.want = !!on;
+    if (!tab.want) {
+      this.release(tab, Array.from(tab.granted.keys()));
+    } else if (this.sock !== null) {
+      tab.carried = false;
+      this.send([id], { t: "up", sock: this.sock, ping: this.ping() });
+    } else if (this.holdoff === null) {
+      this.socket.connect(); // a no-op while socket.io is already connecting
+    }
+  }
+
+  drop(id) {
+    const tab = this.tabs.get(id);
+    if (!tab) return;
+    this.tabs.delete(id);
+    tab.abort.abort();
+    this.release(tab, Array.from(tab.granted.keys()));
+    this.reportTabs();
+  }
+
+  // release forgets topics for tab and unsubscribes those no other tab holds.
+  release(tab, topics) {
+    const orphans = [];
+    for (const t of topics) {
+      if (!tab.granted.delete(t)) continue;
+      let held = false;
+      for (const other of this.tabs.values()) if (other.want && other.granted.has(t)) held = true;
+      if (!held) orphans.push(t);
+    }
+    if (orphans.length === 0 || this.sock === null) return;
+    for (const t of orphans) this.known.delete(t);
+    this.socket.emit("unsubscribe", orphans);
+  }
+
+  reportTabs() {
+    const n = this.tabs.size;
+    if (this.sock === null || n === this.reported || n === 0) return;
+    this.reported = n;
+    this.socket.emit("tabs", n);
+  }
+
+  forward(id, tab, m) {
+    if (this.sock === null || !tab.want) return;
+    if (m.ev === "subscribe") return this.subscribe(id, tab, m);
+    if (m.ev === "unsubscribe") return this.release(tab, Array.isArray(m.args[0]) ? m.args[0] : []);
+    const args = m.args.slice();
+    if (m.id) args.push((...a) => this.send([id], { t: "ack", id: m.id, args: a }));
+    this.socket.emit(m.ev, ...args);
+  }
+
+  subscribe(id, tab, m) {
+    const req = m.args[0] && typeof m.args[0] === "object" ? m.args[0] : {};
+    const asked = req.topics && typeof req.topics === "object" ? req.topics : {};
+    const sock = this.sock;
+    this.socket.emit("subscribe", req, (ack) => {
+      if (sock !== this.sock) return; // answered on a connection since replaced
+      const granted = ack && Array.isArray(ack.granted) ? ack.granted : [];
+      if (this.tabs.get(id) !== tab || !tab.want) {
+        // The tab left while asking: what it alone was granted must not stay subscribed.
+        for (const t of granted) tab.granted.set(t, 0);
+        this.release(tab, granted);
+        return;
+      }
+      for (const t of granted) {
+        const v = Math.max(0, Math.floor(Number(asked[t])) || 0);
+        tab.granted.set(t, Math.max(v, tab.granted.get(t) || 0));
+        // The node raises what it thinks the socket holds the same way.
+        if (v > (this.known.get(t) || 0)) this.known.set(t, v);
+      }
+      // A topic this tab no longer may hold stays only if another tab holds it.
+      const denied = ack && ack.denied && typeof ack.denied === "object" ? Object.keys(ack.denied) : [];
+      this.release(
+        tab,
+        denied.filter((t) => tab.granted.has(t)),
+      );
+      if (m.id) this.send([id], { t: "ack", id: m.id, args: [ack] });
+      this.catchUp();
+    });
+  }
+
+  // catchUp tells every tab about versions this connection knows and it has not seen.
+  catchUp() {
+    for (const [id, tab] of this.tabs) {
+      if (!tab.want) continue;
+      const behind = {};
+      let any = false;
+      for (const [t, v] of tab.granted) {
+        const k = this.known.get(t) || 0;
+        if (k > v) {
+          behind[t] = k;
+          tab.granted.set(t, k);
+          any = true;
+        }
+      }
+      if (any) this.send([id], { t: "ev", ev: "stale", args: [behind] });
+    }
+  }
+
+  onConnect() {
+    this.sock = this.id + ":" + ++this.conns;
+    this.known.clear();
+    this.reported = 1;
+    for (const tab of this.tabs.values()) {
+      tab.granted.clear();
+      tab.carried = false;
+    }
+    this.send(this.attached(), { t: "up", sock: this.sock, ping: this.ping() });
+    this.reportTabs();
+  }
+
+  onDisconnect(reason) {
+    this.sock = null;
+    this.known.clear();
+    for (const tab of this.tabs.values()) tab.granted.clear();
+    this.send(this.attached(), { t: "down", reason });
+  }
+
+  relay(ev, args) {
+    if (ev === "connect_error") {
+      // Tabs that came over from an earlier holder learn that this socket is not up.
+      const carried = [];
+      for (const [id, tab] of this.tabs) {
+        if (tab.carried) carried.push(id);
+        tab.carried = false;
+      }
+      this.send(carried, { t: "down", reason: "transport error" });
+    }
+    this.send(this.attached(), { t: "ev", ev, args });
+  }
+
+  onStale(msg) {
+    if (!msg || typeof msg !== "object") return;
+    for (const t of Object.keys(msg)) {
+      const v = Number(msg[t]);
+      if (v > (this.known.get(t) || 0)) this.known.set(t, v);
+    }
+    for (const [id, tab] of this.tabs) {
+      if (!tab.want) continue;
+      const mine = {};
+      let any = false;
+      for (const t of Object.keys(msg)) {
+        if (!tab.granted.has(t)) continue;
+        mine[t] = msg[t];
+        const v = Number(msg[t]);
+        if (v > tab.granted.get(t)) tab.granted.set(t, v);
+        any = true;
+      }
+      if (any) this.send([id], { t: "ev", ev: "stale", args: [mine] });
+    }
+  }
+
+  onExpired(msg) {
+    const topics = msg && Array.isArray(msg.topics) ? msg.topics : [];
+    for (const t of topics) this.known.delete(t);
+    for (const [id, tab] of this.tabs) {
+      const mine = topics.filter((t) => tab.granted.delete(t));
+      if (tab.want && mine.length > 0) this.send([id], { t: "ev", ev: "expired", args: [{ topics: mine }] });
+    }
+  }
+
+  onDrain(msg) {
+    this.relay("drain", [msg]);
+    const within = msg && Number(msg.within) >= 0 ? Number(msg.within) : DRAIN_DEFAULT;
+    if (this.holdoff !== null) this.env.clearTimeout(this.holdoff);
+    this.holdoff = this.env.setTimeout(() => {
+      this.holdoff = null;
+      if (this.attached().length > 0) this.socket.connect();
+    }, this.env.random() * within);
+    this.socket.disconnect();
+  }
+}

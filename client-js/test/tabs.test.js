@@ -1,0 +1,344 @@
+// Tabs of one browser share one socket: election, relay, hand-over (src/tabs.js), with a
+// hand-written browser (test/browser.js) and fake sockets played as the notifier.
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { createTabs } from "../src/tabs.js";
+import { FakeBrowser, FakeNetwork, settle } from "./browser.js";
+
+const URL = "http://notifier.test";
+const OPTS = { forceNew: true };
+const EVENTS = ["connect", "disconnect", "stale", "expired", "mode", "drain", "pong", "connect_error", "resubscribe"];
+
+// open starts one shim's worth of socket in a new tab (or in `tab`), recording every event.
+function open(browser, net, tab = browser.tab()) {
+  // One sharing scope per document, as the shim's default one is.
+  tab.scope = tab.scope || createTabs(tab.env);
+  const s = tab.scope.socket(net.io, URL, OPTS);
+  const t = { tab, s, seen: [] };
+  for (const ev of EVENTS) s.on(ev, (...args) => t.seen.push([ev, ...args]));
+  t.events = (ev) => t.seen.filter((e) => e[0] === ev).map((e) => e.slice(1));
+  return t;
+}
+
+// subscribe emits as the shim does and resolves to the ack the tab receives.
+function subscribe(t, token, topics) {
+  return new Promise((resolve) => t.s.emit("subscribe", { token, topics }, resolve));
+}
+
+// answer acks every subscribe the socket has not answered yet; grant(token, topic) decides.
+function answer(sock, grant = () => true) {
+  sock.answered = sock.answered || 0;
+  const subs = sock.sent("subscribe");
+  for (; sock.answered < subs.length; sock.answered++) {
+    const [req, cb] = subs[sock.answered];
+    const ack = { granted: [], denied: {} };
+    for (const topic of Object.keys(req.topics)) {
+      if (grant(req.token, topic)) ack.granted.push(topic);
+      else ack.denied[topic] = "not in token";
+    }
+    cb(ack);
+  }
+}
+
+// threeTabs: a holder and two followers, connected; A holds a and s, B b and s, C c.
+async function threeTabs() {
+  const browser = new FakeBrowser();
+  const net = new FakeNetwork();
+  const tabs = [open(browser, net), open(browser, net), open(browser, net)];
+  await settle(browser);
+  assert.equal(net.sockets.length, 1, "one socket for three tabs");
+  const sock = net.sockets[0];
+  sock.serverConnect();
+  await settle(browser);
+  const [a, b, c] = tabs;
+  const acks = [subscribe(a, "tokA", { a: 1, s: 5 }), subscribe(b, "tokB", { b: 1, s: 5 }), subscribe(c, "tokC", { c: 1 })];
+  await settle(browser);
+  answer(sock);
+  await settle(browser);
+  return { browser, net, sock, a, b, c, acks: await Promise.all(acks) };
+}
+
+test("one socket per browser: first tab holds, the others follow, the node hears the count", async () => {
+  const { net, sock, a, b, c } = await threeTabs();
+  assert.deepEqual([a.s.shared, b.s.shared, c.s.shared], ["holder", "follower", "follower"]);
+  assert.equal(net.sockets.length, 1);
+  for (const t of [a, b, c]) assert.equal(t.events("connect").length, 1);
+  assert.deepEqual(sock.sent("tabs"), [[3]]);
+  assert.equal(a.s.io.engine.pingInterval, 25000, "followers see the holder's ping interval");
+  assert.equal(b.s.io.engine.pingInterval, 25000);
+});
+
+test("each tab subscribes with its own token and gets its own ack", async () => {
+  const { sock, acks } = await threeTabs();
+  assert.deepEqual(
+    sock.sent("subscribe").map(([req]) => req),
+    [
+      { token: "tokA", topics: { a: 1, s: 5 } },
+      { token: "tokB", topics: { b: 1, s: 5 } },
+      { token: "tokC", topics: { c: 1 } },
+    ],
+  );
+  assert.deepEqual(acks.map((x) => x.granted), [["a", "s"], ["b", "s"], ["c"]]);
+});
+
+test("hints reach only the tabs holding the topic, mode and pong reach all", async () => {
+  const { browser, sock, a, b, c } = await threeTabs();
+  sock.fire("stale", { a: 2 });
+  sock.fire("stale", { s: 6 });
+  sock.fire("stale", { a: 3, b: 2, c: 0 });
+  sock.fire("mode", { mode: "push", fast: 5000, slow: 60000 });
+  sock.fire("pong", 3);
+  await settle(browser);
+  assert.deepEqual(a.events("stale"), [[{ a: 2 }], [{ s: 6 }], [{ a: 3 }]]);
+  assert.deepEqual(b.events("stale"), [[{ s: 6 }], [{ b: 2 }]]);
+  assert.deepEqual(c.events("stale"), [[{ c: 0 }]]);
+  for (const t of [a, b, c]) {
+    assert.deepEqual(t.events("mode"), [[{ mode: "push", fast: 5000, slow: 60000 }]]);
+    assert.deepEqual(t.events("pong"), [[3]]);
+  }
+});
+
+test("a token that lacks a topic: that tab is denied it, the other keeps it", async () => {
+  const browser = new FakeBrowser();
+  const net = new FakeNetwork();
+  const a = open(browser, net);
+  const b = open(browser, net);
+  await settle(browser);
+  const sock = net.sockets[0];
+  sock.serverConnect();
+  await settle(browser);
+  const acks = [subscribe(a, "tokA", { s: 5 }), subscribe(b, "tokB", { s: 5 })];
+  await settle(browser);
+  answer(sock, (token) => token === "tokA");
+  await settle(browser);
+  const [ackA, ackB] = await Promise.all(acks);
+  assert.deepEqual(ackA, { granted: ["s"], denied: {} });
+  assert.deepEqual(ackB, { granted: [], denied: { s: "not in token" } });
+  assert.deepEqual(sock.sent("unsubscribe"), [], "a denial does not take the topic from the tab that has it");
+  sock.fire("stale", { s: 6 });
+  await settle(browser);
+  assert.deepEqual(a.events("stale"), [[{ s: 6 }]]);
+  assert.deepEqual(b.events("stale"), []);
+});
+
+test("a topic is unsubscribed when the last tab holding it leaves, closes or crashes", async () => {
+  const { browser, sock, b, c, a } = await threeTabs();
+  b.s.close(); // b and s: s is still A's
+  await settle(browser);
+  assert.deepEqual(sock.sent("unsubscribe"), [[["b"]]]);
+  c.tab.crash(); // no goodbye: the holder learns it from the tab's lock
+  await settle(browser);
+  assert.deepEqual(sock.sent("unsubscribe"), [[["b"]], [["c"]]]);
+  assert.deepEqual(sock.sent("tabs"), [[3], [2], [1]]);
+  a.s.emit("unsubscribe", ["s"]);
+  await settle(browser);
+  assert.deepEqual(sock.sent("unsubscribe"), [[["b"]], [["c"]], [["s"]]]);
+  sock.fire("stale", { s: 9, a: 4 });
+  await settle(browser);
+  assert.deepEqual(a.events("stale").at(-1), [{ a: 4 }]);
+});
+
+test("a tab subscribing behind what the socket knows is told at once", async () => {
+  const { browser, sock, a, b } = await threeTabs();
+  sock.fire("stale", { s: 7 }); // both hold s at 5
+  await settle(browser);
+  // B polled meanwhile and subscribes again (say, on a fresh token) at 7; A is told nothing new.
+  const ack = subscribe(b, "tokB2", { s: 7 });
+  await settle(browser);
+  answer(sock);
+  await ack;
+  await settle(browser);
+  assert.deepEqual(a.events("stale"), [[{ s: 7 }]]);
+  // A tab that joins holding s at 5 gets 7 from the holder, since the node thinks the
+  // socket already has it and would say nothing.
+  const d = open(browser, net0(sock));
+  await settle(browser);
+  const ackD = subscribe(d, "tokD", { s: 5 });
+  await settle(browser);
+  answer(sock);
+  await ackD;
+  await settle(browser);
+  assert.deepEqual(d.events("stale"), [[{ s: 7 }]]);
+  // And a tab that subscribes ahead of the others carries them forward.
+  const ackA = subscribe(a, "tokA2", { s: 9, a: 1 });
+  await settle(browser);
+  answer(sock);
+  await ackA;
+  await settle(browser);
+  assert.deepEqual(b.events("stale").at(-1), [{ s: 9 }]);
+  assert.deepEqual(d.events("stale").at(-1), [{ s: 9 }]);
+});
+
+// net0 is a network whose io() fails the test: a tab joining a live holder opens nothing.
+function net0() {
+  return {
+    io() {
+      throw new Error("a follower opened a socket");
+    },
+  };
+}
+
+test("expired reaches only the tabs that held those topics", async () => {
+  const { browser, sock, a, b, c } = await threeTabs();
+  sock.fire("expired", { topics: ["s", "c"] });
+  await settle(browser);
+  assert.deepEqual(a.events("expired"), [[{ topics: ["s"] }]]);
+  assert.deepEqual(b.events("expired"), [[{ topics: ["s"] }]]);
+  assert.deepEqual(c.events("expired"), [[{ topics: ["c"] }]]);
+  sock.fire("stale", { s: 8 });
+  await settle(browser);
+  assert.deepEqual(a.events("stale"), [], "an expired topic is not relayed until granted again");
+});
+
+test("the holder crashes: the next tab opens a socket, the others resubscribe without a disconnect", async () => {
+  const { browser, net, sock, a, b, c } = await threeTabs();
+  a.tab.crash();
+  sock.closed = true;
+  await settle(browser);
+  assert.equal(net.sockets.length, 2);
+  assert.deepEqual([b.s.shared, c.s.shared], ["holder", "follower"]);
+  const next = net.sockets[1];
+  assert.deepEqual(next.opts, OPTS);
+  assert.equal(b.events("resubscribe").length, 0, "not before the new socket is up");
+  next.serverConnect();
+  await settle(browser);
+  for (const t of [b, c]) {
+    assert.deepEqual(t.events("disconnect"), [], "a hand-over is no outage");
+    assert.equal(t.events("connect").length, 1);
+    assert.equal(t.events("resubscribe").length, 1);
+  }
+  assert.deepEqual(next.sent("tabs"), [[2]]);
+  // The shims subscribe again with their versions; the node catches up what they missed.
+  const acks = [subscribe(b, "tokB", { b: 1, s: 6 }), subscribe(c, "tokC", { c: 1 })];
+  await settle(browser);
+  answer(next);
+  await Promise.all(acks);
+  next.fire("stale", { s: 7 });
+  await settle(browser);
+  assert.deepEqual(b.events("stale"), [[{ s: 7 }]]);
+});
+
+test("a new holder whose socket cannot connect tells the carried tabs", async () => {
+  const { browser, net, a, b } = await threeTabs();
+  a.s.close();
+  await settle(browser);
+  const next = net.sockets[1];
+  next.fire("connect_error", new Error("refused"));
+  await settle(browser);
+  assert.deepEqual(b.events("disconnect"), [["transport error"]]);
+  next.serverConnect();
+  await settle(browser);
+  assert.equal(b.events("connect").length, 2, "then connects as after any outage");
+  assert.equal(b.events("resubscribe").length, 0);
+});
+
+test("a page whose last tab stops steps down and frees the lock", async () => {
+  const browser = new FakeBrowser();
+  const net = new FakeNetwork();
+  const page = browser.tab();
+  const a1 = open(browser, net, page);
+  const a2 = open(browser, net, page);
+  const b = open(browser, net);
+  await settle(browser);
+  net.sockets[0].serverConnect();
+  await settle(browser);
+  assert.deepEqual(net.sockets[0].sent("tabs"), [[3]], "two shims in one page count as two");
+  a1.s.close();
+  await settle(browser);
+  assert.equal(net.sockets.length, 1, "the page still has a shim: it keeps the socket");
+  assert.equal(a2.s.shared, "holder");
+  a2.s.close();
+  await settle(browser);
+  assert.ok(net.sockets[0].closed, "the socket closes with the page's last shim");
+  assert.equal(b.s.shared, "holder");
+  assert.equal(net.open().length, 1);
+});
+
+test("server disconnect: tabs go down, and a tab's connect() brings the socket back for all", async () => {
+  const { browser, sock, a, b } = await threeTabs();
+  sock.serverDisconnect("io server disconnect");
+  await settle(browser);
+  assert.deepEqual(a.events("disconnect"), [["io server disconnect"]]);
+  assert.deepEqual(b.events("disconnect"), [["io server disconnect"]]);
+  const before = sock.connectCalls;
+  b.s.connect();
+  await settle(browser);
+  assert.equal(sock.connectCalls, before + 1);
+  sock.serverConnect();
+  await settle(browser);
+  assert.equal(a.events("connect").length, 2);
+  assert.equal(b.events("connect").length, 2);
+  assert.deepEqual(sock.sent("tabs"), [[3], [3]], "a new connection counts again");
+});
+
+test("drain: relayed to every tab; the socket reconnects once, after its own random delay", async (t) => {
+  t.mock.timers.enable({ apis: ["setTimeout"] });
+  const browser = new FakeBrowser();
+  const net = new FakeNetwork();
+  const tabs = [];
+  for (let i = 0; i < 3; i++) {
+    const tab = browser.tab();
+    tab.env.random = () => 0.5;
+    tabs.push(open(browser, net, tab));
+  }
+  await settle(browser);
+  const sock = net.sockets[0];
+  sock.serverConnect();
+  await settle(browser);
+  sock.fire("drain", { within: 4000 });
+  await settle(browser);
+  assert.equal(sock.disconnectCalls, 1, "the draining node is left at once");
+  for (const x of tabs) assert.deepEqual(x.events("drain"), [[{ within: 4000 }]]);
+  // The shims detach and ask again on their own timers; the socket waits for its own.
+  for (const x of tabs) x.s.disconnect();
+  await settle(browser);
+  const before = sock.connectCalls;
+  for (const x of tabs) x.s.connect();
+  await settle(browser);
+  assert.equal(sock.connectCalls, before, "no reconnect before the holder's delay");
+  t.mock.timers.tick(1999);
+  assert.equal(sock.connectCalls, before);
+  t.mock.timers.tick(1);
+  assert.equal(sock.connectCalls, before + 1);
+});
+
+test("a detached tab gets nothing, and its topics leave with it", async () => {
+  const { browser, sock, b } = await threeTabs();
+  b.s.disconnect();
+  await settle(browser);
+  assert.deepEqual(b.events("disconnect"), [["io client disconnect"]]);
+  assert.deepEqual(sock.sent("unsubscribe"), [[["b"]]]);
+  sock.fire("stale", { s: 8 });
+  sock.fire("mode", { mode: "poll" });
+  await settle(browser);
+  assert.deepEqual(b.events("stale"), []);
+  assert.deepEqual(b.events("mode"), []);
+  b.s.connect();
+  await settle(browser);
+  assert.equal(b.events("connect").length, 2, "the socket is up: attached at once");
+});
+
+test("tabs of another browser, or against another notifier, get their own socket", async () => {
+  const net = new FakeNetwork();
+  const one = new FakeBrowser();
+  const two = new FakeBrowser();
+  open(one, net);
+  open(one, net);
+  open(two, net);
+  const tab = one.tab();
+  createTabs(tab.env).socket(net.io, "http://other.test", OPTS);
+  await settle(one);
+  await settle(two);
+  assert.deepEqual(
+    net.sockets.map((s) => s.url).sort(),
+    [URL, URL, "http://other.test"].sort(),
+  );
+});
+
+test("without Web Locks or BroadcastChannel there is nothing to share", () => {
+  const browser = new FakeBrowser();
+  const { env } = browser.tab();
+  const io = () => assert.fail("must not open");
+  assert.equal(createTabs({ BroadcastChannel: env.BroadcastChannel, locks: undefined }).socket(io, URL, OPTS), null);
+  assert.equal(createTabs({ BroadcastChannel: undefined, locks: env.locks }).socket(io, URL, OPTS), null);
+});
