@@ -31,6 +31,8 @@ type Server struct {
 
 	t   testing.TB
 	dir string
+	// argv is the redis-server command line after the binary name.
+	argv []string
 
 	mu  sync.Mutex
 	cmd *exec.Cmd
@@ -38,6 +40,31 @@ type Server struct {
 
 // Start launches redis-server on a free port and stops it when the test ends.
 func Start(t testing.TB) *Server {
+	t.Helper()
+	return StartWith(t)
+}
+
+// StartWith is Start with extra redis-server options, e.g. "--replicaof",
+// "127.0.0.1", "6379".
+func StartWith(t testing.TB, extra ...string) *Server {
+	t.Helper()
+	return launch(t, func(port, dir string) []string {
+		return append([]string{
+			"--bind", "127.0.0.1",
+			"--port", port,
+			"--save", "",
+			"--appendonly", "no",
+			"--dir", dir,
+			// Large fan-out tests publish faster than a slow subscriber reads;
+			// the default pubsub output limit would cut the notifier off.
+			"--client-output-buffer-limit", "pubsub 0 0 0",
+		}, extra...)
+	})
+}
+
+// launch starts redis-server with the command line argv builds for a free
+// port and a private directory.
+func launch(t testing.TB, argv func(port, dir string) []string) *Server {
 	t.Helper()
 	if _, err := exec.LookPath("redis-server"); err != nil {
 		t.Fatalf("redis-server not found (scripts/test installs it): %v", err)
@@ -51,6 +78,7 @@ func Start(t testing.TB) *Server {
 		t:    t,
 		dir:  t.TempDir(),
 	}
+	s.argv = argv(strconv.Itoa(port), s.dir)
 	s.URL = "redis://" + s.Addr
 	s.start()
 	t.Cleanup(s.Kill)
@@ -69,17 +97,7 @@ func FreePort() (int, error) {
 
 func (s *Server) start() {
 	s.t.Helper()
-	_, port, _ := net.SplitHostPort(s.Addr)
-	cmd := exec.Command("redis-server",
-		"--bind", "127.0.0.1",
-		"--port", port,
-		"--save", "",
-		"--appendonly", "no",
-		"--dir", s.dir,
-		// Large fan-out tests publish faster than a slow subscriber reads;
-		// the default pubsub output limit would cut the notifier off.
-		"--client-output-buffer-limit", "pubsub 0 0 0",
-	)
+	cmd := exec.Command("redis-server", s.argv...)
 	cmd.Stdout = nil
 	cmd.Stderr = nil
 	if err := cmd.Start(); err != nil {
