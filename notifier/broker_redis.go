@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"github.com/gomodule/redigo/redis"
+
+	"github.com/pushpoll/pushpoll/internal/redisx"
 )
 
 // PublishScript is the Lua script apps run to publish: SET-if-greater on the
@@ -25,7 +27,7 @@ var PublishScript string
 
 // RedisOptions tunes the Redis broker. Zero values take the defaults noted.
 type RedisOptions struct {
-	URL    string // redis://[:password@]host:port[/db]
+	URL    string // redis:// or rediss:// (one server) or redis-sentinel:// (redisx.Parse)
 	Prefix string // channel and key prefix, default "pushpoll:"
 	Logger *slog.Logger
 
@@ -60,9 +62,16 @@ type RedisOptions struct {
 // pool serves publishes and version-table reads.
 type RedisBroker struct {
 	opt    RedisOptions
+	url    redisx.URL
 	log    *slog.Logger
-	pool   *redis.Pool
+	pools  atomic.Pointer[redis.Pool] // replaced whole when Sentinel switches master
 	script *redis.Script
+	// kick ends the subscriber session, or its backoff, at once: Sentinel
+	// announced a new master (broker_sentinel.go). Cap 1, coalesced.
+	kick chan struct{}
+	// master is the address the live subscriber session is connected to,
+	// switchedTo the master Sentinel last announced.
+	master, switchedTo atomic.Value // string
 
 	mu sync.Mutex
 	// want is the set of channels (by topic) this node should be subscribed
@@ -123,11 +132,17 @@ func NewRedisBroker(opt RedisOptions) (*RedisBroker, error) {
 	if opt.Logger == nil {
 		opt.Logger = slog.New(slog.DiscardHandler)
 	}
-	if !strings.HasPrefix(opt.URL, "redis://") && !strings.HasPrefix(opt.URL, "rediss://") {
-		return nil, errors.New("--redis-url must look like redis://[:password@]host:port[/db]")
+	u, err := redisx.Parse(opt.URL)
+	if err != nil {
+		return nil, err
+	}
+	if u.Kind == redisx.Cluster {
+		return nil, errors.New("a redis-cluster:// URL needs the cluster broker")
 	}
 	b := &RedisBroker{
 		opt:    opt,
+		url:    u,
+		kick:   make(chan struct{}, 1),
 		log:    opt.Logger.With("component", "redis"),
 		script: redis.NewScript(1, PublishScript),
 		want:   make(map[string]*time.Timer),
@@ -136,7 +151,18 @@ func NewRedisBroker(opt RedisOptions) (*RedisBroker, error) {
 		confirmed: make(map[string]bool),
 		changed:   make(chan struct{}),
 	}
-	b.pool = &redis.Pool{
+	b.master.Store("")
+	b.switchedTo.Store("")
+	b.pools.Store(newPool(func() (redis.Conn, error) {
+		conn, _, err := b.dial(context.Background(), 5*time.Second)
+		return conn, err
+	}))
+	return b, nil
+}
+
+// newPool is the pool for publishes and version-table reads.
+func newPool(dial func() (redis.Conn, error)) *redis.Pool {
+	return &redis.Pool{
 		// A handful of idle connections keeps publishes and MGETs on warm,
 		// kept-alive connections; Wait with a cap makes a burst queue for a
 		// connection instead of opening hundreds.
@@ -144,7 +170,7 @@ func NewRedisBroker(opt RedisOptions) (*RedisBroker, error) {
 		MaxActive:   32,
 		Wait:        true,
 		IdleTimeout: 4 * time.Minute,
-		Dial:        func() (redis.Conn, error) { return b.dial(context.Background(), 5*time.Second) },
+		Dial:        dial,
 		TestOnBorrow: func(c redis.Conn, idleSince time.Time) error {
 			if time.Since(idleSince) < time.Minute {
 				return nil
@@ -153,22 +179,23 @@ func NewRedisBroker(opt RedisOptions) (*RedisBroker, error) {
 			return err
 		},
 	}
-	return b, nil
 }
 
-func (b *RedisBroker) dial(ctx context.Context, readTimeout time.Duration) (redis.Conn, error) {
-	return redis.DialURLContext(ctx, b.opt.URL,
-		redis.DialConnectTimeout(5*time.Second),
-		redis.DialReadTimeout(readTimeout),
-		redis.DialWriteTimeout(5*time.Second),
-	)
+// dial connects to the server, or to the master the sentinels name now;
+// it returns the address it reached.
+func (b *RedisBroker) dial(ctx context.Context, readTimeout time.Duration) (redis.Conn, string, error) {
+	if b.url.Kind == redisx.Sentinel {
+		return b.url.DialMaster(ctx, readTimeout)
+	}
+	conn, err := redis.DialContext(ctx, "tcp", b.url.Addrs[0], b.url.DialOptions(readTimeout)...)
+	return conn, b.url.Addrs[0], err
 }
 
 // Up reports whether the subscriber link is live and fully subscribed.
 func (b *RedisBroker) Up() bool { return b.up.Load() }
 
 // Close releases the publish pool. Safe to call twice.
-func (b *RedisBroker) Close() error { return b.pool.Close() }
+func (b *RedisBroker) Close() error { return b.pools.Load().Close() }
 
 func (b *RedisBroker) Subscribe(topic string) {
 	b.mu.Lock()
@@ -266,7 +293,7 @@ func (b *RedisBroker) withConn(ctx context.Context, f func(redis.Conn) error) er
 	var err error
 	for try := 0; try < 2; try++ {
 		var conn redis.Conn
-		conn, err = b.pool.GetContext(ctx)
+		conn, err = b.pools.Load().GetContext(ctx)
 		if err != nil {
 			return err
 		}
@@ -333,6 +360,9 @@ func (b *RedisBroker) Versions(ctx context.Context, topics []string) (map[string
 // every wanted channel, deliver, and on any failure report the link down
 // and try again after a capped, jittered delay. It never gives up.
 func (b *RedisBroker) Run(ctx context.Context, h BrokerHandler) {
+	if b.url.Kind == redisx.Sentinel {
+		go b.watchSentinels(ctx)
+	}
 	backoff := b.opt.BackoffMin
 	for ctx.Err() == nil {
 		started := time.Now()
@@ -349,6 +379,7 @@ func (b *RedisBroker) Run(ctx context.Context, h BrokerHandler) {
 		case <-ctx.Done():
 			return
 		case <-time.After(delay):
+		case <-b.kick: // a new master was announced: no point waiting
 		}
 		backoff = min(2*backoff, b.opt.BackoffMax)
 		b.Reconnects.Add(1)
@@ -360,10 +391,12 @@ func (b *RedisBroker) Run(ctx context.Context, h BrokerHandler) {
 // period is shorter than the read timeout, and unsubscribe then wait on the
 // way out.
 func (b *RedisBroker) session(ctx context.Context, h BrokerHandler) error {
-	conn, err := b.dial(ctx, b.opt.ReadTimeout)
+	conn, addr, err := b.dial(ctx, b.opt.ReadTimeout)
 	if err != nil {
 		return err
 	}
+	b.master.Store(addr)
+	defer b.master.Store("")
 	psc := redis.PubSubConn{Conn: conn}
 
 	// Pongs carry markers: a marker coming back proves every SUBSCRIBE sent
@@ -450,7 +483,7 @@ func (b *RedisBroker) session(ctx context.Context, h BrokerHandler) error {
 	b.confirm(confirmedAll)
 	wasUp = true
 	b.up.Store(true)
-	b.log.Info("redis link up", "topics", len(have))
+	b.log.Info("redis link up", "topics", len(have), "server", addr)
 	h.Link(true)
 	// The flag may have changed while this node was away; the key holds it.
 	go b.readFlag(h)
@@ -472,6 +505,10 @@ func (b *RedisBroker) session(ctx context.Context, h BrokerHandler) error {
 		case err := <-done:
 			done <- err
 			return err
+		case <-b.kick:
+			if to := b.switchedTo.Load().(string); to != addr {
+				return fmt.Errorf("sentinel switched the master from %s to %s", addr, to)
+			}
 		case <-b.dirty:
 			added, err := b.sync(psc, have)
 			if err != nil {

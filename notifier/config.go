@@ -7,6 +7,8 @@ import (
 	"net/url"
 	"strings"
 	"time"
+
+	"github.com/pushpoll/pushpoll/internal/redisx"
 )
 
 // Config is every setting of a node. cmd/notifier fills it from flags and
@@ -94,8 +96,8 @@ func (c *Config) Validate() error {
 		errs = append(errs, errors.New("--token-secret must be at least 32 characters"))
 	}
 	if c.RedisURL != "" {
-		if u, err := url.Parse(c.RedisURL); err != nil || (u.Scheme != "redis" && u.Scheme != "rediss") || u.Host == "" {
-			errs = append(errs, errors.New("--redis-url must look like redis://[:password@]host:port[/db]"))
+		if _, err := redisx.Parse(c.RedisURL); err != nil {
+			errs = append(errs, err)
 		}
 	}
 	if c.AuthCallbackURL != "" {

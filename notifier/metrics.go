@@ -1,8 +1,6 @@
 package notifier
 
 import (
-	"time"
-
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 )
@@ -39,8 +37,7 @@ func newMetrics(s *Server) *metrics {
 		func() float64 { return float64(s.hub.tabs()) }))
 	f(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "pushpoll_topics", Help: "Topics with at least one local holder."},
 		func() float64 { _, n := s.hub.counts(); return float64(n) }))
-	f(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "pushpoll_broker_up", Help: "1 while the broker link delivers bumps."},
-		func() float64 { return b2f(s.broker.Up()) }))
+	f(linkCollector{s.broker})
 	f(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "pushpoll_push_trusted", Help: "1 while clients are told to trust push (mode push, link up, resynced)."},
 		func() float64 { return b2f(s.currentMode().Mode == "push") }))
 	for _, mode := range []string{"push", "shadow", "poll"} {
@@ -48,12 +45,6 @@ func newMetrics(s *Server) *metrics {
 		f(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "pushpoll_mode", Help: "Configured mode (feature flag), 1 for the current one.",
 			ConstLabels: prometheus.Labels{"mode": mode}},
 			func() float64 { return b2f(s.flag.Load().(string) == mode) }))
-	}
-	if rb, ok := s.broker.(*RedisBroker); ok {
-		f(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "pushpoll_broker_reconnects_total", Help: "Redis subscriber reconnect attempts."},
-			func() float64 { return float64(rb.Reconnects.Load()) }))
-		f(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "pushpoll_canary_lag_seconds", Help: "Publish-to-receive time of the last canary through Redis."},
-			func() float64 { return time.Duration(rb.CanaryLag.Load()).Seconds() }))
 	}
 
 	m.hintsSent = counter(f, "pushpoll_hints_sent_total", "Stale hints written to sockets (one per topic per event).")

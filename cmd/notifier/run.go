@@ -106,7 +106,7 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (n
 	maxPublish := int(cfg.MaxPublishBytes)
 
 	str(&cfg.Listen, "listen", "PUSHPOLL_LISTEN", "HTTP address: socket.io, publish API, health, metrics")
-	str(&cfg.RedisURL, "redis-url", "PUSHPOLL_REDIS_URL", "redis://[:password@]host:port[/db]; empty runs the in-process broker (single node)")
+	str(&cfg.RedisURL, "redis-url", "PUSHPOLL_REDIS_URL", "redis[s]://[[user]:password@]host:port[/db], redis[s]-sentinel://[[user]:password@]host:port[,host:port…]/<master-name>[/<db>] or redis[s]-cluster://[[user]:password@]host:port[,host:port…]; empty runs the in-process broker (single node)")
 	str(&cfg.ChannelPrefix, "channel-prefix", "PUSHPOLL_CHANNEL_PREFIX", "Redis channel and version key = prefix + topic")
 	str(&cfg.TokenSecret, "token-secret", "PUSHPOLL_TOKEN_SECRET", "HS256 secret shared with the app (prefer the environment variable)")
 	str(&publicKeyFile, "token-public-key", "PUSHPOLL_TOKEN_PUBLIC_KEY", "PEM file with an RSA, ECDSA P-256 or Ed25519 public key: RS256, ES256 or EdDSA instead of HS256")
