@@ -90,9 +90,15 @@ type RedisBroker struct {
 	CanaryLag atomic.Int64 // nanoseconds
 }
 
-// FlagKey returns the key and channel that carry the feature flag: DESIGN
-// §5 names them pushpoll:mode for the default prefix.
-func (b *RedisBroker) FlagKey() string { return b.opt.Prefix + "mode" }
+// FlagKey returns the key and channel that carry the feature flag,
+// pushpoll:#mode for the default prefix. '#' is outside the topic alphabet,
+// so no topic's key or channel (prefix + topic) can ever be this one: the
+// publish secret, a publish helper or the app's own script can raise
+// versions but never set the flag.
+func (b *RedisBroker) FlagKey() string { return FlagKey(b.opt.Prefix) }
+
+// FlagKey is the feature flag's key and channel for a channel prefix.
+func FlagKey(prefix string) string { return prefix + "#mode" }
 
 // canaryChannel lies outside the topic namespace (no prefix), so no topic
 // can ever collide with it.

@@ -3,6 +3,7 @@ package notifier_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -82,12 +83,16 @@ func TestHTTPPublishErrors(t *testing.T) {
 		{"bad json", publishSecret, `{"topic":`, 400, "bad json"},
 		{"empty", publishSecret, ``, 400, "empty body"},
 		{"bad topic", publishSecret, `{"topic":"a b","v":1}`, 400, "topic"},
+		{"reserved topic", publishSecret, `[{"topic":"a","v":1},{"topic":"mode","v":1}]`, 400, "reserved topic"},
 		{"missing v", publishSecret, `{"topic":"a"}`, 400, `is required`},
 		{"negative v", publishSecret, `{"topic":"a","v":-1}`, 400, "negative"},
 		{"float v", publishSecret, `{"topic":"a","v":1.5}`, 400, "not an int64"},
 		{"bad item in batch", publishSecret, `[{"topic":"a","v":1},{"topic":"","v":2}]`, 400, "item 1"},
 		{"empty batch", publishSecret, `[]`, 400, "1 to 1000"},
 		{"too large", publishSecret, `{"topic":"a","v":1,"pad":"` + strings.Repeat("x", 5000) + `"}`, 413, "over 4096"},
+	}
+	if err := n.srv.Publish(context.Background(), "mode", 1); !errors.Is(err, notifier.ErrReservedTopic) {
+		t.Errorf("in-process Publish of mode: err = %v, want ErrReservedTopic", err)
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

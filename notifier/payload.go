@@ -23,7 +23,26 @@ var (
 	ErrBadVersion      = errors.New("bad version")
 	ErrMissingVersion  = errors.New("missing version")
 	ErrBadTopic        = errors.New("bad topic")
+	ErrReservedTopic   = errors.New("reserved topic")
 )
+
+// ReservedTopic is the one valid topic no path may subscribe or publish
+// (DESIGN §8). It named the feature flag's key when that key was
+// <prefix>mode; the key has moved out of the topic namespace (FlagKey), and
+// the name stays reserved so that no old publisher or subscriber can mistake
+// a topic for the flag.
+const ReservedTopic = "mode"
+
+// CheckTopic reports why topic cannot be published or subscribed, or nil.
+func CheckTopic(topic string) error {
+	switch {
+	case !ValidTopic(topic):
+		return ErrBadTopic
+	case topic == ReservedTopic:
+		return ErrReservedTopic
+	}
+	return nil
+}
 
 // Bump is one published version change.
 type Bump struct {
@@ -119,7 +138,7 @@ func parseVersion(s string) (int64, error) {
 
 // Reason maps a parse error to its short, stable label.
 func Reason(err error) string {
-	for _, r := range []error{ErrPayloadTooLarge, ErrBadJSON, ErrBadVersion, ErrMissingVersion, ErrBadTopic} {
+	for _, r := range []error{ErrPayloadTooLarge, ErrBadJSON, ErrBadVersion, ErrMissingVersion, ErrBadTopic, ErrReservedTopic} {
 		if errors.Is(err, r) {
 			return r.Error()
 		}

@@ -2,6 +2,7 @@ package notifier
 
 import (
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 )
@@ -112,4 +113,29 @@ func FuzzValidTopic(f *testing.F) {
 			t.Fatalf("ValidTopic(%q) = %v, want %v", s, got, want)
 		}
 	})
+}
+
+// The feature flag lives where no topic can reach: whatever the prefix, no
+// valid topic makes prefix + topic the flag key, so a publish (by HTTP, a
+// helper or the app's own script) can never set the flag.
+func TestFlagKeyIsOutsideTheTopicNamespace(t *testing.T) {
+	for _, prefix := range []string{"pushpoll:", "", "app1-", "a:#"} {
+		key := FlagKey(prefix)
+		topic, ok := strings.CutPrefix(key, prefix)
+		if ok && ValidTopic(topic) {
+			t.Errorf("prefix %q: topic %q reaches the flag key %q", prefix, topic, key)
+		}
+	}
+}
+
+func TestReservedTopicOnEveryPath(t *testing.T) {
+	if err := CheckTopic(ReservedTopic); !errors.Is(err, ErrReservedTopic) {
+		t.Errorf("CheckTopic(%q) = %v, want ErrReservedTopic", ReservedTopic, err)
+	}
+	if _, err := parsePublishBody([]byte(`[{"topic":"a","v":1},{"topic":"mode","v":1}]`)); !errors.Is(err, ErrReservedTopic) {
+		t.Errorf("HTTP publish of mode: err = %v, want ErrReservedTopic", err)
+	}
+	if got := Reason(fmt.Errorf("x: %w", ErrReservedTopic)); got != "reserved topic" {
+		t.Errorf("Reason = %q", got)
+	}
 }

@@ -89,8 +89,11 @@ func parsePublishBody(body []byte) ([]Bump, error) {
 	out := make([]Bump, len(raw))
 	now := time.Now().UnixMilli()
 	for i, it := range raw {
-		if !ValidTopic(it.Topic) {
-			return nil, fmt.Errorf("%w: item %d: topic must be 1-200 of A-Z a-z 0-9 _ . : / @ -", ErrBadTopic, i)
+		switch err := CheckTopic(it.Topic); {
+		case errors.Is(err, ErrReservedTopic):
+			return nil, fmt.Errorf("%w: item %d: %q cannot be published", err, i, ReservedTopic)
+		case err != nil:
+			return nil, fmt.Errorf("%w: item %d: topic must be 1-200 of A-Z a-z 0-9 _ . : / @ -", err, i)
 		}
 		if len(it.V) == 0 || string(it.V) == "null" {
 			return nil, fmt.Errorf("%w: item %d: \"v\" is required", ErrMissingVersion, i)

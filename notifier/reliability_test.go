@@ -205,9 +205,10 @@ func TestModeFlipReachesEveryNode(t *testing.T) {
 	}
 	waitMode(t, cs, "push", 5*time.Second)
 
-	_, err := rs.Do("SET", "pushpoll:mode", "shadow")
+	flagKey := notifier.FlagKey("pushpoll:")
+	_, err := rs.Do("SET", flagKey, "shadow")
 	must(t, err)
-	_, err = rs.Do("PUBLISH", "pushpoll:mode", "shadow")
+	_, err = rs.Do("PUBLISH", flagKey, "shadow")
 	must(t, err)
 	took := waitMode(t, cs, "shadow", 5*time.Second)
 	t.Logf("flag through Redis reached 9 sockets on 3 nodes in %v", took.Round(time.Millisecond))
@@ -232,7 +233,7 @@ func TestModeFlipReachesEveryNode(t *testing.T) {
 	waitMode(t, []*client{lc}, "poll", 5*time.Second)
 
 	// Bad flags are ignored.
-	_, err = rs.Do("PUBLISH", "pushpoll:mode", "yolo")
+	_, err = rs.Do("PUBLISH", flagKey, "yolo")
 	must(t, err)
 	time.Sleep(100 * time.Millisecond)
 	if nodes[0].srv.Mode() != "poll" {

@@ -3,6 +3,7 @@ package notifier
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
@@ -245,8 +246,8 @@ func (s *Server) SetMode(mode string) error {
 // Publish raises topic to v and announces it, as POST /v1/publish does,
 // for code running in the same process (the demo app).
 func (s *Server) Publish(ctx context.Context, topic string, v int64) error {
-	if !ValidTopic(topic) {
-		return ErrBadTopic
+	if err := CheckTopic(topic); err != nil {
+		return err
 	}
 	_, err := s.broker.Publish(ctx, topic, v, time.Now().UnixMilli())
 	return err
@@ -395,10 +396,6 @@ func (s *Server) onError(c socketio.Conn, err error) {
 	s.warn.Warn("socket error", "socket error", "err", err)
 }
 
-// reservedTopic's channel carries the feature flag (DESIGN §5 names it
-// pushpoll:mode), so no socket may hold it as a topic.
-const reservedTopic = "mode"
-
 type subscribeRequest struct {
 	Token  string           `json:"token"`
 	Topics map[string]int64 `json:"topics"`
@@ -443,11 +440,11 @@ func (s *Server) subscribe(c socketio.Conn, raw json.RawMessage) subscribeAck {
 	}
 	asked := make([]string, 0, len(req.Topics))
 	for t := range req.Topics {
-		if t == reservedTopic {
-			ack.Denied[t] = "reserved topic"
+		switch err := CheckTopic(t); {
+		case errors.Is(err, ErrReservedTopic):
+			ack.Denied[t] = err.Error()
 			continue
-		}
-		if !ValidTopic(t) {
+		case err != nil:
 			ack.Denied[truncate(t, MaxTopicLen)] = "invalid topic"
 			s.m.authDenied.WithLabelValues("invalid topic").Inc()
 			continue

@@ -37,6 +37,10 @@ if ! [[ $topic =~ $topic_re ]]; then
 	echo "bump.sh: topic must be 1-200 characters of A-Z a-z 0-9 _ . : / @ - (got '$topic')" >&2
 	exit 2
 fi
+if [[ $topic == mode ]]; then
+	echo "bump.sh: the topic 'mode' is reserved" >&2
+	exit 2
+fi
 # Versions are int64: at most 19 digits, and at 19 digits a plain string
 # comparison against the maximum is exact.
 version_re='^[1-9][0-9]{0,18}$'

@@ -383,6 +383,7 @@ func TestBump(t *testing.T) {
 		{name: "topic of 201 characters", topic: strings.Repeat("a", 201), version: "8", invalid: true},
 		{name: "topic with a trailing newline", topic: "project:42\n", version: "8", invalid: true},
 		{name: "topic with a non-ASCII letter", topic: "projekt:é", version: "8", invalid: true},
+		{name: "the reserved topic", topic: "mode", version: "1", invalid: true},
 		{name: "version not a number", topic: "project:42", version: "x", invalid: true},
 		{name: "version zero", topic: "project:42", version: "0", invalid: true},
 		{name: "version negative", topic: "project:42", version: "-1", invalid: true},

@@ -64,6 +64,8 @@ return 1
 `;
 const SCRIPT_SHA = createHash("sha1").update(SCRIPT).digest("hex");
 
+// The notifier refuses this topic on every path; it once named the feature flag.
+const RESERVED_TOPIC = "mode";
 // A topic as the notifier accepts it.
 const TOPIC = /^[A-Za-z0-9_.:/@-]{1,200}$/;
 // A token may also grant every topic under a prefix, written with a trailing *.
@@ -138,6 +140,7 @@ function checkTopic(topic) {
   if (typeof topic !== "string" || !TOPIC.test(topic)) {
     throw invalid(`topic must be 1-200 characters of A-Z a-z 0-9 _ . : / @ - (got ${JSON.stringify(topic)})`);
   }
+  if (topic === RESERVED_TOPIC) throw invalid('the topic "mode" is reserved');
 }
 
 function versionString(version) {

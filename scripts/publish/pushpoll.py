@@ -67,6 +67,8 @@ redis.call("PUBLISH", KEYS[1], ARGV[2])
 return 1
 '''
 
+# The notifier refuses this topic on every path; it once named the feature flag.
+_RESERVED_TOPIC = "mode"
 # A topic as the notifier accepts it.
 _TOPIC = re.compile(r"[A-Za-z0-9_.:/@-]{1,200}")
 # A token may also grant every topic under a prefix, written with a trailing *.
@@ -156,6 +158,8 @@ def token(*, sub, topics, ttl=300):
 def _check_topic(topic):
     if not isinstance(topic, str) or not _TOPIC.fullmatch(topic):
         raise ValueError(f"pushpoll: topic must be 1-200 characters of A-Z a-z 0-9 _ . : / @ - (got {topic!r})")
+    if topic == _RESERVED_TOPIC:
+        raise ValueError('pushpoll: the topic "mode" is reserved')
 
 
 def _check_version(version):

@@ -65,6 +65,8 @@ module PushPoll
   LUA
   SCRIPT_SHA = Digest::SHA1.hexdigest(SCRIPT).freeze
 
+  # The notifier refuses this topic on every path; it once named the feature flag.
+  RESERVED_TOPIC = "mode"
   # A topic as the notifier accepts it.
   TOPIC = %r{\A[A-Za-z0-9_.:/@-]{1,200}\z}.freeze
   # A token may also grant every topic under a prefix, written with a trailing *.
@@ -146,9 +148,10 @@ module PushPoll
     end
 
     def check_topic(topic)
-      return if topic.is_a?(String) && TOPIC.match?(topic)
-
-      raise ArgumentError, "pushpoll: topic must be 1-200 characters of A-Z a-z 0-9 _ . : / @ - (got #{topic.inspect})"
+      unless topic.is_a?(String) && TOPIC.match?(topic)
+        raise ArgumentError, "pushpoll: topic must be 1-200 characters of A-Z a-z 0-9 _ . : / @ - (got #{topic.inspect})"
+      end
+      raise ArgumentError, %(pushpoll: the topic "mode" is reserved) if topic == RESERVED_TOPIC
     end
 
     def check_version(version)
