@@ -900,6 +900,13 @@ func TestSecretsStayOutOfLogsAndMetrics(t *testing.T) {
 			t.Errorf("logs lack %q: the scenario did not reach that path", want)
 		}
 	}
+	// Each line names the part that logged it exactly once: every part
+	// derives its logger from the node's, never from another part's.
+	for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
+		if k := strings.Count(line, `"component":`); k != 1 {
+			t.Errorf("%d component fields in %s", k, line)
+		}
+	}
 	for name, s := range secrets {
 		if strings.Contains(out, s) {
 			t.Errorf("the logs contain the %s", name)
@@ -910,5 +917,28 @@ func TestSecretsStayOutOfLogsAndMetrics(t *testing.T) {
 	}
 	if t.Failed() {
 		t.Logf("logs:\n%s", out)
+	}
+}
+
+// TestAttackHugeFlag: a megabyte-sized value on the flag's key or channel
+// (anyone with Redis access can write one) is ignored like any bad flag,
+// and logged as a short prefix and its size, not whole on every node.
+func TestAttackHugeFlag(t *testing.T) {
+	logs := &lockedBuffer{}
+	cfg := testConfig()
+	cfg.Logger = slog.New(slog.NewJSONHandler(logs, nil))
+	n := startNode(t, cfg)
+	n.srv.Flag(strings.Repeat("x", 5<<20))
+	if got := n.srv.Mode(); got != "push" {
+		t.Fatalf("mode = %q after a huge flag", got)
+	}
+	out := logs.String()
+	if !strings.Contains(out, "bad feature flag") || !strings.Contains(out, "5242880 bytes") {
+		t.Fatalf("the huge flag was not logged with its size:\n%.2000s", out)
+	}
+	for _, line := range strings.Split(out, "\n") {
+		if len(line) > 1024 {
+			t.Fatalf("a log line of %d bytes", len(line))
+		}
 	}
 }

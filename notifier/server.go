@@ -26,8 +26,11 @@ import (
 
 // Server is one notifier node.
 type Server struct {
-	cfg    Config
-	log    *slog.Logger
+	cfg Config
+	log *slog.Logger
+	// parts is the caller's logger, which each part (wire, broker) tags
+	// with its own component: tagging ours again would repeat the key.
+	parts  *slog.Logger
 	warn   *ratelog.Logger
 	broker Broker
 	auth   authbridge.Authorizer
@@ -58,7 +61,7 @@ func New(cfg Config) (*Server, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	s := &Server{cfg: cfg, log: log.With("component", "notifier")}
+	s := &Server{cfg: cfg, log: log.With("component", "notifier"), parts: log}
 	s.warn = ratelog.New(s.log, 10*time.Second)
 	s.flag.Store(cfg.Mode)
 
@@ -128,7 +131,7 @@ func (s *Server) wireConfig() wire.Config {
 		Draining:       s.draining.Load,
 		OnReject:       func(reason string) { s.m.wireRejected.WithLabelValues(reason).Inc() },
 		OnSlow:         s.m.slow.Inc,
-		Logger:         s.log,
+		Logger:         s.parts,
 	}
 }
 
@@ -231,7 +234,9 @@ func (s *Server) SetMode(mode string) error {
 	switch mode {
 	case "push", "shadow", "poll":
 	default:
-		return fmt.Errorf("mode must be push, shadow or poll, not %q", mode)
+		// The flag comes from the bus, where anyone with Redis access can
+		// write megabytes; only a bounded prefix of it reaches a log line.
+		return fmt.Errorf("mode must be push, shadow or poll, not %q (%d bytes)", truncate(mode, 32), len(mode))
 	}
 	if s.flag.Swap(mode).(string) == mode {
 		return nil

@@ -51,8 +51,9 @@ type Config struct {
 	// socket is then closed). It is called from many goroutines at once.
 	OnSlow func()
 
-	// Logger receives rate-limited logs of refusals. It never gets URLs
-	// (they may carry tokens), cookies or auth headers.
+	// Logger receives rate-limited logs of refusals, tagged with the
+	// component "wire" (so it should not carry a component of its own). It
+	// never gets URLs (they may carry tokens), cookies or auth headers.
 	Logger *slog.Logger
 }
 
