@@ -70,6 +70,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 	return srv.Serve(ctx, ln)
 }
 
+// devListen is where --dev and --demo listen when --listen is not given.
+const devListen = "127.0.0.1:8080"
+
 type cmdOptions struct {
 	dev      bool
 	demo     bool
@@ -130,7 +133,7 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (n
 	dur(&cfg.PingTimeout, "ping-timeout", "PUSHPOLL_PING_TIMEOUT", "Engine.IO heartbeat timeout; must exceed --ping-interval")
 	opts.logLevel = "info"
 	str(&opts.logLevel, "log-level", "PUSHPOLL_LOG_LEVEL", "debug, info, warn or error")
-	fs.BoolVar(&opts.dev, "dev", false, "local trial: generate and print a token secret and a publish secret (never in production)")
+	fs.BoolVar(&opts.dev, "dev", false, "local trial: generate and print a token secret and a publish secret, any origin, listen on "+devListen+" unless --listen says otherwise (never in production)")
 	fs.BoolVar(&opts.demo, "demo", false, "like --dev, plus a live demo board at / on the same listener")
 
 	fs.Usage = func() { usage(fs, settings, stderr) }
@@ -148,6 +151,11 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (n
 				return cfg, opts, fmt.Errorf("%s: %w", s.env, err)
 			}
 		}
+	}
+	if (opts.dev || opts.demo) && !given["listen"] && getenv("PUSHPOLL_LISTEN") == "" {
+		// A trial prints its secrets and accepts any origin: it must not be
+		// reachable from the network unless someone asked for that.
+		cfg.Listen = devListen
 	}
 	cfg.AllowedOrigins = notifier.SplitList(origins)
 	cfg.MaxPublishBytes = int64(maxPublish)

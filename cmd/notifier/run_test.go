@@ -193,3 +193,31 @@ func must(t *testing.T, err error) {
 		t.Fatal(err)
 	}
 }
+
+// A trial prints its secrets and allows any origin, so it listens on
+// loopback unless told otherwise.
+func TestDevAndDemoListenOnLoopbackByDefault(t *testing.T) {
+	cases := []struct {
+		name string
+		args []string
+		env  map[string]string
+		want string
+	}{
+		{"dev", []string{"--dev"}, nil, "127.0.0.1:8080"},
+		{"demo", []string{"--demo"}, nil, "127.0.0.1:8080"},
+		{"dev with --listen", []string{"--dev", "--listen", ":9000"}, nil, ":9000"},
+		{"demo with PUSHPOLL_LISTEN", []string{"--demo"}, map[string]string{"PUSHPOLL_LISTEN": "0.0.0.0:9001"}, "0.0.0.0:9001"},
+		{"production", nil, nil, ":8080"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			cfg, _, err := parseConfig(c.args, env(c.env), &bytes.Buffer{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if cfg.Listen != c.want {
+				t.Errorf("listen = %q, want %q", cfg.Listen, c.want)
+			}
+		})
+	}
+}
