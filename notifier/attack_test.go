@@ -942,3 +942,41 @@ func TestAttackHugeFlag(t *testing.T) {
 		}
 	}
 }
+
+// TestAttackForgedShadowReports: the shadow figures operators switch to
+// push on count only reports from sockets told shadow, about topics they
+// hold, at the rate a real page sends them.
+func TestAttackForgedShadowReports(t *testing.T) {
+	n, healthy := attackNode(t)
+	c := dial(t, n, sioclient.Options{})
+	if a := c.subscribe(token(t, "r:1"), map[string]int64{"r:1": 0}); len(a.Granted) != 1 {
+		t.Fatalf("subscribe: %+v", a)
+	}
+	hit := func() float64 { return metricValue(t, n, `pushpoll_shadow_reports_total{outcome="hit"}`) }
+	ignored := func(reason string) float64 {
+		return metricValue(t, n, `pushpoll_shadow_reports_ignored_total{reason="`+reason+`"}`)
+	}
+	report := func(topic string, times int) {
+		for i := 0; i < times; i++ {
+			must(t, c.Emit("report", map[string]any{"topic": topic, "hintV": 1, "leadMs": 100, "found": true}))
+		}
+	}
+
+	report("r:1", 50) // in push mode
+	waitFor(t, 10*time.Second, "reports in push mode ignored", func() bool { return ignored("not in shadow mode") == 50 })
+
+	must(t, n.srv.SetMode("shadow"))
+	waitFor(t, 5*time.Second, "socket told shadow", func() bool { return c.lastMode() == "shadow" })
+	report("r:2", 5) // a topic the socket does not hold
+	waitFor(t, 10*time.Second, "reports for a foreign topic ignored", func() bool { return ignored("topic not held") == 5 })
+	report("r:1", 100)
+	waitFor(t, 10*time.Second, "a flood of reports counted or limited", func() bool {
+		return hit()+ignored("rate limited") == 100
+	})
+	// The bucket holds 20; 5 went to the foreign topic, and a few more may
+	// have been refilled while the flood was read.
+	if h := hit(); h < 1 || h > 25 {
+		t.Errorf("%v of a flood of 100 reports counted, want at most the burst", h)
+	}
+	healthy.alive()
+}

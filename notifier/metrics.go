@@ -21,6 +21,7 @@ type metrics struct {
 	drainSeconds    prometheus.Gauge
 	shadow          *prometheus.CounterVec
 	shadowLead      prometheus.Histogram
+	shadowIgnored   *prometheus.CounterVec
 	modeChanges     prometheus.Counter
 	linkTransitions *prometheus.CounterVec
 }
@@ -56,6 +57,7 @@ func newMetrics(s *Server) *metrics {
 	m.authDenied = counterVec(f, "pushpoll_auth_denied_total", "Topics denied on subscribe, by reason.", "reason")
 	m.wireRejected = counterVec(f, "pushpoll_wire_rejected_total", "Requests and frames refused before socket.io saw them, by reason.", "reason")
 	m.shadow = counterVec(f, "pushpoll_shadow_reports_total", "Shadow-mode hint accuracy reported by clients: hit (hint then change), false (hint, no change), missed (change, no hint).", "outcome")
+	m.shadowIgnored = counterVec(f, "pushpoll_shadow_reports_ignored_total", "Shadow reports not counted, by reason: not in shadow mode, topic not held, rate limited, bad report.", "reason")
 	m.linkTransitions = counterVec(f, "pushpoll_broker_link_changes_total", "Broker link going down or up.", "state")
 	m.latency = histogram(f, "pushpoll_publish_to_emit_seconds", "From the publisher's ts to the hint being handed to the socket.",
 		[]float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5})

@@ -385,6 +385,7 @@ func (s *Server) onConnect(c socketio.Conn) error {
 	sk.cookie, sk.authorization = h.Get("Cookie"), h.Get("Authorization")
 	sk.onWrite = func(hints map[string]int64) { s.m.hintsSent.Add(float64(len(hints))) }
 	sk.limiter = newBucket(s.cfg.SubscribeBurst, s.cfg.SubscribeEvery)
+	sk.reports = newBucket(2*reportBurst, s.cfg.FastInterval/reportBurst)
 	c.SetContext(sk)
 	s.hub.addSocket(sk)
 	sk.setMode(s.currentMode())
@@ -563,9 +564,33 @@ type shadowReport struct {
 	Missed bool   `json:"missed"`
 }
 
+// reportBurst is what the shim sends after one poll at most (DESIGN §8);
+// a socket gets twice that at once and then that many per fast interval,
+// the fastest a page in shadow mode polls.
+const reportBurst = 10
+
+// onReport turns a client's shadow report into metrics. Operators switch to
+// push on these figures, so a report counts only from a socket that was
+// told shadow, about a topic it holds, within its rate: anything else is
+// counted apart and changes nothing.
 func (s *Server) onReport(c socketio.Conn, raw json.RawMessage) {
+	sk, ok := c.Context().(*socket)
+	if !ok {
+		return
+	}
 	var r shadowReport
-	if err := json.Unmarshal(raw, &r); err != nil {
+	switch {
+	case s.currentMode().Mode != "shadow":
+		s.m.shadowIgnored.WithLabelValues("not in shadow mode").Inc()
+		return
+	case !sk.reports.allow(time.Now()):
+		s.m.shadowIgnored.WithLabelValues("rate limited").Inc()
+		return
+	case json.Unmarshal(raw, &r) != nil:
+		s.m.shadowIgnored.WithLabelValues("bad report").Inc()
+		return
+	case !sk.holds(r.Topic):
+		s.m.shadowIgnored.WithLabelValues("topic not held").Inc()
 		return
 	}
 	switch {

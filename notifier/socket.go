@@ -45,6 +45,9 @@ type socket struct {
 	onWrite func(hints map[string]int64)
 	// limiter bounds subscribes; only the socket's reader goroutine uses it.
 	limiter *bucket
+	// reports bounds shadow reports; only the socket's reader goroutine,
+	// which delivers them, uses it.
+	reports *bucket
 	// tabs is how many browser tabs share this connection, as the client
 	// reports it (DESIGN §2 `tabs`); 1 until it says otherwise.
 	tabs atomic.Int64
@@ -369,6 +372,14 @@ func (s *socket) held() map[string]int64 {
 		out[t] = v
 	}
 	return out
+}
+
+// holds reports whether the socket holds topic.
+func (s *socket) holds(topic string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	_, ok := s.topics[topic]
+	return ok
 }
 
 func (s *socket) topicCount() int {
