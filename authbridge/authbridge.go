@@ -26,8 +26,9 @@ type Decision struct {
 	Granted []string
 	Denied  map[string]string
 	// Expires is when the grant lapses: the token's exp plus the configured
-	// leeway, or the end of the callback answer's ttl. Zero means no expiry,
-	// and it is always zero when nothing was granted.
+	// leeway, or the end of the callback answer's lifetime (its ttl, or the
+	// default when it names none, capped). It is zero only when nothing was
+	// granted.
 	Expires time.Time
 }
 
@@ -51,6 +52,8 @@ type Config struct {
 	CallbackURL          string        // callback mode endpoint; empty = off
 	CallbackTimeout      time.Duration // whole callback round trip; default 2s
 	CallbackCacheEntries int           // credentials remembered; default 10000
+	CallbackDefaultTTL   time.Duration // lifetime of an answer without ttl; default 5m, at most CallbackMaxTTL
+	CallbackMaxTTL       time.Duration // cap on any answer's lifetime; default 1h
 	HTTPClient           *http.Client  // optional, used as given; default: a pooled keep-alive client that never follows redirects
 }
 
@@ -66,6 +69,14 @@ const (
 	// client that is denied with "auth unavailable" polls meanwhile, so a
 	// short wait is better than a hanging subscribe.
 	defaultCallbackTimeout = 2 * time.Second
+	// defaultCallbackTTL is the lifetime of a callback answer that names
+	// none: as long as a typical token, so revoking access in the app
+	// reaches open sockets in minutes rather than never.
+	defaultCallbackTTL = 5 * time.Minute
+	// defaultCallbackMaxTTL caps how long any answer is trusted, so a
+	// credential the app has since revoked stops working within the hour
+	// even if the app asked for a day.
+	defaultCallbackMaxTTL = time.Hour
 	// defaultCallbackCacheEntries covers the credentials of a busy node's
 	// sockets at a few hundred bytes each.
 	defaultCallbackCacheEntries = 10000
@@ -140,6 +151,15 @@ func New(cfg Config) (Authorizer, error) {
 	}
 	if cfg.CallbackCacheEntries <= 0 {
 		cfg.CallbackCacheEntries = defaultCallbackCacheEntries
+	}
+	if cfg.CallbackMaxTTL <= 0 {
+		cfg.CallbackMaxTTL = defaultCallbackMaxTTL
+	}
+	if cfg.CallbackDefaultTTL <= 0 {
+		cfg.CallbackDefaultTTL = min(defaultCallbackTTL, cfg.CallbackMaxTTL)
+	}
+	if cfg.CallbackDefaultTTL > cfg.CallbackMaxTTL {
+		return nil, errors.New("authbridge: --auth-callback-ttl must not exceed --auth-callback-max-ttl")
 	}
 
 	b := &bridge{}

@@ -15,10 +15,6 @@ import (
 )
 
 const (
-	// maxCallbackTTL caps how long an app answer is trusted, so a
-	// credential the app has since revoked stops working within the hour
-	// even if the app asked for a day.
-	maxCallbackTTL = time.Hour
 	// maxCallbackBody bounds what we read from the app; an answer listing
 	// thousands of patterns still fits.
 	maxCallbackBody = 1 << 20
@@ -33,6 +29,10 @@ type callbackClient struct {
 	timeout time.Duration
 	client  *http.Client
 	cache   *grantCache
+	// defaultTTL is the lifetime of an answer that names none; maxTTL caps
+	// every answer's, so a credential the app has since revoked stops
+	// receiving hints within it, whatever the app asked for.
+	defaultTTL, maxTTL time.Duration
 	// flight makes concurrent subscribes with one credential (a reconnect
 	// storm after a deploy) share a single call to the app.
 	flight singleflight.Group
@@ -48,6 +48,9 @@ func newCallbackClient(cfg Config) *callbackClient {
 		timeout: cfg.CallbackTimeout,
 		client:  client,
 		cache:   newGrantCache(cfg.CallbackCacheEntries),
+
+		defaultTTL: cfg.CallbackDefaultTTL,
+		maxTTL:     cfg.CallbackMaxTTL,
 	}
 }
 
@@ -115,9 +118,7 @@ func (c *callbackClient) authorize(ctx context.Context, req Request, now time.Ti
 			return nil, err
 		}
 		// Stored before the flight ends, so nobody can miss both.
-		if !g.expires.IsZero() {
-			c.cache.put(key, g, now)
-		}
+		c.cache.put(key, g, now)
 		return g, nil
 	})
 	select {
@@ -191,21 +192,19 @@ func (c *callbackClient) call(ctx context.Context, req Request, now time.Time) (
 		// An answer without topics is a broken endpoint, not a refusal.
 		return callbackGrant{}, fmt.Errorf("%w: answer has no topics", ErrAuthUnavailable)
 	}
-	return callbackGrant{grants: compileGrants(ans.Topics), expires: ttlExpiry(now, ans.TTL)}, nil
+	return callbackGrant{grants: compileGrants(ans.Topics), expires: now.Add(c.lifetime(ans.TTL))}, nil
 }
 
-// ttlExpiry turns the app's ttl in seconds into an expiry, capped at
-// maxCallbackTTL. ttl 0 or less means "do not cache": zero time.
-func ttlExpiry(now time.Time, ttl float64) time.Time {
+// lifetime turns the app's ttl in seconds into how long its answer holds:
+// the default when the answer names none (absent, 0 or less), capped at the
+// maximum. Every answer expires, so every callback grant on a socket does.
+func (c *callbackClient) lifetime(ttl float64) time.Duration {
 	if !(ttl > 0) {
-		return time.Time{}
+		return c.defaultTTL
 	}
-	d := maxCallbackTTL
-	if ttl < maxCallbackTTL.Seconds() {
-		d = time.Duration(ttl * float64(time.Second))
+	if ttl >= c.maxTTL.Seconds() {
+		return c.maxTTL
 	}
-	if d <= 0 {
-		return time.Time{}
-	}
-	return now.Add(d)
+	// A ttl below a nanosecond still lasts one, rather than not at all.
+	return max(time.Duration(ttl*float64(time.Second)), 1)
 }

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"reflect"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -160,11 +161,12 @@ func TestCallbackCache(t *testing.T) {
 			},
 		},
 		{
-			name: "ttl 0 is not cached",
+			name: "ttl 0 lasts the default lifetime",
 			ttl:  "0",
 			steps: []step{
 				{cookie: "s=1", topics: []string{"a:1"}, granted: []string{"a:1"}, calls: 1},
-				{cookie: "s=1", topics: []string{"a:1"}, granted: []string{"a:1"}, calls: 2},
+				{cookie: "s=1", topics: []string{"a:1"}, at: 5*time.Minute - time.Second, granted: []string{"a:1"}, calls: 1},
+				{cookie: "s=1", topics: []string{"a:1"}, at: 5 * time.Minute, granted: []string{"a:1"}, calls: 2},
 			},
 		},
 		{
@@ -194,22 +196,33 @@ func TestCallbackCache(t *testing.T) {
 	}
 }
 
+func TestCallbackLifetimeConfig(t *testing.T) {
+	_, err := New(Config{CallbackURL: "http://app.example", CallbackDefaultTTL: 2 * time.Hour})
+	if err == nil || !strings.Contains(err.Error(), "--auth-callback-ttl") {
+		t.Fatalf("a default above the cap: err = %v, want one naming --auth-callback-ttl", err)
+	}
+}
+
 func TestCallbackExpires(t *testing.T) {
 	tests := []struct {
 		name string
+		cfg  Config
 		body string
 		want time.Time
 	}{
 		{name: "ttl", body: `{"topics":["a:1"],"ttl":300}`, want: t0.Add(300 * time.Second)},
 		{name: "fractional ttl", body: `{"topics":["a:1"],"ttl":1.5}`, want: t0.Add(1500 * time.Millisecond)},
-		{name: "no ttl", body: `{"topics":["a:1"]}`, want: time.Time{}},
-		{name: "negative ttl", body: `{"topics":["a:1"],"ttl":-5}`, want: time.Time{}},
+		{name: "no ttl: the default lifetime", body: `{"topics":["a:1"]}`, want: t0.Add(5 * time.Minute)},
+		{name: "negative ttl: the default lifetime", body: `{"topics":["a:1"],"ttl":-5}`, want: t0.Add(5 * time.Minute)},
 		{name: "capped ttl", body: `{"topics":["a:1"],"ttl":1e300}`, want: t0.Add(time.Hour)},
+		{name: "configured default", cfg: Config{CallbackDefaultTTL: time.Minute}, body: `{"topics":["a:1"]}`, want: t0.Add(time.Minute)},
+		{name: "configured cap", cfg: Config{CallbackMaxTTL: 10 * time.Minute}, body: `{"topics":["a:1"],"ttl":3600}`, want: t0.Add(10 * time.Minute)},
+		{name: "default within a small cap", cfg: Config{CallbackMaxTTL: time.Minute}, body: `{"topics":["a:1"]}`, want: t0.Add(time.Minute)},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			app := newFakeApp(t, answer(200, tt.body))
-			d := callbackAuth(t, app.URL, Config{}).Authorize(context.Background(), Request{Topics: []string{"a:1"}}, t0)
+			d := callbackAuth(t, app.URL, tt.cfg).Authorize(context.Background(), Request{Topics: []string{"a:1"}}, t0)
 			if len(d.Granted) != 1 || !d.Expires.Equal(tt.want) {
 				t.Errorf("Decision = %+v, want a:1 granted until %v", d, tt.want)
 			}

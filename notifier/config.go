@@ -20,14 +20,17 @@ type Config struct {
 	TokenSecret     string
 	TokenPublicKey  []byte // PEM contents (the flag names a file)
 	AuthCallbackURL string
-	TokenAudience   string
-	PublishSecret   string // empty: HTTP publish off
-	AdminSecret     string // empty: admin API off
-	AllowedOrigins  []string
-	Mode            string // push, shadow or poll
-	FastInterval    time.Duration
-	SlowInterval    time.Duration
-	DrainTimeout    time.Duration
+	// CallbackTTL is how long a callback answer without a ttl holds (its
+	// grant then expires like a token's); CallbackMaxTTL caps every answer.
+	CallbackTTL, CallbackMaxTTL time.Duration
+	TokenAudience               string
+	PublishSecret               string // empty: HTTP publish off
+	AdminSecret                 string // empty: admin API off
+	AllowedOrigins              []string
+	Mode                        string // push, shadow or poll
+	FastInterval                time.Duration
+	SlowInterval                time.Duration
+	DrainTimeout                time.Duration
 
 	// Limits against hostile or broken clients (DESIGN §7, hardening).
 	MaxTopicsPerSocket int           // topics one socket may hold
@@ -49,13 +52,17 @@ type Config struct {
 // Default returns the documented defaults.
 func Default() Config {
 	return Config{
-		Listen:             ":8080",
-		ChannelPrefix:      "pushpoll:",
-		TokenAudience:      "pushpoll",
-		Mode:               "push",
-		FastInterval:       5 * time.Second,
-		SlowInterval:       60 * time.Second,
-		DrainTimeout:       30 * time.Second,
+		Listen:        ":8080",
+		ChannelPrefix: "pushpoll:",
+		TokenAudience: "pushpoll",
+		Mode:          "push",
+		FastInterval:  5 * time.Second,
+		SlowInterval:  60 * time.Second,
+		DrainTimeout:  30 * time.Second,
+		// As long as a typical token: revoking access in the app reaches
+		// open sockets within minutes, and no callback grant is for ever.
+		CallbackTTL:        5 * time.Minute,
+		CallbackMaxTTL:     time.Hour,
 		MaxTopicsPerSocket: 1000,
 		// 16 KiB fits a subscribe for hundreds of topics with a token; a
 		// client with more subscribes in several frames.
@@ -104,6 +111,9 @@ func (c *Config) Validate() error {
 		if u, err := url.Parse(c.AuthCallbackURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 			errs = append(errs, errors.New("--auth-callback-url must be an http(s) URL"))
 		}
+	}
+	if c.CallbackTTL <= 0 || c.CallbackMaxTTL < c.CallbackTTL {
+		errs = append(errs, errors.New("--auth-callback-ttl must be positive and --auth-callback-max-ttl at least as long"))
 	}
 	switch c.Mode {
 	case "push", "shadow", "poll":

@@ -81,6 +81,9 @@ func New(cfg Config) (*Server, error) {
 		Audience:        cfg.TokenAudience,
 		CallbackURL:     cfg.AuthCallbackURL,
 		CallbackTimeout: 2 * time.Second,
+
+		CallbackDefaultTTL: cfg.CallbackTTL,
+		CallbackMaxTTL:     cfg.CallbackMaxTTL,
 	})
 	if err != nil {
 		return nil, err

@@ -33,6 +33,8 @@ func TestHelpListsEveryFlagWithItsEnvironmentTwin(t *testing.T) {
 		"--token-secret", "PUSHPOLL_TOKEN_SECRET",
 		"--token-public-key", "PUSHPOLL_TOKEN_PUBLIC_KEY",
 		"--auth-callback-url", "PUSHPOLL_AUTH_CALLBACK_URL",
+		"--auth-callback-ttl", "PUSHPOLL_AUTH_CALLBACK_TTL", "5m0s",
+		"--auth-callback-max-ttl", "PUSHPOLL_AUTH_CALLBACK_MAX_TTL", "1h0m0s",
 		"--token-audience", "PUSHPOLL_TOKEN_AUDIENCE",
 		"--publish-secret", "PUSHPOLL_PUBLISH_SECRET",
 		"--allowed-origins", "PUSHPOLL_ALLOWED_ORIGINS",
