@@ -36,6 +36,33 @@ type callbackClient struct {
 	// flight makes concurrent subscribes with one credential (a reconnect
 	// storm after a deploy) share a single call to the app.
 	flight singleflight.Group
+	// waiting, when set (by tests), is called once a caller waits on a
+	// flight, its own or another's.
+	waiting func()
+}
+
+// flightResult is a flight's answer and the topics it asked the app about;
+// asked is nil when the answer came from the cache.
+type flightResult struct {
+	grant callbackGrant
+	asked map[string]struct{}
+}
+
+// answers reports whether r decides every one of topics: the app was asked
+// about it, or its answer grants it anyway. A caller that joined another's
+// flight may have topics the app was never asked about; the contract says
+// the answer lists all the credential may receive, but an app that only
+// answers for the topics it was asked must still decide them.
+func (r flightResult) answers(topics []string) bool {
+	if r.asked == nil {
+		return true
+	}
+	for _, t := range topics {
+		if _, ok := r.asked[t]; !ok && !r.grant.grants.covers(t) {
+			return false
+		}
+	}
+	return true
 }
 
 func newCallbackClient(cfg Config) *callbackClient {
@@ -111,26 +138,44 @@ func (c *callbackClient) authorize(ctx context.Context, req Request, now time.Ti
 		// A flight that just finished may have filled the cache between
 		// our miss above and this flight starting.
 		if g, ok := c.cache.get(key, now); ok {
-			return g, nil
+			return flightResult{grant: g}, nil
 		}
-		g, err := c.call(ctx, req, now)
-		if err != nil {
-			return nil, err
-		}
-		// Stored before the flight ends, so nobody can miss both.
-		c.cache.put(key, g, now)
-		return g, nil
+		return c.ask(ctx, key, req, now)
 	})
+	if c.waiting != nil {
+		c.waiting()
+	}
+	var res singleflight.Result
 	select {
-	case res := <-ch:
-		if res.Err != nil {
-			return denyAll(req.Topics, res.Err)
-		}
-		g := res.Val.(callbackGrant)
-		return decide(req.Topics, g.grants, ErrNotAuthorized, g.expires)
+	case res = <-ch:
 	case <-ctx.Done():
 		return denyAll(req.Topics, ErrAuthUnavailable)
 	}
+	if res.Err == nil && !res.Val.(flightResult).answers(req.Topics) {
+		// Joined a flight that asked about other topics: ask about ours.
+		v, err := c.ask(ctx, key, req, now)
+		res = singleflight.Result{Val: v, Err: err}
+	}
+	if res.Err != nil {
+		return denyAll(req.Topics, res.Err)
+	}
+	g := res.Val.(flightResult).grant
+	return decide(req.Topics, g.grants, ErrNotAuthorized, g.expires)
+}
+
+// ask calls the app about req's topics and caches its answer.
+func (c *callbackClient) ask(ctx context.Context, key credential, req Request, now time.Time) (any, error) {
+	g, err := c.call(ctx, req, now)
+	if err != nil {
+		return nil, err
+	}
+	// Stored before the flight ends, so nobody can miss both.
+	c.cache.put(key, g, now)
+	asked := make(map[string]struct{}, len(req.Topics))
+	for _, t := range req.Topics {
+		asked[t] = struct{}{}
+	}
+	return flightResult{grant: g, asked: asked}, nil
 }
 
 type callbackRequest struct {

@@ -463,3 +463,46 @@ func TestCredentialKey(t *testing.T) {
 		})
 	}
 }
+
+// Two subscribes with one credential and different topics share a flight;
+// the app, asked only about the first one's topics, answers for those. The
+// second subscribe's topics are then asked about on their own, not denied
+// unasked.
+func TestCallbackJoinedFlightDecidesItsOwnTopics(t *testing.T) {
+	release := make(chan struct{})
+	var app *fakeApp
+	app = newFakeApp(t, func(w http.ResponseWriter, r *http.Request) {
+		<-release
+		// An app that answers for exactly the topics it was asked about.
+		app.mu.Lock()
+		asked, _ := json.Marshal(app.asked)
+		app.mu.Unlock()
+		answer(200, `{"topics":`+string(asked)+`,"ttl":60}`)(w, r)
+	})
+	a := callbackAuth(t, app.URL, Config{CallbackTimeout: 10 * time.Second})
+	waiting := make(chan struct{}, 2)
+	a.(*bridge).callback.waiting = func() { waiting <- struct{}{} }
+
+	decided := make(chan Decision, 2)
+	authorize := func(topic string) {
+		go func() {
+			decided <- a.Authorize(context.Background(), Request{Topics: []string{topic}, Cookie: "s=1"}, t0)
+		}()
+		<-waiting
+	}
+	authorize("a:1")
+	authorize("b:1") // joins the flight that asks about a:1
+	close(release)
+	granted := map[string]bool{}
+	for range 2 {
+		for _, topic := range (<-decided).Granted {
+			granted[topic] = true
+		}
+	}
+	if !granted["a:1"] || !granted["b:1"] {
+		t.Errorf("granted %v, want a:1 and b:1, each decided by the app", granted)
+	}
+	if n := app.calls.Load(); n != 2 {
+		t.Errorf("app calls = %d, want 2: one per set of topics", n)
+	}
+}
