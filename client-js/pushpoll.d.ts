@@ -11,10 +11,12 @@ export type Mode = "push" | "poll" | "shadow" | "off";
 export interface PollInfo {
   /** What started the poll. */
   reason: "timer" | "hint";
-  /** false when the poll threw or rejected; the next one then comes after `fast`. */
+  /** false when the poll threw, rejected or timed out; the next one then comes after `fast`. */
   ok: boolean;
   /** Versions held after the poll. */
   versions: Versions;
+  /** Topics whose change this poll found although no hint announced it (push and shadow modes). */
+  missed: string[];
 }
 
 /** The part of a socket.io-client 2 socket that the shim uses. */
@@ -36,35 +38,43 @@ export interface Options {
   topics?: Versions;
   /** The app's own poll: gets a copy of the versions held, resolves to the versions now held. */
   poll: (versions: Versions) => Versions | void | Promise<Versions | void>;
-  /** ms between polls when push is not trusted. Default 5000; the server's `mode` event overrides it. */
+  /** ms between polls when push is not trusted; 1000..86400000, default 5000. The server may shorten it to 1000, never lengthen it. */
   fast?: number;
-  /** ms between polls in push mode. Default 60000; the server's `mode` event overrides it. */
+  /** ms between safety-net polls in push mode, each drawn in [slow/2, slow]; fast..slowMax, default 60000. The server may set it within fast..slowMax. */
   slow?: number;
-  /** A hinted poll waits a random 0..jitter ms. Default 1000. */
+  /** The longest slow the server or the adaptive safety net may ask for. Default max(slow, 600000). */
+  slowMax?: number;
+  /** The first hinted poll after a quiet spell waits a random 0..jitter ms. Default 1000. */
   jitter?: number;
+  /** A hinted poll never starts sooner than this after the previous poll started. Default: the page's fast. */
+  throttle?: number;
+  /** A poll not settled after this many ms counts as failed. Default 30000. */
+  pollTimeout?: number;
+  /** Let the safety-net interval double up to slowMax while push misses nothing. Default false. */
+  adaptive?: boolean;
   /** false: never connect, poll every `fast`. Default true. */
   enabled?: boolean;
   /** Called on every mode change after start. */
   onMode?: (mode: Mode) => void;
-  /** socket.io transports; ["polling"] for long-polling only. Default socket.io's. */
+  /** socket.io transports, used as given. Default: websocket, falling back to long-polling (remembered for an hour) when websocket cannot be opened. */
   transports?: string[];
   /** Extra socket.io-client options (path, query...), applied over the shim's. */
   socketOptions?: Record<string, unknown>;
   /** ms of server silence before push counts as unhealthy; 0 = off. Default: ping interval + 10000. */
   heartbeatTimeout?: number;
-  /** Interval multiplier while the document is hidden. Default 4. */
+  /** Interval multiplier while the document is hidden; 1..100, default 4. */
   hiddenFactor?: number;
   /** Every hint received, useful or not. */
   onHint?: (topic: string, version: number) => void;
   /** After every poll settles. */
   onPoll?: (info: PollInfo) => void;
-  /** Failed polls and token fetches, denied topics, connect errors. Default console.warn. */
+  /** Failed or timed-out polls, token fetches, denied topics, connect errors, refused intervals. Default console.warn. */
   onError?: (error: unknown) => void;
   /** Test seam: replaces socket.io-client's io(url, opts). */
   io?: (url: string, opts: Record<string, unknown>) => SocketLike;
   /** Test seam: replaces Math.random. */
   random?: () => number;
-  /** Test seam: replaces Date.now. */
+  /** Test seam: the monotonic clock in ms. Default performance.now (Date.now where there is none). */
   now?: () => number;
   /** Test seam: the document whose visibility is watched; null to watch none. */
   document?: { hidden?: boolean; addEventListener?: Function; removeEventListener?: Function } | null;

@@ -3,61 +3,93 @@
  *
  * The page keeps its own poll; this module only decides when to call it. While the
  * notifier is connected and says "push", polls happen every `slow` ms as a safety net and
- * right after a `stale` hint; in every other state polls happen every `fast` ms, exactly
- * as the page did before pushpoll. A push path that fails can therefore only make the page
- * as fresh as it used to be, never staler.
+ * soon after a `stale` hint; in every other state polls happen every `fast` ms, exactly
+ * as the page did before pushpoll. The rule it keeps: in any window, a page never polls
+ * more often than plain polling at its own `fast` would, and a failing push path can only
+ * make it as fresh as it used to be, never staler. Push only removes polls or moves them
+ * earlier.
  *
  *   const pp = start(options);   // also PushPoll.start(options) from the IIFE build
  *   pp.mode;                     // "push" | "poll" | "shadow" | "off"
  *   pp.setVersion(topic, v);     // the page learned a version some other way (only raises)
  *   pp.stop();                   // no timer, listener or socket is left behind
  *
- * Options (default):
+ * Options (default). Every interval is in ms and bounded: a value outside its bounds is
+ * clamped to the nearest one and reported to onError, never handed to setTimeout as is.
  *   url           (required unless enabled:false) notifier origin, e.g. "https://push.example.com"
  *   token         (none) string, or (async) function returning one. A function is called on
- *                 every (re)connect and on `expired`, so it should fetch a fresh token.
+ *                 every (re)connect and on `expired`, so it should fetch a fresh token. A
+ *                 fetch that fails or takes over 10 s is retried with a growing, jittered
+ *                 delay (1 s doubling to 5 min), reported once per streak of failures.
  *   topics        ({}) topic -> version the page holds now (0 = unknown). Only these topics
  *                 are tracked; setVersion and poll results for other topics are ignored.
  *   poll          (required) async (versions) => ({topic: version}); the app's own poll. It
  *                 receives a copy of the versions held and resolves to the versions now held.
- *                 It must settle: the shim never starts a second poll while one is in flight.
- *   fast          (5000) ms between polls whenever push is not trusted.
- *   slow          (60000) ms between polls in push mode. The server's `mode` event
- *                 overrides fast and slow.
- *   jitter        (1000) a hinted poll waits a random 0..jitter ms, so one publish does not
- *                 make every page poll in the same millisecond.
+ *                 The shim never starts a second poll while one is in flight.
+ *   fast          (5000, 1000..1 day) ms between polls whenever push is not trusted. The
+ *                 server's `mode` event may shorten it down to 1000, never lengthen it.
+ *   slow          (60000, fast..slowMax) ms between safety-net polls in push mode; each one
+ *                 waits a random delay in [slow/2, slow] so that pages do not poll in step.
+ *                 The server's `mode` event may set it anywhere from the page's fast to slowMax.
+ *   slowMax       (max(slow, 600000)) the longest safety-net interval the server (or the
+ *                 adaptive safety net) may ask for.
+ *   jitter        (1000) the first hinted poll after a quiet spell waits a random 0..jitter ms,
+ *                 so one publish does not make every page poll in the same millisecond.
+ *   throttle      (the page's fast) a hinted poll never starts sooner than this after the
+ *                 previous poll started: hints inside the window collapse into one poll at
+ *                 its end, which fetches the newest version. A topic bumped many times a
+ *                 second thus costs a page at most one poll per `fast`.
+ *   pollTimeout   (30000) a poll that has not settled by then counts as failed: it is
+ *                 reported, and the next one comes after `fast`. A late answer is ignored.
+ *   adaptive      (false) true: while polls keep finding nothing that push did not announce,
+ *                 each safety-net interval doubles, up to slowMax; the first change that no
+ *                 hint announced (a missed hint) snaps it back to `slow`.
  *   enabled       (true) false: never connect, poll every `fast`; mode "off".
  *   onMode        (none) (mode) => {}, called on every change after start; pp.mode holds
  *                 the initial one.
- *   transports    (socket.io's: ["polling", "websocket"]) ["polling"] = long-polling only.
+ *   transports    (websocket first) socket.io transports. By default the shim connects over
+ *                 websocket, the one transport that needs no session affinity behind a load
+ *                 balancer, and only after 3 failed attempts in a row tries long-polling
+ *                 (without upgrades); when that works, it remembers it for this notifier for
+ *                 an hour (localStorage, where available). Setting transports turns this off.
  *   socketOptions ({}) extra socket.io-client options (path, query...), applied last.
  *   heartbeatTimeout (auto) ms of silence from the server (no pong, no event) after which
  *                 push is treated as unhealthy and the page polls at `fast` until the server
  *                 is heard again. Auto = the server's ping interval + 10000 (30000 before the
  *                 handshake is known); 0 turns the watchdog off and leaves detection to
  *                 socket.io's own ping timeout, which closes the connection.
- *   hiddenFactor  (4) while document.hidden, intervals are this many times longer and hints
- *                 are remembered instead of polled; on return a remembered hint polls at once
- *                 (after jitter).
+ *   hiddenFactor  (4, 1..100) while document.hidden, intervals are this many times longer and
+ *                 hints are remembered instead of polled; on return a remembered hint polls
+ *                 (after jitter, within the throttle).
  *   onHint        (none) (topic, version) => {} for every hint received, useful or not.
- *   onPoll        (none) ({reason: "timer"|"hint", ok, versions}) => {} after each poll settles.
- *   onError       (console.warn) (error) => {} for failed polls, token fetches, denied topics,
- *                 the first connect error of an outage, and errors thrown by callbacks.
+ *   onPoll        (none) ({reason: "timer"|"hint", ok, versions, missed}) => {} after each
+ *                 poll settles or times out; missed lists the topics whose change that poll
+ *                 found without a hint announcing it (only while connected).
+ *   onError       (console.warn) (error) => {} for failed or timed-out polls, token fetches,
+ *                 denied topics, the first connect error of an outage, refused intervals,
+ *                 the fallback to long-polling, and errors thrown by callbacks.
  *   io, random, now, document  injection points for tests: the socket.io-client factory
- *                 io(url, opts), Math.random, Date.now and the Document to watch.
+ *                 io(url, opts), Math.random, the monotonic clock (performance.now, or
+ *                 Date.now where there is none) and the Document to watch.
  *
  * Decisions a user may ask about:
  *   - No poll at start: the page already has data when it calls start(). The first poll
- *     comes one interval later (fast while connecting, slow once push is established).
+ *     comes one interval later (fast while connecting; within slow once push is established).
  *   - Every poll restarts the periodic timer, so a hinted poll also pushes back the next
- *     slow poll.
- *   - A poll that rejects (or throws) is reported to onError and retried after `fast`.
- *   - A change that reaches every page at once (server mode change, node death) would make
- *     all overdue pages poll together, so an overdue poll is spread over one interval. A
- *     tab that becomes visible again is one page, so its overdue poll waits only `jitter`.
+ *     safety-net poll.
+ *   - A change that reaches every page at once (server mode change, node death, the end of
+ *     an outage) would make them poll in step for ever, so every mode change spreads the
+ *     next poll over the whole new interval, and every safety-net delay is drawn at random.
+ *     No poll ever starts sooner than `fast` after the previous one, except a hinted poll
+ *     when the page chose a shorter throttle.
+ *   - A poll that rejects (or throws, or times out) is reported to onError and retried
+ *     after `fast`.
  *   - If the server denies any topic (or never confirms it), push cannot be trusted for
  *     that topic, and since the app polls all topics together the shim stays in "poll" mode
  *     (fast) and tells onError which topics and why.
+ *   - A server that accepts the connection and then closes it is reconnected to after a
+ *     growing, jittered delay (1 s doubling to 5 min), reported once per streak; the streak
+ *     ends when a connection stays up for a minute.
  *   - While the tab is hidden, a silent server is not held against it: browsers throttle the
  *     timers that send pings there.
  *
@@ -82,7 +114,11 @@ const DEFAULTS = {
   poll: undefined,
   fast: 5000,
   slow: 60000,
+  slowMax: undefined,
   jitter: 1000,
+  throttle: undefined,
+  pollTimeout: 30000,
+  adaptive: false,
   enabled: true,
   onMode: undefined,
   transports: undefined,
@@ -98,6 +134,15 @@ const DEFAULTS = {
   document: undefined,
 };
 
+// setTimeout keeps delays in a signed 32-bit integer: anything longer fires at once.
+const MAX_DELAY = 2147483647;
+// No poll interval below a second: a server (or a typo) asking for less would make every
+// page hammer the app. No interval above a day, well inside MAX_DELAY.
+const MIN_INTERVAL = 1000;
+const MAX_INTERVAL = 24 * 3600 * 1000;
+// The default ceiling for slow: a safety net looser than 10 minutes is the page's call.
+const SLOW_MAX_DEFAULT = 600000;
+const MAX_HIDDEN_FACTOR = 100;
 // Shadow reports per poll; at the fast rate this keeps a page under one report a second.
 const MAX_REPORTS = 10;
 // Margin over the server's ping interval before silence counts: a pong normally follows
@@ -108,12 +153,21 @@ const HEARTBEAT_FALLBACK = 30000;
 // socket.io's reconnect: a 30 s ceiling and ±50 % randomization, instead of the 5 s
 // default, so a node's death does not bring its sockets back in synchronized waves.
 const RECONNECT = { reconnectionDelay: 1000, reconnectionDelayMax: 30000, randomizationFactor: 0.5 };
-// socket.io 2 does not reconnect after a server-side disconnect; we do, with the same
-// ceiling, doubling from 1 s so a server that keeps refusing us is not hammered.
-const KICK_BASE = 1000;
-const KICK_MAX = 30000;
+// Token fetches that fail and servers that kick us: 1 s doubling to 5 min, drawn in
+// [½, 1] of that, so a broken endpoint costs a tab about 20 requests an hour, not 720.
+const BACKOFF_BASE = 1000;
+const BACKOFF_MAX = 300000;
+// A kicked connection that had stayed up this long ends the kick streak.
+const KICK_STABLE = 60000;
+// A token function that has not answered by then is treated as failed.
+const TOKEN_TIMEOUT = 10000;
 // `drain` without a usable `within`: the value the design uses.
 const DRAIN_DEFAULT = 10000;
+// Websocket attempts that must fail in a row before long-polling is tried, and how long a
+// notifier that could only be reached by long-polling is remembered.
+const WS_TRIES = 3;
+const REMEMBER_POLLING = 3600000;
+const STORE_PREFIX = "pushpoll:polling-only:";
 
 function toVersion(v) {
   const n = typeof v === "string" && v.trim() !== "" ? Number(v) : v;
@@ -127,6 +181,18 @@ function positive(v, name) {
   return v;
 }
 
+// [½, 1] of min(max, base·2^n): exponential, capped, and never in step with another tab.
+function backoff(n, random) {
+  return Math.min(BACKOFF_MAX, BACKOFF_BASE * Math.pow(2, Math.min(n, 30))) * (0.5 + random() / 2);
+}
+
+function monotonic() {
+  if (typeof performance !== "undefined" && performance && typeof performance.now === "function") {
+    return () => performance.now();
+  }
+  return () => Date.now();
+}
+
 export function start(options) {
   const o = Object.assign({}, DEFAULTS);
   for (const k of Object.keys(options || {})) {
@@ -134,13 +200,29 @@ export function start(options) {
   }
   if (typeof o.poll !== "function") throw new TypeError("pushpoll: poll must be a function");
   if (o.enabled && !o.url && !o.io) throw new TypeError("pushpoll: url is required unless enabled is false");
-  let fast = positive(o.fast, "fast");
-  let slow = positive(o.slow, "slow");
-  const jitter = Math.max(0, Number(o.jitter) || 0);
-  const hiddenFactor = Math.max(1, Number(o.hiddenFactor) || 1);
-  const now = o.now || (() => Date.now());
+  const now = o.now || monotonic();
   const random = o.random || Math.random;
   const doc = o.document !== undefined ? o.document : typeof document !== "undefined" ? document : null;
+
+  // Refused values are reported after `warn` exists; see below.
+  const refused = [];
+  function bounded(v, name, lo, hi, from = "option") {
+    const n = Math.min(hi, Math.max(lo, v));
+    if (n !== v) refused.push(new RangeError("pushpoll: " + from + " " + name + " " + v + " is outside " + lo + ".." + hi + "; using " + n));
+    return n;
+  }
+  // The page's own bounds, which no server value may cross.
+  const pageFast = bounded(positive(o.fast, "fast"), "fast", MIN_INTERVAL, MAX_INTERVAL);
+  const pageSlow = bounded(positive(o.slow, "slow"), "slow", pageFast, MAX_INTERVAL);
+  const slowMax =
+    o.slowMax === undefined ? Math.max(pageSlow, SLOW_MAX_DEFAULT) : bounded(positive(o.slowMax, "slowMax"), "slowMax", pageSlow, MAX_INTERVAL);
+  const throttle = o.throttle === undefined ? pageFast : bounded(positive(o.throttle, "throttle"), "throttle", MIN_INTERVAL, MAX_INTERVAL);
+  const pollTimeout = bounded(positive(o.pollTimeout, "pollTimeout"), "pollTimeout", MIN_INTERVAL, MAX_INTERVAL);
+  const jitter = bounded(Math.max(0, Number(o.jitter) || 0), "jitter", 0, MAX_INTERVAL);
+  const hiddenFactor = bounded(Math.max(1, Number(o.hiddenFactor) || 1), "hiddenFactor", 1, MAX_HIDDEN_FACTOR);
+  let fast = pageFast;
+  let slow = pageSlow;
+  let safetyNet = slow; // the adaptive safety net grows this between slow and slowMax
 
   const held = Object.create(null);
   for (const t of Object.keys(o.topics || {})) held[t] = toVersion(o.topics[t]) || 0;
@@ -152,15 +234,17 @@ export function start(options) {
   // Connection state. `gen` counts connections so that a token or ack that arrives after
   // the connection it belonged to is dropped instead of acting on the new one.
   let socket = null;
+  let unwire = null;
   let connected = false;
+  let connectedAt = 0;
   let serverMode = null;
   let draining = false;
   let silent = false;
   let gen = 0;
   let kicks = 0;
+  let tokenFailures = 0;
   let outageReported = false;
   let uncovered = new Set(topicList); // topics push does not cover right now
-  const listeners = [];
 
   // Poll state: one timer for the next poll, whatever its reason, so two can never race.
   let pollTimer = null;
@@ -168,7 +252,8 @@ export function start(options) {
   let pollKind = null; // "timer" | "hint"
   let inFlight = false;
   let failed = false;
-  let lastPollAt = now(); // the page's data is as fresh as a poll at start
+  let lastStart = -Infinity; // when the last poll started: the throttle counts from here
+  let lastPollAt = now(); // when the last poll settled; the page's data is as fresh as a poll at start
   // Hints not yet covered by a poll that started after them: topic -> {v, zero, at, before, act}.
   // act = false for hints received in shadow mode, which are watched but never polled for.
   let pending = new Map();
@@ -176,6 +261,8 @@ export function start(options) {
   let hbTimer = null;
   let subTimer = null;
   let reconnectTimer = null;
+  // Deadlines of poll and token promises, cleared by stop().
+  const deadlines = new Set();
 
   function warn(err) {
     try {
@@ -195,13 +282,46 @@ export function start(options) {
     }
   }
 
+  function reportRefused() {
+    for (const err of refused.splice(0)) warn(err);
+  }
+  reportRefused();
+
+  // Settles like p, or rejects with `message` after ms; a late settle of p is ignored.
+  function deadline(p, ms, message) {
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        deadlines.delete(timer);
+        reject(new Error(message));
+      }, ms);
+      deadlines.add(timer);
+      const done = (fn) => (v) => {
+        clearTimeout(timer);
+        deadlines.delete(timer);
+        fn(v);
+      };
+      Promise.resolve(p).then(done(resolve), done(reject));
+    });
+  }
+
   function hidden() {
     return !!(doc && doc.hidden);
   }
 
+  function trusted() {
+    return mode === "push" && !failed;
+  }
+
   function interval() {
-    const base = mode === "push" && !failed ? slow : fast;
+    const base = trusted() ? safetyNet : fast;
     return hidden() ? base * hiddenFactor : base;
+  }
+
+  // One safety-net delay: random in [½, 1] of the interval, so pages that polled together
+  // once drift apart instead of polling in step for ever.
+  function nextDelay() {
+    const iv = interval();
+    return trusted() ? iv * (0.5 + random() / 2) : iv;
   }
 
   function computeMode() {
@@ -216,8 +336,9 @@ export function start(options) {
     const m = computeMode();
     if (m === mode) return;
     mode = m;
+    if (m !== "push") safetyNet = slow;
     call(o.onMode, m);
-    rearm(interval());
+    spread();
   }
 
   // ---- poll scheduling ----
@@ -228,11 +349,14 @@ export function start(options) {
     pollKind = null;
   }
 
+  // Every poll goes through here. A periodic poll never starts sooner than `fast` after
+  // the previous one (a hinted poll: `throttle`), and no delay reaches setTimeout unbounded.
   function arm(at, kind) {
     clearPollTimer();
+    at = Math.max(at, lastStart + (kind === "hint" ? throttle : fast));
     pollAt = at;
     pollKind = kind;
-    pollTimer = setTimeout(firePoll, Math.max(0, at - now()));
+    pollTimer = setTimeout(firePoll, Math.min(MAX_DELAY, Math.max(0, at - now())));
   }
 
   function firePoll() {
@@ -243,14 +367,25 @@ export function start(options) {
   }
 
   // Puts the periodic poll one interval after the last poll. When that is already past,
-  // the poll is spread over `spread` ms instead of happening at once.
-  function rearm(spread) {
+  // the poll is spread over `over` ms instead of happening at once.
+  function rearm(over) {
     if (stopped || inFlight) return;
     if (pollKind === "hint" && !hidden()) return;
     let at = lastPollAt + interval();
     const t = now();
-    if (at <= t) at = t + random() * spread;
+    if (at <= t) at = t + random() * over;
     arm(at, "timer");
+  }
+
+  // After a mode or interval change, which reaches many pages at once: in push mode the
+  // next poll is drawn over the whole new interval (but not sooner than `fast` after the
+  // last one, as plain polling would); polling at fast keeps its phase unless overdue, and
+  // then spreads over one interval.
+  function spread() {
+    if (stopped || inFlight) return;
+    if (pollKind === "hint" && !hidden()) return;
+    if (trusted()) arm(Math.max(now() + random() * interval(), lastPollAt + fast), "timer");
+    else rearm(interval());
   }
 
   function hasActionable() {
@@ -258,12 +393,14 @@ export function start(options) {
     return false;
   }
 
+  // The first hint after a quiet spell polls within jitter; later ones wait for the end of
+  // the throttle window (arm), where one poll takes every hint that came meanwhile.
   function scheduleHint() {
     if (stopped || inFlight || hidden()) return;
     // A hinted poll already waiting takes this hint too; drawing a new delay per hint
     // would pull bursts towards 0 and defeat the jitter.
     if (pollKind === "hint") return;
-    const at = now() + random() * jitter;
+    const at = Math.max(now() + random() * jitter, lastStart + throttle);
     if (pollTimer !== null && pollAt <= at) return;
     arm(at, "hint");
   }
@@ -289,18 +426,21 @@ export function start(options) {
     if (stopped || inFlight) return;
     clearPollTimer();
     inFlight = true;
+    lastStart = now();
     const served = pending;
     pending = new Map();
     const before = Object.assign({}, held);
-    Promise.resolve()
-      .then(() => o.poll(Object.assign({}, held)))
-      .then(
-        (result) => finish(reason, served, before, true, result),
-        (err) => {
-          warn(err);
-          finish(reason, served, before, false, null);
-        },
-      );
+    deadline(
+      Promise.resolve().then(() => o.poll(Object.assign({}, held))),
+      pollTimeout,
+      "pushpoll: poll did not settle within " + pollTimeout + " ms; counted as failed",
+    ).then(
+      (result) => finish(reason, served, before, true, result),
+      (err) => {
+        warn(err);
+        finish(reason, served, before, false, null);
+      },
+    );
   }
 
   function finish(reason, served, before, ok, result) {
@@ -308,11 +448,14 @@ export function start(options) {
     if (stopped) return;
     lastPollAt = now();
     failed = !ok;
+    let missed = [];
     if (ok) {
       if (result && typeof result === "object") {
         for (const t of Object.keys(result)) raise(t, result[t]);
       }
-      shadowReports(served, before);
+      missed = misses(served, before);
+      shadowReports(served, before, missed);
+      adapt(missed);
       for (const [t, e] of pending) if (e.act && satisfied(t, e)) pending.delete(t);
     } else {
       // The failed poll answered none of its hints: the retry must.
@@ -323,19 +466,31 @@ export function start(options) {
     if (ok && hasActionable() && !hidden()) {
       scheduleHint(); // at most one follow-up, for hints that came while in flight
     } else {
-      arm(lastPollAt + interval(), "timer");
+      arm(lastPollAt + nextDelay(), "timer");
     }
-    call(o.onPoll, { reason, ok, versions: Object.assign({}, held) });
+    call(o.onPoll, { reason, ok, versions: Object.assign({}, held), missed });
   }
 
-  function shadowReports(served, before) {
+  // Topics whose change this poll found although no hint announced it, neither one the
+  // poll served nor one that came while it was in flight. Only push and shadow count: in
+  // poll mode the server promises nothing.
+  function misses(served, before) {
+    if (!connected || (mode !== "push" && mode !== "shadow")) return [];
+    return topicList.filter((t) => held[t] > before[t] && !served.has(t) && !pending.has(t));
+  }
+
+  function adapt(missed) {
+    if (!o.adaptive) return;
+    if (missed.length > 0) safetyNet = slow;
+    else if (mode === "push") safetyNet = Math.min(slowMax, safetyNet * 2);
+  }
+
+  function shadowReports(served, before, missed) {
     if (mode !== "shadow" || !connected) return;
     const doneAt = now();
     const out = [];
-    const hinted = new Set();
     const add = (t, e) => {
-      hinted.add(t);
-      out.push({ topic: t, hintV: e.v, leadMs: Math.max(0, doneAt - e.at), found: held[t] > e.before });
+      out.push({ topic: t, hintV: e.v, leadMs: Math.max(0, Math.round(doneAt - e.at)), found: held[t] > e.before });
     };
     for (const [t, e] of served) if (!e.act) add(t, e);
     // A hint that came while this poll was in flight, for a version the poll brought back,
@@ -346,7 +501,7 @@ export function start(options) {
         pending.delete(t);
       }
     }
-    for (const t of topicList) if (held[t] > before[t] && !hinted.has(t)) out.push({ topic: t, missed: true });
+    for (const t of missed) out.push({ topic: t, missed: true });
     for (const r of out.slice(0, MAX_REPORTS)) socket.emit("report", r);
   }
 
@@ -360,13 +515,13 @@ export function start(options) {
     if (act) scheduleHint();
   }
 
-  // ---- socket ----
+  // ---- the connection ----
 
   function heartbeatMs() {
-    if (o.heartbeatTimeout != null) return Math.max(0, Number(o.heartbeatTimeout) || 0);
+    if (o.heartbeatTimeout != null) return Math.min(MAX_DELAY, Math.max(0, Number(o.heartbeatTimeout) || 0));
     const engine = socket && socket.io && socket.io.engine;
     const ping = engine && Number(engine.pingInterval);
-    return ping > 0 ? ping + HEARTBEAT_MARGIN : HEARTBEAT_FALLBACK;
+    return ping > 0 && ping < MAX_INTERVAL ? ping + HEARTBEAT_MARGIN : HEARTBEAT_FALLBACK;
   }
 
   function heard() {
@@ -392,7 +547,11 @@ export function start(options) {
   }
 
   function token() {
-    return Promise.resolve().then(() => (typeof o.token === "function" ? o.token() : o.token));
+    return deadline(
+      Promise.resolve().then(() => (typeof o.token === "function" ? o.token() : o.token)),
+      TOKEN_TIMEOUT,
+      "pushpoll: the token function did not answer within " + TOKEN_TIMEOUT + " ms",
+    );
   }
 
   function subscribe(topics) {
@@ -401,19 +560,21 @@ export function start(options) {
     subTimer = null;
     token().then(
       (tok) => {
+        tokenFailures = 0;
         if (stopped || g !== gen || !connected) return;
         const req = {};
         for (const t of topics) req[t] = held[t];
         socket.emit("subscribe", { token: tok == null ? "" : String(tok), topics: req }, (ack) => onAck(ack, g));
       },
       (err) => {
-        warn(err);
+        // The page polls at fast meanwhile, so nothing is lost by waiting longer each time.
+        if (tokenFailures === 0) warn(err);
+        const delay = backoff(tokenFailures++, random);
         if (stopped || g !== gen || !connected) return;
-        // Keep trying at the polling rate: the page is polling meanwhile, so nothing is lost.
         subTimer = setTimeout(() => {
           subTimer = null;
           subscribe(Array.from(uncovered));
-        }, fast);
+        }, delay);
       },
     );
   }
@@ -430,8 +591,6 @@ export function start(options) {
     if (denied.length > 0) {
       const why = denied.map((t) => t + " (" + ack.denied[t] + ")").join(", ");
       warn(new Error("pushpoll: topics denied, polling at the fast rate: " + why));
-    } else {
-      kicks = 0;
     }
     updateMode();
   }
@@ -443,12 +602,27 @@ export function start(options) {
       draining = false;
       if (!stopped && socket && !connected) socket.connect();
       updateMode();
-    }, ms);
+    }, Math.min(MAX_DELAY, ms));
+  }
+
+  // A server interval is taken within the page's bounds: fast never slower than the page's
+  // own, slow never below the page's fast nor above slowMax.
+  function serverIntervals(msg) {
+    const f = toVersion(msg.fast);
+    const s = toVersion(msg.slow);
+    const nf = f > 0 ? bounded(f, "fast", MIN_INTERVAL, pageFast, "server") : fast;
+    const ns = s > 0 ? bounded(s, "slow", pageFast, slowMax, "server") : slow;
+    reportRefused();
+    const changed = nf !== fast || ns !== slow;
+    fast = nf;
+    if (ns !== slow) slow = safetyNet = ns;
+    return changed;
   }
 
   const handlers = {
     connect() {
       connected = true;
+      connectedAt = now();
       draining = false;
       silent = false;
       outageReported = false;
@@ -469,8 +643,13 @@ export function start(options) {
       if (subTimer !== null) clearTimeout(subTimer);
       hbTimer = subTimer = null;
       if (reason === "io server disconnect" && !draining) {
-        reconnectAfter(random() * Math.min(KICK_MAX, KICK_BASE * Math.pow(2, kicks)));
+        // socket.io 2 does not reconnect after a server-side disconnect; we do, backing
+        // off across connections that the server accepts and then closes again.
+        if (now() - connectedAt >= KICK_STABLE) kicks = 0;
+        const delay = backoff(kicks, random);
+        if (kicks === 0) warn(new Error("pushpoll: the notifier closed the connection; reconnecting with backoff"));
         kicks++;
+        reconnectAfter(delay);
       }
       updateMode();
     },
@@ -486,15 +665,11 @@ export function start(options) {
     mode(msg) {
       heard();
       if (!msg || typeof msg !== "object") return;
-      const f = toVersion(msg.fast);
-      const s = toVersion(msg.slow);
-      const changed = (f > 0 && f !== fast) || (s > 0 && s !== slow);
-      if (f > 0) fast = f;
-      if (s > 0) slow = s;
+      const changed = serverIntervals(msg);
       if (msg.mode === "push" || msg.mode === "poll" || msg.mode === "shadow") serverMode = msg.mode;
       const before = mode;
       updateMode();
-      if (changed && mode === before) rearm(interval());
+      if (changed && mode === before) spread();
     },
     stale(msg) {
       heard();
@@ -530,17 +705,13 @@ export function start(options) {
   arm(lastPollAt + interval(), "timer");
   if (doc && typeof doc.addEventListener === "function") doc.addEventListener("visibilitychange", onVisibility);
   if (o.enabled) {
-    const opts = Object.assign({ forceNew: true }, RECONNECT);
-    if (o.transports) opts.transports = o.transports;
-    Object.assign(opts, o.socketOptions);
-    socket = (o.io || io)(o.url, opts);
-    for (const ev of Object.keys(handlers)) {
-      const fn = (...args) => {
-        if (!stopped) handlers[ev](...args);
-      };
-      listeners.push([ev, fn]);
-      socket.on(ev, fn);
-    }
+    const opened = openSocket(o, warn);
+    socket = opened.socket;
+    const unwireHandlers = wire(socket, handlers, () => stopped);
+    unwire = () => {
+      unwireHandlers();
+      opened.release();
+    };
   }
 
   return {
@@ -561,11 +732,12 @@ export function start(options) {
       if (stopped) return;
       stopped = true;
       clearPollTimer();
-      for (const t of [hbTimer, subTimer, reconnectTimer]) if (t !== null) clearTimeout(t);
+      for (const t of [hbTimer, subTimer, reconnectTimer, ...deadlines]) if (t !== null) clearTimeout(t);
       hbTimer = subTimer = reconnectTimer = null;
+      deadlines.clear();
       if (doc && typeof doc.removeEventListener === "function") doc.removeEventListener("visibilitychange", onVisibility);
       if (socket) {
-        for (const [ev, fn] of listeners) socket.off(ev, fn);
+        unwire();
         socket.close();
         socket = null;
       }
@@ -573,6 +745,106 @@ export function start(options) {
       mode = "off";
     },
   };
+}
+
+// ---- the socket ----
+// The only code that creates a socket or listens to one. The rest of the shim needs a
+// socket-like object (on, off, emit, connect, disconnect, close) that fires the events of
+// `handlers`, so another source of those events can take the socket's place here.
+
+function openSocket(o, warn) {
+  const opts = Object.assign({ forceNew: true }, RECONNECT);
+  const chosen = o.transports || (o.socketOptions && o.socketOptions.transports);
+  const store = chosen ? null : storage();
+  const key = STORE_PREFIX + origin(o.url);
+  if (chosen) {
+    opts.transports = chosen;
+  } else {
+    opts.transports = [rememberedPolling(store, key) ? "polling" : "websocket"];
+    opts.upgrade = false;
+  }
+  Object.assign(opts, o.socketOptions);
+  const socket = (o.io || io)(o.url, opts);
+  return { socket, release: chosen ? () => {} : websocketFirst(socket, store, key, warn) };
+}
+
+// Calls handlers[ev] for every event the socket fires until the returned function is
+// called, and never after `stopped()` says so.
+function wire(socket, handlers, stopped) {
+  const listeners = [];
+  for (const ev of Object.keys(handlers)) {
+    const fn = (...args) => {
+      if (!stopped()) handlers[ev](...args);
+    };
+    listeners.push([ev, fn]);
+    socket.on(ev, fn);
+  }
+  return () => {
+    for (const [ev, fn] of listeners) socket.off(ev, fn);
+  };
+}
+
+// Websocket first, because long-polling needs session affinity behind most balancers and
+// websocket does not. Only after WS_TRIES failed attempts in a row (a proxy that refuses
+// the upgrade, or blocks websockets) does the manager's next attempt use long-polling, and
+// when that connects, the notifier is remembered as polling-only. A notifier that is just
+// down fails both ways, so the transports alternate and nothing is remembered; once a
+// websocket has worked, failures are outages, and the transport stays.
+function websocketFirst(socket, store, key, warn) {
+  const manager = socket.io;
+  if (!manager || !manager.opts) return () => {}; // not a socket.io-client 2 socket: nothing to steer
+  let failures = 0;
+  let fellBack = false;
+  let websocketWorked = false;
+  const onError = () => {
+    if (websocketWorked || ++failures < WS_TRIES) return;
+    failures = 0;
+    const next = manager.opts.transports[0] === "websocket" ? "polling" : "websocket";
+    manager.opts.transports = [next];
+    fellBack = next === "polling";
+  };
+  const onConnect = () => {
+    failures = 0;
+    if (manager.opts.transports[0] === "websocket") websocketWorked = true;
+    if (!fellBack) return;
+    fellBack = false;
+    warn(new Error("pushpoll: websocket could not be opened; using long-polling for this notifier"));
+    try {
+      if (store) store.setItem(key, String(Date.now() + REMEMBER_POLLING));
+    } catch (_) {
+      // A full or refused storage only means the next page load tries websocket again.
+    }
+  };
+  return wire(socket, { connect_error: onError, connect: onConnect }, () => false);
+}
+
+// localStorage where the page may use it; reading it throws in some sandboxed frames.
+function storage() {
+  try {
+    return typeof localStorage !== "undefined" ? localStorage : null;
+  } catch (_) {
+    return null;
+  }
+}
+
+function rememberedPolling(store, key) {
+  try {
+    const until = store ? store.getItem(key) : null;
+    if (until === null) return false;
+    if (Number(until) > Date.now()) return true;
+    store.removeItem(key); // expired, or not ours to make sense of
+  } catch (_) {
+    // As if nothing were stored.
+  }
+  return false;
+}
+
+function origin(url) {
+  try {
+    return new URL(url).origin;
+  } catch (_) {
+    return String(url);
+  }
 }
 
 export default { start };

@@ -43,6 +43,14 @@ test("dist/pushpoll.mjs exports start and a default { start }", async () => {
   assert.equal(mod.default.start, mod.start);
 });
 
+test("the package's exports: the README's import form and the script-tag bundle", async () => {
+  const viaReadme = await import("pushpoll-client/pushpoll.mjs");
+  const viaRoot = await import("pushpoll-client");
+  assert.equal(typeof viaReadme.start, "function");
+  assert.equal(viaReadme, viaRoot, "one module, whichever name");
+  assert.equal(fileURLToPath(import.meta.resolve("pushpoll-client/pushpoll.js")), join(root, "dist/pushpoll.js"));
+});
+
 test("dist/ matches a fresh build byte for byte", async () => {
   const files = await buildFiles();
   assert.deepEqual(

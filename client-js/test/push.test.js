@@ -7,16 +7,23 @@ import { setup, connect, advance, settle, enableClock, resetClock } from "./fake
 beforeEach(enableClock);
 afterEach(resetClock);
 
-test("healthy push: no poll before slow, one at slow", async () => {
-  const t = setup();
+test("healthy push: the first safety-net poll spread over slow, the next within [slow/2, slow]", async () => {
+  const draws = [0.5, 0.2];
+  const t = setup({ random: () => draws.shift() });
   await connect(t);
   assert.equal(t.pp.mode, "push");
-  await advance(59999);
+  await advance(29999);
   assert.equal(t.polls.length, 0);
   await advance(1);
-  assert.equal(t.polls.length, 1);
-  assert.equal(t.polls[0].at, 60000);
+  assert.equal(t.polls.length, 1, "entering push: random() * slow");
+  assert.equal(t.polls[0].at, 30000);
   assert.deepEqual(t.polls[0].versions, { "project:42": 1057 });
+  await advance(36000);
+  assert.deepEqual(
+    t.polls.map((p) => p.at),
+    [30000, 66000],
+    "then slow * (0.5 + random() / 2)",
+  );
 });
 
 test("one hint: exactly one poll within jitter, and it restarts the slow timer", async () => {
@@ -29,11 +36,11 @@ test("one hint: exactly one poll within jitter, and it restarts the slow timer",
   await advance(1);
   assert.equal(t.polls.length, 1);
   assert.equal(t.polls[0].at, 1099); // 100 + 0.999 * 1000
-  await advance(60000 - 1);
+  await advance(59970 - 1);
   assert.equal(t.polls.length, 1, "the slow timer counts from the hinted poll");
   await advance(1);
   assert.equal(t.polls.length, 2);
-  assert.equal(t.polls[1].at, 61099);
+  assert.equal(t.polls[1].at, 61069); // 1099 + 60000 * (0.5 + 0.999 / 2)
 });
 
 test("burst of 20 hints while the poll is scheduled: one poll", async () => {
@@ -47,7 +54,7 @@ test("burst of 20 hints while the poll is scheduled: one poll", async () => {
   await advance(1000);
   assert.equal(t.polls.length, 1);
   assert.equal(t.polls[0].at, 500);
-  await advance(58000);
+  await advance(44000); // the safety net is next, at 500 + 45000
   assert.equal(t.polls.length, 1);
 });
 
@@ -69,7 +76,7 @@ test("hints during a poll in flight: exactly one follow-up", async () => {
   await advance(1);
   assert.equal(t.polls.length, 2, "one follow-up, after jitter");
   await settle(t, 1, { "project:42": 1078 });
-  await advance(59999);
+  await advance(44999);
   assert.equal(t.polls.length, 2);
   assert.equal(t.maxInFlight, 1);
 });
@@ -81,12 +88,12 @@ test("hints during flight that the poll already answered: no follow-up", async (
   await advance(500);
   t.socket.fire("stale", { "project:42": 1059 });
   await settle(t, 0, { "project:42": 1059 });
-  await advance(59999);
+  await advance(44999);
   assert.equal(t.polls.length, 1);
 });
 
 test("never two polls in flight, even with a slow poll", async () => {
-  const t = setup({ deferred: true });
+  const t = setup({ deferred: true, pollTimeout: 60000 });
   await connect(t, "poll");
   await advance(5000);
   assert.equal(t.polls.length, 1);
@@ -113,7 +120,7 @@ test("hint at a version already held costs nothing", async () => {
   t.socket.fire("stale", { "project:42": 1057 });
   t.socket.fire("stale", { "project:42": 1000 });
   t.socket.fire("stale", { "unknown:1": 5 });
-  await advance(59999);
+  await advance(29999);
   assert.equal(t.polls.length, 0);
 });
 
@@ -147,27 +154,27 @@ test("setVersion that covers a pending hint cancels the hinted poll", async () =
   await connect(t);
   t.socket.fire("stale", { "project:42": 1060 });
   t.pp.setVersion("project:42", 1060);
-  await advance(59999);
+  await advance(29999);
   assert.equal(t.polls.length, 0);
 });
 
 test("the server's mode event overrides fast and slow", async () => {
   const t = setup();
   await connect(t, "push", { fast: 2000, slow: 10000 });
-  await advance(10000);
+  await advance(5000);
   assert.equal(t.polls.length, 1);
-  assert.equal(t.polls[0].at, 10000);
+  assert.equal(t.polls[0].at, 5000, "entering push: random() * slow");
   t.socket.fire("mode", { mode: "poll", fast: 2000, slow: 10000 });
   await advance(6000);
   assert.deepEqual(
     t.polls.map((p) => p.at),
-    [10000, 12000, 14000, 16000],
+    [5000, 7000, 9000, 11000],
   );
   // New intervals without a mode change move the next poll too.
   t.socket.fire("mode", { mode: "poll", fast: 3000, slow: 10000 });
   await advance(3000);
   assert.deepEqual(
     t.polls.map((p) => p.at),
-    [10000, 12000, 14000, 16000, 19000],
+    [5000, 7000, 9000, 11000, 14000],
   );
 });
