@@ -31,6 +31,9 @@ type Config struct {
 	FastInterval                time.Duration
 	SlowInterval                time.Duration
 	DrainTimeout                time.Duration
+	// HintThrottle is the per-topic fan-out window (throttle.go); 0 sends
+	// every bump at once.
+	HintThrottle time.Duration
 
 	// Limits against hostile or broken clients (DESIGN §7, hardening).
 	MaxTopicsPerSocket int           // topics one socket may hold
@@ -61,8 +64,12 @@ func Default() Config {
 		DrainTimeout:  30 * time.Second,
 		// As long as a typical token: revoking access in the app reaches
 		// open sockets within minutes, and no callback grant is for ever.
-		CallbackTTL:        5 * time.Minute,
-		CallbackMaxTTL:     time.Hour,
+		CallbackTTL:    5 * time.Minute,
+		CallbackMaxTTL: time.Hour,
+		// A second is far below any page's fast interval, so a busy topic
+		// still reaches its holders well before fallback polling would, and
+		// it caps a topic bumped without end at one fan-out a second.
+		HintThrottle:       time.Second,
 		MaxTopicsPerSocket: 1000,
 		// 16 KiB fits a subscribe for hundreds of topics with a token; a
 		// client with more subscribes in several frames.
@@ -120,11 +127,16 @@ func (c *Config) Validate() error {
 	default:
 		errs = append(errs, fmt.Errorf("--mode must be push, shadow or poll, not %q", c.Mode))
 	}
-	if c.FastInterval <= 0 || c.SlowInterval < c.FastInterval {
-		errs = append(errs, errors.New("--fast-interval must be positive and --slow-interval at least as long"))
+	for _, b := range c.durationBounds() {
+		if b.d < b.min || b.d > b.max {
+			errs = append(errs, fmt.Errorf("--%s %s is out of range: it must be between %s and %s", b.flag, short(b.d), short(b.min), short(b.max)))
+		}
 	}
-	if c.DrainTimeout < 0 {
-		errs = append(errs, errors.New("--drain-timeout must not be negative"))
+	if c.SlowInterval < c.FastInterval {
+		errs = append(errs, fmt.Errorf("--slow-interval %s must be at least --fast-interval %s", short(c.SlowInterval), short(c.FastInterval)))
+	}
+	if c.HintThrottle > c.FastInterval {
+		errs = append(errs, fmt.Errorf("--hint-throttle %s must not exceed --fast-interval %s: push would lag behind fallback polling", short(c.HintThrottle), short(c.FastInterval)))
 	}
 	if c.PingTimeout <= c.PingInterval {
 		errs = append(errs, errors.New("--ping-timeout must exceed --ping-interval"))
@@ -147,6 +159,52 @@ func (c *Config) Validate() error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+type durationBound struct {
+	flag     string
+	d        time.Duration
+	min, max time.Duration
+}
+
+// durationBounds is the sane range of every duration setting. Outside it a
+// node harms the app it is there to protect, or quietly stops protecting it:
+// pages told to poll every millisecond storm the app, a slow interval of
+// 900h overflows a browser's setTimeout (2^31-1 ms) so that it fires at
+// once, a fast interval of an hour turns the fallback off, and a heartbeat
+// of minutes leaves dead sockets counted as live.
+func (c *Config) durationBounds() []durationBound {
+	return []durationBound{
+		// The app's own polling rarely runs faster than a second or slower
+		// than a few minutes; fallback polling stands in for it.
+		{"fast-interval", c.FastInterval, time.Second, 5 * time.Minute},
+		// The safety net is how long a lost hint may leave a page stale.
+		{"slow-interval", c.SlowInterval, time.Second, time.Hour},
+		{"hint-throttle", c.HintThrottle, 0, time.Minute},
+		// A callback grant lives at least a second (not a call per
+		// subscribe) and at most a day (revocation must arrive some day).
+		{"auth-callback-ttl", c.CallbackTTL, time.Second, 24 * time.Hour},
+		{"auth-callback-max-ttl", c.CallbackMaxTTL, time.Second, 24 * time.Hour},
+		// Orchestrators give a stopping container seconds to minutes.
+		{"drain-timeout", c.DrainTimeout, 0, 10 * time.Minute},
+		// An hour means the burst alone, with no refill worth the name.
+		{"subscribe-every", c.SubscribeEvery, 10 * time.Millisecond, time.Hour},
+		{"write-timeout", c.WriteTimeout, 100 * time.Millisecond, 5 * time.Minute},
+		{"ping-interval", c.PingInterval, time.Second, 5 * time.Minute},
+		{"ping-timeout", c.PingTimeout, 2 * time.Second, 10 * time.Minute},
+	}
+}
+
+// short prints a duration without trailing zero units: 1h, 5m, 1m30s.
+func short(d time.Duration) string {
+	s := d.String()
+	if strings.HasSuffix(s, "m0s") {
+		s = strings.TrimSuffix(s, "0s")
+	}
+	if strings.HasSuffix(s, "h0m") {
+		s = strings.TrimSuffix(s, "0m")
+	}
+	return s
 }
 
 // SplitList parses a comma list flag, dropping blanks.

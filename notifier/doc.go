@@ -22,6 +22,10 @@
 // the broker's part in process. POST /v1/publish, /v1/admin/mode, /healthz,
 // /readyz, /metrics and /pushpoll.js are served on the same listener.
 //
+// Between Server.Message and hub.fanOut, hintThrottle lets each topic fan
+// out at most once per --hint-throttle window: the leading bump at once, the
+// rest as one trailing fan-out of the newest version.
+//
 // Nothing on the path from broker to sockets waits for a socket: posting to
 // a mailbox never blocks, and a socket that cannot take a write within the
 // write deadline is closed (its client polls and reconnects).

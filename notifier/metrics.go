@@ -12,6 +12,7 @@ type metrics struct {
 
 	hintsSent       prometheus.Counter
 	hintsCoalesced  prometheus.Counter
+	hintsThrottled  prometheus.Counter
 	published       prometheus.Counter
 	rejected        *prometheus.CounterVec
 	authDenied      *prometheus.CounterVec
@@ -50,6 +51,7 @@ func newMetrics(s *Server) *metrics {
 
 	m.hintsSent = counter(f, "pushpoll_hints_sent_total", "Stale hints written to sockets (one per topic per event).")
 	m.hintsCoalesced = counter(f, "pushpoll_hints_coalesced_total", "Bumps that did not add a hint: duplicates, out of order, or merged into a pending one.")
+	m.hintsThrottled = counter(f, "pushpoll_hints_throttled_total", "Bumps held back by the per-topic throttle (--hint-throttle) and folded into one trailing fan-out of the newest version.")
 	m.published = counter(f, "pushpoll_publishes_total", "Valid publishes received from the broker.")
 	m.slow = counter(f, "pushpoll_slow_disconnects_total", "Sockets closed because a write missed its deadline.")
 	m.modeChanges = counter(f, "pushpoll_mode_changes_total", "Feature flag changes applied.")

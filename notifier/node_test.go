@@ -193,6 +193,22 @@ func (c *client) stale() []map[string]int64 {
 	return out
 }
 
+// risingHints returns the hints received for topic, failing the test unless
+// their versions strictly rise.
+func (c *client) risingHints(topic string) []int64 {
+	c.t.Helper()
+	var vs []int64
+	for _, h := range c.stale() {
+		if v, ok := h[topic]; ok {
+			if len(vs) > 0 && v <= vs[len(vs)-1] {
+				c.t.Fatalf("hints for %s not strictly rising: %v then %d", topic, vs, v)
+			}
+			vs = append(vs, v)
+		}
+	}
+	return vs
+}
+
 func (c *client) named(name string) []json.RawMessage {
 	c.mu.Lock()
 	defer c.mu.Unlock()

@@ -265,6 +265,8 @@ func TestStuckClientFloodedWith2000Topics(t *testing.T) {
 	cfg.RedisURL = rs.URL
 	cfg.MaxTopicsPerSocket = 2500
 	cfg.WriteTimeout = 2 * time.Second
+	// Every bump must reach the sockets, to fill the stuck one's buffers.
+	cfg.HintThrottle = 0
 	n := startNode(t, cfg)
 
 	topics := make([]string, 2000)

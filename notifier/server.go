@@ -41,6 +41,7 @@ type Server struct {
 	wire   wire.Config
 	engine *engineio.Options // what the wire built; CloseAll needs it
 	work   *workers          // runs subscribes off go-socket.io's reader goroutines
+	hints  *hintThrottle     // per-topic fan-out throttle (throttle.go)
 
 	flag     atomic.Value // string: the feature flag, push/shadow/poll
 	trusted  atomic.Bool  // broker link up and resynced: push may be trusted
@@ -91,6 +92,7 @@ func New(cfg Config) (*Server, error) {
 	s.auth = auth
 	s.hub = newHub(s.broker)
 	s.m = newMetrics(s)
+	s.hints = newHintThrottle(cfg.HintThrottle, s.fanOut, s.m.hintsThrottled.Inc)
 	// Enough workers to keep both cores busy verifying tokens in a storm
 	// while a few wait on Redis; more would only hold grown stacks.
 	s.work = newWorkers(4 * runtime.GOMAXPROCS(0))
@@ -171,12 +173,14 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	case err := <-served:
 		stopBroker()
 		<-brokerDone
+		s.hints.stop()
 		return err
 	case <-ctx.Done():
 	}
 	s.shutdown()
 	stopBroker()
 	<-brokerDone
+	s.hints.stop()
 	if rb, ok := s.broker.(*RedisBroker); ok {
 		_ = rb.Close()
 	}
@@ -293,9 +297,7 @@ func (s *Server) Message(topic string, payload []byte) {
 		return
 	}
 	s.m.published.Inc()
-	if _, fresh := s.hub.fanOut(topic, v); !fresh {
-		s.m.hintsCoalesced.Inc()
-	}
+	s.hints.bump(topic, v)
 	if ts > 0 {
 		if lag := time.Since(time.UnixMilli(ts)); lag >= 0 && lag < time.Hour {
 			s.m.latency.Observe(lag.Seconds())

@@ -123,6 +123,7 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (n
 	str(&cfg.Mode, "mode", "PUSHPOLL_MODE", "starting mode: push, shadow or poll")
 	dur(&cfg.FastInterval, "fast-interval", "PUSHPOLL_FAST_INTERVAL", "poll interval told to clients when push is not trusted")
 	dur(&cfg.SlowInterval, "slow-interval", "PUSHPOLL_SLOW_INTERVAL", "poll interval told to clients while push is healthy")
+	dur(&cfg.HintThrottle, "hint-throttle", "PUSHPOLL_HINT_THROTTLE", "per-topic window: the first bump goes out at once, later ones in the window as one hint of the newest version at its end; 0 turns it off")
 	dur(&cfg.DrainTimeout, "drain-timeout", "PUSHPOLL_DRAIN_TIMEOUT", "how long a SIGTERM waits for sockets to move away")
 	num(&cfg.MaxTopicsPerSocket, "max-topics-per-socket", "PUSHPOLL_MAX_TOPICS_PER_SOCKET", "topics one socket may hold")
 	num(&cfg.MaxFrameBytes, "max-frame-bytes", "PUSHPOLL_MAX_FRAME_BYTES", "largest incoming socket.io frame; a larger one closes that socket")

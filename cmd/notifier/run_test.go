@@ -42,6 +42,7 @@ func TestHelpListsEveryFlagWithItsEnvironmentTwin(t *testing.T) {
 		"--fast-interval", "PUSHPOLL_FAST_INTERVAL", "5s",
 		"--slow-interval", "PUSHPOLL_SLOW_INTERVAL", "1m0s",
 		"--drain-timeout", "PUSHPOLL_DRAIN_TIMEOUT", "30s",
+		"--hint-throttle", "PUSHPOLL_HINT_THROTTLE", "1s",
 		"--dev", "--demo",
 	} {
 		if !strings.Contains(out.String(), want) {
@@ -88,16 +89,29 @@ func TestBadSettingsNameTheFlag(t *testing.T) {
 		"--token-secret":     {"--token-secret", "short"},
 		"--token-public-key": {"--token-public-key", "/nonexistent.pem"},
 		"--allowed-origins":  {"--allowed-origins", "app.example.com"},
+		// Durations outside their bounds: the message names the bound too.
+		"--slow-interval 900h is out of range: it must be between 1s and 1h": {"--slow-interval", "900h"},
+		"--fast-interval 1ms is out of range: it must be between 1s and 5m":  {"--fast-interval", "1ms"},
+		"--hint-throttle 2s must not exceed --fast-interval 1s":              {"--fast-interval", "1s", "--hint-throttle", "2s"},
+		"--ping-interval 0s is out of range":                                 {"--ping-interval", "0s"},
+		"--drain-timeout -1s is out of range":                                {"--drain-timeout", "-1s"},
 	}
-	for flag, args := range cases {
-		t.Run(flag, func(t *testing.T) {
+	for want, args := range cases {
+		t.Run(want, func(t *testing.T) {
 			args := append([]string{"--listen", "127.0.0.1:0", "--auth-callback-url", "http://app.internal/authorize"}, args...)
 			err := run(context.Background(), args, env(nil), &bytes.Buffer{})
-			if err == nil || !strings.Contains(err.Error(), flag) {
-				t.Fatalf("err = %v, want one naming %s", err, flag)
+			if err == nil || !strings.Contains(err.Error(), want) {
+				t.Fatalf("err = %v, want one saying %q", err, want)
 			}
 		})
 	}
+	t.Run("from the environment", func(t *testing.T) {
+		err := run(context.Background(), []string{"--listen", "127.0.0.1:0", "--auth-callback-url", "http://app.internal/authorize"},
+			env(map[string]string{"PUSHPOLL_SLOW_INTERVAL": "900h"}), &bytes.Buffer{})
+		if err == nil || !strings.Contains(err.Error(), "--slow-interval 900h is out of range") {
+			t.Fatalf("err = %v, want the flag named for its environment twin", err)
+		}
+	})
 }
 
 // The real binary: --dev prints its generated secret and says it is for
