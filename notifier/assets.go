@@ -19,7 +19,7 @@ var (
 // crossorigin script tag needs it.
 func (s *Server) serveAsset(f asset.File) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		if origin := r.Header.Get("Origin"); origin != "" && s.wire.OriginAllowed(r) {
+		if origin := r.Header.Get("Origin"); origin != "" && s.sio.OriginAllowed(r) {
 			w.Header().Set("Access-Control-Allow-Origin", origin)
 			w.Header().Add("Vary", "Origin")
 		}

@@ -12,12 +12,12 @@
 //	                                   │ then for each:        version table, then push
 //	                                   ▼
 //	socket.hint: coalescing mailbox (topic → newest version, bounded by the
-//	  socket's topics) ──► one writer goroutine per busy socket ──► the
-//	  Engine.IO session's NextWriter ──► internal/wire transport ──► browser
+//	  socket's topics) ──► one writer goroutine per busy socket ──►
+//	  socketio.Conn.Send ──► internal/socketio transport ──► browser
 //
-// Browsers arrive through internal/wire (our websocket transport and polling
-// wrapper in front of go-socket.io 1.7.0, which refuse hostile input before
-// the library parses it), then onConnect registers a socket and onSubscribe
+// Browsers arrive through internal/socketio (the one package that uses
+// go-socket.io 1.7.0, behind our transports, which refuse hostile input
+// before the library parses it), then onConnect registers a socket and onSubscribe
 // asks authbridge which topics it may hold. Without Redis, LocalBroker plays
 // the broker's part in process. POST /v1/publish, /v1/admin/mode, /healthz,
 // /readyz, /metrics and /pushpoll.js are served on the same listener.

@@ -14,14 +14,12 @@ import (
 	"sync/atomic"
 	"time"
 
-	socketio "github.com/googollee/go-socket.io"
-	"github.com/googollee/go-socket.io/engineio"
 	"github.com/gorilla/mux"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/pushpoll/pushpoll/authbridge"
 	"github.com/pushpoll/pushpoll/internal/ratelog"
-	"github.com/pushpoll/pushpoll/internal/wire"
+	"github.com/pushpoll/pushpoll/internal/socketio"
 )
 
 // Server is one notifier node.
@@ -35,13 +33,11 @@ type Server struct {
 	broker Broker
 	auth   authbridge.Authorizer
 	hub    *hub
-	io     *socketio.Server
+	sio    *socketio.Server
 	m      *metrics
 	router *mux.Router
-	wire   wire.Config
-	engine *engineio.Options // what the wire built; CloseAll needs it
-	work   *workers          // runs subscribes off go-socket.io's reader goroutines
-	hints  *hintThrottle     // per-topic fan-out throttle (throttle.go)
+	work   *workers      // runs subscribes off the socket reader goroutines
+	hints  *hintThrottle // per-topic fan-out throttle (throttle.go)
 
 	flag     atomic.Value // string: the feature flag, push/shadow/poll
 	trusted  atomic.Bool  // broker link up and resynced: push may be trusted
@@ -97,20 +93,25 @@ func New(cfg Config) (*Server, error) {
 	// while a few wait on Redis; more would only hold grown stacks.
 	s.work = newWorkers(4 * runtime.GOMAXPROCS(0))
 
-	w := s.wireConfig()
-	s.wire = w
-	s.engine = w.EngineOptions()
-	s.io = socketio.NewServer(s.engine)
-	s.io.OnConnect("/", s.onConnect)
-	s.io.OnDisconnect("/", s.onDisconnect)
-	s.io.OnError("/", s.onError)
-	s.io.OnEvent("/", "subscribe", s.onSubscribe)
-	s.io.OnEvent("/", "unsubscribe", s.onUnsubscribe)
-	s.io.OnEvent("/", "report", s.onReport)
-	s.io.OnEvent("/", "tabs", s.onTabs)
+	s.sio, err = socketio.NewServer(s.socketConfig(), socketio.Handler[*socket]{
+		Connect:    s.onConnect,
+		Disconnect: s.onDisconnect,
+		Error:      s.onError,
+		Calls: map[string]func(*socket, json.RawMessage) any{
+			"subscribe": s.onSubscribe,
+		},
+		Events: map[string]func(*socket, json.RawMessage){
+			"unsubscribe": s.onUnsubscribe,
+			"report":      s.onReport,
+			"tabs":        s.onTabs,
+		},
+	})
+	if err != nil {
+		return nil, err
+	}
 
 	r := mux.NewRouter()
-	r.PathPrefix("/socket.io/").Handler(w.Guard(s.io))
+	r.PathPrefix("/socket.io/").Handler(s.sio)
 	r.HandleFunc("/v1/publish", s.handlePublish).Methods(http.MethodPost)
 	r.HandleFunc("/v1/admin/mode", s.handleMode).Methods(http.MethodGet, http.MethodPost)
 	r.HandleFunc("/healthz", s.handleHealth).Methods(http.MethodGet, http.MethodHead)
@@ -123,8 +124,8 @@ func New(cfg Config) (*Server, error) {
 	return s, nil
 }
 
-func (s *Server) wireConfig() wire.Config {
-	return wire.Config{
+func (s *Server) socketConfig() socketio.Config {
+	return socketio.Config{
 		AllowedOrigins: s.cfg.AllowedOrigins,
 		MaxFrameBytes:  s.cfg.MaxFrameBytes,
 		MaxPollBody:    int64(s.cfg.MaxFrameBytes) * 4,
@@ -132,7 +133,6 @@ func (s *Server) wireConfig() wire.Config {
 		PingInterval:   s.cfg.PingInterval,
 		PingTimeout:    s.cfg.PingTimeout,
 		MaxSockets:     s.cfg.MaxSockets,
-		Sockets:        func() int { return s.io.Count() },
 		Draining:       s.draining.Load,
 		OnReject:       func(reason string) { s.m.wireRejected.WithLabelValues(reason).Inc() },
 		OnSlow:         s.m.slow.Inc,
@@ -156,7 +156,7 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	ioDone := make(chan struct{})
 	go func() {
 		defer close(ioDone)
-		_ = s.io.Serve()
+		_ = s.sio.Serve()
 	}()
 	s.httpServer = &http.Server{
 		Handler:           s.router,
@@ -192,7 +192,7 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 		s.log.Warn("http shutdown", "err", err)
 	}
 	// go-socket.io's Close last: it panics on handshakes that arrive after it.
-	_ = s.io.Close()
+	_ = s.sio.Close()
 	<-ioDone
 	s.work.stop()
 	return nil
@@ -220,7 +220,7 @@ func (s *Server) shutdown() {
 	// Close every connection the wire accepted, including half-done
 	// handshakes and upgrades, and release held long-poll GETs, which
 	// http.Server.Shutdown would otherwise wait on.
-	wire.CloseAll(s.engine)
+	s.sio.CloseAll()
 	s.m.drainSeconds.Set(time.Since(start).Seconds())
 	n, _ = s.hub.counts()
 	s.log.Info("drained", "took", time.Since(start).Round(time.Millisecond), "closed", n)
@@ -268,9 +268,9 @@ func (s *Server) Publish(ctx context.Context, topic string, v int64) error {
 // Sockets is the number of sockets registered with the hub.
 func (s *Server) Sockets() int { n, _ := s.hub.counts(); return n }
 
-// Sessions is go-socket.io's own session count; it must fall back to zero
-// with Sockets, or sessions are leaking.
-func (s *Server) Sessions() int { return s.io.Count() }
+// Sessions is the socket.io layer's own session count; it must fall back to
+// zero with Sockets, or sessions are leaking.
+func (s *Server) Sessions() int { return s.sio.Count() }
 
 // Flag implements BrokerHandler: the feature flag as set for every node.
 func (s *Server) Flag(mode string) {
@@ -373,37 +373,28 @@ func (s *Server) resync(gen int) {
 	s.hub.eachSocket(func(sk *socket) { sk.setMode(m) })
 }
 
-// onConnect registers the socket. It never rejects (go-socket.io leaks the
-// session of a connection rejected here) and never emits (the library's
-// writer for this connection does not exist yet): the mode notice goes to
-// the mailbox, whose writer runs on its own goroutine.
-func (s *Server) onConnect(c socketio.Conn) error {
-	fc, ok := c.(frameConn)
-	if !ok {
-		// Only possible with a go-socket.io other than the pinned 1.7.0.
-		s.log.Error("socket.io connection does not expose its Engine.IO session; closing it", "type", fmt.Sprintf("%T", c))
-		go c.Close()
-		return nil
-	}
-	h := c.RemoteHeader()
-	sk := newSocket(c.ID(), fc)
+// onConnect registers the socket. It never sends from here (the socket.io
+// layer has not written its CONNECT yet): the mode notice goes to the
+// mailbox, whose writer runs on its own goroutine.
+func (s *Server) onConnect(c socketio.Conn) *socket {
+	h := c.Header()
+	sk := newSocket(c.ID(), c)
 	sk.cookie, sk.authorization = h.Get("Cookie"), h.Get("Authorization")
 	sk.onWrite = func(hints map[string]int64) { s.m.hintsSent.Add(float64(len(hints))) }
 	sk.limiter = newBucket(s.cfg.SubscribeBurst, s.cfg.SubscribeEvery)
 	sk.reports = newBucket(2*reportBurst, s.cfg.FastInterval/reportBurst)
-	c.SetContext(sk)
 	s.hub.addSocket(sk)
 	sk.setMode(s.currentMode())
-	return nil
+	return sk
 }
 
-func (s *Server) onDisconnect(c socketio.Conn, _ string) {
-	if sk, ok := c.Context().(*socket); ok {
+func (s *Server) onDisconnect(sk *socket) {
+	if sk != nil {
 		s.hub.removeSocket(sk)
 	}
 }
 
-func (s *Server) onError(c socketio.Conn, err error) {
+func (s *Server) onError(err error) {
 	s.warn.Warn("socket error", "socket error", "err", err)
 }
 
@@ -421,16 +412,15 @@ type subscribeAck struct {
 // onSubscribe authorizes topics and catches the client up: if this node, or
 // the version table, knows a newer version than the client holds, a stale
 // hint follows at once.
-func (s *Server) onSubscribe(c socketio.Conn, raw json.RawMessage) subscribeAck {
+func (s *Server) onSubscribe(sk *socket, raw json.RawMessage) any {
 	done := make(chan subscribeAck, 1)
-	s.work.run(func() { done <- s.subscribe(c, raw) })
+	s.work.run(func() { done <- s.subscribe(sk, raw) })
 	return <-done
 }
 
-func (s *Server) subscribe(c socketio.Conn, raw json.RawMessage) subscribeAck {
+func (s *Server) subscribe(sk *socket, raw json.RawMessage) subscribeAck {
 	ack := subscribeAck{Granted: []string{}, Denied: map[string]string{}}
-	sk, ok := c.Context().(*socket)
-	if !ok {
+	if sk == nil {
 		ack.Error = "not connected"
 		return ack
 	}
@@ -526,9 +516,8 @@ func (s *Server) expire(sk *socket) {
 	s.hub.leave(sk, gone)
 }
 
-func (s *Server) onUnsubscribe(c socketio.Conn, raw json.RawMessage) {
-	sk, ok := c.Context().(*socket)
-	if !ok {
+func (s *Server) onUnsubscribe(sk *socket, raw json.RawMessage) {
+	if sk == nil {
 		return
 	}
 	var topics []string
@@ -547,9 +536,8 @@ const maxTabs = 1000
 // onTabs records how many tabs share the socket (the shim reports it when
 // tabs of one browser share a connection). Anything but a whole number in
 // 1..maxTabs is ignored: the count only feeds a metric.
-func (s *Server) onTabs(c socketio.Conn, raw json.RawMessage) {
-	sk, ok := c.Context().(*socket)
-	if !ok {
+func (s *Server) onTabs(sk *socket, raw json.RawMessage) {
+	if sk == nil {
 		return
 	}
 	var n int64
@@ -578,9 +566,8 @@ const reportBurst = 10
 // push on these figures, so a report counts only from a socket that was
 // told shadow, about a topic it holds, within its rate: anything else is
 // counted apart and changes nothing.
-func (s *Server) onReport(c socketio.Conn, raw json.RawMessage) {
-	sk, ok := c.Context().(*socket)
-	if !ok {
+func (s *Server) onReport(sk *socket, raw json.RawMessage) {
+	if sk == nil {
 		return
 	}
 	var r shadowReport

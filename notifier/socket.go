@@ -2,26 +2,17 @@ package notifier
 
 import (
 	"encoding/json"
-	"io"
 	"maps"
 	"slices"
 	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
-
-	"github.com/googollee/go-socket.io/engineio/session"
 )
 
-// frameConn is what a socket writes its events through: the Engine.IO
-// session under the socket.io connection (go-socket.io 1.7.0's Conn embeds
-// it, so its NextWriter is part of the Conn's method set). Writing there,
-// rather than through socket.io's Emit, skips a reflection-driven JSON
-// encoding per recipient and an unbuffered hand-off to the library's writer
-// goroutine per event; the session still picks the current transport, so
-// upgrades from long-polling are handled as for any other packet.
-type frameConn interface {
-	NextWriter(session.FrameType) (io.WriteCloser, error)
+// packetConn is what a socket writes its events through (socketio.Conn).
+type packetConn interface {
+	Send(packet []byte) error
 	Close() error
 }
 
@@ -36,7 +27,7 @@ type frameConn interface {
 // one can only ever block its own writer.
 type socket struct {
 	id   string
-	conn frameConn
+	conn packetConn
 	// cookie and authorization are the handshake's headers, forwarded to the
 	// app in callback mode. They are never logged.
 	cookie, authorization string
@@ -86,7 +77,7 @@ type expiredMsg struct {
 	Topics []string `json:"topics"`
 }
 
-func newSocket(id string, conn frameConn) *socket {
+func newSocket(id string, conn packetConn) *socket {
 	s := &socket{
 		id:      id,
 		conn:    conn,
@@ -179,21 +170,21 @@ func (s *socket) write() {
 		// buffer serves them all.
 		if len(expired) > 0 && err == nil {
 			buf = appendEvent(buf[:0], "expired", expiredMsg{Topics: expired})
-			err = s.send(buf)
+			err = s.conn.Send(buf)
 		}
 		if hints != nil && err == nil {
 			buf = appendStale(buf[:0], hints)
-			if err = s.send(buf); err == nil && s.onWrite != nil {
+			if err = s.conn.Send(buf); err == nil && s.onWrite != nil {
 				s.onWrite(hints)
 			}
 		}
 		if mode != nil && err == nil {
 			buf = appendEvent(buf[:0], "mode", *mode)
-			err = s.send(buf)
+			err = s.conn.Send(buf)
 		}
 		if drain != nil && err == nil {
 			buf = appendEvent(buf[:0], "drain", *drain)
-			err = s.send(buf)
+			err = s.conn.Send(buf)
 		}
 		if cap(buf) <= 4096 { // a rare large batch is not worth keeping
 			s.frame = buf
@@ -208,19 +199,6 @@ func (s *socket) write() {
 			_ = s.conn.Close()
 		}
 	}
-}
-
-// send writes one socket.io packet as one Engine.IO message.
-func (s *socket) send(packet []byte) error {
-	w, err := s.conn.NextWriter(session.TEXT)
-	if err != nil {
-		return err
-	}
-	if _, err := w.Write(packet); err != nil {
-		_ = w.Close()
-		return err
-	}
-	return w.Close()
 }
 
 // appendStale encodes the socket.io EVENT packet 2["stale",{"t":v,…}] by

@@ -1,14 +1,10 @@
 package notifier
 
 import (
-	"bytes"
-	"io"
 	"strings"
 	"sync"
 	"testing"
 	"time"
-
-	"github.com/googollee/go-socket.io/engineio/session"
 )
 
 // fakeConn records the events written to it. block, when set, makes a
@@ -25,25 +21,15 @@ type fakeEvent struct {
 	arg  string
 }
 
-func (c *fakeConn) NextWriter(session.FrameType) (io.WriteCloser, error) {
-	return &fakeWriter{c: c}, nil
-}
-
-type fakeWriter struct {
-	bytes.Buffer
-	c *fakeConn
-}
-
-// Close parses 2["name",arg] back into an event.
-func (w *fakeWriter) Close() error {
-	c := w.c
+// Send parses 2["name",arg] back into an event.
+func (c *fakeConn) Send(packet []byte) error {
 	c.mu.Lock()
 	block := c.block
 	c.mu.Unlock()
 	if block != nil {
 		<-block
 	}
-	p := w.String()
+	p := string(packet)
 	name, arg, _ := strings.Cut(strings.TrimSuffix(strings.TrimPrefix(p, `2["`), "]"), `",`)
 	c.mu.Lock()
 	c.events = append(c.events, fakeEvent{name, arg})

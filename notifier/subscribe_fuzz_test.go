@@ -3,9 +3,7 @@ package notifier
 import (
 	"encoding/json"
 	"log/slog"
-	"net"
 	"net/http"
-	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -15,24 +13,10 @@ import (
 
 // fakeSIOConn is a socketio.Conn without a network, for driving the event
 // handlers directly.
-type fakeSIOConn struct {
-	fakeConn
-	ctx any
-}
+type fakeSIOConn struct{ fakeConn }
 
-func (c *fakeSIOConn) ID() string                { return "fuzz" }
-func (c *fakeSIOConn) URL() url.URL              { return url.URL{} }
-func (c *fakeSIOConn) LocalAddr() net.Addr       { return &net.TCPAddr{} }
-func (c *fakeSIOConn) RemoteAddr() net.Addr      { return &net.TCPAddr{} }
-func (c *fakeSIOConn) RemoteHeader() http.Header { return http.Header{} }
-func (c *fakeSIOConn) Context() any              { return c.ctx }
-func (c *fakeSIOConn) SetContext(v any)          { c.ctx = v }
-func (c *fakeSIOConn) Namespace() string         { return "/" }
-func (c *fakeSIOConn) Join(string)               {}
-func (c *fakeSIOConn) Leave(string)              {}
-func (c *fakeSIOConn) LeaveAll()                 {}
-func (c *fakeSIOConn) Rooms() []string           { return nil }
-func (c *fakeSIOConn) Emit(string, ...any)       {}
+func (c *fakeSIOConn) ID() string          { return "fuzz" }
+func (c *fakeSIOConn) Header() http.Header { return http.Header{} }
 
 const fuzzSecret = "fuzz-secret-0123456789abcdef0123456789"
 
@@ -62,12 +46,9 @@ func FuzzSubscribeFrame(f *testing.F) {
 		f.Fatal(err)
 	}
 	f.Fuzz(func(t *testing.T, raw []byte) {
-		c := &fakeSIOConn{}
-		if err := s.onConnect(c); err != nil {
-			t.Fatal(err)
-		}
-		defer s.onDisconnect(c, "")
-		ack := s.onSubscribe(c, json.RawMessage(raw))
+		sk := s.onConnect(&fakeSIOConn{})
+		defer s.onDisconnect(sk)
+		ack := s.onSubscribe(sk, json.RawMessage(raw)).(subscribeAck)
 		if len(ack.Granted) == 0 {
 			return
 		}

@@ -1,4 +1,4 @@
-package wire
+package socketio
 
 import (
 	"encoding/base64"
@@ -115,7 +115,7 @@ func TestCloseAll(t *testing.T) {
 	defer probe.Close()
 	eventually(t, 5*time.Second, "sessions counted", func() bool { return h.srv.Count() == 3 })
 
-	if n := CloseAll(h.opts); n != 4 {
+	if n := h.srv.CloseAll(); n != 4 {
 		t.Errorf("CloseAll closed %d conns, want 4", n)
 	}
 	ws.expectClosed()
@@ -124,7 +124,7 @@ func TestCloseAll(t *testing.T) {
 		t.Error("probe connection still open")
 	}
 	eventually(t, 5*time.Second, "sessions removed", func() bool { return h.srv.Count() == 0 })
-	if n := CloseAll(h.opts); n != 0 {
+	if n := h.srv.CloseAll(); n != 0 {
 		t.Errorf("second CloseAll closed %d", n)
 	}
 	// New connections are refused afterwards.
@@ -135,16 +135,13 @@ func TestCloseAll(t *testing.T) {
 	if _, _, err := h.dialWS("EIO=3&transport=websocket", nil); err == nil {
 		t.Error("websocket accepted after CloseAll")
 	}
-	if CloseAll(nil) != 0 {
-		t.Error("CloseAll(nil) closed something")
-	}
 }
 
 func TestConnCloseIdempotent(t *testing.T) {
 	h := newHarness(t, nil)
 	h.connectWS(t)
 	h.connectPolling(t)
-	set := h.opts.Transports[0].(*pollingTransport).set
+	set := h.srv.engine.Transports[0].(*pollingTransport).set
 	set.mu.Lock()
 	var conns []trackedConn
 	for c := range set.conns {
@@ -171,7 +168,7 @@ type transportConn interface {
 }
 
 func TestDialNotSupported(t *testing.T) {
-	opts := Config{}.EngineOptions()
+	opts := Config{}.engineOptions()
 	for _, tr := range opts.Transports {
 		if _, err := tr.Dial(nil, nil); err != ErrNoDial {
 			t.Errorf("%s Dial: %v", tr.Name(), err)

@@ -1,4 +1,4 @@
-package wire
+package socketio
 
 import (
 	"bytes"
@@ -15,16 +15,16 @@ import (
 var (
 	// ErrRejected ends a connection that sent something our protocol does
 	// not allow; the reason went to OnReject.
-	ErrRejected = errors.New("wire: connection rejected")
+	ErrRejected = errors.New("socketio: connection rejected")
 	// ErrClosed is returned by a connection after Close.
-	ErrClosed = errors.New("wire: connection closed")
+	ErrClosed = errors.New("socketio: connection closed")
 	// ErrShutdown is returned by Accept after CloseAll.
-	ErrShutdown = errors.New("wire: shutting down")
+	ErrShutdown = errors.New("socketio: shutting down")
 	// ErrNoDial: this package serves; it never dials.
-	ErrNoDial = errors.New("wire: dialing is not supported")
+	ErrNoDial = errors.New("socketio: dialing is not supported")
 
-	errOrigin = errors.New("wire: origin not allowed")
-	errJSONP  = errors.New("wire: jsonp not supported")
+	errOrigin = errors.New("socketio: origin not allowed")
+	errJSONP  = errors.New("socketio: jsonp not supported")
 )
 
 // maxPooledBuffer keeps the buffer pool from holding on to the odd large

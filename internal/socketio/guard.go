@@ -1,4 +1,4 @@
-package wire
+package socketio
 
 import (
 	"encoding/base64"

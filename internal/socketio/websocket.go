@@ -1,4 +1,4 @@
-package wire
+package socketio
 
 import (
 	"bytes"
@@ -207,7 +207,7 @@ func (c *wsConn) readFailed(err error) error {
 		return c.reject(reasonTooLarge)
 	}
 	_ = c.Close()
-	return fmt.Errorf("wire: websocket read: %w", nonTemporary{err})
+	return fmt.Errorf("socketio: websocket read: %w", nonTemporary{err})
 }
 
 func (c *wsConn) reject(reason string) error {
@@ -278,7 +278,7 @@ func (c *wsConn) writeFrame(mt int, data []byte) error {
 		if isTimeout(err) {
 			c.set.slow(c.ws.RemoteAddr())
 		}
-		return fmt.Errorf("wire: websocket write: %w", nonTemporary{err})
+		return fmt.Errorf("socketio: websocket write: %w", nonTemporary{err})
 	}
 	return nil
 }

@@ -1,8 +1,12 @@
-// Package wire is the Engine.IO wire in front of go-socket.io: our transports,
-// the checks on every incoming frame, and the HTTP guard.
+// Package socketio is the socket.io server: the only package that touches
+// go-socket.io. Callers get a Server (an http.Handler with Serve, Count,
+// CloseAll and Close), a Conn per connection (ID, handshake Header, Send of
+// one socket.io packet, Close) and a Handler for connect, disconnect and
+// client events with acks; no go-socket.io type crosses this boundary.
 //
 // go-socket.io v1.7.0 is archived and unsafe as shipped. This package uses it
-// only through its extension points and closes its holes at the edge:
+// only through its extension points (transports, session ids, namespace
+// handlers, the session's NextWriter) and closes its holes at the edge:
 //
 //	browser
 //	   │ HTTP  /socket.io/?EIO=3&transport=polling|websocket[&sid=…]
@@ -25,9 +29,13 @@
 //	   │                  socket.io parser sees it: binary packets and
 //	   │                  attachment headers close the connection
 //	   ▼
-//	socketio.Server (the notifier's handlers)
+//	go-socket.io's socket.io layer ──► Handler (Connect, Disconnect, Events, Calls)
+//
+// Writes go the other way without the library's Emit: Conn.Send hands an
+// encoded packet to the session's NextWriter, which picks the transport the
+// session uses now.
 //
 // Our protocol carries JSON only, so anything binary from a client is refused.
 // Refusals are reported through Config.OnReject by a short reason and logged
 // at a bounded rate.
-package wire
+package socketio

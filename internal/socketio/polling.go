@@ -1,4 +1,4 @@
-package wire
+package socketio
 
 import (
 	"bytes"
@@ -24,7 +24,7 @@ import (
 
 // errPollingUpgrade: polling is the first transport, so nothing upgrades to
 // it; the library would park a goroutine for PingTimeout on such a request.
-var errPollingUpgrade = errors.New("wire: polling is not an upgrade target")
+var errPollingUpgrade = errors.New("socketio: polling is not an upgrade target")
 
 // pollingTransport wraps the library's long-polling transport, whose payload
 // framing we keep, and fixes what it gets wrong around it.
@@ -58,7 +58,7 @@ func (t *pollingTransport) Accept(w http.ResponseWriter, r *http.Request) (trans
 	p, okP := inner.(session.Pauser)
 	if !okH || !okP {
 		_ = inner.Close()
-		return nil, fmt.Errorf("wire: polling conn %T lacks ServeHTTP or Pause/Resume", inner)
+		return nil, fmt.Errorf("socketio: polling conn %T lacks ServeHTTP or Pause/Resume", inner)
 	}
 	c := &pollConn{
 		Conn:      inner,
@@ -313,7 +313,7 @@ func (c *pollConn) NextReader() (frame.Type, packet.Type, io.ReadCloser, error) 
 		c.dead.Store(true)
 		_ = r.Close()
 		_ = c.Close()
-		return 0, 0, nil, fmt.Errorf("wire: polling read: %w", nonTemporary{err})
+		return 0, 0, nil, fmt.Errorf("socketio: polling read: %w", nonTemporary{err})
 	}
 	reason := ""
 	if int64(buf.Len()) > max {
@@ -331,7 +331,7 @@ func (c *pollConn) NextReader() (frame.Type, packet.Type, io.ReadCloser, error) 
 		// deadline; end it now instead.
 		c.set.putBuf(buf)
 		_ = c.Close()
-		return 0, 0, nil, fmt.Errorf("wire: polling payload: %w", nonTemporary{err})
+		return 0, 0, nil, fmt.Errorf("socketio: polling payload: %w", nonTemporary{err})
 	}
 	return ft, pt, newMsgReader(c.set, buf, 0), nil
 }
@@ -451,7 +451,7 @@ var errUpgraded error = upgradedError{}
 
 type upgradedError struct{}
 
-func (upgradedError) Error() string   { return "wire: polling conn replaced by an upgrade" }
+func (upgradedError) Error() string   { return "socketio: polling conn replaced by an upgrade" }
 func (upgradedError) Temporary() bool { return true }
 
 // afterUpgrade reports whether to answer with errUpgraded. The session

@@ -1,6 +1,7 @@
-package wire
+package socketio
 
 import (
+	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
@@ -14,21 +15,18 @@ import (
 	"testing"
 	"time"
 
-	socketio "github.com/googollee/go-socket.io"
-	"github.com/googollee/go-socket.io/engineio"
 	"github.com/gorilla/websocket"
 )
 
-// harness is a go-socket.io server built from a Config, behind its Guard, on
-// httptest: the same assembly the notifier does.
+// harness is a Server built from a Config on httptest: the same assembly the
+// notifier does, with an "echo" call.
 type harness struct {
 	t     *testing.T
 	cfg   Config
-	opts  *engineio.Options
-	srv   *socketio.Server
+	srv   *Server
 	ts    *httptest.Server
 	hc    *http.Client
-	conns chan socketio.Conn
+	conns chan Conn
 
 	mu      sync.Mutex
 	rejects map[string]int
@@ -44,7 +42,7 @@ const (
 
 func newHarness(t *testing.T, mod func(*Config)) *harness {
 	t.Helper()
-	h := &harness{t: t, conns: make(chan socketio.Conn, 64), rejects: map[string]int{}}
+	h := &harness{t: t, conns: make(chan Conn, 64), rejects: map[string]int{}}
 	cfg := Config{
 		PingInterval: testPingInterval,
 		PingTimeout:  testPingTimeout,
@@ -53,31 +51,33 @@ func newHarness(t *testing.T, mod func(*Config)) *harness {
 			h.rejects[reason]++
 			h.mu.Unlock()
 		},
-		OnSlow:  func() { h.slow.Add(1) },
-		Logger:  slog.New(slog.DiscardHandler),
-		Sockets: func() int { return h.srv.Count() },
+		OnSlow: func() { h.slow.Add(1) },
+		Logger: slog.New(slog.DiscardHandler),
 	}
 	if mod != nil {
 		mod(&cfg)
 	}
-	if err := cfg.Validate(); err != nil {
+	h.cfg = cfg
+	srv, err := NewServer(cfg, Handler[Conn]{
+		Connect: func(c Conn) Conn {
+			select {
+			case h.conns <- c:
+			default:
+			}
+			return c
+		},
+		Calls: map[string]func(Conn, json.RawMessage) any{
+			"echo": func(_ Conn, msg json.RawMessage) any { return msg },
+		},
+	})
+	if err != nil {
 		t.Fatal(err)
 	}
-	h.cfg = cfg
-	h.opts = cfg.EngineOptions()
-	h.srv = socketio.NewServer(h.opts)
-	h.srv.OnConnect("/", func(s socketio.Conn) error {
-		select {
-		case h.conns <- s:
-		default:
-		}
-		return nil
-	})
-	h.srv.OnEvent("/", "echo", func(_ socketio.Conn, msg string) string { return msg })
+	h.srv = srv
 	go func() { _ = h.srv.Serve() }()
 
 	mux := http.NewServeMux()
-	mux.Handle("/socket.io/", cfg.Guard(h.srv))
+	mux.Handle("/socket.io/", h.srv)
 	h.ts = httptest.NewServer(mux)
 	h.hc = &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{}}
 	t.Cleanup(h.close)
@@ -89,10 +89,10 @@ func newHarness(t *testing.T, mod func(*Config)) *harness {
 // wait for the engine to drop its sessions, and only then close go-socket.io
 // (it panics on a handshake that completes after its Close).
 func (h *harness) close() {
-	CloseAll(h.opts)
+	h.srv.CloseAll()
 	h.hc.CloseIdleConnections()
 	h.ts.Close()
-	CloseAll(h.opts)
+	h.srv.CloseAll()
 	eventually(h.t, 10*time.Second, "sessions gone before server close", func() bool { return h.srv.Count() == 0 })
 	_ = h.srv.Close()
 }

@@ -1,4 +1,4 @@
-package wire
+package socketio
 
 import (
 	"io"
@@ -132,7 +132,7 @@ func TestPollingCloseWhileWriterOut(t *testing.T) {
 // pollConn returns the one open polling conn of the harness.
 func (h *harness) pollConn(t *testing.T) *pollConn {
 	t.Helper()
-	set := h.opts.Transports[0].(*pollingTransport).set
+	set := h.srv.engine.Transports[0].(*pollingTransport).set
 	set.mu.Lock()
 	defer set.mu.Unlock()
 	for c := range set.conns {

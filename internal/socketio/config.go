@@ -1,4 +1,4 @@
-package wire
+package socketio
 
 import (
 	"errors"
@@ -79,7 +79,7 @@ const (
 )
 
 // ErrConfig is wrapped by every error from Config.Validate.
-var ErrConfig = errors.New("wire: invalid config")
+var ErrConfig = errors.New("socketio: invalid config")
 
 // withDefaults returns c with zero values replaced by the defaults.
 func (c Config) withDefaults() Config {
@@ -130,13 +130,13 @@ func (c Config) Validate() error {
 	return nil
 }
 
-// EngineOptions returns the options for socketio.NewServer: our polling
+// engineOptions returns the options for go-socket.io's server: our polling
 // wrapper first (so it is the handshake transport and lists websocket as its
 // upgrade), our websocket transport second, random session ids, and the ping
-// settings. Call it once per server and keep the result for CloseAll.
+// settings. Call it once per server and keep the result for closeAll.
 //
 // It assumes c passed Validate; an origin that does not parse never matches.
-func (c Config) EngineOptions() *engineio.Options {
+func (c Config) engineOptions() *engineio.Options {
 	set := newTransportSet(c.withDefaults())
 	return &engineio.Options{
 		PingInterval: set.cfg.PingInterval,
@@ -155,15 +155,9 @@ func (c Config) EngineOptions() *engineio.Options {
 	}
 }
 
-// CloseAll closes every connection that the transports in opts (the result
-// of EngineOptions) accepted and that is still open, including hijacked
-// websockets that http.Server.Shutdown does not track and upgrades that are
-// still half way. Afterwards those transports refuse new connections, and
-// it waits (at most 5s) until the engine is done with the handshakes it cut
-// short, so that go-socket.io's Close, which panics on a handshake finishing
-// after it, is safe to call next. It returns how many connections it closed
-// and is safe to call more than once.
-func CloseAll(opts *engineio.Options) int {
+// closeAll is Server.CloseAll for the transports in opts (the result of
+// engineOptions).
+func closeAll(opts *engineio.Options) int {
 	if opts == nil {
 		return 0
 	}

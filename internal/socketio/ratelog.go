@@ -1,4 +1,4 @@
-package wire
+package socketio
 
 import (
 	"log/slog"
@@ -16,7 +16,7 @@ func newRateLog(l *slog.Logger) *ratelog.Logger {
 	if l == nil {
 		l = slog.New(slog.DiscardHandler)
 	}
-	return ratelog.New(l.With("component", "wire"), logEvery)
+	return ratelog.New(l.With("component", "socketio"), logEvery)
 }
 
 // rejectLevel: refusals that only a broken or hostile client causes are

@@ -1,0 +1,173 @@
+package socketio
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+
+	gosocketio "github.com/googollee/go-socket.io"
+	"github.com/googollee/go-socket.io/engineio"
+	"github.com/googollee/go-socket.io/engineio/session"
+)
+
+// Conn is one socket.io connection, as handlers see it.
+type Conn interface {
+	// ID is the Engine.IO session id.
+	ID() string
+	// Header is the header of the request that opened the connection.
+	Header() http.Header
+	// Send writes one socket.io packet (`2["event",arg]`) as one Engine.IO
+	// message on the transport the session uses now. It returns once the
+	// transport has taken the packet; on websocket that may take up to
+	// Config.WriteTimeout, after which the connection is closed. The
+	// transport copies packet before Send returns.
+	Send(packet []byte) error
+	// Close ends the connection; the handler's Disconnect follows. It is
+	// safe to call more than once.
+	Close() error
+}
+
+// Handler is what a Server calls for its connections. S is the caller's
+// state for one connection: Connect returns it and every later call for that
+// connection gets it. Each connection's calls come from one goroutine, one
+// at a time.
+type Handler[S any] struct {
+	// Connect is called once a client joined the root namespace. It cannot
+	// refuse the connection (go-socket.io leaks the session of a refused
+	// connect) and must not Send from within (the library writes its
+	// CONNECT packet after Connect returns); it may Close.
+	Connect func(Conn) S
+	// Disconnect is called once when the connection ends, however it ends.
+	Disconnect func(S)
+	// Error gets protocol errors of a connection, like an event whose
+	// argument did not decode; the connection ends after most of them.
+	Error func(error)
+	// Events are client events that get no answer; Calls are events whose
+	// returned value is sent back as the ack when the client asked for one.
+	// The argument is the event's first argument as raw JSON. A call that
+	// arrives before Connect ran gets the zero S.
+	Events map[string]func(S, json.RawMessage)
+	Calls  map[string]func(S, json.RawMessage) any
+}
+
+// Server is a socket.io server: go-socket.io's socket.io layer on our
+// transports, behind our Guard. It is the only thing in this module that
+// touches go-socket.io.
+type Server struct {
+	cfg    Config
+	io     *gosocketio.Server
+	engine *engineio.Options
+	guard  http.Handler
+}
+
+// NewServer builds a server from cfg (see Config.Validate) that calls h.
+// Call Serve to start it and Close to release it.
+func NewServer[S any](cfg Config, h Handler[S]) (*Server, error) {
+	s := &Server{}
+	if cfg.Sockets == nil {
+		cfg.Sockets = s.Count
+	}
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	s.cfg = cfg.withDefaults()
+	s.engine = cfg.engineOptions()
+	s.io = gosocketio.NewServer(s.engine)
+	s.guard = cfg.Guard(s.io)
+	log := s.cfg.Logger.With("component", "socketio")
+
+	state := func(c gosocketio.Conn) S {
+		st, _ := c.Context().(S)
+		return st
+	}
+	s.io.OnConnect("/", func(c gosocketio.Conn) error {
+		fw, ok := c.(frameWriter)
+		if !ok {
+			// Only possible with a go-socket.io other than the pinned 1.7.0.
+			log.Error("connection does not expose its Engine.IO session; closing it", "type", fmt.Sprintf("%T", c))
+			go c.Close()
+			return nil
+		}
+		if h.Connect != nil {
+			c.SetContext(h.Connect(&conn{lib: c, w: fw}))
+		}
+		return nil
+	})
+	s.io.OnDisconnect("/", func(c gosocketio.Conn, _ string) {
+		if st, ok := c.Context().(S); ok && h.Disconnect != nil {
+			h.Disconnect(st)
+		}
+	})
+	s.io.OnError("/", func(_ gosocketio.Conn, err error) {
+		if h.Error != nil {
+			h.Error(err)
+		}
+	})
+	for name, f := range h.Events {
+		s.io.OnEvent("/", name, func(c gosocketio.Conn, arg json.RawMessage) { f(state(c), arg) })
+	}
+	for name, f := range h.Calls {
+		s.io.OnEvent("/", name, func(c gosocketio.Conn, arg json.RawMessage) any { return f(state(c), arg) })
+	}
+	return s, nil
+}
+
+// ServeHTTP serves /socket.io/ requests through the Guard.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.guard.ServeHTTP(w, r) }
+
+// Serve runs the library's accept loop until Close.
+func (s *Server) Serve() error { return s.io.Serve() }
+
+// Count is the number of open sessions, including those whose Connect has
+// not run yet; it falls back to zero when every connection is gone, or
+// sessions are leaking.
+func (s *Server) Count() int { return s.io.Count() }
+
+// OriginAllowed reports whether r's Origin may connect (Config.AllowedOrigins).
+func (s *Server) OriginAllowed(r *http.Request) bool { return s.cfg.OriginAllowed(r) }
+
+// CloseAll closes every connection the server accepted and that is still
+// open, including hijacked websockets that http.Server.Shutdown does not
+// track, upgrades half way and held long-poll GETs. Afterwards new
+// connections are refused, and it waits (at most 5s) until the engine is
+// done with the handshakes it cut short, so that Close is safe next. It
+// returns how many connections it closed and is safe to call more than once.
+func (s *Server) CloseAll() int { return closeAll(s.engine) }
+
+// Close stops the accept loop. Call it last, after CloseAll and after the
+// HTTP server stopped: go-socket.io panics on a handshake that finishes
+// after it.
+func (s *Server) Close() error { return s.io.Close() }
+
+// frameWriter is the Engine.IO session under a go-socket.io 1.7.0 Conn (the
+// Conn embeds it, so its NextWriter is part of the Conn's method set).
+// Writing there, rather than through socket.io's Emit, skips a
+// reflection-driven JSON encoding per packet and an unbuffered hand-off to
+// the library's writer goroutine; the session still picks the current
+// transport, so upgrades from long-polling are handled as for any packet.
+type frameWriter interface {
+	NextWriter(session.FrameType) (io.WriteCloser, error)
+}
+
+// conn is our Conn over the library's.
+type conn struct {
+	lib gosocketio.Conn
+	w   frameWriter
+}
+
+func (c *conn) ID() string          { return c.lib.ID() }
+func (c *conn) Header() http.Header { return c.lib.RemoteHeader() }
+func (c *conn) Close() error        { return c.lib.Close() }
+
+func (c *conn) Send(packet []byte) error {
+	w, err := c.w.NextWriter(session.TEXT)
+	if err != nil {
+		return err
+	}
+	if _, err := w.Write(packet); err != nil {
+		_ = w.Close()
+		return err
+	}
+	return w.Close()
+}
