@@ -3,8 +3,10 @@ package socketio
 import (
 	"encoding/base64"
 	"io"
+	"log/slog"
 	"math/bits"
 	"net/http"
+	"net/http/httptest"
 	"runtime"
 	"strings"
 	"testing"
@@ -12,6 +14,7 @@ import (
 
 	"github.com/googollee/go-socket.io/engineio/frame"
 	"github.com/googollee/go-socket.io/engineio/packet"
+	"github.com/gorilla/websocket"
 )
 
 func TestSessionIDs(t *testing.T) {
@@ -176,5 +179,47 @@ func TestDialNotSupported(t *testing.T) {
 	}
 	if got := []string{opts.Transports[0].Name(), opts.Transports[1].Name()}; strings.Join(got, ",") != "polling,websocket" {
 		t.Errorf("transport order %v", got)
+	}
+}
+
+// TestDisconnectDuringConnect: a connection closed by what Connect started
+// (here: Connect itself) still gets exactly one Disconnect, with the state
+// Connect returned.
+func TestDisconnectDuringConnect(t *testing.T) {
+	gone := make(chan int, 4)
+	srv, err := NewServer(Config{Logger: slog.New(slog.DiscardHandler)}, Handler[int]{
+		Connect: func(c Conn) int {
+			_ = c.Close()
+			return 7
+		},
+		Disconnect: func(st int) { gone <- st },
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	go func() { _ = srv.Serve() }()
+	ts := httptest.NewServer(srv)
+	defer func() {
+		srv.CloseAll()
+		ts.Close()
+		eventually(t, 5*time.Second, "sessions gone", func() bool { return srv.Count() == 0 })
+		_ = srv.Close()
+	}()
+	ws, _, err := websocket.DefaultDialer.Dial("ws"+strings.TrimPrefix(ts.URL, "http")+"/socket.io/?EIO=3&transport=websocket", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ws.Close()
+	select {
+	case st := <-gone:
+		if st != 7 {
+			t.Fatalf("Disconnect got state %d, want 7", st)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("no Disconnect")
+	}
+	eventually(t, 5*time.Second, "session removed", func() bool { return srv.Count() == 0 })
+	if len(gone) != 0 {
+		t.Fatalf("Disconnect ran %d more times", len(gone))
 	}
 }

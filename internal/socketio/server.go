@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"sync"
 
 	gosocketio "github.com/googollee/go-socket.io"
 	"github.com/googollee/go-socket.io/engineio"
@@ -78,7 +79,10 @@ func NewServer[S any](cfg Config, h Handler[S]) (*Server, error) {
 	log := s.cfg.Logger.With("component", "socketio")
 
 	state := func(c gosocketio.Conn) S {
-		st, _ := c.Context().(S)
+		var st S
+		if cw, ok := c.Context().(*conn); ok {
+			st, _ = cw.state().(S)
+		}
 		return st
 	}
 	s.io.OnConnect("/", func(c gosocketio.Conn) error {
@@ -89,14 +93,26 @@ func NewServer[S any](cfg Config, h Handler[S]) (*Server, error) {
 			go c.Close()
 			return nil
 		}
-		if h.Connect != nil {
-			c.SetContext(h.Connect(&conn{lib: c, w: fw}))
+		// The context is set before Connect runs: whatever Connect starts
+		// may close the connection, and the disconnect must find it.
+		cw := &conn{lib: c, w: fw}
+		c.SetContext(cw)
+		if h.Connect == nil {
+			return nil
+		}
+		if cw.connected(h.Connect(cw)) && h.Disconnect != nil {
+			// The connection ended while Connect ran.
+			h.Disconnect(cw.state().(S))
 		}
 		return nil
 	})
 	s.io.OnDisconnect("/", func(c gosocketio.Conn, _ string) {
-		if st, ok := c.Context().(S); ok && h.Disconnect != nil {
-			h.Disconnect(st)
+		cw, ok := c.Context().(*conn)
+		if !ok || h.Disconnect == nil {
+			return
+		}
+		if st, ok := cw.disconnected(); ok {
+			h.Disconnect(st.(S))
 		}
 	})
 	s.io.OnError("/", func(_ gosocketio.Conn, err error) {
@@ -154,6 +170,40 @@ type frameWriter interface {
 type conn struct {
 	lib gosocketio.Conn
 	w   frameWriter
+
+	// mu orders Connect's result against a disconnect that may come from a
+	// goroutine Connect started, so that Disconnect runs exactly once, after
+	// Connect, with its state.
+	mu    sync.Mutex
+	st    any
+	isSet bool // Connect returned st
+	gone  bool // the library reported the disconnect
+}
+
+// connected records Connect's result; true if the disconnect came first.
+func (c *conn) connected(st any) (gone bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.st, c.isSet = st, true
+	return c.gone
+}
+
+// disconnected records the disconnect and returns the state to hand to
+// Disconnect, if Connect has returned it already.
+func (c *conn) disconnected() (any, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.gone {
+		return nil, false
+	}
+	c.gone = true
+	return c.st, c.isSet
+}
+
+func (c *conn) state() any {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.st
 }
 
 func (c *conn) ID() string          { return c.lib.ID() }
