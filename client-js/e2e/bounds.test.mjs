@@ -5,32 +5,21 @@
 // polls the app as a page of its own. Measured figures are printed for the README.
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { Notifier, buildNotifier, launchChromium, mintToken, publish, sleep, startApp, startRedis, waitFor } from "./harness.mjs";
+import { mintToken, publish, report, sleep, startStack, waitFor } from "./harness.mjs";
 
 const FAST = 2000;
 const SLOW = 10000;
 const JITTER = 300;
 
-let redis, app, notifier, browser;
+let stack, app, notifier, browser;
 let seq = 0;
 
 before(async () => {
-  const bin = await buildNotifier();
-  redis = await startRedis();
-  app = await startApp();
-  notifier = await Notifier.start({ bin, redisUrl: redis.url, origins: [app.origin], fast: `${FAST}ms`, slow: `${SLOW}ms` });
-  app.setNotifier(notifier.url);
-  browser = await launchChromium();
+  stack = await startStack({ fast: `${FAST}ms`, slow: `${SLOW}ms` });
+  ({ app, notifier, browser } = stack);
 });
 
-after(async () => {
-  if (browser) await browser.close();
-  if (notifier) await notifier.stop();
-  if (app) await app.stop();
-  if (redis) await redis.stop();
-});
-
-const report = (...args) => console.log("  e2e:", ...args);
+after(() => stack && stack.stop());
 
 // Starts one shim per entry of `shims` ({id, topic, hang, query}) in a fresh page. A shim
 // with hang: true answers its first poll never.

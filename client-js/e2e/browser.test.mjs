@@ -4,7 +4,7 @@
 // notifier's, as in production. Measured figures are printed for the README.
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { Notifier, buildNotifier, launchChromium, mintToken, publish, sleep, startApp, startRedis, waitFor } from "./harness.mjs";
+import { mintToken, publish, report, sleep, startStack, waitFor } from "./harness.mjs";
 
 // Short intervals keep the run short; the behaviour scales with them.
 const FAST = 1000;
@@ -13,33 +13,15 @@ const JITTER = 300;
 // The drain window the notifier gets on SIGTERM; it tells clients to move within 2/3 of it.
 const DRAIN = 3000;
 
-let redis, app, notifier, browser;
+let stack, app, notifier, browser;
 let seq = 0;
 
 before(async () => {
-  const bin = await buildNotifier();
-  redis = await startRedis();
-  app = await startApp();
-  notifier = await Notifier.start({
-    bin,
-    redisUrl: redis.url,
-    origins: [app.origin],
-    fast: `${FAST}ms`,
-    slow: `${SLOW}ms`,
-    args: ["--drain-timeout", `${DRAIN}ms`],
-  });
-  app.setNotifier(notifier.url);
-  browser = await launchChromium();
+  stack = await startStack({ fast: `${FAST}ms`, slow: `${SLOW}ms`, args: ["--drain-timeout", `${DRAIN}ms`] });
+  ({ app, notifier, browser } = stack);
 });
 
-after(async () => {
-  if (browser) await browser.close();
-  if (notifier) await notifier.stop();
-  if (app) await app.stop();
-  if (redis) await redis.stop();
-});
-
-const report = (...args) => console.log("  e2e:", ...args);
+after(() => stack && stack.stop());
 
 // Opens a fresh page (own context, so no shared cache or connection) and starts the shim
 // on it. The returned handle records the page's errors and its socket.io traffic.

@@ -417,3 +417,33 @@ export async function launchChromium() {
   const { chromium } = await import("playwright-core");
   return chromium.launch({ executablePath: process.env.CHROMIUM_PATH || "/usr/bin/chromium", args: CHROMIUM_ARGS });
 }
+
+// ---- the usual stack ----
+
+// A real redis-server, the app, one notifier on that Redis serving the app's origin, and
+// Chromium: what the browser suites run against. stop() ends whatever was started, also
+// when starting failed half way (then start rethrows).
+export async function startStack({ fast, slow, args = [] }) {
+  const s = {};
+  s.stop = async () => {
+    if (s.browser) await s.browser.close();
+    if (s.notifier) await s.notifier.stop();
+    if (s.app) await s.app.stop();
+    if (s.redis) await s.redis.stop();
+  };
+  try {
+    const bin = await buildNotifier();
+    s.redis = await startRedis();
+    s.app = await startApp();
+    s.notifier = await Notifier.start({ bin, redisUrl: s.redis.url, origins: [s.app.origin], fast, slow, args });
+    s.app.setNotifier(s.notifier.url);
+    s.browser = await launchChromium();
+  } catch (err) {
+    await s.stop();
+    throw err;
+  }
+  return s;
+}
+
+// Prints a measured figure under the test that made it.
+export const report = (...args) => console.log("  e2e:", ...args);

@@ -161,8 +161,10 @@ const BACKOFF_MAX = 300000;
 const KICK_STABLE = 60000;
 // A token function that has not answered by then is treated as failed.
 const TOKEN_TIMEOUT = 10000;
-// `drain` without a usable `within`: the value the design uses.
+// `drain` without a usable `within`: the value the design uses. A longer one than
+// DRAIN_MAX would only keep the page off push (polling at fast) for no reason.
 const DRAIN_DEFAULT = 10000;
+const DRAIN_MAX = 300000;
 // Websocket attempts that must fail in a row before long-polling is tried, and how long a
 // notifier that could only be reached by long-polling is remembered.
 const WS_TRIES = 3;
@@ -681,7 +683,7 @@ export function start(options) {
       const w = msg && toVersion(msg.within);
       draining = true;
       socket.disconnect();
-      reconnectAfter(random() * (w === null ? DRAIN_DEFAULT : w));
+      reconnectAfter(random() * (w === null ? DRAIN_DEFAULT : Math.min(w, DRAIN_MAX)));
       updateMode();
     },
     expired(msg) {

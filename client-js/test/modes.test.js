@@ -156,6 +156,14 @@ test("drain: disconnect, poll at fast, reconnect within `within`", async () => {
   assert.equal(t.socket.sent("subscribe").length, 2);
 });
 
+test("drain with an absurd window: reconnects within 5 minutes", async () => {
+  const t = setup({ random: () => 0.999 });
+  await connect(t);
+  t.socket.fire("drain", { within: 1e15 });
+  await advance(299700, 100);
+  assert.equal(t.socket.connectCalls, 1);
+});
+
 test("expired: a fresh token and a new subscribe for those topics; poll until granted", async () => {
   const t = setup({ topics: { "project:42": 1057, "user:7": 3 } });
   await connect(t);
