@@ -9,7 +9,6 @@ import (
 	"math/rand/v2"
 	"strconv"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -73,16 +72,8 @@ type RedisBroker struct {
 	// switchedTo the master Sentinel last announced.
 	master, switchedTo atomic.Value // string
 
-	mu sync.Mutex
-	// want is the set of channels (by topic) this node should be subscribed
-	// to. A topic whose last holder left maps to its linger timer; nil
-	// means held.
-	want  map[string]*time.Timer
+	wantSet
 	dirty chan struct{} // cap 1: "want changed", coalesced
-	// confirmed holds the topics whose SUBSCRIBE Redis has applied on the
-	// live link; changed is closed (and replaced) whenever it grows.
-	confirmed map[string]bool
-	changed   chan struct{}
 
 	up         atomic.Bool
 	Reconnects atomic.Int64
@@ -151,12 +142,9 @@ func NewRedisBroker(opt RedisOptions) (*RedisBroker, error) {
 		kick:   make(chan struct{}, 1),
 		log:    opt.Logger.With("component", "redis"),
 		script: redis.NewScript(1, PublishScript),
-		want:   make(map[string]*time.Timer),
 		dirty:  make(chan struct{}, 1),
-
-		confirmed: make(map[string]bool),
-		changed:   make(chan struct{}),
 	}
+	b.wantSet = newWantSet(opt.Linger, func(string) { b.markDirty() })
 	b.master.Store("")
 	b.switchedTo.Store("")
 	b.pools.Store(newPool(func() (redis.Conn, error) {
@@ -203,85 +191,10 @@ func (b *RedisBroker) Up() bool { return b.up.Load() }
 // Close releases the publish pool. Safe to call twice.
 func (b *RedisBroker) Close() error { return b.pools.Load().Close() }
 
-func (b *RedisBroker) Subscribe(topic string) {
-	b.mu.Lock()
-	t, ok := b.want[topic]
-	if ok {
-		if t != nil {
-			t.Stop()
-			b.want[topic] = nil
-		}
-		b.mu.Unlock()
-		return
-	}
-	b.want[topic] = nil
-	b.mu.Unlock()
-	b.markDirty()
-}
-
-func (b *RedisBroker) Unsubscribe(topic string) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	if t, ok := b.want[topic]; !ok || t != nil {
-		return
-	}
-	var timer *time.Timer
-	timer = time.AfterFunc(b.opt.Linger, func() {
-		b.mu.Lock()
-		if b.want[topic] == timer {
-			delete(b.want, topic)
-		}
-		b.mu.Unlock()
-		b.markDirty()
-	})
-	b.want[topic] = timer
-}
-
 // WaitSubscribed returns once Redis has applied the SUBSCRIBE of every
-// topic on the live link, so a bump published from then on reaches this
-// node. It gives up when ctx ends; while the link is down it returns at
-// once, since the resync after reconnecting covers whatever is missed.
+// topic on the live link (wantSet.waitConfirmed).
 func (b *RedisBroker) WaitSubscribed(ctx context.Context, topics []string) error {
-	for {
-		if !b.up.Load() {
-			return nil
-		}
-		b.mu.Lock()
-		all := true
-		for _, t := range topics {
-			if !b.confirmed[t] {
-				all = false
-				break
-			}
-		}
-		changed := b.changed
-		b.mu.Unlock()
-		if all {
-			return nil
-		}
-		select {
-		case <-changed:
-		case <-ctx.Done():
-			return ctx.Err()
-		}
-	}
-}
-
-// confirm records topics as subscribed (or, with nil, forgets them all)
-// and wakes WaitSubscribed.
-func (b *RedisBroker) confirm(topics []string) {
-	b.mu.Lock()
-	if topics == nil {
-		clear(b.confirmed)
-	}
-	for _, t := range topics {
-		if _, wanted := b.want[t]; wanted {
-			b.confirmed[t] = true
-		}
-	}
-	close(b.changed)
-	b.changed = make(chan struct{})
-	b.mu.Unlock()
+	return b.waitConfirmed(ctx, topics, b.up.Load)
 }
 
 func (b *RedisBroker) markDirty() {
