@@ -36,8 +36,8 @@ func (s *Server) handleMode(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, `mode must be push, shadow or poll`)
 		return
 	}
-	if rb, ok := s.broker.(*RedisBroker); ok {
-		if err := rb.SetFlag(r.Context(), req.Mode); err != nil {
+	if fs, ok := s.broker.(flagSetter); ok {
+		if err := fs.SetFlag(r.Context(), req.Mode); err != nil {
 			writeError(w, http.StatusServiceUnavailable, "could not store the flag in Redis")
 			return
 		}

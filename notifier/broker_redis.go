@@ -97,8 +97,8 @@ func (b *RedisBroker) canaryChannel() string { return "pushpoll-canary:" + b.opt
 
 var _ Broker = (*RedisBroker)(nil)
 
-// NewRedisBroker checks the URL and returns a broker; it connects in Run.
-func NewRedisBroker(opt RedisOptions) (*RedisBroker, error) {
+// withDefaults fills every zero option with its default.
+func (opt RedisOptions) withDefaults() RedisOptions {
 	if opt.Prefix == "" {
 		opt.Prefix = "pushpoll:"
 	}
@@ -129,6 +129,12 @@ func NewRedisBroker(opt RedisOptions) (*RedisBroker, error) {
 	if opt.Logger == nil {
 		opt.Logger = slog.New(slog.DiscardHandler)
 	}
+	return opt
+}
+
+// NewRedisBroker checks the URL and returns a broker; it connects in Run.
+func NewRedisBroker(opt RedisOptions) (*RedisBroker, error) {
+	opt = opt.withDefaults()
 	u, err := redisx.Parse(opt.URL)
 	if err != nil {
 		return nil, err
@@ -209,10 +215,15 @@ func (b *RedisBroker) markDirty() {
 // more try on a fresh connection; a reply error from Redis does not. Every
 // caller is safe to repeat: the publish script only ever raises a version.
 func (b *RedisBroker) withConn(ctx context.Context, f func(redis.Conn) error) error {
+	return withPooled(ctx, b.pools.Load(), f)
+}
+
+// withPooled is withConn for any pool.
+func withPooled(ctx context.Context, pool *redis.Pool, f func(redis.Conn) error) error {
 	var err error
 	for try := 0; try < 2; try++ {
 		var conn redis.Conn
-		conn, err = b.pools.Load().GetContext(ctx)
+		conn, err = pool.GetContext(ctx)
 		if err != nil {
 			return err
 		}

@@ -51,6 +51,16 @@ func (s *Server) handlePublish(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, err.Error())
 		return
 	}
+	if bp, ok := s.broker.(batchPublisher); ok && len(items) > 1 {
+		raised, err := bp.PublishBatch(r.Context(), items)
+		if err != nil {
+			s.log.Warn("batch publish failed", "err", err)
+			writeError(w, http.StatusServiceUnavailable, "broker unavailable; part of the batch may be published (retrying is safe)")
+			return
+		}
+		writeJSON(w, http.StatusAccepted, map[string]int{"received": len(items), "raised": raised})
+		return
+	}
 	accepted := 0
 	for _, it := range items {
 		raised, err := s.broker.Publish(r.Context(), it.Topic, it.V, it.TS)

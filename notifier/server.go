@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"math/rand/v2"
 	"net"
@@ -46,6 +47,11 @@ type Server struct {
 	linkMu     sync.Mutex // serialises link transitions and resyncs
 	linkGen    int        // bumped on every transition; a resync checks it is still current
 	wasDown    bool       // the link went down at least once: bumps may have been missed
+	// partMu guards partDown: topics whose cluster shard is lost, mapped
+	// to the partGen of that event (partlink.go). Never held with linkMu.
+	partMu   sync.Mutex
+	partGen  int
+	partDown map[string]int
 	httpServer *http.Server
 }
 
@@ -62,15 +68,11 @@ func New(cfg Config) (*Server, error) {
 	s.warn = ratelog.New(s.log, 10*time.Second)
 	s.flag.Store(cfg.Mode)
 
-	if cfg.RedisURL != "" {
-		rb, err := NewRedisBroker(RedisOptions{URL: cfg.RedisURL, Prefix: cfg.ChannelPrefix, Logger: log})
-		if err != nil {
-			return nil, err
-		}
-		s.broker = rb
-	} else {
-		s.broker = NewLocalBroker()
+	broker, err := newBroker(cfg, log)
+	if err != nil {
+		return nil, err
 	}
+	s.broker = broker
 
 	auth, err := authbridge.New(authbridge.Config{
 		TokenSecret:     []byte(cfg.TokenSecret),
@@ -181,8 +183,8 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	stopBroker()
 	<-brokerDone
 	s.hints.stop()
-	if rb, ok := s.broker.(*RedisBroker); ok {
-		_ = rb.Close()
+	if c, ok := s.broker.(io.Closer); ok {
+		_ = c.Close()
 	}
 	sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
@@ -251,7 +253,7 @@ func (s *Server) SetMode(mode string) error {
 	s.m.modeChanges.Inc()
 	s.log.Info("mode changed", "mode", mode)
 	m := s.currentMode()
-	s.hub.eachSocket(func(sk *socket) { sk.setMode(m) })
+	s.hub.eachSocket(func(sk *socket) { s.tellMode(sk, m) })
 	return nil
 }
 
@@ -370,7 +372,7 @@ func (s *Server) resync(gen int) {
 	}
 	s.trusted.Store(true)
 	m := s.currentMode()
-	s.hub.eachSocket(func(sk *socket) { sk.setMode(m) })
+	s.hub.eachSocket(func(sk *socket) { s.tellMode(sk, m) })
 }
 
 // onConnect registers the socket. It never sends from here (the socket.io
@@ -474,6 +476,9 @@ func (s *Server) subscribe(sk *socket, raw json.RawMessage) subscribeAck {
 	ack.Granted = d.Granted
 	added := sk.grant(held, d.Expires, func() { s.expire(sk) })
 	known := s.hub.join(sk, added)
+	if s.holdsDownTopic(sk) {
+		s.tellMode(sk, s.currentMode()) // one of its topics is on a lost shard
+	}
 	for t, v := range known {
 		if v > 0 {
 			sk.hint(t, v) // hint compares with what the client holds

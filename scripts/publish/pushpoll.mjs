@@ -40,6 +40,8 @@ export const SCRIPT = `-- pushpoll publish: raise a topic's version and announce
 -- KEYS[1]  the topic's key, which is also its channel: <prefix><topic>
 -- ARGV[1]  the new version, a positive decimal integer (int64)
 -- ARGV[2]  the payload to PUBLISH, e.g. {"v":1057,"ts":1700000000000}
+-- ARGV[3]  optional: SPUBLISH to announce on the sharded channel (Redis
+--          Cluster, where key and channel share a slot); PUBLISH otherwise
 --
 -- The key only ever rises: an older or equal version (a retry, a race between
 -- two app servers) changes nothing and announces nothing, so browsers are
@@ -59,7 +61,11 @@ if cur and string.match(cur, "^[1-9][0-9]*$") then
   end
 end
 redis.call("SET", KEYS[1], new)
-redis.call("PUBLISH", KEYS[1], ARGV[2])
+if ARGV[3] == "SPUBLISH" then
+  redis.call("SPUBLISH", KEYS[1], ARGV[2])
+else
+  redis.call("PUBLISH", KEYS[1], ARGV[2])
+end
 return 1
 `;
 const SCRIPT_SHA = createHash("sha1").update(SCRIPT).digest("hex");

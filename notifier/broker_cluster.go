@@ -1,0 +1,643 @@
+package notifier
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/gomodule/redigo/redis"
+
+	"github.com/pushpoll/pushpoll/internal/redisx"
+)
+
+// ClusterBroker is the Redis Cluster broker (DESIGN §8): sharded pub/sub.
+// A bump travels only within its shard: the app runs the publish script
+// with SPUBLISH on the master of the topic's slot (key and channel are the
+// same string, so the same slot), and this node keeps one subscriber
+// connection per shard master (cluster_link.go) that SSUBSCRIBEs the
+// channels of the held topics in that shard's slots.
+//
+// Losing a shard costs only the topics on it: their holders are told poll
+// (TopicsLink), and when a link to the shard's master, the old one back or
+// a promoted replica, has subscribed them again, they are resynced from the
+// version table and told push. Redirects (MOVED, ASK), CLUSTERDOWN,
+// sunsubscribe pushes from a slot migration and failed links all ask for
+// the shard map to be read again; it is also re-read every few seconds.
+type ClusterBroker struct {
+	opt    RedisOptions
+	url    redisx.URL
+	log    *slog.Logger
+	script *redis.Script
+	wantSet
+
+	topo    atomic.Pointer[redisx.Topology]
+	refresh chan struct{} // cap 1: "read the shard map again", coalesced
+
+	// Lock order: mu before wantSet.mu; handler calls are made with
+	// neither held.
+	mu     sync.Mutex
+	pools  map[string]*redis.Pool // by node address: publishes and reads
+	links  map[string]*shardLink  // by master address
+	h      BrokerHandler
+	everUp bool // every shard was up at once: the node's first Link(true) was sent
+	// down holds the topics whose holders were told poll because their
+	// shard's link was lost; moved holds the topics whose slot moved to
+	// another shard while held, so bumps may have been missed. Both are
+	// resynced once subscribed again.
+	down, moved map[string]bool
+}
+
+var _ Broker = (*ClusterBroker)(nil)
+
+// topologyEvery is how often the shard map is re-read without being asked:
+// it catches a migration or failover nobody told this node about (no
+// redirect, no push), at the cost of one small command per few seconds.
+const topologyEvery = 5 * time.Second
+
+// maxRedirects bounds how often one command follows MOVED, ASK or waits out
+// CLUSTERDOWN before giving up; a failover settles in a few.
+const maxRedirects = 8
+
+// NewClusterBroker checks a redis-cluster:// URL and returns a broker; it
+// connects in Run.
+func NewClusterBroker(opt RedisOptions) (*ClusterBroker, error) {
+	opt = opt.withDefaults()
+	u, err := redisx.Parse(opt.URL)
+	if err != nil {
+		return nil, err
+	}
+	if u.Kind != redisx.Cluster {
+		return nil, errors.New("the cluster broker needs a redis-cluster:// URL")
+	}
+	b := &ClusterBroker{
+		opt:     opt,
+		url:     u,
+		log:     opt.Logger.With("component", "redis-cluster"),
+		script:  redis.NewScript(1, PublishScript),
+		refresh: make(chan struct{}, 1),
+		pools:   map[string]*redis.Pool{},
+		links:   map[string]*shardLink{},
+		down:    map[string]bool{},
+		moved:   map[string]bool{},
+	}
+	b.wantSet = newWantSet(opt.Linger, func(topic string) {
+		if l := b.linkOf(b.opt.Prefix + topic); l != nil {
+			l.markDirty()
+		}
+	})
+	return b, nil
+}
+
+// FlagKey is the feature flag's key and sharded channel: one slot, so one
+// shard carries it to every node.
+func (b *ClusterBroker) FlagKey() string { return b.opt.Prefix + "mode" }
+
+// Subscribe declares interest; a topic whose shard is down right now is
+// reported down at once, so its new holder polls until the shard is back.
+func (b *ClusterBroker) Subscribe(topic string) {
+	b.wantSet.Subscribe(topic)
+	if l := b.linkOf(b.opt.Prefix + topic); l == nil || !l.up.Load() {
+		b.reportDown([]string{topic})
+	}
+}
+
+// WaitSubscribed waits for the SSUBSCRIBE of topics on their shards' links.
+func (b *ClusterBroker) WaitSubscribed(ctx context.Context, topics []string) error {
+	return b.waitConfirmed(ctx, topics, func() bool {
+		for _, t := range topics {
+			if l := b.linkOf(b.opt.Prefix + t); l == nil || !l.up.Load() {
+				return false // its shard is down: the resync covers it
+			}
+		}
+		return true
+	})
+}
+
+// Up reports whether the node can deliver at all: at least one shard link
+// is up. A node missing one shard still serves every other topic, so it
+// stays ready; per-shard state is in Links.
+func (b *ClusterBroker) Up() bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if !b.everUp {
+		return false
+	}
+	for _, l := range b.links {
+		if l.up.Load() {
+			return true
+		}
+	}
+	return false
+}
+
+// Links reports one link per shard, named by its slot ranges.
+func (b *ClusterBroker) Links() []LinkState {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	out := make([]LinkState, 0, len(b.links))
+	for _, l := range b.links {
+		out = append(out, LinkState{
+			Name:       "shard:" + l.label.Load().(string),
+			Up:         l.up.Load(),
+			CanaryLag:  time.Duration(l.canaryLag.Load()),
+			Reconnects: l.reconnects.Load(),
+		})
+	}
+	return out
+}
+
+// Close releases every node's pool. Safe to call twice.
+func (b *ClusterBroker) Close() error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	for _, p := range b.pools {
+		_ = p.Close()
+	}
+	return nil
+}
+
+// Run keeps the shard map current and one link per shard master running
+// until ctx ends.
+func (b *ClusterBroker) Run(ctx context.Context, h BrokerHandler) {
+	b.mu.Lock()
+	b.h = h
+	b.mu.Unlock()
+	tick := time.NewTicker(topologyEvery)
+	defer tick.Stop()
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	for {
+		if err := b.reload(ctx, &wg); err != nil && ctx.Err() == nil {
+			b.log.Warn("cluster shard map unreadable", "err", err)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-b.refresh:
+		case <-tick.C:
+		}
+		// Requests come in bursts (every redirect, every link of a failed
+		// shard); one read per burst is enough.
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+}
+
+func (b *ClusterBroker) requestRefresh() {
+	select {
+	case b.refresh <- struct{}{}:
+	default:
+	}
+}
+
+// reload reads the shard map from the first node that answers (known
+// nodes first, then the URL's seeds) and applies it: a link for every
+// master, none for a node that no longer is one.
+func (b *ClusterBroker) reload(ctx context.Context, wg *sync.WaitGroup) error {
+	var candidates []string
+	if t := b.topo.Load(); t != nil {
+		candidates = t.Nodes()
+	}
+	candidates = append(candidates, b.url.Addrs...)
+	var errs []error
+	for _, addr := range candidates {
+		var topo *redisx.Topology
+		err := b.withNode(ctx, addr, func(c redis.Conn) (err error) {
+			topo, err = redisx.ReadTopology(ctx, c, b.url.TLS)
+			return err
+		})
+		if err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", addr, err))
+			continue
+		}
+		b.apply(ctx, topo, wg)
+		return nil
+	}
+	return errors.Join(errs...)
+}
+
+func (b *ClusterBroker) apply(ctx context.Context, topo *redisx.Topology, wg *sync.WaitGroup) {
+	old := b.topo.Swap(topo)
+	b.mu.Lock()
+	masters := map[string]string{}
+	for _, s := range topo.Shards {
+		masters[s.Master] = s.Label()
+	}
+	for addr, l := range b.links {
+		if _, ok := masters[addr]; !ok {
+			l.cancel()
+			delete(b.links, addr)
+		}
+	}
+	var links []*shardLink
+	for addr, label := range masters {
+		l := b.links[addr]
+		if l == nil {
+			l = newShardLink(b, addr)
+			b.links[addr] = l
+			lctx, cancel := context.WithCancel(ctx)
+			l.cancel = cancel
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				l.run(lctx)
+			}()
+		}
+		l.label.Store(label)
+		links = append(links, l)
+	}
+	b.mu.Unlock()
+	if !topo.Equal(old) {
+		b.log.Info("cluster shard map", "shards", len(topo.Shards))
+		for _, l := range links {
+			l.markDirty()
+		}
+	}
+}
+
+// ownerOf is the master address serving key's slot, "" when unknown.
+func (b *ClusterBroker) ownerOf(key string) string {
+	t := b.topo.Load()
+	if t == nil {
+		return ""
+	}
+	i := t.Shard(redisx.Slot(key))
+	if i < 0 {
+		return ""
+	}
+	return t.Shards[i].Master
+}
+
+func (b *ClusterBroker) linkOf(key string) *shardLink {
+	addr := b.ownerOf(key)
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.links[addr]
+}
+
+// reportDown tells the handler that topics lost their link, once each.
+// Before the node's first full link-up every socket polls anyway.
+func (b *ClusterBroker) reportDown(topics []string) {
+	b.mu.Lock()
+	var fresh []string
+	for _, t := range topics {
+		if !b.down[t] {
+			b.down[t] = true
+			fresh = append(fresh, t)
+		}
+	}
+	h, up := b.h, b.everUp
+	b.mu.Unlock()
+	if tl, ok := h.(TopicLinkHandler); ok && up && len(fresh) > 0 {
+		tl.TopicsLink(false, fresh)
+	}
+}
+
+// markMoved records topics whose slot left a link while they were held.
+func (b *ClusterBroker) markMoved(topics []string) {
+	b.mu.Lock()
+	for _, t := range topics {
+		b.moved[t] = true
+	}
+	b.mu.Unlock()
+}
+
+// subscribed runs when a link has confirmed topics: the ones that were
+// down or moved are handed to the handler to resync, and the node's first
+// full link-up is announced.
+func (b *ClusterBroker) subscribed(topics []string) {
+	b.confirm(topics)
+	b.mu.Lock()
+	var back []string
+	for _, t := range topics {
+		if b.down[t] || b.moved[t] {
+			delete(b.down, t)
+			delete(b.moved, t)
+			back = append(back, t)
+		}
+	}
+	first := false
+	if !b.everUp {
+		first = len(b.links) > 0
+		for _, l := range b.links {
+			first = first && l.up.Load()
+		}
+		b.everUp = first
+	}
+	h := b.h
+	b.mu.Unlock()
+	if first {
+		h.Link(true)
+		go b.readFlag(h)
+		return
+	}
+	if tl, ok := h.(TopicLinkHandler); ok && len(back) > 0 {
+		tl.TopicsLink(true, back)
+	}
+}
+
+func (b *ClusterBroker) pool(addr string) *redis.Pool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	p := b.pools[addr]
+	if p == nil {
+		p = newPool(func() (redis.Conn, error) {
+			return redis.Dial("tcp", addr, b.url.DialOptions(5*time.Second)...)
+		})
+		b.pools[addr] = p
+	}
+	return p
+}
+
+func (b *ClusterBroker) withNode(ctx context.Context, addr string, f func(redis.Conn) error) error {
+	return withPooled(ctx, b.pool(addr), f)
+}
+
+// redirect reads a cluster error reply: where to go next and whether that
+// node needs ASKING first. wait is set for CLUSTERDOWN and TRYAGAIN, which
+// pass once the cluster settles.
+func redirect(err error) (addr string, asking, wait, ok bool) {
+	var re redis.Error
+	if !errors.As(err, &re) {
+		return "", false, false, false
+	}
+	f := strings.Fields(string(re))
+	switch {
+	case len(f) == 3 && f[0] == "MOVED":
+		return f[2], false, false, true
+	case len(f) == 3 && f[0] == "ASK":
+		return f[2], true, false, true
+	case len(f) > 0 && (f[0] == "CLUSTERDOWN" || f[0] == "TRYAGAIN"):
+		return "", false, true, true
+	}
+	return "", false, false, false
+}
+
+// doKey runs f on the master of key's slot, following MOVED and ASK and
+// waiting out CLUSTERDOWN. f is told when the node expects ASKING, which
+// doKey has already sent on the connection.
+func (b *ClusterBroker) doKey(ctx context.Context, key string, f func(c redis.Conn, asking bool) error) error {
+	addr, asking := b.ownerOf(key), false
+	err := errors.New("no node serves the slot of " + strconv.Quote(key))
+	for range maxRedirects {
+		if addr != "" {
+			err = b.withNode(ctx, addr, func(c redis.Conn) error {
+				if asking {
+					if _, err := redis.DoContext(c, ctx, "ASKING"); err != nil {
+						return err
+					}
+				}
+				return f(c, asking)
+			})
+		}
+		next, ask, wait, ok := redirect(err)
+		if addr != "" && !ok {
+			return err
+		}
+		switch {
+		case ok && !wait:
+			addr, asking = next, ask
+			if !ask {
+				b.requestRefresh()
+			}
+			continue
+		default:
+			b.requestRefresh()
+			select {
+			case <-ctx.Done():
+				return ctx.Err()
+			case <-time.After(100 * time.Millisecond):
+			}
+			addr, asking = b.ownerOf(key), false
+		}
+	}
+	return err
+}
+
+// eval runs the publish script for key. Under ASKING it sends the script
+// itself: ASKING covers one command, and EVALSHA may need a second.
+func (b *ClusterBroker) eval(ctx context.Context, c redis.Conn, asking bool, key string, args ...any) (any, error) {
+	if asking {
+		return redis.DoContext(c, ctx, "EVAL", append([]any{PublishScript, 1, key}, args...)...)
+	}
+	return b.script.DoContext(ctx, c, append([]any{key}, args...)...)
+}
+
+// Publish raises topic to v and SPUBLISHes it on the topic's shard.
+func (b *ClusterBroker) Publish(ctx context.Context, topic string, v, ts int64) (bool, error) {
+	key, payload := b.opt.Prefix+topic, encodeBump(v, ts)
+	raised := false
+	err := b.doKey(ctx, key, func(c redis.Conn, asking bool) error {
+		if v == 0 {
+			_, err := redis.DoContext(c, ctx, "SPUBLISH", key, payload)
+			raised = err == nil
+			return err
+		}
+		n, err := redis.Int(b.eval(ctx, c, asking, key, v, payload, "SPUBLISH"))
+		raised = n == 1
+		return err
+	})
+	return raised, err
+}
+
+// PublishBatch publishes bumps shard by shard, in parallel: one pipeline
+// per master. An item a redirect or error kept from its shard's pipeline
+// is published on its own.
+func (b *ClusterBroker) PublishBatch(ctx context.Context, bumps []Bump) (int, error) {
+	byNode := map[string][]Bump{}
+	for _, bp := range bumps {
+		addr := b.ownerOf(b.opt.Prefix + bp.Topic)
+		byNode[addr] = append(byNode[addr], bp)
+	}
+	var raised atomic.Int64
+	var wg sync.WaitGroup
+	errs := make(chan error, len(byNode))
+	for addr, items := range byNode {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			left := items
+			if addr != "" {
+				left = b.pipelinePublish(ctx, addr, items, &raised)
+			}
+			for _, bp := range left {
+				ok, err := b.Publish(ctx, bp.Topic, bp.V, bp.TS)
+				if err != nil {
+					errs <- err
+					return
+				}
+				if ok {
+					raised.Add(1)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	return int(raised.Load()), <-errs
+}
+
+// pipelinePublish sends items to one master in one round trip and returns
+// the items it did not publish.
+func (b *ClusterBroker) pipelinePublish(ctx context.Context, addr string, items []Bump, raised *atomic.Int64) []Bump {
+	var left []Bump
+	err := b.withNode(ctx, addr, func(c redis.Conn) error {
+		left = nil
+		// The script is loaded first in the same pipeline, so every
+		// EVALSHA after it finds it even on a master just promoted.
+		if err := c.Send("SCRIPT", "LOAD", PublishScript); err != nil {
+			return err
+		}
+		for _, bp := range items {
+			key, payload := b.opt.Prefix+bp.Topic, encodeBump(bp.V, bp.TS)
+			var err error
+			if bp.V == 0 {
+				err = c.Send("SPUBLISH", key, payload)
+			} else {
+				err = b.script.SendHash(c, key, bp.V, payload, "SPUBLISH")
+			}
+			if err != nil {
+				return err
+			}
+		}
+		if err := c.Flush(); err != nil {
+			return err
+		}
+		if _, err := c.Receive(); err != nil {
+			return err
+		}
+		for _, bp := range items {
+			n, err := redis.Int(c.Receive())
+			switch {
+			case err != nil && !isReplyError(err):
+				return err // the connection is gone: retry the lot
+			case err != nil:
+				left = append(left, bp)
+			case bp.V == 0 || n == 1:
+				raised.Add(1)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return items
+	}
+	return left
+}
+
+func isReplyError(err error) bool {
+	var re redis.Error
+	return errors.As(err, &re)
+}
+
+// Versions reads the version table with one MGET per slot (a cluster
+// refuses keys of several slots in one command), pipelined per master.
+func (b *ClusterBroker) Versions(ctx context.Context, topics []string) (map[string]int64, error) {
+	bySlot := map[int][]string{}
+	for _, t := range topics {
+		slot := redisx.Slot(b.opt.Prefix + t)
+		bySlot[slot] = append(bySlot[slot], t)
+	}
+	byNode := map[string][][]string{}
+	for _, group := range bySlot {
+		for start := 0; start < len(group); start += mgetBatch {
+			batch := group[start:min(start+mgetBatch, len(group))]
+			addr := b.ownerOf(b.opt.Prefix + batch[0])
+			byNode[addr] = append(byNode[addr], batch)
+		}
+	}
+	out := make(map[string]int64, len(topics))
+	for addr, batches := range byNode {
+		var left [][]string
+		err := b.withNode(ctx, addr, func(c redis.Conn) error {
+			left = nil
+			for _, batch := range batches {
+				if err := c.Send("MGET", b.keys(batch)...); err != nil {
+					return err
+				}
+			}
+			if err := c.Flush(); err != nil {
+				return err
+			}
+			for _, batch := range batches {
+				vals, err := redis.Strings(c.Receive())
+				switch {
+				case err != nil && !isReplyError(err):
+					return err
+				case err != nil:
+					left = append(left, batch)
+				default:
+					readVersions(out, batch, vals)
+				}
+			}
+			return nil
+		})
+		if addr == "" || err != nil {
+			left = batches
+		}
+		for _, batch := range left {
+			err := b.doKey(ctx, b.opt.Prefix+batch[0], func(c redis.Conn, _ bool) error {
+				vals, err := redis.Strings(redis.DoContext(c, ctx, "MGET", b.keys(batch)...))
+				readVersions(out, batch, vals)
+				return err
+			})
+			if err != nil {
+				return nil, err
+			}
+		}
+	}
+	return out, nil
+}
+
+func (b *ClusterBroker) keys(topics []string) []any {
+	keys := make([]any, len(topics))
+	for i, t := range topics {
+		keys[i] = b.opt.Prefix + t
+	}
+	return keys
+}
+
+// readVersions keeps the entries of an MGET reply that are versions.
+func readVersions(out map[string]int64, topics, vals []string) {
+	for i, s := range vals {
+		// A key that is missing or not a version (someone else's data)
+		// tells us nothing.
+		if v, err := strconv.ParseInt(s, 10, 64); err == nil && v > 0 && i < len(topics) {
+			out[topics[i]] = v
+		}
+	}
+}
+
+// SetFlag stores the feature flag and announces it on its sharded channel.
+func (b *ClusterBroker) SetFlag(ctx context.Context, mode string) error {
+	key := b.FlagKey()
+	return b.doKey(ctx, key, func(c redis.Conn, _ bool) error {
+		if _, err := redis.DoContext(c, ctx, "SET", key, mode); err != nil {
+			return err
+		}
+		_, err := redis.DoContext(c, ctx, "SPUBLISH", key, mode)
+		return err
+	})
+}
+
+func (b *ClusterBroker) readFlag(h BrokerHandler) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	var mode string
+	err := b.doKey(ctx, b.FlagKey(), func(c redis.Conn, _ bool) (err error) {
+		mode, err = redis.String(redis.DoContext(c, ctx, "GET", b.FlagKey()))
+		return err
+	})
+	if err == nil && mode != "" {
+		h.Flag(mode)
+	}
+}
