@@ -60,6 +60,7 @@ func TestCluster(t *testing.T) {
 	c := redistest.StartCluster(t, 3, 0)
 	cfg := testConfig()
 	cfg.RedisURL = c.URL
+	cfg.AdminSecret = adminSecret
 	n := startNode(t, cfg)
 
 	var topics []string
@@ -121,6 +122,9 @@ func TestCluster(t *testing.T) {
 		clients[shard[topic]].waitHint(topic, 4, 5*time.Second)
 	}
 
+	t.Run("feature flag", func(t *testing.T) {
+		clusterFlag(t, c, n, clients)
+	})
 	t.Run("slot migration", func(t *testing.T) {
 		migrateHeldTopic(t, c, n, clients[1], byShard[1][0])
 	})
@@ -240,3 +244,32 @@ func failoverShard(t *testing.T, c *redistest.Cluster, n *node, clients []*clien
 func splitHostPort(addr string) (string, string, error) { return net.SplitHostPort(addr) }
 
 func splitLines(s string) []string { return strings.Split(strings.TrimSpace(s), "\n") }
+
+func setModeHTTP(t *testing.T, n *node, mode string) {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodPost, n.url+"/v1/admin/mode", strings.NewReader(`{"mode":"`+mode+`"}`))
+	req.Header.Set("Authorization", "Bearer "+adminSecret)
+	resp, err := http.DefaultClient.Do(req)
+	must(t, err)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("admin mode = %d", resp.StatusCode)
+	}
+}
+
+// The flag is one key and one sharded channel: set on one node, it
+// reaches the sockets of another, and a node started later reads it.
+func clusterFlag(t *testing.T, c *redistest.Cluster, n *node, clients []*client) {
+	cfg := testConfig()
+	cfg.RedisURL = c.URL
+	other := startNode(t, cfg)
+	oc := dial(t, other, sioclient.Options{})
+	waitMode(t, []*client{oc}, "push", 5*time.Second)
+	setModeHTTP(t, n, "shadow")
+	took := waitMode(t, append([]*client{oc}, clients...), "shadow", 5*time.Second)
+	t.Logf("flag set on one node reached the other's socket in %v", took.Round(time.Millisecond))
+	late := startNode(t, cfg)
+	waitFor(t, 5*time.Second, "a late node reads the flag", func() bool { return late.srv.Mode() == "shadow" })
+	setModeHTTP(t, n, "push")
+	waitMode(t, append([]*client{oc}, clients...), "push", 5*time.Second)
+}
