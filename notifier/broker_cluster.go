@@ -96,7 +96,7 @@ func NewClusterBroker(opt RedisOptions) (*ClusterBroker, error) {
 
 // FlagKey is the feature flag's key and sharded channel: one slot, so one
 // shard carries it to every node.
-func (b *ClusterBroker) FlagKey() string { return b.opt.Prefix + "mode" }
+func (b *ClusterBroker) FlagKey() string { return FlagKey(b.opt.Prefix) }
 
 // Subscribe declares interest; a topic whose shard is down right now is
 // reported down at once, so its new holder polls until the shard is back.
