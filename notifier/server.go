@@ -47,12 +47,13 @@ type Server struct {
 	linkMu     sync.Mutex // serialises link transitions and resyncs
 	linkGen    int        // bumped on every transition; a resync checks it is still current
 	wasDown    bool       // the link went down at least once: bumps may have been missed
+	httpServer *http.Server
+
 	// partMu guards partDown: topics whose cluster shard is lost, mapped
 	// to the partGen of that event (partlink.go). Never held with linkMu.
 	partMu   sync.Mutex
 	partGen  int
 	partDown map[string]int
-	httpServer *http.Server
 }
 
 // New builds a node from cfg. Call Serve to run it.
