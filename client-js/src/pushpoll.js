@@ -206,11 +206,10 @@ export function start(options) {
   const random = o.random || Math.random;
   const doc = o.document !== undefined ? o.document : typeof document !== "undefined" ? document : null;
 
-  // Refused values are reported after `warn` exists; see below.
-  const refused = [];
+  // A value outside lo..hi is refused: reported, and the nearest bound used instead.
   function bounded(v, name, lo, hi, from = "option") {
     const n = Math.min(hi, Math.max(lo, v));
-    if (n !== v) refused.push(new RangeError("pushpoll: " + from + " " + name + " " + v + " is outside " + lo + ".." + hi + "; using " + n));
+    if (n !== v) warn(new RangeError("pushpoll: " + from + " " + name + " " + v + " is outside " + lo + ".." + hi + "; using " + n));
     return n;
   }
   // The page's own bounds, which no server value may cross.
@@ -283,11 +282,6 @@ export function start(options) {
       warn(err);
     }
   }
-
-  function reportRefused() {
-    for (const err of refused.splice(0)) warn(err);
-  }
-  reportRefused();
 
   // Settles like p, or rejects with `message` after ms; a late settle of p is ignored.
   function deadline(p, ms, message) {
@@ -614,7 +608,6 @@ export function start(options) {
     const s = toVersion(msg.slow);
     const nf = f > 0 ? bounded(f, "fast", MIN_INTERVAL, pageFast, "server") : fast;
     const ns = s > 0 ? bounded(s, "slow", pageFast, slowMax, "server") : slow;
-    reportRefused();
     const changed = nf !== fast || ns !== slow;
     fast = nf;
     if (ns !== slow) slow = safetyNet = ns;
