@@ -221,6 +221,7 @@ export function start(options) {
   const pollTimeout = bounded(positive(o.pollTimeout, "pollTimeout"), "pollTimeout", MIN_INTERVAL, MAX_INTERVAL);
   const jitter = bounded(Math.max(0, Number(o.jitter) || 0), "jitter", 0, MAX_INTERVAL);
   const hiddenFactor = bounded(Math.max(1, Number(o.hiddenFactor) || 1), "hiddenFactor", 1, MAX_HIDDEN_FACTOR);
+  const heartbeatTimeout = o.heartbeatTimeout == null ? null : bounded(Math.max(0, Number(o.heartbeatTimeout) || 0), "heartbeatTimeout", 0, MAX_INTERVAL);
   let fast = pageFast;
   let slow = pageSlow;
   let safetyNet = slow; // the adaptive safety net grows this between slow and slowMax
@@ -514,7 +515,7 @@ export function start(options) {
   // ---- the connection ----
 
   function heartbeatMs() {
-    if (o.heartbeatTimeout != null) return Math.min(MAX_DELAY, Math.max(0, Number(o.heartbeatTimeout) || 0));
+    if (heartbeatTimeout !== null) return heartbeatTimeout;
     const engine = socket && socket.io && socket.io.engine;
     const ping = engine && Number(engine.pingInterval);
     return ping > 0 && ping < MAX_INTERVAL ? ping + HEARTBEAT_MARGIN : HEARTBEAT_FALLBACK;
@@ -745,7 +746,9 @@ export function start(options) {
 // ---- the socket ----
 // The only code that creates a socket or listens to one. The rest of the shim needs a
 // socket-like object (on, off, emit, connect, disconnect, close) that fires the events of
-// `handlers`, so another source of those events can take the socket's place here.
+// `handlers`, so another source of those events can take the socket's place here. The
+// transport policy rides on the factory (`make`): whoever creates the real socket.io
+// socket with it, this page or another that shares its socket, applies the policy.
 
 function openSocket(o, warn) {
   const opts = Object.assign({ forceNew: true }, RECONNECT);
@@ -759,8 +762,13 @@ function openSocket(o, warn) {
     opts.upgrade = false;
   }
   Object.assign(opts, o.socketOptions);
-  const socket = (o.io || io)(o.url, opts);
-  return { socket, release: chosen ? () => {} : websocketFirst(socket, store, key, warn) };
+  let release = () => {};
+  const make = (url, socketOpts) => {
+    const socket = (o.io || io)(url, socketOpts);
+    if (!chosen) release = websocketFirst(socket, store, key, warn);
+    return socket;
+  };
+  return { socket: make(o.url, opts), release: () => release() };
 }
 
 // Calls handlers[ev] for every event the socket fires until the returned function is

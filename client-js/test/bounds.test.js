@@ -131,8 +131,8 @@ test("server fast 1 ms: clamped to 1000; server fast an hour: never slower than 
 test("page options outside their bounds are clamped and reported", async () => {
   const spy = spyDelays();
   try {
-    const t = setup({ slow: 1e12, fast: 10, hiddenFactor: 1e6, enabled: false });
-    assert.equal(t.errors.length, 3, t.errors.join("\n"));
+    const t = setup({ slow: 1e12, fast: 10, hiddenFactor: 1e6, heartbeatTimeout: 1e12, enabled: false });
+    assert.equal(t.errors.length, 4, t.errors.join("\n"));
     assert.match(String(t.errors[0]), /option fast 10 is outside 1000\.\.86400000; using 1000/);
     await advance(5000);
     assert.equal(t.polls.length, 5);
