@@ -30,6 +30,14 @@ type Decision struct {
 	// default when it names none, capped). It is zero only when nothing was
 	// granted.
 	Expires time.Time
+	// ByPrefix lists the granted topics that only a prefix pattern covers:
+	// the ones a client can invent, so the node bounds them per Credential.
+	ByPrefix []string
+	// Credential names who was granted, the same across subscribes and
+	// sockets: "sub:" and the token's subject, or "callback:" and a hash of
+	// the forwarded headers. It is never a secret. Empty when nothing was
+	// granted.
+	Credential string
 }
 
 // Authorizer decides what a subscriber may receive. Implementations are safe

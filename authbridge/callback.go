@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/binary"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -132,7 +133,7 @@ func credentialKey(cookie, authorization string) credential {
 func (c *callbackClient) authorize(ctx context.Context, req Request, now time.Time) Decision {
 	key := credentialKey(req.Cookie, req.Authorization)
 	if g, ok := c.cache.get(key, now); ok {
-		return decide(req.Topics, g.grants, ErrNotAuthorized, g.expires)
+		return c.decide(req.Topics, key, g)
 	}
 	ch := c.flight.DoChan(string(key[:]), func() (any, error) {
 		// A flight that just finished may have filled the cache between
@@ -160,7 +161,18 @@ func (c *callbackClient) authorize(ctx context.Context, req Request, now time.Ti
 		return denyAll(req.Topics, res.Err)
 	}
 	g := res.Val.(flightResult).grant
-	return decide(req.Topics, g.grants, ErrNotAuthorized, g.expires)
+	return c.decide(req.Topics, key, g)
+}
+
+// decide matches topics against an answer for the credential key.
+func (c *callbackClient) decide(topics []string, key credential, g callbackGrant) Decision {
+	d := decide(topics, g.grants, ErrNotAuthorized, g.expires)
+	if len(d.Granted) > 0 {
+		// Half the hash names the credential without being worth anything
+		// to someone who reads it.
+		d.Credential = "callback:" + hex.EncodeToString(key[:16])
+	}
+	return d
 }
 
 // ask calls the app about req's topics and caches its answer.

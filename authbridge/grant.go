@@ -55,6 +55,9 @@ func decide(topics []string, g grants, deny error, expires time.Time) Decision {
 		seen[t] = struct{}{}
 		if g.covers(t) {
 			d.Granted = append(d.Granted, t)
+			if _, exact := g.exact[t]; !exact {
+				d.ByPrefix = append(d.ByPrefix, t)
+			}
 		} else {
 			d.Denied[t] = deny.Error()
 		}

@@ -126,7 +126,12 @@ func (v *tokenVerifier) authorize(raw string, topics []string, now time.Time) De
 	if expires.Before(exp) {
 		expires = exp
 	}
-	return decide(topics, compileGrants(patterns), ErrNotInToken, expires)
+	d := decide(topics, compileGrants(patterns), ErrNotInToken, expires)
+	if len(d.Granted) > 0 {
+		sub, _ := c.GetSubject() // checked by Validate
+		d.Credential = "sub:" + sub
+	}
+	return d
 }
 
 // verify checks raw and returns its claims, or an error wrapping one of the

@@ -563,3 +563,27 @@ func TestTokenOversizeCheckedBeforeParsing(t *testing.T) {
 		})
 	}
 }
+
+// A decision names its credential and which grants came by prefix only, so
+// the node can bound the topics a prefix lets a client invent.
+func TestDecisionNamesCredentialAndPrefixGrants(t *testing.T) {
+	a := mustNew(t, Config{TokenSecret: testSecret})
+	d := a.Authorize(context.Background(), Request{
+		Token:  sign(t, jwt.SigningMethodHS256, testSecret, claims(nil)),
+		Topics: []string{"project:42", "acct:1", "other"},
+	}, t0)
+	if !reflect.DeepEqual(d.ByPrefix, []string{"acct:1"}) || d.Credential != "sub:user:7" {
+		t.Errorf("ByPrefix %q, Credential %q; want [acct:1], sub:user:7", d.ByPrefix, d.Credential)
+	}
+	app := newFakeApp(t, answer(200, `{"topics":["a:*"],"ttl":60}`))
+	cb := callbackAuth(t, app.URL, Config{})
+	d1 := cb.Authorize(context.Background(), Request{Topics: []string{"a:1"}, Cookie: "s=1"}, t0)
+	d2 := cb.Authorize(context.Background(), Request{Topics: []string{"a:2"}, Cookie: "s=1"}, t0)
+	d3 := cb.Authorize(context.Background(), Request{Topics: []string{"a:2"}, Cookie: "s=2"}, t0)
+	if !strings.HasPrefix(d1.Credential, "callback:") || d1.Credential != d2.Credential || d1.Credential == d3.Credential {
+		t.Errorf("callback credentials %q, %q, %q: want one per credential", d1.Credential, d2.Credential, d3.Credential)
+	}
+	if strings.Contains(d1.Credential, "s=1") || !reflect.DeepEqual(d1.ByPrefix, []string{"a:1"}) {
+		t.Errorf("callback decision %+v", d1)
+	}
+}

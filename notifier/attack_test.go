@@ -980,3 +980,53 @@ func TestAttackForgedShadowReports(t *testing.T) {
 	}
 	healthy.alive()
 }
+
+// TestAttackInventedTopics: one prefix grant lets a client name any number
+// of topics under it, each a Redis channel. The credential's prefix-granted
+// topics and the node's topics are bounded; a subscribe past either is
+// refused whole with an ack error and counted.
+func TestAttackInventedTopics(t *testing.T) {
+	cfg := testConfig()
+	cfg.MaxTopics = 61 // the witness's topic and 60 more
+	cfg.MaxPrefixTopics = 40
+	n := startNode(t, cfg)
+	settled(t, n)
+	healthy := hsWitness(t, n, "websocket")
+	topics := func(prefix string, from, to int) map[string]int64 {
+		m := map[string]int64{}
+		for i := from; i < to; i++ {
+			m[fmt.Sprintf("%s%d", prefix, i)] = 0
+		}
+		return m
+	}
+	prefixToken := token(t, "l:*")
+	a, b := dial(t, n, sioclient.Options{}), dial(t, n, sioclient.Options{Transport: "polling"})
+	if ack := a.subscribe(prefixToken, topics("l:", 0, 30)); len(ack.Granted) != 30 {
+		t.Fatalf("30 invented topics, within the bound: %+v", ack)
+	}
+	ack := b.subscribe(prefixToken, topics("l:", 30, 50))
+	if len(ack.Granted) != 0 || ack.Error != "too many topics granted by prefix: at most 40 per credential on this node" {
+		t.Fatalf("another socket of the credential past its bound: %+v", ack)
+	}
+	if ack := b.subscribe(prefixToken, topics("l:", 0, 10)); len(ack.Granted) != 10 {
+		t.Fatalf("topics the credential already holds cost nothing more: %+v", ack)
+	}
+	exact := make([]string, 0, 40)
+	for topic := range topics("x:", 0, 40) {
+		exact = append(exact, topic)
+	}
+	other := tokenWith(t, jwt.MapClaims{"sub": "user-2", "aud": "pushpoll", "topics": exact, "exp": time.Now().Add(time.Hour).Unix()})
+	ack = dial(t, n, sioclient.Options{}).subscribe(other, topics("x:", 0, 40))
+	if len(ack.Granted) != 0 || ack.Error != "too many topics on this node: at most 61" {
+		t.Fatalf("past the node's bound: %+v", ack)
+	}
+	for _, reason := range []string{"prefix topic limit", "node topic limit"} {
+		if got := metricValue(t, n, `pushpoll_auth_denied_total{reason="`+reason+`"}`); got != 1 {
+			t.Errorf("%s counted %v times, want 1", reason, got)
+		}
+	}
+	if got := metricValue(t, n, "pushpoll_topics"); got != 31 {
+		t.Errorf("pushpoll_topics = %v, want 31: refused subscribes keep nothing", got)
+	}
+	healthy.alive()
+}

@@ -11,7 +11,8 @@ import (
 type Broker interface {
 	// Subscribe and Unsubscribe declare this node's interest in a topic; the
 	// hub calls them when a topic gains its first or loses its last local
-	// holder. They never block on the network.
+	// holder, under its own lock so that they arrive in order (hub.go). They
+	// never block on the network and never call back into the hub.
 	Subscribe(topic string)
 	Unsubscribe(topic string)
 	// Publish raises topic to version v in the version table (if the broker

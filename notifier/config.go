@@ -37,6 +37,8 @@ type Config struct {
 
 	// Limits against hostile or broken clients (DESIGN §7, hardening).
 	MaxTopicsPerSocket int           // topics one socket may hold
+	MaxTopics          int           // distinct topics held on this node; 0 for no limit
+	MaxPrefixTopics    int           // distinct topics one credential holds by prefix grants on this node; 0 for no limit
 	MaxFrameBytes      int           // one incoming socket.io frame
 	MaxSockets         int           // per node; beyond it handshakes get 503
 	MaxPublishBytes    int64         // one POST /v1/publish body
@@ -71,6 +73,12 @@ func Default() Config {
 		// it caps a topic bumped without end at one fan-out a second.
 		HintThrottle:       time.Second,
 		MaxTopicsPerSocket: 1000,
+		// Each distinct topic costs a Redis channel and a few hundred bytes
+		// here. 100,000 is five times the topics of the largest benchmark
+		// node; one prefix grant may invent as many topics as one socket
+		// may hold, however many sockets share the credential.
+		MaxTopics:       100000,
+		MaxPrefixTopics: 1000,
 		// 16 KiB fits a subscribe for hundreds of topics with a token; a
 		// client with more subscribes in several frames.
 		MaxFrameBytes:   16 << 10,
@@ -143,6 +151,9 @@ func (c *Config) Validate() error {
 	}
 	if c.MaxTopicsPerSocket < 1 || c.MaxFrameBytes < 256 || c.MaxPublishBytes < 1024 || c.SubscribeBurst < 1 {
 		errs = append(errs, errors.New("--max-topics-per-socket, --max-frame-bytes (≥256), --max-publish-bytes (≥1024) and --subscribe-burst must be positive"))
+	}
+	if c.MaxTopics < 0 || c.MaxPrefixTopics < 0 {
+		errs = append(errs, errors.New("--max-topics and --max-prefix-topics must not be negative (0 for no limit)"))
 	}
 	if c.PublishSecret != "" && len(c.PublishSecret) < 16 {
 		errs = append(errs, errors.New("--publish-secret must be at least 16 characters"))

@@ -1,6 +1,7 @@
 package notifier
 
 import (
+	"errors"
 	"sync"
 )
 
@@ -8,23 +9,49 @@ import (
 // newest version this node has seen for each. It tells the broker when a
 // topic gains its first local holder or loses its last.
 //
-// Locks: hub.mu and a socket's mu are never held together. Fan-out copies
-// a topic's holders under hub.mu, releases it, then posts to each mailbox;
-// posting never blocks, so a slow socket cannot stall it.
+// Lock order: hub.mu, then the broker's own lock. Interest calls
+// (Subscribe, Unsubscribe) are made under hub.mu, so the broker sees them
+// in the order the hub's state changed: a page reload (the old socket
+// leaves a topic, the new one joins it) can never reach the broker as
+// Subscribe then Unsubscribe, which would drop the channel under a live
+// holder. That is safe because a broker's interest calls only touch its own
+// state under its own short lock, never block on the network and never call
+// back into the hub (Broker's contract). hub.mu and a socket's mu are never
+// held together: fan-out copies a topic's holders under hub.mu, releases
+// it, then posts to each mailbox; posting never blocks, so a slow socket
+// cannot stall it.
 type hub struct {
 	interest interest
+	// maxTopics bounds the distinct topics held on this node, and
+	// maxPrefixTopics the distinct topics one credential holds through
+	// prefix grants (which let a client invent topics); 0 means no bound.
+	// Each topic costs memory here and a channel in Redis.
+	maxTopics, maxPrefixTopics int
 
 	mu      sync.RWMutex
 	topics  map[string]*topicEntry
 	sockets map[string]*socket
+	// prefixed counts, per credential, the holders of each topic it holds
+	// by a prefix grant; its size per credential is what maxPrefixTopics
+	// bounds.
+	prefixed map[string]map[string]int
 }
 
 type topicEntry struct {
 	subs map[*socket]struct{}
+	// creds names, for holders that hold the topic by a prefix grant, the
+	// credential that granted it; nil until there is one.
+	creds map[*socket]string
 	// version is the newest version this node has seen published or read
 	// from the version table; 0 when it knows nothing.
 	version int64
 }
+
+// The topic limits, as join refuses them.
+var (
+	errNodeTopics   = errors.New("node topic limit")
+	errPrefixTopics = errors.New("prefix topic limit")
+)
 
 // interest is how the hub tells a broker what this node listens to.
 type interest interface {
@@ -32,11 +59,14 @@ type interest interface {
 	Unsubscribe(topic string)
 }
 
-func newHub(in interest) *hub {
+func newHub(in interest, maxTopics, maxPrefixTopics int) *hub {
 	return &hub{
-		interest: in,
-		topics:   make(map[string]*topicEntry),
-		sockets:  make(map[string]*socket),
+		interest:        in,
+		maxTopics:       maxTopics,
+		maxPrefixTopics: maxPrefixTopics,
+		topics:          make(map[string]*topicEntry),
+		sockets:         make(map[string]*socket),
+		prefixed:        make(map[string]map[string]int),
 	}
 }
 
@@ -55,47 +85,96 @@ func (h *hub) removeSocket(s *socket) {
 	h.leave(s, held)
 }
 
-// join records that s holds topics and returns the versions this node knows
-// for them (0 where it knows nothing).
-func (h *hub) join(s *socket, topics []string) map[string]int64 {
-	known := make(map[string]int64, len(topics))
-	var fresh []string
+// join records that s holds topics, new to it, of which byPrefix were
+// granted to cred by a prefix pattern, and returns the versions this node
+// knows for them (0 where it knows nothing). If the topics new to the node
+// would pass maxTopics, or cred's prefix-granted topics maxPrefixTopics, it
+// records nothing and returns errNodeTopics or errPrefixTopics.
+func (h *hub) join(s *socket, topics, byPrefix []string, cred string) (map[string]int64, error) {
 	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.maxTopics > 0 {
+		fresh := 0
+		for _, t := range topics {
+			if h.topics[t] == nil {
+				fresh++
+			}
+		}
+		if len(h.topics)+fresh > h.maxTopics {
+			return nil, errNodeTopics
+		}
+	}
+	held := h.prefixed[cred]
+	if h.maxPrefixTopics > 0 && len(byPrefix) > 0 {
+		fresh := 0
+		for _, t := range byPrefix {
+			if held[t] == 0 {
+				fresh++
+			}
+		}
+		if len(held)+fresh > h.maxPrefixTopics {
+			return nil, errPrefixTopics
+		}
+	}
+	known := make(map[string]int64, len(topics))
 	for _, t := range topics {
 		e := h.topics[t]
 		if e == nil {
 			e = &topicEntry{subs: make(map[*socket]struct{})}
 			h.topics[t] = e
-			fresh = append(fresh, t)
+			h.interest.Subscribe(t)
 		}
 		e.subs[s] = struct{}{}
 		known[t] = e.version
 	}
-	h.mu.Unlock()
-	for _, t := range fresh {
-		h.interest.Subscribe(t)
+	for _, t := range byPrefix {
+		e := h.topics[t]
+		if e == nil {
+			continue // not among topics: nothing to count
+		}
+		if e.creds == nil {
+			e.creds = make(map[*socket]string)
+		}
+		e.creds[s] = cred
+		if held == nil {
+			held = make(map[string]int)
+			h.prefixed[cred] = held
+		}
+		held[t]++
 	}
-	return known
+	return known, nil
 }
 
 // leave records that s no longer holds topics.
 func (h *hub) leave(s *socket, topics []string) {
-	var empty []string
 	h.mu.Lock()
+	defer h.mu.Unlock()
 	for _, t := range topics {
 		e := h.topics[t]
 		if e == nil {
 			continue
 		}
 		delete(e.subs, s)
+		if cred, ok := e.creds[s]; ok {
+			delete(e.creds, s)
+			h.unprefix(cred, t)
+		}
 		if len(e.subs) == 0 {
 			delete(h.topics, t)
-			empty = append(empty, t)
+			h.interest.Unsubscribe(t)
 		}
 	}
-	h.mu.Unlock()
-	for _, t := range empty {
-		h.interest.Unsubscribe(t)
+}
+
+// unprefix forgets one holder of t by cred's prefix grant. h.mu must be
+// held.
+func (h *hub) unprefix(cred, t string) {
+	held := h.prefixed[cred]
+	if held[t]--; held[t] <= 0 {
+		delete(held, t)
+		if len(held) == 0 {
+			delete(h.prefixed, cred)
+		}
 	}
 }
 

@@ -1,6 +1,7 @@
 package notifier
 
 import (
+	"errors"
 	"sort"
 	"sync"
 	"testing"
@@ -27,12 +28,12 @@ func (l *interestLog) Unsubscribe(t string) {
 
 func TestHubInterestIsRefcounted(t *testing.T) {
 	in := &interestLog{subs: map[string]int{}}
-	h := newHub(in)
+	h := newHub(in, 0, 0)
 	a, b := newSocket("a", &fakeConn{}), newSocket("b", &fakeConn{})
 	for _, s := range []*socket{a, b} {
 		h.addSocket(s)
 		s.grant(map[string]int64{"t": 0}, time.Time{}, nil)
-		h.join(s, []string{"t"})
+		mustJoin(t, h, s, []string{"t"}, nil, "")
 	}
 	if in.subs["t"] != 1 {
 		t.Fatalf("subscribes for t = %d, want 1 for two holders", in.subs["t"])
@@ -51,16 +52,16 @@ func TestHubInterestIsRefcounted(t *testing.T) {
 }
 
 func TestHubFanOutOnlyToHolders(t *testing.T) {
-	h := newHub(&interestLog{subs: map[string]int{}})
+	h := newHub(&interestLog{subs: map[string]int{}}, 0, 0)
 	ca, cb := &fakeConn{}, &fakeConn{}
 	a, b := newSocket("a", ca), newSocket("b", cb)
 	for _, s := range []*socket{a, b} {
 		h.addSocket(s)
 	}
 	a.grant(map[string]int64{"x": 0}, time.Time{}, nil)
-	h.join(a, []string{"x"})
+	mustJoin(t, h, a, []string{"x"}, nil, "")
 	b.grant(map[string]int64{"y": 0}, time.Time{}, nil)
-	h.join(b, []string{"y"})
+	mustJoin(t, h, b, []string{"y"}, nil, "")
 
 	if n, fresh := h.fanOut("x", 3); n != 1 || !fresh {
 		t.Fatalf("fanOut(x,3) = %d,%v; want 1,true", n, fresh)
@@ -83,5 +84,102 @@ func TestHubFanOutOnlyToHolders(t *testing.T) {
 	sort.Strings(names)
 	if len(names) != 2 || names[0] != "x" || names[1] != "y" {
 		t.Fatalf("topics = %v", names)
+	}
+}
+
+// mustJoin grants topics to s and joins it to them, as a subscribe does.
+func mustJoin(t *testing.T, h *hub, s *socket, topics, byPrefix []string, cred string) {
+	t.Helper()
+	held := map[string]int64{}
+	for _, topic := range topics {
+		held[topic] = 0
+	}
+	s.grant(held, time.Time{}, nil)
+	if _, err := h.join(s, topics, byPrefix, cred); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// reloadInterest models the broker's subscription set from the calls it
+// gets, and plays a page reload at the one moment it could hurt: when an
+// Unsubscribe for a topic's last holder is made while the hub lock is free,
+// a new socket joins that topic first.
+type reloadInterest struct {
+	h      *hub
+	joiner *socket
+	wanted map[string]bool
+	slipIn bool // whether a join got in before an Unsubscribe
+}
+
+func (r *reloadInterest) Subscribe(t string) { r.wanted[t] = true }
+
+func (r *reloadInterest) Unsubscribe(t string) {
+	if r.joiner != nil && r.h.mu.TryLock() {
+		r.h.mu.Unlock()
+		j := r.joiner
+		r.joiner = nil
+		r.slipIn = true
+		j.grant(map[string]int64{t: 0}, time.Time{}, nil)
+		if _, err := r.h.join(j, []string{t}, nil, ""); err != nil {
+			panic(err)
+		}
+	}
+	delete(r.wanted, t)
+}
+
+// TestHubInterestOrderedUnderReload: the old socket leaves a topic as the
+// new one joins it. The broker must end up subscribed, as the hub has a
+// holder; were interest calls made after the hub lock is released, the
+// Unsubscribe could land after the Subscribe and drop the channel.
+func TestHubInterestOrderedUnderReload(t *testing.T) {
+	in := &reloadInterest{wanted: map[string]bool{}}
+	h := newHub(in, 0, 0)
+	in.h = h
+	old, fresh := newSocket("old", &fakeConn{}), newSocket("new", &fakeConn{})
+	old.grant(map[string]int64{"t": 0}, time.Time{}, nil)
+	mustJoin(t, h, old, []string{"t"}, nil, "")
+	in.joiner = fresh
+	h.leave(old, old.drop([]string{"t"}))
+	if in.joiner != nil { // the join could not slip in: do it after the leave
+		in.joiner = nil
+		fresh.grant(map[string]int64{"t": 0}, time.Time{}, nil)
+		mustJoin(t, h, fresh, []string{"t"}, nil, "")
+	}
+	if _, topics := h.counts(); topics != 1 || !in.wanted["t"] {
+		t.Fatalf("hub holds %d topics, broker wants t: %v (a join slipped in between: %v)", topics, in.wanted["t"], in.slipIn)
+	}
+}
+
+func TestHubTopicLimits(t *testing.T) {
+	in := &interestLog{subs: map[string]int{}}
+	h := newHub(in, 4, 2)
+	a, b, c := newSocket("a", &fakeConn{}), newSocket("b", &fakeConn{}), newSocket("c", &fakeConn{})
+
+	mustJoin(t, h, a, []string{"p:1", "p:2"}, []string{"p:1", "p:2"}, "sub:u")
+	// Another socket of the same credential holding the same topics adds
+	// nothing to its count; a third invented topic would.
+	mustJoin(t, h, b, []string{"p:1"}, []string{"p:1"}, "sub:u")
+	if _, err := h.join(b, []string{"p:3"}, []string{"p:3"}, "sub:u"); !errors.Is(err, errPrefixTopics) {
+		t.Fatalf("third prefix topic: err = %v, want errPrefixTopics", err)
+	}
+	// Another credential, and exact grants, have their own room.
+	mustJoin(t, h, c, []string{"p:3", "x"}, []string{"p:3"}, "sub:v")
+	if _, err := h.join(c, []string{"y"}, nil, "sub:v"); !errors.Is(err, errNodeTopics) {
+		t.Fatalf("fifth topic on a node of four: err = %v, want errNodeTopics", err)
+	}
+	if _, topics := h.counts(); topics != 4 || in.subs["y"] != 0 {
+		t.Fatalf("a refused join left %d topics, y subscribed %d times", topics, in.subs["y"])
+	}
+	// Leaving gives the room back.
+	h.leave(a, a.drop([]string{"p:1", "p:2"}))
+	h.leave(b, b.drop([]string{"p:1"}))
+	mustJoin(t, h, b, []string{"p:4", "p:5"}, []string{"p:4", "p:5"}, "sub:u")
+	if len(h.prefixed["sub:u"]) != 2 {
+		t.Fatalf("sub:u holds %v by prefix, want p:4 and p:5", h.prefixed["sub:u"])
+	}
+	h.removeSocket(b)
+	h.removeSocket(c)
+	if len(h.prefixed) != 0 {
+		t.Fatalf("prefix counts left after every socket went: %v", h.prefixed)
 	}
 }

@@ -89,7 +89,7 @@ func New(cfg Config) (*Server, error) {
 		return nil, err
 	}
 	s.auth = auth
-	s.hub = newHub(s.broker)
+	s.hub = newHub(s.broker, cfg.MaxTopics, cfg.MaxPrefixTopics)
 	s.m = newMetrics(s)
 	s.hints = newHintThrottle(cfg.HintThrottle, s.fanOut, s.m.hintsThrottled.Inc)
 	// Enough workers to keep both cores busy verifying tokens in a storm
@@ -476,7 +476,15 @@ func (s *Server) subscribe(sk *socket, raw json.RawMessage) subscribeAck {
 	}
 	ack.Granted = d.Granted
 	added := sk.grant(held, d.Expires, func() { s.expire(sk) })
-	known := s.hub.join(sk, added)
+	known, err := s.hub.join(sk, added, newOnly(d.ByPrefix, added), d.Credential)
+	if err != nil {
+		// A node-wide limit: nothing of this subscribe is kept.
+		sk.drop(added)
+		s.m.authDenied.WithLabelValues(err.Error()).Inc()
+		ack.Granted = []string{}
+		ack.Error = s.limitMessage(err)
+		return ack
+	}
 	if s.holdsDownTopic(sk) {
 		s.tellMode(sk, s.currentMode()) // one of its topics is on a lost shard
 	}
@@ -502,6 +510,32 @@ func (s *Server) subscribe(sk *socket, raw json.RawMessage) subscribeAck {
 	}
 	s.catchUp(ctx, sk, d.Granted)
 	return ack
+}
+
+// newOnly returns the topics of list that are in added.
+func newOnly(list, added []string) []string {
+	if len(list) == 0 {
+		return nil
+	}
+	fresh := make(map[string]bool, len(added))
+	for _, t := range added {
+		fresh[t] = true
+	}
+	var out []string
+	for _, t := range list {
+		if fresh[t] {
+			out = append(out, t)
+		}
+	}
+	return out
+}
+
+// limitMessage is the ack error for a topic limit the hub refused.
+func (s *Server) limitMessage(err error) string {
+	if errors.Is(err, errPrefixTopics) {
+		return fmt.Sprintf("too many topics granted by prefix: at most %d per credential on this node", s.cfg.MaxPrefixTopics)
+	}
+	return fmt.Sprintf("too many topics on this node: at most %d", s.cfg.MaxTopics)
 }
 
 func (s *Server) catchUp(ctx context.Context, sk *socket, topics []string) {

@@ -126,6 +126,8 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (n
 	dur(&cfg.HintThrottle, "hint-throttle", "PUSHPOLL_HINT_THROTTLE", "per-topic window: the first bump goes out at once, later ones in the window as one hint of the newest version at its end; 0 turns it off")
 	dur(&cfg.DrainTimeout, "drain-timeout", "PUSHPOLL_DRAIN_TIMEOUT", "how long a SIGTERM waits for sockets to move away")
 	num(&cfg.MaxTopicsPerSocket, "max-topics-per-socket", "PUSHPOLL_MAX_TOPICS_PER_SOCKET", "topics one socket may hold")
+	num(&cfg.MaxTopics, "max-topics", "PUSHPOLL_MAX_TOPICS", "distinct topics held on this node, 0 for no limit; a subscribe past it is refused")
+	num(&cfg.MaxPrefixTopics, "max-prefix-topics", "PUSHPOLL_MAX_PREFIX_TOPICS", "distinct topics one credential (token sub, or callback credential) holds on this node through prefix grants, 0 for no limit")
 	num(&cfg.MaxFrameBytes, "max-frame-bytes", "PUSHPOLL_MAX_FRAME_BYTES", "largest incoming socket.io frame; a larger one closes that socket")
 	num(&cfg.MaxSockets, "max-sockets", "PUSHPOLL_MAX_SOCKETS", "sockets per node, 0 for no limit; beyond it handshakes get 503")
 	num(&maxPublish, "max-publish-bytes", "PUSHPOLL_MAX_PUBLISH_BYTES", "largest POST /v1/publish body (413 beyond)")
