@@ -5,7 +5,14 @@ WORKDIR /src
 COPY go.mod go.sum ./
 RUN go mod download
 COPY . .
-RUN CGO_ENABLED=0 go build -trimpath -ldflags="-s -w" -o /out/notifier ./cmd/notifier
+# COPY . . brings no .git in most build contexts, so Go cannot record the
+# commit itself: pass it, and the release version, as build arguments.
+ARG VERSION=""
+ARG COMMIT=""
+RUN CGO_ENABLED=0 go build -trimpath -ldflags="-s -w \
+      -X github.com/pushpoll/pushpoll/internal/version.version=${VERSION} \
+      -X github.com/pushpoll/pushpoll/internal/version.commit=${COMMIT}" \
+    -o /out/notifier ./cmd/notifier
 
 FROM gcr.io/distroless/static-debian12:nonroot
 COPY --from=build /out/notifier /notifier

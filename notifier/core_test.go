@@ -549,3 +549,14 @@ func TestShimIsServed(t *testing.T) {
 		t.Fatalf("revalidation = %d, want 304", code)
 	}
 }
+
+// pushpoll_build_info says which build runs, as --version does.
+func TestBuildInfoMetric(t *testing.T) {
+	n := startNode(t, testConfig())
+	got := metric(t, n, "pushpoll_build_info")
+	for _, want := range []string{`commit="`, `goversion="go`, `version="`, "} 1"} {
+		if !strings.Contains(got, want) {
+			t.Errorf("pushpoll_build_info = %q, lacks %s", got, want)
+		}
+	}
+}

@@ -3,6 +3,8 @@ package notifier
 import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	"github.com/pushpoll/pushpoll/internal/version"
 )
 
 // metrics live in a registry of the server's own, not the global one, so
@@ -33,6 +35,10 @@ func newMetrics(s *Server) *metrics {
 	f(collectors.NewGoCollector())
 	f(collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 
+	build := version.Get()
+	f(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "pushpoll_build_info", Help: "Always 1; the labels say which build runs.",
+		ConstLabels: prometheus.Labels{"version": build.Version, "commit": build.Commit, "goversion": build.Go}},
+		func() float64 { return 1 }))
 	f(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "pushpoll_sockets", Help: "Connected sockets."},
 		func() float64 { n, _ := s.hub.counts(); return float64(n) }))
 	f(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "pushpoll_tabs", Help: "Browser tabs served by the connected sockets (tabs of one browser may share a socket)."},

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/pushpoll/pushpoll/internal/demo"
+	"github.com/pushpoll/pushpoll/internal/version"
 	"github.com/pushpoll/pushpoll/notifier"
 )
 
@@ -31,6 +32,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 	}
 	if err != nil {
 		return err
+	}
+	if opts.version {
+		fmt.Fprintln(stderr, version.Get())
+		return nil
 	}
 	level := slog.LevelInfo
 	if err := level.UnmarshalText([]byte(opts.logLevel)); err != nil {
@@ -74,6 +79,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 const devListen = "127.0.0.1:8080"
 
 type cmdOptions struct {
+	version  bool
 	dev      bool
 	demo     bool
 	logLevel string
@@ -139,6 +145,7 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (n
 	opts.logLevel = "info"
 	str(&opts.logLevel, "log-level", "PUSHPOLL_LOG_LEVEL", "debug, info, warn or error")
 	fs.BoolVar(&opts.dev, "dev", false, "local trial: generate and print a token secret and a publish secret, any origin, listen on "+devListen+" unless --listen says otherwise (never in production)")
+	fs.BoolVar(&opts.version, "version", false, "print the version and commit, and exit")
 	fs.BoolVar(&opts.demo, "demo", false, "like --dev, plus a live demo board at / on the same listener")
 
 	fs.Usage = func() { usage(fs, settings, stderr) }
@@ -190,7 +197,7 @@ func usage(fs *flag.FlagSet, settings []setting, w io.Writer) {
 		}
 		fmt.Fprintf(w, "  --%-22s %-32s default %s\n      %s\n", s.flag, s.env, def, s.help)
 	}
-	for _, name := range []string{"demo", "dev"} {
+	for _, name := range []string{"demo", "dev", "version"} {
 		fmt.Fprintf(w, "  --%-22s %-32s default false\n      %s\n", name, "", fs.Lookup(name).Usage)
 	}
 }

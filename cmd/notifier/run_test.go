@@ -7,9 +7,11 @@ import (
 	"errors"
 	"net"
 	"net/http"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -117,11 +119,7 @@ func TestBadSettingsNameTheFlag(t *testing.T) {
 // The real binary: --dev prints its generated secret and says it is for
 // trials only; SIGTERM drains and exits 0; a second signal forces exit 1.
 func TestSignals(t *testing.T) {
-	bin := filepath.Join(t.TempDir(), "notifier")
-	build := exec.Command("go", "build", "-o", bin, ".")
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("build: %v\n%s", err, out)
-	}
+	bin := buildNotifier(t)
 	start := func(args ...string) (*exec.Cmd, string, *bufio.Scanner) {
 		l, err := net.Listen("tcp", "127.0.0.1:0")
 		if err != nil {
@@ -235,5 +233,63 @@ func TestDevAndDemoListenOnLoopbackByDefault(t *testing.T) {
 				t.Errorf("listen = %q, want %q", cfg.Listen, c.want)
 			}
 		})
+	}
+}
+
+// The version a release build stamps with -ldflags, as the README shows.
+const (
+	stampedVersion = "v9.9.9-test"
+	stampedCommit  = "feedface"
+)
+
+var built struct {
+	once sync.Once
+	dir  string
+	bin  string
+	err  error
+	out  []byte
+}
+
+// buildNotifier builds the real binary once per test run, stamped with a
+// version and commit.
+func buildNotifier(t *testing.T) string {
+	t.Helper()
+	built.once.Do(func() {
+		built.dir, built.err = os.MkdirTemp("", "notifier-test")
+		if built.err != nil {
+			return
+		}
+		built.bin = filepath.Join(built.dir, "notifier")
+		const pkg = "github.com/pushpoll/pushpoll/internal/version"
+		build := exec.Command("go", "build", "-o", built.bin,
+			"-ldflags", "-X "+pkg+".version="+stampedVersion+" -X "+pkg+".commit="+stampedCommit, ".")
+		built.out, built.err = build.CombinedOutput()
+	})
+	if built.err != nil {
+		t.Fatalf("build: %v\n%s", built.err, built.out)
+	}
+	return built.bin
+}
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if built.dir != "" {
+		os.RemoveAll(built.dir)
+	}
+	os.Exit(code)
+}
+
+func TestVersion(t *testing.T) {
+	out, err := exec.Command(buildNotifier(t), "--version").CombinedOutput()
+	if err != nil {
+		t.Fatalf("--version: %v\n%s", err, out)
+	}
+	if want := "pushpoll notifier " + stampedVersion + " (commit " + stampedCommit + ", go"; !strings.HasPrefix(string(out), want) {
+		t.Fatalf("--version printed %q, want it to start with %q", out, want)
+	}
+	// Without -ldflags, the version Go recorded (a test binary has none).
+	var buf bytes.Buffer
+	if err := run(context.Background(), []string{"--version"}, env(nil), &buf); err != nil || !strings.HasPrefix(buf.String(), "pushpoll notifier ") {
+		t.Fatalf("run --version: %v, %q", err, buf.String())
 	}
 }
