@@ -31,7 +31,7 @@ func New(body []byte, contentType string) File {
 	f := File{body: body, etag: `"` + tag + `"`, contentType: contentType}
 	var buf bytes.Buffer
 	zw, _ := gzip.NewWriterLevel(&buf, gzip.BestCompression) // a valid level cannot fail
-	_, _ = zw.Write(body)                                   // writes to memory cannot fail
+	_, _ = zw.Write(body)                                    // writes to memory cannot fail
 	_ = zw.Close()
 	if buf.Len() < len(body) {
 		f.gz = buf.Bytes()
