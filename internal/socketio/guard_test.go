@@ -2,6 +2,7 @@ package socketio
 
 import (
 	"bytes"
+	"crypto/tls"
 	"errors"
 	"log/slog"
 	"net/http"
@@ -322,6 +323,49 @@ func TestConfigValidate(t *testing.T) {
 			}
 			if !errors.Is(err, ErrConfig) || !strings.Contains(err.Error(), tt.field) {
 				t.Fatalf("Validate() = %v, want an ErrConfig naming %s", err, tt.field)
+			}
+		})
+	}
+}
+
+// Same origin means the same scheme too: an https page is not the origin
+// of an http listener, nor an http page of one whose Host says :443.
+func TestSameOriginIsSchemeAware(t *testing.T) {
+	o, err := parseOrigins(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name, origin, host string
+		tls                bool
+		forwardedProto     string
+		pass               bool
+	}{
+		{"http page, http listener", "http://app:8080", "app:8080", false, "", true},
+		{"https page, http listener", "https://app:8080", "app:8080", false, "", false},
+		{"http page, Host with :443", "http://app", "app:443", false, "", false},
+		{"https page, TLS listener", "https://app", "app", true, "", true},
+		{"https page, TLS listener, Host with :443", "https://app", "app:443", true, "", true},
+		{"http page, TLS listener", "http://app", "app", true, "", false},
+		{"https page behind a TLS-terminating proxy", "https://app", "app", false, "https", true},
+		{"http page behind a proxy that says https", "http://app", "app", false, "https", false},
+		{"proxy chain", "https://app", "app", false, "https, http", true},
+		{"other host", "http://evil:8080", "app:8080", false, "", false},
+		{"no Host", "http://app", "", false, "", false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r, _ := http.NewRequest(http.MethodGet, "/socket.io/", nil)
+			r.Host = tt.host
+			r.Header.Set("Origin", tt.origin)
+			if tt.forwardedProto != "" {
+				r.Header.Set("X-Forwarded-Proto", tt.forwardedProto)
+			}
+			if tt.tls {
+				r.TLS = &tls.ConnectionState{}
+			}
+			if got := o.allowed(r); got != tt.pass {
+				t.Errorf("allowed = %v, want %v", got, tt.pass)
 			}
 		})
 	}

@@ -2,7 +2,6 @@ package socketio
 
 import (
 	"fmt"
-	"net"
 	"net/http"
 	"net/url"
 	"strings"
@@ -57,9 +56,27 @@ func (o origins) allowed(r *http.Request) bool {
 	if len(o.exact) > 0 {
 		return o.exact[n]
 	}
-	// Same origin: the host the browser thinks it is on is the host it asked.
-	host := n[strings.Index(n, "://")+3:]
-	return strings.EqualFold(host, stripDefaultPort(r.Host))
+	// Same origin: the page is on the scheme and host the request went to.
+	return n == requestOrigin(r)
+}
+
+// requestOrigin is the origin r was sent to, normalized as an Origin is, or
+// "" when it has no usable Host. The scheme is https when r came over TLS
+// here or, behind a proxy that terminates TLS, when the proxy says so in
+// X-Forwarded-Proto. Trusting that header gives a hostile page nothing: a
+// browser cannot set it on a websocket, and a client that can set it can
+// set Origin too.
+func requestOrigin(r *http.Request) string {
+	scheme := "http"
+	proto, _, _ := strings.Cut(r.Header.Get("X-Forwarded-Proto"), ",")
+	if r.TLS != nil || strings.EqualFold(strings.TrimSpace(proto), "https") {
+		scheme = "https"
+	}
+	n, ok := normalizeOrigin(scheme + "://" + r.Host)
+	if !ok {
+		return ""
+	}
+	return n
 }
 
 // normalizeOrigin lower-cases scheme and host and drops default ports, so
@@ -81,18 +98,4 @@ func normalizeOrigin(s string) (string, bool) {
 		}
 	}
 	return scheme + "://" + host, true
-}
-
-// stripDefaultPort turns "example.com:443" or "example.com:80" into
-// "example.com"; the request does not say which scheme it came in on when a
-// proxy terminates TLS, so both defaults are dropped.
-func stripDefaultPort(hostport string) string {
-	host, port, err := net.SplitHostPort(hostport)
-	if err != nil || (port != "80" && port != "443") {
-		return hostport
-	}
-	if strings.Contains(host, ":") {
-		return "[" + host + "]"
-	}
-	return host
 }
