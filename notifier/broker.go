@@ -11,8 +11,9 @@ import (
 type Broker interface {
 	// Subscribe and Unsubscribe declare this node's interest in a topic; the
 	// hub calls them when a topic gains its first or loses its last local
-	// holder, under its own lock so that they arrive in order (hub.go). They
-	// never block on the network and never call back into the hub.
+	// holder. They never block on the network. Calls for one topic may
+	// arrive out of order (hub.go), so a broker counts them: the topic is
+	// wanted while Subscribes outnumber Unsubscribes (wantSet).
 	Subscribe(topic string)
 	Unsubscribe(topic string)
 	// Publish raises topic to version v in the version table (if the broker

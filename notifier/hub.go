@@ -9,17 +9,14 @@ import (
 // newest version this node has seen for each. It tells the broker when a
 // topic gains its first local holder or loses its last.
 //
-// Lock order: hub.mu, then the broker's own lock. Interest calls
-// (Subscribe, Unsubscribe) are made under hub.mu, so the broker sees them
-// in the order the hub's state changed: a page reload (the old socket
-// leaves a topic, the new one joins it) can never reach the broker as
-// Subscribe then Unsubscribe, which would drop the channel under a live
-// holder. That is safe because a broker's interest calls only touch its own
-// state under its own short lock, never block on the network and never call
-// back into the hub (Broker's contract). hub.mu and a socket's mu are never
-// held together: fan-out copies a topic's holders under hub.mu, releases
-// it, then posts to each mailbox; posting never blocks, so a slow socket
-// cannot stall it.
+// Locks: hub.mu and a socket's mu are never held together. Fan-out copies
+// a topic's holders under hub.mu, releases it, then posts to each mailbox;
+// posting never blocks, so a slow socket cannot stall it. Interest calls
+// (Subscribe when a topic gains its first holder, Unsubscribe when it loses
+// its last) are made after hub.mu is released, because a broker may call
+// back into the hub from them (the cluster broker reports a topic whose
+// shard is down); the calls for one topic may therefore reach the broker
+// out of order, and brokers count them rather than set and unset (wantSet).
 type hub struct {
 	interest interest
 	// maxTopics bounds the distinct topics held on this node, and
@@ -92,37 +89,46 @@ func (h *hub) removeSocket(s *socket) {
 // records nothing and returns errNodeTopics or errPrefixTopics.
 func (h *hub) join(s *socket, topics, byPrefix []string, cred string) (map[string]int64, error) {
 	h.mu.Lock()
-	defer h.mu.Unlock()
+	known, fresh, err := h.joinLocked(s, topics, byPrefix, cred)
+	h.mu.Unlock()
+	for _, t := range fresh {
+		h.interest.Subscribe(t)
+	}
+	return known, err
+}
+
+// joinLocked is join under h.mu; it also returns the topics new to the node.
+func (h *hub) joinLocked(s *socket, topics, byPrefix []string, cred string) (known map[string]int64, fresh []string, err error) {
 	if h.maxTopics > 0 {
-		fresh := 0
+		n := 0
 		for _, t := range topics {
 			if h.topics[t] == nil {
-				fresh++
+				n++
 			}
 		}
-		if len(h.topics)+fresh > h.maxTopics {
-			return nil, errNodeTopics
+		if len(h.topics)+n > h.maxTopics {
+			return nil, nil, errNodeTopics
 		}
 	}
 	held := h.prefixed[cred]
 	if h.maxPrefixTopics > 0 && len(byPrefix) > 0 {
-		fresh := 0
+		n := 0
 		for _, t := range byPrefix {
 			if held[t] == 0 {
-				fresh++
+				n++
 			}
 		}
-		if len(held)+fresh > h.maxPrefixTopics {
-			return nil, errPrefixTopics
+		if len(held)+n > h.maxPrefixTopics {
+			return nil, nil, errPrefixTopics
 		}
 	}
-	known := make(map[string]int64, len(topics))
+	known = make(map[string]int64, len(topics))
 	for _, t := range topics {
 		e := h.topics[t]
 		if e == nil {
 			e = &topicEntry{subs: make(map[*socket]struct{})}
 			h.topics[t] = e
-			h.interest.Subscribe(t)
+			fresh = append(fresh, t)
 		}
 		e.subs[s] = struct{}{}
 		known[t] = e.version
@@ -142,13 +148,13 @@ func (h *hub) join(s *socket, topics, byPrefix []string, cred string) (map[strin
 		}
 		held[t]++
 	}
-	return known, nil
+	return known, fresh, nil
 }
 
 // leave records that s no longer holds topics.
 func (h *hub) leave(s *socket, topics []string) {
+	var empty []string
 	h.mu.Lock()
-	defer h.mu.Unlock()
 	for _, t := range topics {
 		e := h.topics[t]
 		if e == nil {
@@ -161,8 +167,12 @@ func (h *hub) leave(s *socket, topics []string) {
 		}
 		if len(e.subs) == 0 {
 			delete(h.topics, t)
-			h.interest.Unsubscribe(t)
+			empty = append(empty, t)
 		}
+	}
+	h.mu.Unlock()
+	for _, t := range empty {
+		h.interest.Unsubscribe(t)
 	}
 }
 

@@ -100,53 +100,83 @@ func mustJoin(t *testing.T, h *hub, s *socket, topics, byPrefix []string, cred s
 	}
 }
 
-// reloadInterest models the broker's subscription set from the calls it
-// gets, and plays a page reload at the one moment it could hurt: when an
-// Unsubscribe for a topic's last holder is made while the hub lock is free,
-// a new socket joins that topic first.
+// reloadInterest passes the hub's interest calls to a real wantSet, and
+// plays a page reload at the one moment it could hurt: as the old socket's
+// Unsubscribe for a topic's last holder is on its way, the new socket joins
+// that topic and its Subscribe arrives first.
 type reloadInterest struct {
+	*wantSet
 	h      *hub
 	joiner *socket
-	wanted map[string]bool
-	slipIn bool // whether a join got in before an Unsubscribe
 }
 
-func (r *reloadInterest) Subscribe(t string) { r.wanted[t] = true }
-
 func (r *reloadInterest) Unsubscribe(t string) {
-	if r.joiner != nil && r.h.mu.TryLock() {
-		r.h.mu.Unlock()
-		j := r.joiner
+	if j := r.joiner; j != nil {
 		r.joiner = nil
-		r.slipIn = true
 		j.grant(map[string]int64{t: 0}, time.Time{}, nil)
 		if _, err := r.h.join(j, []string{t}, nil, ""); err != nil {
 			panic(err)
 		}
 	}
-	delete(r.wanted, t)
+	r.wantSet.Unsubscribe(t)
 }
 
-// TestHubInterestOrderedUnderReload: the old socket leaves a topic as the
-// new one joins it. The broker must end up subscribed, as the hub has a
-// holder; were interest calls made after the hub lock is released, the
-// Unsubscribe could land after the Subscribe and drop the channel.
-func TestHubInterestOrderedUnderReload(t *testing.T) {
-	in := &reloadInterest{wanted: map[string]bool{}}
+// TestHubInterestSurvivesAReload: the broker must stay subscribed to a
+// topic the hub holds, whatever order a reload's calls arrive in.
+func TestHubInterestSurvivesAReload(t *testing.T) {
+	w := newWantSet(time.Hour, func(string) {})
+	in := &reloadInterest{wantSet: &w}
 	h := newHub(in, 0, 0)
 	in.h = h
 	old, fresh := newSocket("old", &fakeConn{}), newSocket("new", &fakeConn{})
-	old.grant(map[string]int64{"t": 0}, time.Time{}, nil)
 	mustJoin(t, h, old, []string{"t"}, nil, "")
 	in.joiner = fresh
 	h.leave(old, old.drop([]string{"t"}))
-	if in.joiner != nil { // the join could not slip in: do it after the leave
-		in.joiner = nil
-		fresh.grant(map[string]int64{"t": 0}, time.Time{}, nil)
-		mustJoin(t, h, fresh, []string{"t"}, nil, "")
+	if in.joiner != nil {
+		t.Fatal("the reload did not run")
 	}
-	if _, topics := h.counts(); topics != 1 || !in.wanted["t"] {
-		t.Fatalf("hub holds %d topics, broker wants t: %v (a join slipped in between: %v)", topics, in.wanted["t"], in.slipIn)
+	if _, topics := h.counts(); topics != 1 {
+		t.Fatalf("hub holds %d topics, want t", topics)
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if e := w.want["t"]; e == nil || e.linger != nil {
+		t.Fatalf("the broker lets go of t (entry %+v) while the hub holds it", e)
+	}
+}
+
+// Every order of one topic's calls ends where the count says.
+func TestWantSetCountsCalls(t *testing.T) {
+	tests := []struct {
+		name   string
+		calls  string // s: Subscribe, u: Unsubscribe
+		wanted bool   // wanted for good, not lingering
+	}{
+		{"held", "s", true},
+		{"left", "su", false},
+		{"reload in order", "sus", true},
+		{"reload crossed", "ssu", true},
+		{"unsubscribe overtook its subscribe", "us", false},
+		{"reload after an overtaken pair", "uss", true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			w := newWantSet(time.Hour, func(string) {})
+			for _, c := range tt.calls {
+				if c == 's' {
+					w.Subscribe("t")
+				} else {
+					w.Unsubscribe("t")
+				}
+			}
+			e := w.want["t"]
+			if got := e != nil && e.holders > 0 && e.linger == nil; got != tt.wanted {
+				t.Errorf("wanted = %v (entry %+v), want %v", got, e, tt.wanted)
+			}
+			if !tt.wanted && e != nil && e.linger == nil {
+				t.Errorf("not wanted, yet no linger will ever drop it: %+v", e)
+			}
+		})
 	}
 }
 

@@ -10,62 +10,81 @@ import (
 // subscribed to, each with a linger after its last holder left, and the
 // ones Redis has confirmed on a live link. Both Redis brokers embed it;
 // they differ in what a change wakes (one subscriber, or one per shard).
+//
+// The hub calls Subscribe when a topic gains its first local holder and
+// Unsubscribe when it loses its last, after releasing its lock, so the two
+// calls of a page reload (the old socket leaves, the new one joins) can
+// arrive in either order. The set therefore counts them: a topic is wanted
+// while Subscribes outnumber Unsubscribes, whatever order they came in,
+// and an Unsubscribe that overtook its Subscribe cannot drop the channel of
+// a topic that still has a holder.
 type wantSet struct {
 	linger time.Duration
 	// wake is told the topic whose wanted state changed; it must not block.
 	wake func(topic string)
 
 	mu sync.Mutex
-	// want maps a topic to its linger timer; nil means held.
-	want map[string]*time.Timer
+	// want holds every wanted topic, and those lingering after their last
+	// holder left.
+	want map[string]*wanted
 	// confirmed holds the topics whose SUBSCRIBE Redis has applied on a
 	// live link; changed is closed (and replaced) whenever it changes.
 	confirmed map[string]bool
 	changed   chan struct{}
 }
 
+type wanted struct {
+	// holders is Subscribes minus Unsubscribes: 1 while the hub holds the
+	// topic, briefly 2 or 0 while a reload's calls cross.
+	holders int
+	linger  *time.Timer // running while holders == 0
+}
+
 func newWantSet(linger time.Duration, wake func(topic string)) wantSet {
 	return wantSet{
 		linger:    linger,
 		wake:      wake,
-		want:      make(map[string]*time.Timer),
+		want:      make(map[string]*wanted),
 		confirmed: make(map[string]bool),
 		changed:   make(chan struct{}),
 	}
 }
 
-func (w *wantSet) Subscribe(topic string) {
-	w.mu.Lock()
-	t, ok := w.want[topic]
-	if ok {
-		if t != nil {
-			t.Stop()
-			w.want[topic] = nil
-		}
-		w.mu.Unlock()
-		return
-	}
-	w.want[topic] = nil
-	w.mu.Unlock()
-	w.wake(topic)
-}
+func (w *wantSet) Subscribe(topic string) { w.count(topic, +1) }
 
-func (w *wantSet) Unsubscribe(topic string) {
+func (w *wantSet) Unsubscribe(topic string) { w.count(topic, -1) }
+
+// count applies one interest call. A topic that reaches 0 holders lingers,
+// then goes; one below 0 had its Unsubscribe overtake its Subscribe and
+// waits for it.
+func (w *wantSet) count(topic string, delta int) {
 	w.mu.Lock()
-	defer w.mu.Unlock()
-	if t, ok := w.want[topic]; !ok || t != nil {
-		return
+	e, ok := w.want[topic]
+	if !ok {
+		e = &wanted{}
+		w.want[topic] = e
 	}
-	var timer *time.Timer
-	timer = time.AfterFunc(w.linger, func() {
-		w.mu.Lock()
-		if w.want[topic] == timer {
-			delete(w.want, topic)
-		}
-		w.mu.Unlock()
+	e.holders += delta
+	switch {
+	case e.holders > 0 && e.linger != nil:
+		e.linger.Stop()
+		e.linger = nil
+	case e.holders == 0 && e.linger == nil:
+		var timer *time.Timer
+		timer = time.AfterFunc(w.linger, func() {
+			w.mu.Lock()
+			if w.want[topic] == e && e.linger == timer {
+				delete(w.want, topic)
+			}
+			w.mu.Unlock()
+			w.wake(topic)
+		})
+		e.linger = timer
+	}
+	w.mu.Unlock()
+	if !ok {
 		w.wake(topic)
-	})
-	w.want[topic] = timer
+	}
 }
 
 // waitConfirmed returns once Redis has applied the SUBSCRIBE of every
