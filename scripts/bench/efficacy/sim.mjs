@@ -1,413 +1,416 @@
-// Efficacy simulator: what pushpoll saves the app, measured with the REAL shim
-// (client-js/src/pushpoll.js) driving N simulated pages on a simulated clock.
+// Efficacy benchmark: what pushpoll costs the app, measured with the REAL shim
+// (client-js/src/pushpoll.js, or --shim) in thousands of simulated tabs on a simulated
+// clock, against what plain polling at `fast` would cost it.
 //
-//   pages (the shim, unmodified) ── poll() ──► stub app: counts polls, answers versions
-//        ▲ stale/mode/pong                          ▲
-//        └── fake socket.io socket ◄── fake node ◄──┴── Poisson bumps on T topics
+//   tabs (the shim, unmodified; document stub with visibility) ── poll() ──► stub app
+//     ▲ socket.io 2 socket: stale/mode/pong, reconnect with socket.io's backoff  │ versions
+//     └── node (node.mjs): hint throttle, fan-out latency, hint loss ◄── bumps ──┘
 //
-// Two runs with the same bumps and seed: "poll" (enabled:false, the app's old 5 s polling)
-// and "push" (the shim connected to a fake notifier that hints every holder of a bumped
-// topic after a delivery delay). In the push run the notifier goes away for a while
-// (--outage-s), so the shim's fallback to fast polling is measured too.
+// Everything a browser would do to the shim is done to it: timers clamped and throttled as
+// Chromium does (clock.mjs), tabs hidden and shown, tabs closed and reopened, hints lost
+// with probability --loss and delayed by the measured fan-out latency, and the notifier
+// dying for --outage-s with every socket reconnecting on socket.io's own backoff. Nothing
+// is asserted: the targets of the design are reported next to the figures.
 //
-// Timers: globalThis.setTimeout/clearTimeout are replaced by a discrete-event scheduler and
-// the shim gets `now` from it, so an hour of 2,000 pages runs in seconds. After each event
-// the real setImmediate lets pending promise callbacks (poll answers) run, as a browser
-// would between two timers.
+// Plain polling is the app's setInterval(poll, fast) in the same tabs with the same
+// lifetimes: every open tab polls every `fast` from a random phase, hidden or not (the
+// bound pushpoll promises never to exceed).
 //
-// Output: one JSON line per mode on stdout ({"type":"efficacy",...}); --series FILE writes
-// app polls per second over time for both modes (columns: t_s poll push).
+// Output: one JSON line per workload on stdout ({"type":"efficacy",...}); with
+// --series-dir, DIR/efficacy-<workload>.series holds app polls per second (t_s plain push).
 //
-//   node scripts/bench/efficacy/sim.mjs --pages 2000 --topics 500 --rate 2 --duration-s 1200
+//   node scripts/bench/efficacy/sim.mjs --workload tracker --duration-s 900
 import { parseArgs } from "node:util";
-import { writeFileSync } from "node:fs";
-import { start } from "../../../client-js/src/pushpoll.js";
+import { mkdirSync, writeFileSync } from "node:fs";
+import { dirname, join, relative, resolve } from "node:path";
+import { fileURLToPath, pathToFileURL } from "node:url";
+import { Clock, rng, exp } from "./clock.mjs";
+import { Node, Socket, fanoutLast } from "./node.mjs";
+import { WORKLOADS } from "./workloads.mjs";
 
+const here = dirname(fileURLToPath(import.meta.url));
 const { values: a } = parseArgs({
   options: {
-    pages: { type: "string", default: "2000" },
-    topics: { type: "string", default: "500" },
-    "big-holders": { type: "string", default: "1000" }, // pages that also hold the one big topic
-    rate: { type: "string", default: "2" }, // bumps/s over the small topics (Poisson)
-    "big-every-s": { type: "string", default: "120" }, // the big topic is bumped this often
-    "duration-s": { type: "string", default: "1200" },
+    workload: { type: "string", default: "current,tracker,hot" },
+    label: { type: "string", default: "" },
+    shim: { type: "string", default: join(here, "../../../client-js/src/pushpoll.js") },
+    "shim-options": { type: "string", default: "{}" }, // JSON merged into the shim's options
+    "duration-s": { type: "string", default: "900" },
+    "warm-s": { type: "string", default: "120" }, // left out of rates and staleness
     fast: { type: "string", default: "5000" },
     slow: { type: "string", default: "60000" },
     jitter: { type: "string", default: "1000" },
-    "hint-ms": { type: "string", default: "30" }, // notifier delivery: hint-ms + U(0, hint-spread-ms)
-    "hint-spread-ms": { type: "string", default: "50" },
-    "app-ms": { type: "string", default: "20" }, // app poll latency
-    "outage-at-s": { type: "string", default: "600" },
-    "outage-s": { type: "string", default: "120" },
+    "server-fast": { type: "string", default: "5000" }, // what the node's `mode` says
+    "server-slow": { type: "string", default: "60000" },
+    "app-ms": { type: "string", default: "20" }, // the app answering one poll
+    "net-ms": { type: "string", default: "20" }, // browser <-> servers, one way: net + U(0, spread)
+    "net-spread-ms": { type: "string", default: "40" },
+    loss: { type: "string", default: "0.001" }, // each hint is lost with this probability
+    "node-throttle-ms": { type: "string", default: "1000" }, // the node's --hint-throttle; 0 off
+    "hidden-share": { type: "string", default: "0.5" }, // share of the time a tab is hidden
+    "visible-mean-s": { type: "string", default: "300" }, // mean visible spell
+    "tab-life-s": { type: "string", default: "1800" }, // mean tab lifetime
+    "reopen-s": { type: "string", default: "30" }, // mean wait before the slot's next tab
+    "outage-at-s": { type: "string", default: "480" },
+    "outage-s": { type: "string", default: "60" },
+    "ping-ms": { type: "string", default: "25000" }, // the node's --ping-interval
+    "safety-net-ms": { type: "string", default: "" }, // the longest safety net in force (default slow)
     seed: { type: "string", default: "1" },
-    series: { type: "string", default: "" },
+    "series-dir": { type: "string", default: "" },
   },
 });
 const P = {
-  pages: +a.pages,
-  topics: +a.topics,
-  bigHolders: Math.min(+a["big-holders"], +a.pages),
-  rate: +a.rate,
-  bigEvery: +a["big-every-s"] * 1000,
-  duration: +a["duration-s"] * 1000,
+  durationMs: +a["duration-s"] * 1000,
+  warmMs: +a["warm-s"] * 1000,
   fast: +a.fast,
   slow: +a.slow,
   jitter: +a.jitter,
-  hintMs: +a["hint-ms"],
-  hintSpread: +a["hint-spread-ms"],
+  serverFast: +a["server-fast"],
+  serverSlow: +a["server-slow"],
   appMs: +a["app-ms"],
-  outageAt: +a["outage-at-s"] * 1000,
-  outage: +a["outage-s"] * 1000,
+  netMs: +a["net-ms"],
+  netSpreadMs: +a["net-spread-ms"],
+  loss: +a.loss,
+  nodeThrottleMs: +a["node-throttle-ms"],
+  hiddenShare: +a["hidden-share"],
+  visibleMeanMs: +a["visible-mean-s"] * 1000,
+  tabLifeMs: +a["tab-life-s"] * 1000,
+  reopenMs: +a["reopen-s"] * 1000,
+  outageAtMs: +a["outage-at-s"] * 1000,
+  outageMs: +a["outage-s"] * 1000,
+  pingMs: +a["ping-ms"],
+  safetyNetMs: +(a["safety-net-ms"] || a.slow),
   seed: +a.seed,
 };
-// Bumps stop this long before the end, so every bump has time to be seen by every page.
+const shimOptions = JSON.parse(a["shim-options"]);
+const shimPath = resolve(a.shim);
+const { start } = await import(pathToFileURL(shimPath).href);
+// Bumps stop this long before the end, so each has time to reach every tab.
 const TAIL = Math.max(2 * P.fast, 15000);
+const secs = Math.ceil(P.durationMs / 1000);
+const inOutage = (t) => P.outageMs > 0 && t >= P.outageAtMs && t < P.outageAtMs + P.outageMs + 30000;
 
-function rng(seed) {
-  // mulberry32: small, fast, and the same sequence on every machine.
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+// lives draws, per tab slot, when a tab is open: [open, close) spans over the run. Pages
+// first load over one fast interval, as visitors arrive.
+function lives(W, random) {
+  const out = [];
+  for (let i = 0; i < W.tabs; i++) {
+    const spans = [];
+    let at = random() * P.fast;
+    while (at < P.durationMs) {
+      const close = at + exp(random, P.tabLifeMs);
+      spans.push([at, Math.min(close, P.durationMs)]);
+      at = close + exp(random, P.reopenMs);
+    }
+    out.push(spans);
+  }
+  return out;
 }
 
-// ---- simulated clock ----
-class Clock {
+function bumpList(W, random) {
+  const out = [];
+  W.bumps(random, P.durationMs - TAIL, (at, topic) => out.push({ at, topic }));
+  return out.sort((x, y) => x.at - y.at);
+}
+
+// A growable list of float samples.
+class Samples {
   constructor() {
-    this.now = 0;
-    this.seq = 0;
-    this.heap = [];
-    this.live = new Map(); // id -> event, for clearTimeout
+    this.a = new Float64Array(1024);
+    this.n = 0;
   }
-  setTimeout(fn, ms) {
-    const ev = { at: this.now + Math.max(0, Number(ms) || 0), seq: ++this.seq, fn };
-    this.live.set(ev.seq, ev);
-    this.push(ev);
-    return ev.seq;
-  }
-  clearTimeout(id) {
-    const ev = this.live.get(id);
-    if (ev) {
-      ev.fn = null;
-      this.live.delete(id);
+  add(x) {
+    if (this.n === this.a.length) {
+      const b = new Float64Array(this.a.length * 2);
+      b.set(this.a);
+      this.a = b;
     }
+    this.a[this.n++] = x;
   }
-  push(ev) {
-    const h = this.heap;
-    h.push(ev);
-    let i = h.length - 1;
-    while (i > 0) {
-      const p = (i - 1) >> 1;
-      if (less(h[p], h[i])) break;
-      [h[p], h[i]] = [h[i], h[p]];
-      i = p;
-    }
-  }
-  pop() {
-    const h = this.heap;
-    const top = h[0];
-    const last = h.pop();
-    if (h.length > 0) {
-      h[0] = last;
-      let i = 0;
-      for (;;) {
-        const l = 2 * i + 1;
-        const r = l + 1;
-        let m = i;
-        if (l < h.length && less(h[l], h[m])) m = l;
-        if (r < h.length && less(h[r], h[m])) m = r;
-        if (m === i) break;
-        [h[m], h[i]] = [h[i], h[m]];
-        i = m;
-      }
-    }
-    return top;
-  }
-  async run(until) {
-    const settle = () => new Promise((r) => realSetImmediate(r));
-    while (this.heap.length > 0 && this.heap[0].at <= until) {
-      const ev = this.pop();
-      if (!ev.fn) continue;
-      this.live.delete(ev.seq);
-      this.now = ev.at;
-      const fn = ev.fn;
-      fn();
-      await settle();
-    }
-    this.now = until;
+  summary() {
+    if (this.n === 0) return { n: 0, p50: null, p99: null, max: null };
+    const s = this.a.slice(0, this.n).sort();
+    const q = (f) => Math.round(s[Math.min(s.length - 1, Math.max(0, Math.ceil(f * s.length) - 1))]);
+    return { n: this.n, p50: q(0.5), p99: q(0.99), max: Math.round(s[s.length - 1]) };
   }
 }
-function less(x, y) {
-  return x.at < y.at || (x.at === y.at && x.seq < y.seq);
-}
-const realSetImmediate = setImmediate;
 
-// Seconds at the start (pages loading, first polls) left out of rates and staleness.
-const warm = 60;
-
-// ---- one simulated run ----
-async function simulate(mode) {
-  const clock = new Clock();
-  globalThis.setTimeout = (fn, ms) => clock.setTimeout(fn, ms);
-  globalThis.clearTimeout = (id) => clock.clearTimeout(id);
-  const random = rng(P.seed * 7919 + (mode === "push" ? 1 : 2)); // the shim's jitter
-  const world = rng(P.seed); // bumps: the same in both modes
-
-  const version = new Map(); // topic -> current version at the app
-  const bumpsOf = new Map(); // topic -> [{v, at}]
-  const holders = new Map(); // topic -> [page]
-  const pages = [];
-  let pushUp = true;
-  const stats = { polls: 0, hintPolls: 0, staleness: [], stalenessDown: [], perSecond: new Map(), per100: new Map(), bigAt: [] };
-
-  function topicsOf(i) {
-    const ts = ["t:" + (i % P.topics)];
-    if (i < P.bigHolders) ts.push("big");
-    return ts;
-  }
-
-  // Fake notifier side of one page's socket (socket.io-client 2 surface the shim uses).
-  function fakeIO(page) {
-    return () => {
-      const s = {
-        handlers: new Map(),
-        connected: false,
-        io: { engine: { pingInterval: 25000 } },
-        on(ev, fn) {
-          if (!this.handlers.has(ev)) this.handlers.set(ev, []);
-          this.handlers.get(ev).push(fn);
-          return this;
-        },
-        off(ev, fn) {
-          const l = this.handlers.get(ev) || [];
-          const i = l.indexOf(fn);
-          if (i >= 0) l.splice(i, 1);
-          return this;
-        },
-        fire(ev, ...args) {
-          for (const fn of (this.handlers.get(ev) || []).slice()) fn(...args);
-        },
-        emit(ev, req, ack) {
-          if (ev !== "subscribe" || !this.connected) return this;
-          // The node answers after a round trip, then hints what the client missed.
-          clock.setTimeout(() => {
-            if (!this.connected) return;
-            const topics = Object.keys(req.topics);
-            ack({ granted: topics, denied: {} });
-            const missed = {};
-            for (const t of topics) if ((version.get(t) || 0) > req.topics[t]) missed[t] = version.get(t);
-            if (Object.keys(missed).length) this.fire("stale", missed);
-          }, 2);
-          return this;
-        },
-        connect() {
-          return this;
-        },
-        disconnect() {
-          if (this.connected) {
-            this.connected = false;
-            this.fire("disconnect", "io client disconnect");
-          }
-          return this;
-        },
-        close() {
-          return this.disconnect();
-        },
-        serverConnect() {
-          this.connected = true;
-          this.fire("connect");
-          this.fire("mode", { mode: "push", fast: P.fast, slow: P.slow });
-        },
-        serverDrop() {
-          this.connected = false;
-          this.fire("disconnect", "transport close");
-        },
-      };
-      page.socket = s;
-      // Connection comes up a few ms after start, spread like real page loads.
-      clock.setTimeout(() => s.serverConnect(), 5 + random() * 1000);
-      return s;
-    };
-  }
-
-  function recordPoll(t) {
-    stats.polls++;
-    const sec = Math.floor(t / 1000);
-    stats.perSecond.set(sec, (stats.perSecond.get(sec) || 0) + 1);
-    const d = Math.floor(t / 100);
-    stats.per100.set(d, (stats.per100.get(d) || 0) + 1);
-  }
-
-  for (let i = 0; i < P.pages; i++) {
-    const page = { i, topics: topicsOf(i), seen: new Map(), socket: null };
-    pages.push(page);
-    for (const t of page.topics) {
-      page.seen.set(t, 0);
-      if (!holders.has(t)) holders.set(t, []);
-      holders.get(t).push(page);
-    }
-    const topics = {};
-    for (const t of page.topics) topics[t] = 0;
-    // Pages load at random moments over one fast interval, as real visitors do; a page
-    // starting between two bumps holds the version current when it loads.
-    clock.setTimeout(() => {
-      for (const t of page.topics) {
-        topics[t] = version.get(t) || 0;
-        page.seen.set(t, topics[t]);
-      }
-      page.pp = start({
-        url: "http://notifier.invalid",
-        token: "t",
-        topics,
-        enabled: mode === "push",
-        fast: P.fast,
-        slow: P.slow,
-        jitter: P.jitter,
-        heartbeatTimeout: undefined,
-        io: fakeIO(page),
-        random,
-        now: () => clock.now,
-        document: null,
-        onError: () => {},
-        onPoll: (e) => {
-          if (e.reason === "hint") stats.hintPolls++;
-        },
-        poll: (held) =>
-          new Promise((resolve) => {
-            const asked = clock.now;
-            recordPoll(asked);
-            // The app answers with its state when the request arrives.
-            const answer = {};
-            for (const t of page.topics) answer[t] = version.get(t) || 0;
-            clock.setTimeout(() => {
-              const at = clock.now;
-              for (const t of page.topics) {
-                const before = page.seen.get(t);
-                if (answer[t] > before) {
-                  for (const b of bumpsOf.get(t) || []) {
-                    if (b.v > before && b.v <= answer[t] && !b.early) (b.down ? stats.stalenessDown : stats.staleness).push(at - b.at);
-                  }
-                  page.seen.set(t, answer[t]);
-                }
-              }
-              resolve(answer);
-            }, P.appMs);
-          }),
-      });
-    }, random() * P.fast);
-  }
-
-  // Bumps: Poisson over the small topics, periodic on the big one.
-  function bump(t) {
-    const v = (version.get(t) || 0) + 1;
-    version.set(t, v);
-    // Bumps while push is down, and for 10 s after it is back (sockets reconnecting), are
-    // counted apart from the hinted ones; so are bumps in the first minute (pages loading).
-    const down = mode === "push" && P.outage > 0 && clock.now >= P.outageAt && clock.now < P.outageAt + P.outage + 10000;
-    const early = clock.now < warm * 1000;
-    if (!bumpsOf.has(t)) bumpsOf.set(t, []);
-    bumpsOf.get(t).push({ v, at: clock.now, down, early });
-    if (t === "big" && !down && !early) stats.bigAt.push(clock.now);
-    if (mode !== "push" || !pushUp) return;
-    for (const page of holders.get(t) || []) {
-      clock.setTimeout(() => {
-        if (page.socket && page.socket.connected) page.socket.fire("stale", { [t]: v });
-      }, P.hintMs + world() * P.hintSpread);
-    }
-  }
-  let at = 0;
-  for (;;) {
-    at += (-Math.log(1 - world()) / P.rate) * 1000;
-    if (at > P.duration - TAIL) break;
-    const t = "t:" + Math.floor(world() * P.topics);
-    clock.setTimeout(() => bump(t), at);
-  }
-  for (let t = P.bigEvery / 2; t <= P.duration - TAIL; t += P.bigEvery) clock.setTimeout(() => bump("big"), t);
-  // Heartbeat: the server's pongs, every ping interval, while push is up.
-  for (let t = 25000; t < P.duration; t += 25000) {
-    clock.setTimeout(() => {
-      if (mode === "push" && pushUp) for (const p of pages) if (p.socket && p.socket.connected) p.socket.fire("pong");
-    }, t);
-  }
-  // Outage: the notifier goes away, then comes back; sockets reconnect over a few seconds.
-  if (mode === "push" && P.outage > 0) {
-    clock.setTimeout(() => {
-      pushUp = false;
-      for (const p of pages) if (p.socket && p.socket.connected) p.socket.serverDrop();
-    }, P.outageAt);
-    clock.setTimeout(() => {
-      pushUp = true;
-      for (const p of pages) clock.setTimeout(() => p.socket && !p.socket.connected && p.socket.serverConnect(), random() * 5000);
-    }, P.outageAt + P.outage);
-  }
-  await clock.run(P.duration);
-  for (const p of pages) p.pp.stop();
-  return stats;
-}
-
-function pct(xs, q) {
-  if (xs.length === 0) return null;
-  const s = Float64Array.from(xs).sort();
-  return s[Math.min(s.length - 1, Math.max(0, Math.ceil(q * s.length) - 1))];
-}
-
-const results = {};
-for (const mode of ["poll", "push"]) {
-  const st = await simulate(mode);
-  const secs = P.duration / 1000;
+// rates reports a per-second series after the warm-up: mean, peak and p99 of 1 s windows,
+// and the mean outside and inside the outage.
+function rates(perSecond) {
+  const xs = [];
   let steady = 0;
   let steadyN = 0;
-  let downPolls = 0;
+  let down = 0;
   let downN = 0;
-  for (let s = warm; s < secs; s++) {
-    const n = st.perSecond.get(s) || 0;
-    const inOutage = mode === "push" && P.outage > 0 && s * 1000 >= P.outageAt && s * 1000 < P.outageAt + P.outage + 10000;
-    if (inOutage) {
-      downPolls += n;
+  for (let s = P.warmMs / 1000; s < secs; s++) {
+    const n = perSecond[s];
+    xs.push(n);
+    if (inOutage(s * 1000)) {
+      down += n;
       downN++;
     } else {
       steady += n;
       steadyN++;
     }
   }
-  // The herd a hint on the big topic brings: the busiest 100 ms in the 3 s after each of its
-  // bumps (outside the outage). Jitter spreads the holders' polls over `jitter` ms.
-  let peak100 = 0;
-  for (const at of st.bigAt) {
-    for (let d = Math.floor(at / 100); d < Math.floor((at + 3000) / 100); d++) peak100 = Math.max(peak100, st.per100.get(d) || 0);
-  }
-  results[mode] = {
-    type: "efficacy",
-    mode,
-    ...P,
-    polls: st.polls,
-    hint_polls: st.hintPolls,
-    app_polls_per_s: +(steady / Math.max(1, steadyN)).toFixed(2),
-    app_polls_per_s_outage: downN ? +(downPolls / downN).toFixed(2) : null,
-    staleness_p50_ms: pct(st.staleness, 0.5),
-    staleness_p99_ms: pct(st.staleness, 0.99),
-    staleness_max_ms: pct(st.staleness, 1),
-    staleness_samples: st.staleness.length,
-    staleness_down_p50_ms: pct(st.stalenessDown, 0.5),
-    staleness_down_p99_ms: pct(st.stalenessDown, 0.99),
-    big_holders: P.bigHolders,
-    peak_polls_per_s_after_big_hint: peak100 * 10,
-    per_second: st.perSecond,
+  xs.sort((x, y) => x - y);
+  return {
+    mean: +(steady / Math.max(1, steadyN)).toFixed(2),
+    mean_outage: downN ? +(down / downN).toFixed(2) : null,
+    peak: xs[xs.length - 1],
+    p99: xs[Math.ceil(0.99 * xs.length) - 1],
   };
 }
-results.push.reduction = +(results.poll.app_polls_per_s / results.push.app_polls_per_s).toFixed(1);
-for (const mode of ["poll", "push"]) {
-  const { per_second, ...line } = results[mode];
-  console.log(JSON.stringify(line));
+
+// plain is the app's own setInterval(poll, fast) in every open tab, and the staleness it
+// gives each bump.
+function plain(W, spans, bumps, random) {
+  const perSecond = new Int32Array(secs);
+  for (const slot of spans) {
+    for (const [open, close] of slot) {
+      for (let t = open + P.fast; t < close; t += P.fast) perSecond[Math.floor(t / 1000)]++;
+    }
+  }
+  const holders = slotsByTopic(W);
+  const stale = new Samples();
+  for (const b of bumps) {
+    if (b.at < P.warmMs) continue;
+    for (const i of holders.get(b.topic) || []) {
+      const span = spans[i].find(([o, c]) => o <= b.at && b.at < c);
+      if (!span) continue;
+      // The next poll whose request reaches the app after the bump.
+      const ow = P.netMs + random() * P.netSpreadMs;
+      const k = Math.max(1, Math.ceil((b.at - ow - span[0]) / P.fast));
+      const sent = span[0] + k * P.fast;
+      if (sent >= span[1]) continue;
+      stale.add(sent + 2 * ow + P.appMs - b.at);
+    }
+  }
+  return { perSecond, ...rates(perSecond), staleness: stale.summary() };
 }
-if (a.series) {
-  const secs = P.duration / 1000;
-  let out = "# t_s poll push (app polls per second)\n";
-  for (let s = 0; s < secs; s++) out += `${s} ${results.poll.per_second.get(s) || 0} ${results.push.per_second.get(s) || 0}\n`;
-  writeFileSync(a.series, out);
+
+function slotsByTopic(W) {
+  const m = new Map();
+  for (let i = 0; i < W.tabs; i++) {
+    for (const t of W.topicsOf(i)) {
+      if (!m.has(t)) m.set(t, []);
+      m.get(t).push(i);
+    }
+  }
+  return m;
+}
+
+// push runs the shim in every tab, against the node.
+async function push(W, spans, bumps) {
+  const clock = new Clock();
+  const random = rng(P.seed * 7919 + 1);
+  // socket.io's backoff draws from Math.random: seeded too, so runs repeat exactly.
+  Math.random = rng(P.seed * 7919 + 2);
+  globalThis.setTimeout = (fn, ms) => clock.setTimeout(fn, ms);
+  globalThis.clearTimeout = (id) => clock.clearTimeout(id);
+
+  const perSecond = new Int32Array(secs);
+  const classes = ["hinted", "lost", "down", "hidden"];
+  const stale = Object.fromEntries(classes.map((c) => [c, new Samples()]));
+  const reasons = {};
+  const byTopic = new Map(); // topic -> Set(page) of open tabs
+  let worstWindow = 0; // most polls one tab sent in any 60 s
+  let errors = 0;
+
+  const sim = {
+    clock,
+    random,
+    P,
+    node: null,
+    // A fan-out decided the fate of every bump the page has not seen yet up to v.
+    onFanOut(page, topic, v, lost) {
+      for (const e of page.open.get(topic) || []) if (e.v <= v && e.cls === null) e.cls = lost ? "lost" : "hinted";
+    },
+  };
+  const node = new Node(sim);
+  sim.node = node;
+
+  function openTab(slot, close) {
+    const page = {
+      slot,
+      topics: W.topicsOf(slot),
+      hidden: random() < P.hiddenShare,
+      hiddenSince: clock.now,
+      wakePhase: random() * 1000, // each browser's whole-second wake-ups fall elsewhere
+      open: new Map(),
+      listeners: [],
+      sock: null,
+      alive: true,
+      recent: [],
+      hides: 0, // times the tab was hidden: a bump it hid through waited on visibility
+    };
+    page.doc = {
+      get hidden() {
+        return page.hidden;
+      },
+      get visibilityState() {
+        return page.hidden ? "hidden" : "visible";
+      },
+      addEventListener(type, fn) {
+        if (type === "visibilitychange") page.listeners.push(fn);
+      },
+      removeEventListener(type, fn) {
+        page.listeners = page.listeners.filter((f) => f !== fn);
+      },
+    };
+    const topics = {};
+    for (const t of page.topics) {
+      topics[t] = node.version.get(t) || 0;
+      page.open.set(t, []);
+      if (!byTopic.has(t)) byTopic.set(t, new Set());
+      byTopic.get(t).add(page);
+    }
+    clock.page = page;
+    page.pp = start({
+      url: "https://notifier.invalid",
+      token: "t",
+      topics,
+      fast: P.fast,
+      slow: P.slow,
+      jitter: P.jitter,
+      ...shimOptions,
+      io: (url, opts) => (page.sock = new Socket(sim, page, opts)),
+      random,
+      now: () => clock.now,
+      document: page.doc,
+      onError: () => errors++,
+      onPoll: (e) => (reasons[e.reason] = (reasons[e.reason] || 0) + 1),
+      poll: (held) => poll(page),
+    });
+    clock.page = null;
+    flipLater(page);
+    clock.task(close - clock.now, page, () => closeTab(page));
+  }
+
+  function flipLater(page) {
+    const mean = page.hidden ? (P.visibleMeanMs * P.hiddenShare) / Math.max(1e-9, 1 - P.hiddenShare) : P.visibleMeanMs;
+    clock.task(exp(random, mean), page, () => {
+      if (!page.alive) return;
+      page.hidden = !page.hidden;
+      page.hiddenSince = clock.now;
+      if (page.hidden) page.hides++;
+      for (const fn of page.listeners.slice()) fn({ type: "visibilitychange" });
+      flipLater(page);
+    });
+  }
+
+  function closeTab(page) {
+    page.alive = false;
+    page.pp.stop();
+    for (const t of page.topics) byTopic.get(t).delete(page);
+  }
+
+  function poll(page) {
+    const t = clock.now;
+    if (t >= P.warmMs) {
+      perSecond[Math.floor(t / 1000)]++;
+      page.recent.push(t);
+      // Polls exactly `fast` apart are 12 per minute, not 13: a millisecond of slack
+      // keeps float sums of delays from counting both ends of the window.
+      while (page.recent[0] <= t - 60000 + 1) page.recent.shift();
+      worstWindow = Math.max(worstWindow, page.recent.length);
+    }
+    return new Promise((resolveAnswer) => {
+      clock.task(node.oneWay(), page, () => {
+        const answer = {};
+        for (const tp of page.topics) answer[tp] = node.version.get(tp) || 0;
+        clock.task(P.appMs + node.oneWay(), page, () => {
+          if (page.alive) seen(page, answer);
+          resolveAnswer(answer);
+        });
+      });
+    });
+  }
+
+  // seen records the staleness of every bump this answer brought to the page.
+  function seen(page, answer) {
+    for (const t of page.topics) {
+      const list = page.open.get(t);
+      let k = 0;
+      while (k < list.length && list[k].v <= answer[t]) {
+        const e = list[k++];
+        const cls = e.hides !== page.hides ? "hidden" : e.cls === null ? "hinted" : e.cls;
+        if (e.at >= P.warmMs) stale[cls].add(clock.now - e.at);
+      }
+      if (k > 0) list.splice(0, k);
+    }
+  }
+
+  function bump(topic) {
+    const at = clock.now;
+    const v = (node.version.get(topic) || 0) + 1;
+    for (const page of byTopic.get(topic) || []) {
+      const held = page.sock && page.sock.connected && page.sock.topics.includes(topic);
+      page.open.get(topic).push({ v, at, hides: page.hides, cls: page.hidden ? "hidden" : held ? null : "down" });
+    }
+    node.bump(topic);
+  }
+
+  spans.forEach((slot, i) => {
+    for (const [open, close] of slot) clock.task(open, null, () => openTab(i, close));
+  });
+  for (const b of bumps) clock.task(b.at, null, () => bump(b.topic));
+  if (P.outageMs > 0) {
+    clock.task(P.outageAtMs, null, () => node.kill());
+    clock.task(P.outageAtMs + P.outageMs, null, () => node.restart());
+  }
+  await clock.run(P.durationMs);
+  for (const pages of byTopic.values()) for (const p of pages) if (p.alive) closeTab(p);
+
+  return {
+    perSecond,
+    ...rates(perSecond),
+    staleness: Object.fromEntries(classes.map((c) => [c, stale[c].summary()])),
+    worst_tab_polls_per_60s: worstWindow,
+    polls_by_reason: reasons,
+    fan_outs: node.fanOuts,
+    hints: node.hints,
+    hints_lost: node.lost,
+    errors,
+    events: clock.events,
+  };
+}
+
+const names = a.workload.split(",").map((s) => s.trim());
+for (const name of names) {
+  const W = WORKLOADS[name];
+  if (!W) throw new Error(`unknown workload ${name}; one of ${Object.keys(WORKLOADS).join(", ")}`);
+  const world = rng(P.seed);
+  const spans = lives(W, world);
+  const bumps = bumpList(W, world);
+  const began = performance.now();
+  const base = plain(W, spans, bumps, rng(P.seed * 31 + 7));
+  const pp = await push(W, spans, bumps);
+  const { perSecond: basePS, ...baseOut } = base;
+  const { perSecond: pushPS, ...pushOut } = pp;
+  const line = {
+    type: "efficacy",
+    workload: name,
+    label: a.label,
+    about: W.about,
+    tabs: W.tabs,
+    bumps: bumps.length,
+    ...P,
+    shim: relative(join(here, "../../.."), shimPath),
+    shim_options: shimOptions,
+    fanout_p99_ms: Math.round(fanoutLast(W.tabs >= 1000 ? 1000 : W.tabs)),
+    plain: baseOut,
+    push: pushOut,
+    reduction: +(base.mean / Math.max(1e-9, pp.mean)).toFixed(1),
+    wall_s: +((performance.now() - began) / 1000).toFixed(1),
+  };
+  console.log(JSON.stringify(line));
+  if (a["series-dir"]) {
+    mkdirSync(a["series-dir"], { recursive: true });
+    let out = "# t_s plain push (app polls per second)\n";
+    for (let s = 0; s < secs; s++) out += `${s} ${basePS[s]} ${pushPS[s]}\n`;
+    writeFileSync(join(a["series-dir"], `efficacy-${name}${a.label ? "-" + a.label : ""}.series`), out);
+  }
 }
 process.exit(0);
