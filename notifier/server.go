@@ -300,12 +300,7 @@ func (s *Server) Message(topic string, payload []byte) {
 		return
 	}
 	s.m.published.Inc()
-	s.hints.bump(topic, v)
-	if ts > 0 {
-		if lag := time.Since(time.UnixMilli(ts)); lag >= 0 && lag < time.Hour {
-			s.m.latency.Observe(lag.Seconds())
-		}
-	}
+	s.hints.bump(topic, v, ts)
 }
 
 // Link implements BrokerHandler. Going down, every socket is told to poll at

@@ -19,8 +19,8 @@ import (
 // nothing and a node with many quiet topics runs no timers for them.
 type hintThrottle struct {
 	window time.Duration
-	fire   func(topic string, v int64) // the fan-out
-	onHeld func()                      // a bump folded into a pending trailing fan-out
+	fire   func(topic string, v, ts int64) // the fan-out
+	onHeld func()                          // a bump folded into a pending trailing fan-out
 
 	mu      sync.Mutex
 	busy    map[string]*busyTopic
@@ -30,19 +30,20 @@ type hintThrottle struct {
 type busyTopic struct {
 	timer *time.Timer
 	held  bool  // a bump arrived since this topic last fanned out
-	v     int64 // the newest version held
+	v, ts int64 // the newest version held, and its publisher's timestamp
 }
 
 // newHintThrottle returns a throttle calling fire at most once per window per
 // topic; a window of 0 passes every bump straight through.
-func newHintThrottle(window time.Duration, fire func(topic string, v int64), onHeld func()) *hintThrottle {
+func newHintThrottle(window time.Duration, fire func(topic string, v, ts int64), onHeld func()) *hintThrottle {
 	return &hintThrottle{window: window, fire: fire, onHeld: onHeld, busy: make(map[string]*busyTopic)}
 }
 
-// bump announces version v of topic, now or at the end of its window.
-func (t *hintThrottle) bump(topic string, v int64) {
+// bump announces version v of topic (published at ts, unix ms, 0 if
+// unknown), now or at the end of its window.
+func (t *hintThrottle) bump(topic string, v, ts int64) {
 	if t.window <= 0 {
-		t.fire(topic, v)
+		t.fire(topic, v, ts)
 		return
 	}
 	t.mu.Lock()
@@ -52,7 +53,7 @@ func (t *hintThrottle) bump(topic string, v int64) {
 	}
 	if b := t.busy[topic]; b != nil {
 		if !b.held || v > b.v {
-			b.v = v
+			b.v, b.ts = v, ts
 		}
 		b.held = true
 		t.mu.Unlock()
@@ -66,7 +67,7 @@ func (t *hintThrottle) bump(topic string, v int64) {
 	// Outside the lock: a fan-out takes the hub's lock and posts to every
 	// holder. If the trailing fan-out of a very short window overtook this
 	// one, the hub drops the older version, so order needs no lock here.
-	t.fire(topic, v)
+	t.fire(topic, v, ts)
 }
 
 // windowEnd sends what the window held and opens the next window, or forgets
@@ -82,11 +83,11 @@ func (t *hintThrottle) windowEnd(topic string, b *busyTopic) {
 		t.mu.Unlock()
 		return
 	}
-	v := b.v
+	v, ts := b.v, b.ts
 	b.held = false
 	b.timer.Reset(t.window)
 	t.mu.Unlock()
-	t.fire(topic, v)
+	t.fire(topic, v, ts)
 }
 
 // stop drops pending trailing fan-outs and stops every timer; later bumps
@@ -110,9 +111,14 @@ func (t *hintThrottle) pending() int {
 }
 
 // fanOut hands one bump to every local holder of its topic: the throttle's
-// output.
-func (s *Server) fanOut(topic string, v int64) {
+// output. The latency it records includes the time a bump was held.
+func (s *Server) fanOut(topic string, v, ts int64) {
 	if _, fresh := s.hub.fanOut(topic, v); !fresh {
 		s.m.hintsCoalesced.Inc()
+	}
+	if ts > 0 {
+		if lag := time.Since(time.UnixMilli(ts)); lag >= 0 && lag < time.Hour {
+			s.m.latency.Observe(lag.Seconds())
+		}
 	}
 }

@@ -10,16 +10,18 @@ import (
 
 // fired records what a throttle sent, per topic, in order.
 type fired struct {
-	mu   sync.Mutex
-	seen map[string][]int64
-	held int
+	mu     sync.Mutex
+	seen   map[string][]int64
+	lastTS map[string]int64 // the publish time the last fan-out carried
+	held   int
 }
 
-func newFired() *fired { return &fired{seen: map[string][]int64{}} }
+func newFired() *fired { return &fired{seen: map[string][]int64{}, lastTS: map[string]int64{}} }
 
-func (f *fired) fire(topic string, v int64) {
+func (f *fired) fire(topic string, v, ts int64) {
 	f.mu.Lock()
 	f.seen[topic] = append(f.seen[topic], v)
+	f.lastTS[topic] = ts
 	f.mu.Unlock()
 }
 
@@ -39,12 +41,12 @@ func TestThrottleLeadingThenOneTrailingOfTheNewest(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		f := newFired()
 		th := newHintThrottle(time.Second, f.fire, f.onHeld)
-		th.bump("a", 1)
+		th.bump("a", 1, 0)
 		if got := f.of("a"); fmt.Sprint(got) != "[1]" {
 			t.Fatalf("after the first bump: %v, want [1] at once", got)
 		}
-		th.bump("a", 3)
-		th.bump("a", 2) // out of order: the newest held stays 3
+		th.bump("a", 3, 30)
+		th.bump("a", 2, 20) // out of order: the newest held stays 3, published at 30
 		time.Sleep(time.Second - time.Millisecond)
 		synctest.Wait()
 		if got := f.of("a"); fmt.Sprint(got) != "[1]" {
@@ -52,8 +54,8 @@ func TestThrottleLeadingThenOneTrailingOfTheNewest(t *testing.T) {
 		}
 		time.Sleep(time.Millisecond)
 		synctest.Wait()
-		if got := f.of("a"); fmt.Sprint(got) != "[1 3]" {
-			t.Fatalf("at the window's end: %v, want [1 3]", got)
+		if got := f.of("a"); fmt.Sprint(got) != "[1 3]" || f.lastTS["a"] != 30 {
+			t.Fatalf("at the window's end: %v (ts %d), want [1 3] with v3's ts 30", got, f.lastTS["a"])
 		}
 		if f.held != 2 {
 			t.Fatalf("held = %d, want 2", f.held)
@@ -69,7 +71,7 @@ func TestThrottleLeadingThenOneTrailingOfTheNewest(t *testing.T) {
 			t.Fatalf("after a quiet window: pending %d, fired %v; want 0 and no more", th.pending(), f.of("a"))
 		}
 		// Quiet again: the next bump leads at once.
-		th.bump("a", 4)
+		th.bump("a", 4, 0)
 		if got := f.of("a"); fmt.Sprint(got) != "[1 3 4]" {
 			t.Fatalf("after the quiet spell: %v, want 4 at once", got)
 		}
@@ -85,7 +87,7 @@ func TestThrottleBoundsABurstAndEndsAtTheLast(t *testing.T) {
 		th := newHintThrottle(window, f.fire, f.onHeld)
 		start := time.Now()
 		for v := int64(1); v <= 10000; v++ {
-			th.bump("hot", v)
+			th.bump("hot", v, 0)
 			time.Sleep(200 * time.Microsecond)
 		}
 		burst := time.Since(start)
@@ -117,9 +119,9 @@ func TestThrottleLeavesNoTimers(t *testing.T) {
 		th := newHintThrottle(time.Second, f.fire, f.onHeld)
 		for i := range 1000 {
 			topic := fmt.Sprint("t", i)
-			th.bump(topic, 1)
+			th.bump(topic, 1, 0)
 			if i%2 == 0 {
-				th.bump(topic, 2)
+				th.bump(topic, 2, 0)
 			}
 		}
 		if th.pending() != 1000 {
@@ -131,8 +133,8 @@ func TestThrottleLeavesNoTimers(t *testing.T) {
 			t.Fatalf("pending = %d after every topic went quiet, want 0", th.pending())
 		}
 
-		th.bump("x", 1)
-		th.bump("x", 2)
+		th.bump("x", 1, 0)
+		th.bump("x", 2, 0)
 		th.stop()
 		th.stop()
 		time.Sleep(2 * time.Second)
@@ -140,7 +142,7 @@ func TestThrottleLeavesNoTimers(t *testing.T) {
 		if got := f.of("x"); fmt.Sprint(got) != "[1]" || th.pending() != 0 {
 			t.Fatalf("after stop: fired %v, pending %d; want [1] and 0", got, th.pending())
 		}
-		th.bump("x", 3)
+		th.bump("x", 3, 0)
 		if got := f.of("x"); len(got) != 1 {
 			t.Fatalf("a bump after stop fanned out: %v", got)
 		}
@@ -151,7 +153,7 @@ func TestThrottleOffPassesEveryBump(t *testing.T) {
 	f := newFired()
 	th := newHintThrottle(0, f.fire, f.onHeld)
 	for v := int64(1); v <= 3; v++ {
-		th.bump("a", v)
+		th.bump("a", v, 0)
 	}
 	if got := f.of("a"); fmt.Sprint(got) != "[1 2 3]" || th.pending() != 0 {
 		t.Fatalf("window 0: fired %v, pending %d; want every bump and no timer", got, th.pending())
