@@ -469,11 +469,12 @@ export function start(options) {
   }
 
   // Topics whose change this poll found although no hint announced it, neither one the
-  // poll served nor one that came while it was in flight. Only push and shadow count: in
-  // poll mode the server promises nothing.
+  // poll served nor one that came while it was in flight for a version the poll brought
+  // back. Only push and shadow count: in poll mode the server promises nothing.
   function misses(served, before) {
     if (!connected || (mode !== "push" && mode !== "shadow")) return [];
-    return topicList.filter((t) => held[t] > before[t] && !served.has(t) && !pending.has(t));
+    const announced = (t) => served.has(t) || (pending.has(t) && satisfied(t, pending.get(t)));
+    return topicList.filter((t) => held[t] > before[t] && !announced(t));
   }
 
   function adapt(missed) {

@@ -282,3 +282,19 @@ test("adaptive safety net: grows toward slowMax while push misses nothing, snaps
   await advance(60000, 1000);
   assert.deepEqual(at(t).slice(5), [1860000, 1920000], "back to slow after the miss");
 });
+
+test("onPoll.missed: changes no hint announced, in push mode; nothing in poll mode", async () => {
+  const info = [];
+  const t = setup({ deferred: true, topics: { a: 1, b: 1, c: 1 }, onPoll: (e) => info.push(e) });
+  await connect(t);
+  t.socket.fire("stale", { a: 2 });
+  await advance(500);
+  t.socket.fire("stale", { b: 2 }); // in flight, for the version the poll brings back
+  t.socket.fire("stale", { c: 9 }); // in flight, for a version the poll does not reach
+  await settle(t, 0, { a: 2, b: 2, c: 3 });
+  assert.deepEqual(info[0].missed, ["c"]);
+  t.socket.fire("mode", { mode: "poll" });
+  await advance(5000);
+  await settle(t, 1, { a: 5, b: 5, c: 9 });
+  assert.deepEqual(info[1].missed, [], "poll mode promises no hints");
+});
