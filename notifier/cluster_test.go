@@ -58,8 +58,11 @@ func modes(c *client) map[string]int {
 // other shards' sockets stay in push.
 func TestCluster(t *testing.T) {
 	c := redistest.StartCluster(t, 3, 0)
+	for _, s := range c.All() {
+		must(t, s.AddUser("notifier", "s3cret"))
+	}
 	cfg := testConfig()
-	cfg.RedisURL = c.URL
+	cfg.RedisURL = strings.Replace(c.URL, "://", "://notifier:s3cret@", 1)
 	cfg.AdminSecret = adminSecret
 	n := startNode(t, cfg)
 
@@ -239,6 +242,9 @@ func failoverShard(t *testing.T, c *redistest.Cluster, n *node, clients []*clien
 		}
 	}
 	waitFor(t, 10*time.Second, "the shard's link up in metrics", func() bool { return metric(t, n, label) == label+" 1" })
+	if list, _ := c.Replicas[0].Do("CLIENT", "LIST"); !strings.Contains(list, "user=notifier") {
+		t.Fatalf("the node reached the promoted replica without its ACL user:\n%s", list)
+	}
 }
 
 func splitHostPort(addr string) (string, string, error) { return net.SplitHostPort(addr) }

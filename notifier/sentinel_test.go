@@ -2,6 +2,7 @@ package notifier_test
 
 import (
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 
@@ -17,8 +18,12 @@ import (
 // master delivered.
 func TestSentinelFailover(t *testing.T) {
 	set := redistest.StartSentinels(t)
+	// An ACL user, on both servers: ACLs are not replicated.
+	for _, s := range []*redistest.Server{set.Master, set.Replica} {
+		must(t, s.AddUser("notifier", "s3cret"))
+	}
 	cfg := testConfig()
-	cfg.RedisURL = set.URL
+	cfg.RedisURL = strings.Replace(set.URL, "://", "://notifier:s3cret@", 1)
 	n := startNode(t, cfg)
 
 	for _, topic := range []string{"s0", "s1", "s2"} {
@@ -66,6 +71,9 @@ func TestSentinelFailover(t *testing.T) {
 		toldPoll.Round(time.Millisecond), firstHint.Round(time.Millisecond), back.Round(time.Millisecond))
 
 	cs["s1"].waitHint("s1", 2, 5*time.Second) // behind the table
+	if clients, _ := promoted.Do("CLIENT", "LIST"); !strings.Contains(clients, "user=notifier") {
+		t.Fatalf("the node reached the new master without its ACL user:\n%s", clients)
+	}
 	if h := cs["s2"].stale(); len(h) != 0 {
 		t.Fatalf("a socket up to date with the table was hinted: %v", h)
 	}

@@ -1,6 +1,8 @@
 package main
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"os"
 	"strconv"
@@ -9,46 +11,98 @@ import (
 	"time"
 
 	"github.com/gomodule/redigo/redis"
+
+	"github.com/pushpoll/pushpoll/internal/redisx"
 )
 
 // publisher sends bumps as an app would: PUBLISH <prefix><topic>
 // {"v":V,"ts":T}, or the project's publish script (which also raises the
-// version key). Sends are pipelined on one connection; a second goroutine
-// reads the replies, so a Poisson burst costs one write.
+// version key). Sends are pipelined on one connection per Redis master (one,
+// or one per shard of a redis-cluster:// URL, where bumps are SPUBLISHed on
+// the master of their slot); a goroutine per connection reads the replies,
+// so a Poisson burst costs one write per master.
 type publisher struct {
-	prefix string
-	lua    string // script SHA, or "" for plain PUBLISH
+	prefix  string
+	lua     string // script SHA, or "" for plain PUBLISH
+	sharded bool   // a cluster: SPUBLISH, routed by slot
 
-	mu   sync.Mutex
-	conn redis.Conn
-	last map[string]int64 // newest version per topic, so versions only rise
+	mu    sync.Mutex
+	conns []redis.Conn
+	route func(key string) redis.Conn
+	last  map[string]int64 // newest version per topic, so versions only rise
 
 	pending atomic.Int64
 	errs    atomic.Int64
 	errMsg  atomic.Pointer[string]
-	done    chan struct{}
+	readers sync.WaitGroup
 }
 
 func newPublisher(o *options) (*publisher, error) {
-	c, err := redis.DialURL(o.redisURL, redis.DialConnectTimeout(5*time.Second))
+	u, err := redisx.Parse(o.redisURL)
 	if err != nil {
-		return nil, fmt.Errorf("--redis-url: %w", err)
+		return nil, err
 	}
-	p := &publisher{prefix: o.prefix, conn: c, last: map[string]int64{}, done: make(chan struct{})}
+	p := &publisher{prefix: o.prefix, last: map[string]int64{}}
+	dial := func(addr string) (redis.Conn, error) {
+		return redis.Dial("tcp", addr, u.DialOptions(0)...)
+	}
+	switch u.Kind {
+	case redisx.Cluster:
+		// The shard map is read once: a benchmark does not fail over.
+		c, err := dial(u.Addrs[0])
+		if err != nil {
+			return nil, fmt.Errorf("--redis-url: %w", err)
+		}
+		topo, err := redisx.ReadTopology(context.Background(), c, u.TLS)
+		c.Close()
+		if err != nil {
+			return nil, fmt.Errorf("--redis-url: %w", err)
+		}
+		byShard := make([]redis.Conn, len(topo.Shards))
+		for i, s := range topo.Shards {
+			if byShard[i], err = dial(s.Master); err != nil {
+				p.Close()
+				return nil, fmt.Errorf("--redis-url: %w", err)
+			}
+			p.conns = append(p.conns, byShard[i])
+		}
+		p.sharded = true
+		p.route = func(key string) redis.Conn { return byShard[topo.Shard(redisx.Slot(key))] }
+	case redisx.Sentinel:
+		c, _, err := u.DialMaster(context.Background(), 0)
+		if err != nil {
+			return nil, fmt.Errorf("--redis-url: %w", err)
+		}
+		p.conns = []redis.Conn{c}
+	default:
+		c, err := dial(u.Addrs[0])
+		if err != nil {
+			return nil, fmt.Errorf("--redis-url: %w", err)
+		}
+		p.conns = []redis.Conn{c}
+	}
+	if p.route == nil {
+		p.route = func(string) redis.Conn { return p.conns[0] }
+	}
 	if o.publish == "lua" {
 		src, err := os.ReadFile(o.luaFile)
 		if err != nil {
-			c.Close()
+			p.Close()
 			return nil, fmt.Errorf("--lua-file: %w", err)
 		}
-		sha, err := redis.String(c.Do("SCRIPT", "LOAD", string(src)))
-		if err != nil {
-			c.Close()
-			return nil, fmt.Errorf("SCRIPT LOAD: %w", err)
+		for _, c := range p.conns {
+			sha, err := redis.String(c.Do("SCRIPT", "LOAD", string(src)))
+			if err != nil {
+				p.Close()
+				return nil, fmt.Errorf("SCRIPT LOAD: %w", err)
+			}
+			p.lua = sha
 		}
-		p.lua = sha
 	}
-	go p.readReplies()
+	for _, c := range p.conns {
+		p.readers.Add(1)
+		go p.readReplies(c)
+	}
 	return p, nil
 }
 
@@ -67,11 +121,18 @@ func (p *publisher) version(topic string) int64 {
 func (p *publisher) send(topic string) (int64, error) {
 	v := p.version(topic)
 	payload := `{"v":` + strconv.FormatInt(v, 10) + `,"ts":` + strconv.FormatInt(v/1000, 10) + `}`
+	key := p.prefix + topic
+	c := p.route(key)
 	var err error
-	if p.lua != "" {
-		err = p.conn.Send("EVALSHA", p.lua, 1, p.prefix+topic, v, payload)
-	} else {
-		err = p.conn.Send("PUBLISH", p.prefix+topic, payload)
+	switch {
+	case p.lua != "" && p.sharded:
+		err = c.Send("EVALSHA", p.lua, 1, key, v, payload, "SPUBLISH")
+	case p.lua != "":
+		err = c.Send("EVALSHA", p.lua, 1, key, v, payload)
+	case p.sharded:
+		err = c.Send("SPUBLISH", key, payload)
+	default:
+		err = c.Send("PUBLISH", key, payload)
 	}
 	if err == nil {
 		p.pending.Add(1)
@@ -79,7 +140,14 @@ func (p *publisher) send(topic string) (int64, error) {
 	return v, err
 }
 
-func (p *publisher) flush() error { return p.conn.Flush() }
+func (p *publisher) flush() error {
+	for _, c := range p.conns {
+		if err := c.Flush(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
 
 // publishNow sends and flushes one bump.
 func (p *publisher) publishNow(topic string) (int64, error) {
@@ -92,10 +160,10 @@ func (p *publisher) publishNow(topic string) (int64, error) {
 	return v, err
 }
 
-func (p *publisher) readReplies() {
-	defer close(p.done)
+func (p *publisher) readReplies(c redis.Conn) {
+	defer p.readers.Done()
 	for {
-		_, err := p.conn.Receive()
+		_, err := c.Receive()
 		if err != nil {
 			if _, ok := err.(redis.Error); !ok {
 				return // connection closed
@@ -117,7 +185,10 @@ func (p *publisher) drain(d time.Duration) {
 }
 
 func (p *publisher) Close() error {
-	err := p.conn.Close()
-	<-p.done
+	var err error
+	for _, c := range p.conns {
+		err = errors.Join(err, c.Close())
+	}
+	p.readers.Wait()
 	return err
 }

@@ -281,3 +281,10 @@ func (s *Server) Save() error {
 	_, err := s.Do("SAVE")
 	return err
 }
+
+// AddUser creates an ACL user with every permission, for tests of the
+// [user]:password@ URL forms. The default user keeps working.
+func (s *Server) AddUser(name, password string) error {
+	_, err := s.Do("ACL", "SETUSER", name, "on", ">"+password, "~*", "&*", "+@all")
+	return err
+}

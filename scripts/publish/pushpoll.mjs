@@ -2,11 +2,10 @@
 // that let a browser listen for those hints. Needs the npm packages redis
 // (node-redis v4) and jsonwebtoken.
 //
-//   import { createClient } from "redis";
 //   import * as pushpoll from "./pushpoll.mjs";
-//   const redis = await createClient({ url: process.env.PUSHPOLL_REDIS_URL }).connect();
+//   const { redis, cluster } = await pushpoll.connect(process.env.PUSHPOLL_REDIS_URL); // any --redis-url form
 //   pushpoll.configure({
-//     redis,                                      // a connected node-redis v4 client
+//     redis, cluster,                             // or your own connected node-redis v4 client
 //     prefix: "pushpoll:",                        // the notifier's --channel-prefix
 //     secret: process.env.PUSHPOLL_TOKEN_SECRET,  // the notifier's --token-secret
 //     audience: "pushpoll",                       // the notifier's --token-audience
@@ -31,7 +30,7 @@ import { createHash } from "node:crypto";
 import { realpathSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import jwt from "jsonwebtoken";
-import { createClient } from "redis";
+import { createClient, createCluster } from "redis";
 
 // SCRIPT is notifier/publish.lua, byte for byte, embedded so that this file
 // works on its own inside an app. The project's tests fail if the two drift.
@@ -90,10 +89,95 @@ function invalid(message) {
 
 // configure sets the connection and settings for every later call. redis may
 // be omitted in a process that only mints tokens, secret in one that only bumps.
-export function configure({ redis = null, prefix = "pushpoll:", secret = null, audience = "pushpoll" } = {}) {
+// cluster: true says that redis is a node-redis cluster (createCluster): bumps
+// then announce with SPUBLISH on the topic's shard. connect builds either from
+// a --redis-url.
+export function configure({ redis = null, cluster = false, prefix = "pushpoll:", secret = null, audience = "pushpoll" } = {}) {
   if (typeof prefix !== "string") throw invalid("prefix must be a string");
   if (typeof audience !== "string" || audience === "") throw invalid("audience must be a non-empty string");
-  config = Object.freeze({ redis, prefix, secret, audience });
+  config = Object.freeze({ redis, cluster: Boolean(cluster), prefix, secret, audience });
+}
+
+// The notifier's --redis-url forms: one server, a master behind sentinels, a
+// cluster; rediss for TLS.
+const REDIS_URL = /^(rediss?)(-sentinel|-cluster)?:\/\/(?:([^@/]*)@)?([^@/?#]+)(?:\/([^?#]*))?$/;
+
+// connect opens a connected client for any of the notifier's --redis-url
+// forms and resolves to { redis, cluster }, ready for configure:
+//   redis[s]://[[user]:password@]host:port[/db]
+//   redis[s]-sentinel://[[user]:password@]host:port[,host:port...]/<master-name>[/<db>]
+//   redis[s]-cluster://[[user]:password@]host:port[,host:port...]
+// The credentials are the data nodes'; sentinels are asked without them.
+// node-redis v4 has no Sentinel client: the master is looked up once (each
+// sentinel in turn, checked with ROLE), so after a failover a long-running
+// process calls connect again. socket is merged into node-redis's socket
+// options (e.g. { reconnectStrategy: false }).
+export async function connect(url, { socket = {} } = {}) {
+  const m = REDIS_URL.exec(String(url));
+  if (!m) throw invalid("the Redis URL must be redis[s]://, redis[s]-sentinel:// or redis[s]-cluster:// (see connect)");
+  const [, scheme, kind, userinfo, hosts, path] = m;
+  const auth = {};
+  if (userinfo !== undefined) {
+    let [user, ...rest] = userinfo.split(":");
+    let password = rest.join(":");
+    if (rest.length === 0) [user, password] = ["", user]; // a lone word is the password, as for redis-cli
+    if (user) auth.username = decodeURIComponent(user);
+    if (password) auth.password = decodeURIComponent(password);
+  }
+  const nodes = hosts.split(",").map((hp) => {
+    const i = hp.lastIndexOf(":");
+    const host = hp.slice(0, i).replace(/^\[(.*)\]$/, "$1");
+    const port = hp.slice(i + 1);
+    if (i <= 0 || !/^[0-9]+$/.test(port)) throw invalid(`${JSON.stringify(hp)} in the Redis URL is not host:port`);
+    return { host, port: Number(port) };
+  });
+  const segments = path ? path.split("/") : [];
+  const tls = scheme === "rediss";
+  const open = async (options) => {
+    const client = createClient(options);
+    // node-redis emits connection errors as events and also rejects the
+    // pending call; the rejection is what gets reported.
+    client.on("error", () => {});
+    await client.connect();
+    return client;
+  };
+  const database = (s) => (s ? Number(s) : 0);
+  if (kind === undefined) {
+    if (nodes.length > 1) throw invalid("several hosts need redis-sentinel:// or redis-cluster://");
+    return { redis: await open({ ...auth, database: database(segments[0]), socket: { ...nodes[0], tls, ...socket } }), cluster: false };
+  }
+  if (kind === "-cluster") {
+    if (segments.length > 0) throw invalid("a cluster URL takes no database");
+    const redis = createCluster({
+      rootNodes: nodes.map((n) => ({ socket: { ...n, tls } })),
+      defaults: { ...auth, socket: { tls, ...socket } },
+    });
+    redis.on("error", () => {});
+    await redis.connect();
+    return { redis, cluster: true };
+  }
+  if (!segments[0]) throw invalid("the master name is missing from the redis-sentinel:// URL");
+  const errors = [];
+  for (const sentinel of nodes) {
+    try {
+      const s = await open({ socket: { ...sentinel, tls, ...socket } });
+      let addr;
+      try {
+        addr = await s.sendCommand(["SENTINEL", "GET-MASTER-ADDR-BY-NAME", segments[0]]);
+      } finally {
+        await s.disconnect(); // sentinels know no QUIT
+      }
+      if (!Array.isArray(addr)) throw new Error(`no master named ${segments[0]}`);
+      const redis = await open({ ...auth, database: database(segments[1]), socket: { host: addr[0], port: Number(addr[1]), tls, ...socket } });
+      const role = await redis.sendCommand(["ROLE"]);
+      if (role[0] === "master") return { redis, cluster: false };
+      await redis.quit();
+      throw new Error(`${addr[0]}:${addr[1]} is a ${role[0]}, not the master`);
+    } catch (err) {
+      errors.push(`sentinel ${sentinel.host}:${sentinel.port}: ${err?.message ?? err}`);
+    }
+  }
+  throw new Error(`no sentinel led to a live master: ${errors.join("; ")}`);
 }
 
 function current() {
@@ -109,12 +193,12 @@ function current() {
 export async function bump(topic, version) {
   checkTopic(topic);
   const v = versionString(version);
-  const { redis, prefix } = current();
+  const { redis, cluster, prefix } = current();
   if (!redis) throw new Error("pushpoll: configure({ redis }) before bump");
   // Built by hand so that a bigint version is written exactly; JSON.stringify
   // refuses bigints and numbers lose digits past 2**53.
   const payload = `{"v":${v},"ts":${Date.now()}}`;
-  const opts = { keys: [prefix + topic], arguments: [v, payload] };
+  const opts = { keys: [prefix + topic], arguments: cluster ? [v, payload, "SPUBLISH"] : [v, payload] };
   let raised;
   try {
     raised = await redis.evalSha(SCRIPT_SHA, opts);
@@ -181,13 +265,9 @@ async function main(argv) {
     const [url, topic, version] = args;
     // No reconnecting: a one-shot command should fail fast and say why rather
     // than retry forever against a Redis that is not there.
-    const client = createClient({ url, socket: { reconnectStrategy: false, connectTimeout: 5000 } });
-    // node-redis emits connection errors as events and also rejects the
-    // pending call; the rejection is what gets reported.
-    client.on("error", () => {});
-    await client.connect();
+    const { redis: client, cluster } = await connect(url, { socket: { reconnectStrategy: false, connectTimeout: 5000 } });
     try {
-      configure({ redis: client, prefix });
+      configure({ redis: client, cluster, prefix });
       console.log(String(await bump(topic, version)));
     } finally {
       await client.quit();

@@ -5,7 +5,7 @@ Needs redis-py (Debian: python3-redis) and PyJWT (Debian: python3-jwt)::
 
     import redis, pushpoll
     pushpoll.configure(
-        redis=redis.Redis.from_url(os.environ["PUSHPOLL_REDIS_URL"]),
+        url=os.environ["PUSHPOLL_REDIS_URL"],  # any --redis-url form; or redis=<client> (cluster=True for a RedisCluster)
         prefix="pushpoll:",                         # the notifier's --channel-prefix
         secret=os.environ["PUSHPOLL_TOKEN_SECRET"],  # the notifier's --token-secret
         audience="pushpoll",                        # the notifier's --token-audience
@@ -85,10 +85,11 @@ _MAX_VERSION = 2**63 - 1
 
 
 class _Config:
-    __slots__ = ("script", "prefix", "secret", "audience")
+    __slots__ = ("script", "cluster", "prefix", "secret", "audience")
 
-    def __init__(self, script, prefix, secret, audience):
+    def __init__(self, script, cluster, prefix, secret, audience):
         self.script = script
+        self.cluster = cluster
         self.prefix = prefix
         self.secret = secret
         self.audience = audience
@@ -97,13 +98,78 @@ class _Config:
 _config = None
 
 
-def configure(redis=None, prefix="pushpoll:", secret=None, audience="pushpoll"):
+# The notifier's --redis-url forms: one server, a master behind sentinels, a
+# cluster; rediss for TLS.
+_REDIS_URL = re.compile(r"(rediss?)(-sentinel|-cluster)?://(?:([^@/]*)@)?([^@/?#]+)(?:/([^?#]*))?")
+
+
+def connect(url):
+    """Open a client for any of the notifier's --redis-url forms.
+
+    Returns (client, is_cluster)::
+
+        redis[s]://[[user]:password@]host:port[/db]
+        redis[s]-sentinel://[[user]:password@]host:port[,host:port...]/<master-name>[/<db>]
+        redis[s]-cluster://[[user]:password@]host:port[,host:port...]
+
+    The credentials are the data nodes'; sentinels are asked without them.
+    """
+    import urllib.parse
+
+    import redis as redislib
+    import redis.cluster
+    import redis.sentinel
+
+    m = _REDIS_URL.fullmatch(str(url))
+    if not m:
+        raise ValueError("pushpoll: the Redis URL must be redis[s]://, redis[s]-sentinel:// or redis[s]-cluster:// (see connect)")
+    scheme, kind, userinfo, hosts, path = m.groups()
+    opts = {"ssl": scheme == "rediss"}
+    if userinfo is not None:
+        user, colon, password = userinfo.partition(":")
+        if not colon:
+            user, password = "", user  # a lone word is the password, as for redis-cli
+        if user:
+            opts["username"] = urllib.parse.unquote(user)
+        if password:
+            opts["password"] = urllib.parse.unquote(password)
+    nodes = []
+    for hp in hosts.split(","):
+        host, _, port = hp.rpartition(":")
+        if not host or not port.isdigit():
+            raise ValueError(f"pushpoll: {hp!r} in the Redis URL is not host:port")
+        nodes.append((host.strip("[]"), int(port)))
+    segments = path.split("/") if path else []
+    if kind is None:
+        if len(nodes) > 1:
+            raise ValueError("pushpoll: several hosts need redis-sentinel:// or redis-cluster://")
+        db = int(segments[0]) if segments and segments[0] else 0
+        return redislib.Redis(host=nodes[0][0], port=nodes[0][1], db=db, **opts), False
+    if kind == "-sentinel":
+        if not segments or not segments[0]:
+            raise ValueError("pushpoll: the master name is missing from the redis-sentinel:// URL")
+        db = int(segments[1]) if len(segments) > 1 and segments[1] else 0
+        sentinel = redis.sentinel.Sentinel(nodes, sentinel_kwargs={"ssl": opts["ssl"]}, db=db, **opts)
+        return sentinel.master_for(segments[0]), False
+    if segments:
+        raise ValueError("pushpoll: a cluster URL takes no database")
+    startup = [redis.cluster.ClusterNode(h, p) for h, p in nodes]
+    return redis.cluster.RedisCluster(startup_nodes=startup, **opts), True
+
+
+def configure(redis=None, url=None, cluster=False, prefix="pushpoll:", secret=None, audience="pushpoll"):
     """Set the connection and settings for every later call.
 
     redis may be None in a process that only mints tokens, secret in one that
-    only bumps.
+    only bumps. url, instead of redis, connects with any of the notifier's
+    --redis-url forms (see connect). cluster=True says that redis is a
+    RedisCluster: bumps then announce with SPUBLISH on the topic's shard.
     """
     global _config
+    if redis is not None and url is not None:
+        raise ValueError("pushpoll: give redis or url, not both")
+    if url is not None:
+        redis, cluster = connect(url)
     if not isinstance(prefix, str):
         raise ValueError("pushpoll: prefix must be a str")
     if not isinstance(audience, str) or not audience:
@@ -113,7 +179,7 @@ def configure(redis=None, prefix="pushpoll:", secret=None, audience="pushpoll"):
     script = redis.register_script(SCRIPT) if redis is not None else None
     # One object swapped in whole, so a thread calling bump while another
     # reconfigures sees either the old settings or the new ones.
-    _config = _Config(script, prefix, secret, audience)
+    _config = _Config(script, bool(cluster), prefix, secret, audience)
 
 
 def _current():
@@ -135,7 +201,8 @@ def bump(topic, version):
     if cfg.script is None:
         raise RuntimeError("pushpoll: configure(redis=...) before bump")
     payload = json.dumps({"v": version, "ts": time.time_ns() // 1_000_000}, separators=(",", ":"))
-    return cfg.script(keys=[cfg.prefix + topic], args=[str(version), payload]) == 1
+    args = [str(version), payload] + (["SPUBLISH"] if cfg.cluster else [])
+    return cfg.script(keys=[cfg.prefix + topic], args=args) == 1
 
 
 def token(*, sub, topics, ttl=300):
@@ -202,12 +269,10 @@ def main(argv):
     command, args = (argv[0], argv[1:]) if argv else ("", [])
     try:
         if command == "bump" and len(args) == 3:
-            import redis  # only the CLI opens its own connection
-
             url, topic, version = args
-            client = redis.Redis.from_url(url)
+            client, cluster = connect(url)
             try:
-                configure(redis=client, prefix=prefix)
+                configure(redis=client, cluster=cluster, prefix=prefix)
                 print("true" if bump(topic, version) else "false")
             finally:
                 client.close()

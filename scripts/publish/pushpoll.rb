@@ -7,7 +7,7 @@
 # any Ruby program:
 #
 #   PushPoll.configure(
-#     redis: Redis.new(url: ENV.fetch("PUSHPOLL_REDIS_URL")), # or a ConnectionPool of them
+#     url: ENV.fetch("PUSHPOLL_REDIS_URL"), # any --redis-url form; or redis: Redis.new(...) or a ConnectionPool (cluster: true for a cluster client)
 #     prefix: "pushpoll:",                # the notifier's --channel-prefix
 #     secret: ENV["PUSHPOLL_TOKEN_SECRET"], # the notifier's --token-secret
 #     audience: "pushpoll",               # the notifier's --token-audience
@@ -31,6 +31,7 @@ require "digest/sha1"
 require "json"
 require "jwt"
 require "redis"
+require "uri"
 
 module PushPoll
   # SCRIPT is notifier/publish.lua, byte for byte, embedded so that this file
@@ -85,19 +86,72 @@ module PushPoll
   # it needs: a programming mistake, not bad input.
   class Error < StandardError; end
 
-  Config = Struct.new(:redis, :prefix, :secret, :audience, keyword_init: true)
+  Config = Struct.new(:redis, :cluster, :prefix, :secret, :audience, keyword_init: true)
+
+  # The notifier's --redis-url forms: one server, a master behind sentinels,
+  # a cluster; rediss for TLS.
+  REDIS_URL = %r{\A(rediss?)(-sentinel|-cluster)?://(?:([^@/]*)@)?([^@/?#]+)(?:/([^?#]*))?\z}.freeze
 
   class << self
     # configure sets the connection and settings for every later call. redis
     # may be nil in a process that only mints tokens, secret in one that only
     # bumps.
-    def configure(redis: nil, prefix: "pushpoll:", secret: nil, audience: "pushpoll")
+    # url, instead of redis, connects with any of the notifier's --redis-url
+    # forms (see connect). cluster: true says that redis is a Redis Cluster
+    # client: bumps then announce with SPUBLISH on the topic's shard.
+    def configure(redis: nil, url: nil, cluster: false, prefix: "pushpoll:", secret: nil, audience: "pushpoll")
+      raise ArgumentError, "pushpoll: give redis or url, not both" if redis && url
+
+      redis, cluster = connect(url) if url
       raise ArgumentError, "pushpoll: prefix must be a String" unless prefix.is_a?(String)
       raise ArgumentError, "pushpoll: audience must be a non-empty String" unless audience.is_a?(String) && !audience.empty?
 
       # One frozen object swapped in whole, so a thread calling bump while
       # another reconfigures sees either the old settings or the new ones.
-      @config = Config.new(redis: redis, prefix: prefix.dup.freeze, secret: secret, audience: audience.dup.freeze).freeze
+      @config = Config.new(redis: redis, cluster: cluster ? true : false, prefix: prefix.dup.freeze, secret: secret,
+                           audience: audience.dup.freeze).freeze
+    end
+
+    # connect opens a client for any of the notifier's --redis-url forms and
+    # returns it with whether it is a cluster:
+    #   redis[s]://[[user]:password@]host:port[/db]
+    #   redis[s]-sentinel://[[user]:password@]host:port[,host:port...]/<master-name>[/<db>]
+    #   redis[s]-cluster://[[user]:password@]host:port[,host:port...]
+    # The credentials are the data nodes'; sentinels are asked without them.
+    def connect(url)
+      m = REDIS_URL.match(url.to_s)
+      raise ArgumentError, "pushpoll: the Redis URL must be redis[s]://, redis[s]-sentinel:// or redis[s]-cluster:// (see connect)" unless m
+
+      scheme, kind, userinfo, hosts, path = m.captures
+      opts = { ssl: scheme == "rediss" }
+      if userinfo
+        user, colon, pass = userinfo.partition(":")
+        user, pass = "", user if colon.empty? # a lone word is the password, as for redis-cli
+        opts[:username] = URI::DEFAULT_PARSER.unescape(user) unless user.empty?
+        opts[:password] = URI::DEFAULT_PARSER.unescape(pass) unless pass.empty?
+      end
+      nodes = hosts.split(",", -1).map do |hp|
+        host, _, port = hp.rpartition(":")
+        raise ArgumentError, "pushpoll: #{hp.inspect} in the Redis URL is not host:port" if host.empty? || !port.match?(/\A[0-9]+\z/)
+
+        { host: host.delete_prefix("[").delete_suffix("]"), port: Integer(port, 10) }
+      end
+      segments = (path || "").split("/")
+      db = ->(s) { s.nil? || s.empty? ? 0 : Integer(s, 10) }
+      case kind
+      when nil
+        raise ArgumentError, "pushpoll: several hosts need redis-sentinel:// or redis-cluster://" if nodes.size > 1
+
+        [Redis.new(**nodes[0], db: db.(segments[0]), **opts), false]
+      when "-sentinel"
+        raise ArgumentError, "pushpoll: the master name is missing from the redis-sentinel:// URL" if segments.empty? || segments[0].empty?
+
+        [Redis.new(host: segments[0], sentinels: nodes, role: :master, db: db.(segments[1]), **opts), false]
+      else
+        raise ArgumentError, "pushpoll: a cluster URL takes no database" unless segments.empty?
+
+        [Redis.new(cluster: nodes.map { |n| "#{scheme}://#{n[:host]}:#{n[:port]}" }, **opts), true]
+      end
     end
 
     def config
@@ -118,7 +172,9 @@ module PushPoll
       payload = JSON.generate({ "v" => version, "ts" => Process.clock_gettime(Process::CLOCK_REALTIME, :millisecond) })
       # A ConnectionPool hands out a connection for the block; a plain Redis
       # yields itself.
-      cfg.redis.with { |conn| run_script(conn, key, version.to_s, payload) } == 1
+      argv = [version.to_s, payload]
+      argv << "SPUBLISH" if cfg.cluster
+      cfg.redis.with { |conn| run_script(conn, key, argv) } == 1
     end
 
     # token mints the HS256 JWT a browser presents to the notifier.
@@ -143,14 +199,14 @@ module PushPoll
 
     private
 
-    def run_script(conn, key, version, payload)
-      conn.evalsha(SCRIPT_SHA, keys: [key], argv: [version, payload])
+    def run_script(conn, key, argv)
+      conn.evalsha(SCRIPT_SHA, keys: [key], argv: argv)
     rescue Redis::CommandError => e
       # The script cache is empty after a Redis restart or failover; EVAL
       # loads it again, and later calls go back to the cheap EVALSHA.
       raise unless e.message.start_with?("NOSCRIPT")
 
-      conn.eval(SCRIPT, keys: [key], argv: [version, payload])
+      conn.eval(SCRIPT, keys: [key], argv: argv)
     end
 
     def check_topic(topic)
@@ -195,12 +251,11 @@ if __FILE__ == $PROGRAM_NAME
     case [command, args.size]
     when ["bump", 3]
       url, topic, version = args
-      redis = Redis.new(url: url)
+      PushPoll.configure(url: url, prefix: prefix)
       begin
-        PushPoll.configure(redis: redis, prefix: prefix)
         puts PushPoll.bump(topic, version)
       ensure
-        redis.close
+        PushPoll.config.redis.close
       end
     when ["token", 4]
       secret, sub, topics, ttl = args

@@ -154,6 +154,8 @@ var names = map[string]string{
 	"ours":  "pushpoll notifier",
 	"node":  "Node socket.io 4 (rooms)",
 	"naive": "go-socket.io 1.7.0 (rooms)",
+	// cluster is the notifier on a three-shard Redis Cluster (sharded pub/sub).
+	"cluster": "pushpoll notifier, 3-shard Redis Cluster",
 }
 
 func (r *report) write() {
