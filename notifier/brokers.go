@@ -10,11 +10,11 @@ import (
 // newBroker picks the broker --redis-url asks for: none is the in-process
 // broker, redis-cluster:// the sharded one, anything else one server
 // (possibly found through Sentinel).
-func newBroker(cfg Config, log *slog.Logger) (Broker, error) {
+func newBroker(cfg Config, node string, log *slog.Logger) (Broker, error) {
 	if cfg.RedisURL == "" {
 		return NewLocalBroker(), nil
 	}
-	opt := RedisOptions{URL: cfg.RedisURL, Prefix: cfg.ChannelPrefix, Logger: log}
+	opt := RedisOptions{URL: cfg.RedisURL, Prefix: cfg.ChannelPrefix, NodeID: node, Logger: log}
 	u, err := redisx.Parse(cfg.RedisURL)
 	if err != nil {
 		return nil, err

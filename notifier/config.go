@@ -14,7 +14,11 @@ import (
 // Config is every setting of a node. cmd/notifier fills it from flags and
 // their environment twins (DESIGN §7); Default holds the defaults.
 type Config struct {
-	Listen          string
+	Listen string
+	// AdvertiseURL is where the other nodes reach this one to forward
+	// polling requests for its sessions; empty derives it from the
+	// listener (see defaultAdvertiseURL).
+	AdvertiseURL    string
 	RedisURL        string // empty: in-process broker, single node
 	ChannelPrefix   string
 	TokenSecret     string
@@ -119,6 +123,11 @@ func (c *Config) Validate() error {
 	}
 	if c.RedisURL != "" {
 		if _, err := redisx.Parse(c.RedisURL); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if c.AdvertiseURL != "" {
+		if err := validAdvertiseURL(c.AdvertiseURL); err != nil {
 			errs = append(errs, err)
 		}
 	}

@@ -20,6 +20,7 @@ type metrics struct {
 	authDenied      *prometheus.CounterVec
 	slow            prometheus.Counter
 	wireRejected    *prometheus.CounterVec
+	forwarded       *prometheus.CounterVec
 	latency         prometheus.Histogram
 	drainSeconds    prometheus.Gauge
 	shadow          *prometheus.CounterVec
@@ -64,6 +65,7 @@ func newMetrics(s *Server) *metrics {
 	m.rejected = counterVec(f, "pushpoll_publishes_rejected_total", "Publishes dropped, by reason.", "reason")
 	m.authDenied = counterVec(f, "pushpoll_auth_denied_total", "Topics denied on subscribe, by reason.", "reason")
 	m.wireRejected = counterVec(f, "pushpoll_wire_rejected_total", "Requests and frames refused before socket.io saw them, by reason.", "reason")
+	m.forwarded = counterVec(f, "pushpoll_forwarded_requests_total", "Polling requests for another node's session, by outcome: ok (the owner answered), unknown node, lookup failed, unreachable.", "result")
 	m.shadow = counterVec(f, "pushpoll_shadow_reports_total", "Shadow-mode hint accuracy reported by clients: hit (hint then change), false (hint, no change), missed (change, no hint).", "outcome")
 	m.shadowIgnored = counterVec(f, "pushpoll_shadow_reports_ignored_total", "Shadow reports not counted, by reason: not in shadow mode, topic not held, rate limited, bad report.", "reason")
 	m.linkTransitions = counterVec(f, "pushpoll_broker_link_changes_total", "Broker link going down or up.", "state")

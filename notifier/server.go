@@ -39,6 +39,8 @@ type Server struct {
 	router *mux.Router
 	work   *workers      // runs subscribes off the socket reader goroutines
 	hints  *hintThrottle // per-topic fan-out throttle (throttle.go)
+	node   string        // this node's id, the prefix of its session ids
+	peers  *peers        // the other nodes; nil on the in-process broker
 
 	flag     atomic.Value // string: the feature flag, push/shadow/poll
 	trusted  atomic.Bool  // broker link up and resynced: push may be trusted
@@ -68,12 +70,16 @@ func New(cfg Config) (*Server, error) {
 	s := &Server{cfg: cfg, log: log.With("component", "notifier"), parts: log}
 	s.warn = ratelog.New(s.log, 10*time.Second)
 	s.flag.Store(cfg.Mode)
+	s.node = socketio.NewNodeID()
 
-	broker, err := newBroker(cfg, log)
+	broker, err := newBroker(cfg, s.node, log)
 	if err != nil {
 		return nil, err
 	}
 	s.broker = broker
+	if r, ok := broker.(keyRunner); ok {
+		s.peers = newPeers(redisPeers{r}, s.node, log.With("component", "peers"))
+	}
 
 	auth, err := authbridge.New(authbridge.Config{
 		TokenSecret:     []byte(cfg.TokenSecret),
@@ -128,7 +134,7 @@ func New(cfg Config) (*Server, error) {
 }
 
 func (s *Server) socketConfig() socketio.Config {
-	return socketio.Config{
+	c := socketio.Config{
 		AllowedOrigins: s.cfg.AllowedOrigins,
 		MaxFrameBytes:  s.cfg.MaxFrameBytes,
 		MaxPollBody:    int64(s.cfg.MaxFrameBytes) * 4,
@@ -140,7 +146,13 @@ func (s *Server) socketConfig() socketio.Config {
 		OnReject:       func(reason string) { s.m.wireRejected.WithLabelValues(reason).Inc() },
 		OnSlow:         s.m.slow.Inc,
 		Logger:         s.parts,
+		NodeID:         s.node,
+		OnForward:      func(result string) { s.m.forwarded.WithLabelValues(result).Inc() },
 	}
+	if s.peers != nil {
+		c.Peer = s.peers.lookup
+	}
+	return c
 }
 
 // Router is the node's HTTP handler; callers may add routes to it.
@@ -161,7 +173,13 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 		defer close(ioDone)
 		_ = s.sio.Serve()
 	}()
+	// Requests' contexts end once the drain is over, which releases
+	// forwarded polls held open on other nodes (Shutdown would wait on them).
+	reqCtx, endRequests := context.WithCancel(context.Background())
+	defer endRequests()
+	advertised, stopAdvertising := s.advertise(ln)
 	s.httpServer = &http.Server{
+		BaseContext:       func(net.Listener) context.Context { return reqCtx },
 		Handler:           s.router,
 		ReadHeaderTimeout: 10 * time.Second,
 		// Long-polling GETs are held open up to the ping interval; the idle
@@ -170,10 +188,11 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	}
 	served := make(chan error, 1)
 	go func() { served <- s.httpServer.Serve(ln) }()
-	s.log.Info("listening", "addr", ln.Addr().String(), "broker", fmt.Sprintf("%T", s.broker), "mode", s.cfg.Mode)
+	s.log.Info("listening", "addr", ln.Addr().String(), "broker", fmt.Sprintf("%T", s.broker), "mode", s.cfg.Mode, "node", s.node, "advertise", advertised)
 
 	select {
 	case err := <-served:
+		stopAdvertising()
 		stopBroker()
 		<-brokerDone
 		s.hints.stop()
@@ -181,6 +200,10 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	case <-ctx.Done():
 	}
 	s.shutdown()
+	endRequests()
+	// Withdrawn only now: until the drain ended, peers forwarded polls for
+	// the sessions still here.
+	stopAdvertising()
 	stopBroker()
 	<-brokerDone
 	s.hints.stop()
@@ -199,6 +222,27 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	<-ioDone
 	s.work.stop()
 	return nil
+}
+
+// advertise starts advertising this node to its peers and returns the URL
+// and a function that withdraws it and waits for that. On the in-process
+// broker there are no peers.
+func (s *Server) advertise(ln net.Listener) (string, func()) {
+	if s.peers == nil {
+		return "", func() {}
+	}
+	u := s.cfg.AdvertiseURL
+	if u == "" {
+		u = defaultAdvertiseURL(ln.Addr())
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	ready, done := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(done)
+		s.peers.run(ctx, u, ready)
+	}()
+	<-ready
+	return u, func() { cancel(); <-done }
 }
 
 // shutdown drains: refuse new handshakes and fail readiness, tell every

@@ -89,7 +89,7 @@ class Tail {
   }
 }
 
-function startChild(name, cmd, args, opts = {}) {
+export function startChild(name, cmd, args, opts = {}) {
   const child = spawn(cmd, args, { stdio: ["ignore", "pipe", "pipe"], ...opts });
   const tail = new Tail();
   for (const s of [child.stdout, child.stderr]) {
@@ -113,7 +113,7 @@ function startChild(name, cmd, args, opts = {}) {
 }
 
 // Sends sig and waits for the exit; SIGKILL after `grace` ms if the child is still there.
-async function stopChild(c, sig = "SIGTERM", grace = 10000) {
+export async function stopChild(c, sig = "SIGTERM", grace = 10000) {
   if (!c || c.child.exitCode !== null || c.child.signalCode !== null) return c ? c.exited : undefined;
   c.child.kill(sig);
   const timer = setTimeout(() => c.child.kill("SIGKILL"), grace);

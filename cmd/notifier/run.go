@@ -115,6 +115,7 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (n
 	maxPublish := int(cfg.MaxPublishBytes)
 
 	str(&cfg.Listen, "listen", "PUSHPOLL_LISTEN", "HTTP address: socket.io, publish API, health, metrics")
+	str(&cfg.AdvertiseURL, "advertise-url", "PUSHPOLL_ADVERTISE_URL", "base URL where the other nodes reach this one to forward polling requests for its sessions; default http://<listen host, or this host's first interface address>:<port>")
 	str(&cfg.RedisURL, "redis-url", "PUSHPOLL_REDIS_URL", "redis[s]://[[user]:password@]host:port[/db], redis[s]-sentinel://[[user]:password@]host:port[,host:port…]/<master-name>[/<db>] or redis[s]-cluster://[[user]:password@]host:port[,host:port…]; empty runs the in-process broker (single node)")
 	str(&cfg.ChannelPrefix, "channel-prefix", "PUSHPOLL_CHANNEL_PREFIX", "Redis channel and version key = prefix + topic")
 	str(&cfg.TokenSecret, "token-secret", "PUSHPOLL_TOKEN_SECRET", "HS256 secret shared with the app (prefer the environment variable)")

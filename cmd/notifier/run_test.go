@@ -31,6 +31,7 @@ func TestHelpListsEveryFlagWithItsEnvironmentTwin(t *testing.T) {
 	for _, want := range []string{
 		"--listen", "PUSHPOLL_LISTEN", ":8080",
 		"--redis-url", "PUSHPOLL_REDIS_URL",
+		"--advertise-url", "PUSHPOLL_ADVERTISE_URL",
 		"--channel-prefix", "PUSHPOLL_CHANNEL_PREFIX", "pushpoll:",
 		"--token-secret", "PUSHPOLL_TOKEN_SECRET",
 		"--token-public-key", "PUSHPOLL_TOKEN_PUBLIC_KEY",
@@ -97,6 +98,7 @@ func TestBadSettingsNameTheFlag(t *testing.T) {
 		"--hint-throttle 2s must not exceed --fast-interval 1s":              {"--fast-interval", "1s", "--hint-throttle", "2s"},
 		"--ping-interval 0s is out of range":                                 {"--ping-interval", "0s"},
 		"--drain-timeout -1s is out of range":                                {"--drain-timeout", "-1s"},
+		"--advertise-url":                                                    {"--advertise-url", "http://10.0.0.7:8080/socket.io/"},
 	}
 	for want, args := range cases {
 		t.Run(want, func(t *testing.T) {

@@ -1,6 +1,7 @@
 package socketio
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -42,9 +43,26 @@ type Config struct {
 	// 503 "draining"; existing sessions keep working.
 	Draining func() bool
 
+	// NodeID names this node inside every session id it issues (see
+	// NewNodeID). Empty takes one random id per process, which does for a
+	// single server per process.
+	NodeID string
+	// Peer returns the base URL ("http://10.0.0.7:8080") advertised by the
+	// node with the given id, or an error wrapping ErrUnknownPeer when no
+	// node advertises it. A polling request for another node's session is
+	// forwarded there, once (forward.go). Nil means a single node: such
+	// requests are answered 400 as unknown sessions. It is called from many
+	// goroutines at once.
+	Peer func(ctx context.Context, node string) (string, error)
+	// OnForward is called once per polling request for another node's
+	// session, with its outcome (the Forward* constants). It is called from
+	// many goroutines at once.
+	OnForward func(result string)
+
 	// OnReject is called once per refused request or connection with one of
 	// "origin", "jsonp", "binary packet", "frame too large", "body too
-	// large", "bad transport", "draining", "full". It is called from many
+	// large", "bad transport", "draining", "full", "wrong node" (an
+	// upgrade for another node's session). It is called from many
 	// goroutines at once.
 	OnReject func(reason string)
 	// OnSlow is called when a websocket write misses its deadline (the
@@ -101,6 +119,9 @@ func (c Config) withDefaults() Config {
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
 	}
+	if c.NodeID == "" {
+		c.NodeID = processNodeID()
+	}
 	return c
 }
 
@@ -121,6 +142,8 @@ func (c Config) Validate() error {
 		return fmt.Errorf("%w: PingTimeout (%s) must exceed PingInterval (%s)", ErrConfig, d.PingTimeout, d.PingInterval)
 	case d.MaxSockets < 0:
 		return fmt.Errorf("%w: MaxSockets must not be negative", ErrConfig)
+	case !ValidNodeID(d.NodeID):
+		return fmt.Errorf("%w: NodeID must be %d URL-safe base64 characters, like NewNodeID returns", ErrConfig, NodeIDLen)
 	case d.MaxSockets > 0 && d.Sockets == nil:
 		return fmt.Errorf("%w: MaxSockets needs Sockets to count with", ErrConfig)
 	}
@@ -147,7 +170,7 @@ func (c Config) engineOptions() *engineio.Options {
 			&pollingTransport{set: set, inner: &polling.Transport{}},
 			newWebsocketTransport(set),
 		},
-		SessionIDGenerator: sidGenerator{},
+		SessionIDGenerator: sidGenerator{node: set.cfg.NodeID},
 		// A backstop for a server mounted without the Guard: the library
 		// answers a checker error with 502, which is the wrong status but
 		// still creates no session and reflects nothing.

@@ -14,8 +14,11 @@
 //	Guard ─────────────── origin (403, before any session exists), CORS for
 //	   │                  allowed origins, no JSONP, EIO 3 only, POST bodies
 //	   │                  capped (413), 503 for new handshakes when full/draining
+//	   │
+//	   ├─ forward ─────── a polling request for a session another node owns
+//	   │                  goes to that node, once (no sticky sessions needed)
 //	   ▼
-//	engineio.Server ───── sessions with 128-bit random ids (sidGenerator)
+//	engineio.Server ───── sessions with ids of the node id and 128 random bits
 //	   │
 //	   ├─ pollingTransport  wraps the library's long-polling payload: bodies
 //	   │                    read whole, each packet checked, pause/resume

@@ -5,6 +5,7 @@ import (
 	"github.com/pushpoll/pushpoll/internal/ratelog"
 	"log/slog"
 	"net/http"
+	"net/http/httputil"
 	"net/url"
 
 	"github.com/gorilla/websocket"
@@ -24,12 +25,15 @@ const preflightMaxAge = "600"
 //     text/javascript;
 //   - refuses EIO versions other than 3, unknown transports, malformed sids
 //     and broken websocket handshakes with 400;
-//   - refuses new handshakes (no sid) with 503 while draining or full;
-//   - caps POST bodies at MaxPollBody (the polling transport answers 413).
+//   - caps POST bodies at MaxPollBody (the polling transport answers 413);
+//   - forwards polling requests for another node's session to that node
+//     (forward.go);
+//   - refuses new handshakes (no sid) with 503 while draining or full.
 func (c Config) Guard(next http.Handler) http.Handler {
 	c = c.withDefaults()
 	o, _ := parseOrigins(c.AllowedOrigins) // Validate reports errors; bad entries never match
 	g := &guard{cfg: c, origins: o, log: newRateLog(c.Logger), next: next}
+	g.proxy = newForwardProxy(g)
 	return g
 }
 
@@ -38,21 +42,30 @@ type guard struct {
 	origins origins
 	log     *ratelog.Logger
 	next    http.Handler
+	proxy   *httputil.ReverseProxy // to the owners of other nodes' sessions
 }
 
-func (g *guard) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	h := w.Header()
+// corsHeaders are the headers cors sets.
+var corsHeaders = []string{"Vary", "Access-Control-Allow-Origin", "Access-Control-Allow-Credentials"}
+
+// cors sets the CORS headers of an answer to r, whose Origin is allowed.
+func (g *guard) cors(h http.Header, r *http.Request) {
 	// The answer depends on Origin, so caches must key on it.
 	h.Add("Vary", "Origin")
-
-	if !g.origins.allowed(r) {
-		g.refuse(w, r, http.StatusForbidden, "origin", "origin not allowed")
-		return
-	}
 	if origin := r.Header.Get("Origin"); origin != "" {
 		h.Set("Access-Control-Allow-Origin", origin)
 		h.Set("Access-Control-Allow-Credentials", "true")
 	}
+}
+
+func (g *guard) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	h := w.Header()
+	if !g.origins.allowed(r) {
+		h.Add("Vary", "Origin")
+		g.refuse(w, r, http.StatusForbidden, "origin", "origin not allowed")
+		return
+	}
+	g.cors(h, r)
 	if r.Method == http.MethodOptions {
 		h.Set("Access-Control-Allow-Methods", "GET, POST")
 		h.Set("Access-Control-Allow-Headers", "Content-Type, Authorization")
@@ -78,6 +91,15 @@ func (g *guard) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		g.refuse(w, r, status, "bad transport", msg)
 		return
 	}
+	if r.Method == http.MethodPost {
+		// The polling transport (or the owner, when forwarded) reads the
+		// body whole and answers 413.
+		r.Body = http.MaxBytesReader(w, r.Body, g.cfg.MaxPollBody)
+	}
+	if sid := q.Get("sid"); sid != "" && sidNode(sid) != g.cfg.NodeID {
+		g.forward(w, r, sidNode(sid))
+		return
+	}
 	if q.Get("sid") == "" {
 		// A new handshake: the only requests that create sessions.
 		if g.cfg.Draining != nil && g.cfg.Draining() {
@@ -88,10 +110,6 @@ func (g *guard) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			g.refuse(w, r, http.StatusServiceUnavailable, "full", "full")
 			return
 		}
-	}
-	if r.Method == http.MethodPost {
-		// The polling transport reads the body whole and answers 413.
-		r.Body = http.MaxBytesReader(w, r.Body, g.cfg.MaxPollBody)
 	}
 	g.next.ServeHTTP(w, r)
 }

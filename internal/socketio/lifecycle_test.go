@@ -19,7 +19,8 @@ import (
 
 func TestSessionIDs(t *testing.T) {
 	const interval, timeout = 200 * time.Millisecond, 400 * time.Millisecond
-	h := newHarness(t, func(c *Config) { c.PingInterval, c.PingTimeout = interval, timeout })
+	node := NewNodeID()
+	h := newHarness(t, func(c *Config) { c.PingInterval, c.PingTimeout, c.NodeID = interval, timeout, node })
 	const n = 1000
 	seen := make(map[string]bool, n)
 	ones := 0
@@ -29,9 +30,12 @@ func TestSessionIDs(t *testing.T) {
 			t.Fatalf("sid %q repeated", sid)
 		}
 		seen[sid] = true
-		b, err := base64.RawURLEncoding.DecodeString(sid)
+		if !strings.HasPrefix(sid, node) {
+			t.Fatalf("sid %q does not start with the node id %q", sid, node)
+		}
+		b, err := base64.RawURLEncoding.DecodeString(sid[len(node):])
 		if err != nil || len(b) != 16 {
-			t.Fatalf("sid %q is not 128 bits of URL-safe base64", sid)
+			t.Fatalf("sid %q is not the node id and 128 bits of URL-safe base64", sid)
 		}
 		for _, x := range b {
 			ones += bits.OnesCount8(x)
