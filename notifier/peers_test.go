@@ -1,6 +1,7 @@
 package notifier_test
 
 import (
+	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -32,7 +33,7 @@ func roundRobin(t *testing.T, nodes ...*node) *node {
 }
 
 // cluster starts n nodes on one redis-server.
-func cluster(t *testing.T, n int) (*redistest.Server, []*node) {
+func cluster(t testing.TB, n int) (*redistest.Server, []*node) {
 	t.Helper()
 	rs := redistest.Start(t)
 	var nodes []*node
@@ -196,5 +197,55 @@ func TestForwardingDialsOnlyRegisteredNodes(t *testing.T) {
 	}
 	if v := metricValue(t, n, `pushpoll_forwarded_requests_total{result="unknown node"}`); v != 6 {
 		t.Errorf("unknown node outcomes = %v, want 6 (the sid holding an address is refused as malformed)", v)
+	}
+}
+
+// BenchmarkPollRoundTrip is one long-polling exchange (POST a ping, GET the
+// pong) on a session's own node and through another node, which forwards
+// both requests: the difference is what forwarding costs a polling client.
+//
+//	go test -run '^$' -bench PollRoundTrip -count 5 ./notifier/
+func BenchmarkPollRoundTrip(b *testing.B) {
+	_, nodes := cluster(b, 2)
+	hc := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 4}}
+	do := func(method, u, body string) string {
+		req, _ := http.NewRequest(method, u, strings.NewReader(body))
+		req.Header.Set("Content-Type", "text/plain;charset=UTF-8")
+		resp, err := hc.Do(req)
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer resp.Body.Close()
+		out, _ := io.ReadAll(resp.Body)
+		if resp.StatusCode != http.StatusOK {
+			b.Fatalf("%s: %d %s", method, resp.StatusCode, out)
+		}
+		return string(out)
+	}
+	open := do(http.MethodGet, nodes[0].url+"/socket.io/?EIO=3&transport=polling&b64=1", "")
+	i := strings.Index(open, `"sid":"`)
+	if i < 0 {
+		b.Fatalf("handshake: %q", open)
+	}
+	sid := open[i+7 : i+7+30]
+	query := "/socket.io/?EIO=3&transport=polling&b64=1&sid=" + sid
+	// The CONNECT packet, then the mode event sent on connect.
+	for _, want := range []string{"40", `42["mode"`} {
+		if got := do(http.MethodGet, nodes[0].url+query, ""); !strings.Contains(got, want) {
+			b.Fatalf("after the handshake: %q, want %s", got, want)
+		}
+	}
+	for _, via := range []struct {
+		name string
+		n    *node
+	}{{"direct", nodes[0]}, {"forwarded", nodes[1]}} {
+		b.Run(via.name, func(b *testing.B) {
+			for b.Loop() {
+				do(http.MethodPost, via.n.url+query, "1:2")
+				if got := do(http.MethodGet, via.n.url+query, ""); got != "1:3" {
+					b.Fatalf("pong = %q", got)
+				}
+			}
+		})
 	}
 }
