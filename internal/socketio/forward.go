@@ -88,6 +88,11 @@ func newForwardProxy(g *guard) *httputil.ReverseProxy {
 			pr.Out.Host = pr.In.Host
 			pr.Out.Header["X-Forwarded-For"] = pr.In.Header["X-Forwarded-For"]
 			pr.SetXForwarded()
+			// The scheme the browser used, as the balancer in front said
+			// (this hop is plain HTTP): the owner's same-origin check needs it.
+			if proto := pr.In.Header["X-Forwarded-Proto"]; len(proto) > 0 {
+				pr.Out.Header["X-Forwarded-Proto"] = proto
+			}
 			pr.Out.Header.Set(ForwardedHeader, cfg.NodeID)
 		},
 		Transport: tr,

@@ -49,15 +49,20 @@ func (p *peers) count(result string) int {
 	return p.forwards[result]
 }
 
-// cluster is two nodes sharing one registry, as two notifiers on one Redis.
+// cluster is two nodes sharing one registry, as two notifiers on one Redis,
+// that allow the origin https://app.example.
 func cluster(t *testing.T) (a, b *harness, reg *peers) {
+	return clusterFor(t, []string{"https://app.example"})
+}
+
+func clusterFor(t *testing.T, origins []string) (a, b *harness, reg *peers) {
 	t.Helper()
 	reg = newPeers()
 	node := func() *harness {
 		id := NewNodeID()
 		h := newHarness(t, func(c *Config) {
 			c.NodeID, c.Peer, c.OnForward = id, reg.lookup, reg.onForward
-			c.AllowedOrigins = []string{"https://app.example"}
+			c.AllowedOrigins = origins
 		})
 		reg.set(id, h.ts.URL)
 		return h
@@ -113,6 +118,28 @@ func TestForwardCORSOnce(t *testing.T) {
 	resp, _ = b.do(t, http.MethodGet, b.url(c.query()), http.Header{"Origin": {"https://evil.example"}}, "")
 	if resp.StatusCode != http.StatusForbidden {
 		t.Errorf("foreign origin through B: %d, want 403", resp.StatusCode)
+	}
+}
+
+// TestForwardSameOriginBehindTLS: behind a balancer that terminates TLS,
+// the owner still sees the scheme the browser used.
+func TestForwardSameOriginBehindTLS(t *testing.T) {
+	a, b, _ := clusterFor(t, nil)
+	c := a.handshake(t)
+	req, err := http.NewRequest(http.MethodGet, b.url(c.query()), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Host = "push.example"
+	req.Header.Set("Origin", "https://push.example")
+	req.Header.Set("X-Forwarded-Proto", "https")
+	resp, err := b.hc.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Errorf("same-origin https page through another node: %d, want 200", resp.StatusCode)
 	}
 }
 
