@@ -60,6 +60,8 @@ export interface Options {
   transports?: string[];
   /** Extra socket.io-client options (path, query...), applied over the shim's. */
   socketOptions?: Record<string, unknown>;
+  /** Share one socket between the tabs of this browser. Default true. */
+  share?: boolean;
   /** ms of server silence before push counts as unhealthy; 0 = off. Default: ping interval + 10000. */
   heartbeatTimeout?: number;
   /** Interval multiplier while the document is hidden; 1..100, default 4. */
@@ -72,6 +74,8 @@ export interface Options {
   onError?: (error: unknown) => void;
   /** Test seam: replaces socket.io-client's io(url, opts). */
   io?: (url: string, opts: Record<string, unknown>) => SocketLike;
+  /** Test seam: the sharing scope, createTabs(env) from src/tabs.js. */
+  tabs?: unknown;
   /** Test seam: replaces Math.random. */
   random?: () => number;
   /** Test seam: the monotonic clock in ms. Default performance.now (Date.now where there is none). */
@@ -83,6 +87,8 @@ export interface Options {
 export interface PushPoll {
   /** The current mode. */
   readonly mode: Mode;
+  /** "holder": this tab holds the socket its browser's tabs share; "follower": another tab does; "alone": its own socket, or none. */
+  readonly shared: "holder" | "follower" | "alone";
   /** The page learned a version some other way; only ever raises what is held. */
   setVersion(topic: string, version: number): void;
   /** Ends polling and closes the connection; nothing is left running. */

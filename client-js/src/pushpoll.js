@@ -12,6 +12,7 @@
  *   const pp = start(options);   // also PushPoll.start(options) from the IIFE build
  *   pp.mode;                     // "push" | "poll" | "shadow" | "off"
  *   pp.setVersion(topic, v);     // the page learned a version some other way (only raises)
+ *   pp.shared;                   // "holder" | "follower" | "alone" (see `share`)
  *   pp.stop();                   // no timer, listener or socket is left behind
  *
  * Options (default). Every interval is in ms and bounded: a value outside its bounds is
@@ -53,6 +54,13 @@
  *                 (without upgrades); when that works, it remembers it for this notifier for
  *                 an hour (localStorage, where available). Setting transports turns this off.
  *   socketOptions ({}) extra socket.io-client options (path, query...), applied last.
+ *   share         (true) tabs of this browser that start the shim with the same url,
+ *                 transports and socketOptions share one socket (src/tabs.js): one tab holds
+ *                 it, the others talk to it over a BroadcastChannel; each keeps its own
+ *                 topics, token, poll and timers, and gets only its own topics' hints. When
+ *                 the holder goes away another tab takes over within about a second, without
+ *                 leaving push. false, or a browser without Web Locks or BroadcastChannel: a
+ *                 socket per tab.
  *   heartbeatTimeout (auto) ms of silence from the server (no pong, no event) after which
  *                 push is treated as unhealthy and the page polls at `fast` until the server
  *                 is heard again. Auto = the server's ping interval + 10000 (30000 before the
@@ -68,9 +76,10 @@
  *   onError       (console.warn) (error) => {} for failed or timed-out polls, token fetches,
  *                 denied topics, the first connect error of an outage, refused intervals,
  *                 the fallback to long-polling, and errors thrown by callbacks.
- *   io, random, now, document  injection points for tests: the socket.io-client factory
- *                 io(url, opts), Math.random, the monotonic clock (performance.now, or
- *                 Date.now where there is none) and the Document to watch.
+ *   io, tabs, random, now, document  injection points for tests: the socket.io-client
+ *                 factory io(url, opts), the sharing scope (createTabs(env) in tabs.js),
+ *                 Math.random, the monotonic clock (performance.now, or Date.now where
+ *                 there is none) and the Document to watch.
  *
  * Decisions a user may ask about:
  *   - No poll at start: the page already has data when it calls start(). The first poll
@@ -106,6 +115,7 @@
  *                  At most 10 per poll, so reports stay below one per second at `fast`.
  */
 import io from "socket.io-client";
+import { createTabs } from "./tabs.js";
 
 const DEFAULTS = {
   url: "",
@@ -123,12 +133,14 @@ const DEFAULTS = {
   onMode: undefined,
   transports: undefined,
   socketOptions: undefined,
+  share: true,
   heartbeatTimeout: undefined,
   hiddenFactor: 4,
   onHint: undefined,
   onPoll: undefined,
   onError: undefined,
   io: undefined,
+  tabs: undefined,
   random: undefined,
   now: undefined,
   document: undefined,
@@ -170,6 +182,13 @@ const DRAIN_MAX = 300000;
 const WS_TRIES = 3;
 const REMEMBER_POLLING = 3600000;
 const STORE_PREFIX = "pushpoll:polling-only:";
+
+// This document's sharing scope, made on first use so that importing touches nothing.
+let documentTabs = null;
+function tabsOfDocument() {
+  if (documentTabs === null) documentTabs = createTabs();
+  return documentTabs;
+}
 
 function toVersion(v) {
   const n = typeof v === "string" && v.trim() !== "" ? Number(v) : v;
@@ -586,6 +605,8 @@ export function start(options) {
     }
     if (Array.isArray(ack.granted)) for (const t of ack.granted) uncovered.delete(t);
     const denied = ack.denied && typeof ack.denied === "object" ? Object.keys(ack.denied) : [];
+    // A resubscribe after a hand-over starts from covered topics: a denial uncovers them.
+    for (const t of denied) if (t in held) uncovered.add(t);
     if (denied.length > 0) {
       const why = denied.map((t) => t + " (" + ack.denied[t] + ")").join(", ");
       warn(new Error("pushpoll: topics denied, polling at the fast rate: " + why));
@@ -649,6 +670,13 @@ export function start(options) {
         reconnectAfter(delay);
       }
       updateMode();
+    },
+    // The shared socket moved to another tab (the one holding it went away): the
+    // connection never stopped for this page, but the new one must hear its topics.
+    resubscribe() {
+      gen++;
+      heard();
+      subscribe(topicList);
     },
     connect_error(err) {
       // socket.io retries on its own; one report per outage is enough to explain it.
@@ -715,6 +743,11 @@ export function start(options) {
     get mode() {
       return mode;
     },
+    // "holder": this tab holds the socket other tabs share; "follower": another tab does;
+    // "alone": a socket of its own (sharing off, or not supported), or none.
+    get shared() {
+      return (socket && socket.shared) || "alone";
+    },
     setVersion(topic, v) {
       if (stopped) return;
       raise(topic, v);
@@ -747,29 +780,30 @@ export function start(options) {
 // ---- the socket ----
 // The only code that creates a socket or listens to one. The rest of the shim needs a
 // socket-like object (on, off, emit, connect, disconnect, close) that fires the events of
-// `handlers`, so another source of those events can take the socket's place here. The
-// transport policy rides on the factory (`make`): whoever creates the real socket.io
-// socket with it, this page or another that shares its socket, applies the policy.
+// `handlers`, so another source of those events can take the socket's place here: with
+// `share`, a TabSocket (tabs.js). The transport policy rides on `open`: whichever tab
+// creates the real socket.io socket with it applies the policy.
 
 function openSocket(o, warn) {
-  const opts = Object.assign({ forceNew: true }, RECONNECT);
   const chosen = o.transports || (o.socketOptions && o.socketOptions.transports);
   const store = chosen ? null : storage();
   const key = STORE_PREFIX + origin(o.url);
-  if (chosen) {
-    opts.transports = chosen;
-  } else {
-    opts.transports = [rememberedPolling(store, key) ? "polling" : "websocket"];
-    opts.upgrade = false;
-  }
-  Object.assign(opts, o.socketOptions);
-  let release = () => {};
-  const make = (url, socketOpts) => {
-    const socket = (o.io || io)(url, socketOpts);
-    if (!chosen) release = websocketFirst(socket, store, key, warn);
-    return socket;
+  const open = () => {
+    const opts = Object.assign({ forceNew: true }, RECONNECT);
+    if (chosen) {
+      opts.transports = chosen;
+    } else {
+      opts.transports = [rememberedPolling(store, key) ? "polling" : "websocket"];
+      opts.upgrade = false;
+    }
+    Object.assign(opts, o.socketOptions);
+    const socket = (o.io || io)(o.url, opts);
+    return { socket, release: chosen ? () => {} : websocketFirst(socket, store, key, warn) };
   };
-  return { socket: make(o.url, opts), release: () => release() };
+  // The tab that comes to hold a shared socket opens it, and closes it when it steps down.
+  const scope = o.share && (o.tabs || tabsOfDocument());
+  const shared = scope && scope.socket(o.url + " " + JSON.stringify([chosen, o.socketOptions]), () => open().socket);
+  return shared ? { socket: shared, release() {} } : open();
 }
 
 // Calls handlers[ev] for every event the socket fires until the returned function is

@@ -7,8 +7,12 @@
  * socket.io-client (on, off, emit with ack, connect, disconnect, close, io.engine.pingInterval).
  *
  *   const tabs = createTabs();                // per document; env injectable for tests
- *   const s = tabs.socket(io, url, opts);     // null where sharing is impossible
+ *   const s = tabs.socket(key, open);         // null where sharing is impossible
  *   s.shared;                                 // "holder" | "follower"
+ *
+ * key names the connection (the notifier URL and the socket options): tabs share only a
+ * socket they would have opened alike. open() opens the real socket, in whichever tab
+ * comes to hold it.
  *
  * Election: the Web Locks API. Every page queues for one lock per notifier and socket
  * options; the browser grants it to one page at a time and hands it to the next the moment
@@ -76,15 +80,14 @@ export function createTabs(env = {}) {
   const pages = new Map(); // lock name -> Page
 
   return {
-    // socket returns a TabSocket sharing the connection io(url, opts) would open, or null
-    // where this browser lacks BroadcastChannel or Web Locks (the caller then opens its own).
-    socket(io, url, opts) {
+    // socket returns a TabSocket sharing the connection named key, or null where this
+    // browser lacks BroadcastChannel or Web Locks (the caller then opens its own).
+    socket(key, open) {
       if (typeof e.BroadcastChannel !== "function" || !e.locks || typeof e.locks.request !== "function") return null;
-      // Tabs share only a socket they would have opened identically.
-      const name = "pushpoll " + url + " " + JSON.stringify(opts || {});
+      const name = "pushpoll " + key;
       let page = pages.get(name);
       if (!page) {
-        page = new Page(e, name, () => io(url, opts), () => pages.delete(name));
+        page = new Page(e, name, open, () => pages.delete(name));
         pages.set(name, page);
       }
       return new TabSocket(page);

@@ -7,13 +7,14 @@ import { FakeBrowser, FakeNetwork, settle } from "./browser.js";
 
 const URL = "http://notifier.test";
 const OPTS = { forceNew: true };
+const KEY = URL + " " + JSON.stringify(OPTS);
 const EVENTS = ["connect", "disconnect", "stale", "expired", "mode", "drain", "pong", "connect_error", "resubscribe"];
 
 // open starts one shim's worth of socket in a new tab (or in `tab`), recording every event.
 function open(browser, net, tab = browser.tab()) {
   // One sharing scope per document, as the shim's default one is.
   tab.scope = tab.scope || createTabs(tab.env);
-  const s = tab.scope.socket(net.io, URL, OPTS);
+  const s = tab.scope.socket(KEY, () => net.io(URL, OPTS));
   const t = { tab, s, seen: [] };
   for (const ev of EVENTS) s.on(ev, (...args) => t.seen.push([ev, ...args]));
   t.events = (ev) => t.seen.filter((e) => e[0] === ev).map((e) => e.slice(1));
@@ -151,7 +152,7 @@ test("a tab subscribing behind what the socket knows is told at once", async () 
   assert.deepEqual(a.events("stale"), [[{ s: 7 }]]);
   // A tab that joins holding s at 5 gets 7 from the holder, since the node thinks the
   // socket already has it and would say nothing.
-  const d = open(browser, net0(sock));
+  const d = open(browser, net0());
   await settle(browser);
   const ackD = subscribe(d, "tokD", { s: 5 });
   await settle(browser);
@@ -326,7 +327,7 @@ test("tabs of another browser, or against another notifier, get their own socket
   open(one, net);
   open(two, net);
   const tab = one.tab();
-  createTabs(tab.env).socket(net.io, "http://other.test", OPTS);
+  createTabs(tab.env).socket("http://other.test", () => net.io("http://other.test", OPTS));
   await settle(one);
   await settle(two);
   assert.deepEqual(
@@ -339,6 +340,6 @@ test("without Web Locks or BroadcastChannel there is nothing to share", () => {
   const browser = new FakeBrowser();
   const { env } = browser.tab();
   const io = () => assert.fail("must not open");
-  assert.equal(createTabs({ BroadcastChannel: env.BroadcastChannel, locks: undefined }).socket(io, URL, OPTS), null);
-  assert.equal(createTabs({ BroadcastChannel: undefined, locks: env.locks }).socket(io, URL, OPTS), null);
+  assert.equal(createTabs({ BroadcastChannel: env.BroadcastChannel, locks: undefined }).socket(KEY, io), null);
+  assert.equal(createTabs({ BroadcastChannel: undefined, locks: env.locks }).socket(KEY, io), null);
 });

@@ -34,6 +34,7 @@ const all: Options = {
   onMode: (m: Mode) => void m,
   transports: ["websocket"],
   socketOptions: { path: "/socket.io" },
+  share: false,
   heartbeatTimeout: 0,
   hiddenFactor: 4,
   onHint: (topic: string, version: number) => void [topic, version],
@@ -46,6 +47,8 @@ const all: Options = {
 pushpoll.start(all).stop();
 
 const mode: Mode = pp.mode;
+const role: "holder" | "follower" | "alone" = pp.shared;
+void role;
 pp.setVersion("project:42", 1061);
 pp.stop();
 void mode;
@@ -56,6 +59,8 @@ start({ url: "https://push.example.com" });
 start({ poll: () => ({}), fast: "5s" });
 // @ts-expect-error mode is read-only
 pp.mode = "push";
+// @ts-expect-error shared is read-only
+pp.shared = "holder";
 // @ts-expect-error there is no such mode
 const wrong: Mode = "sleep";
 void wrong;
