@@ -299,6 +299,8 @@ class Hub {
     this.tabs = new Map();
     this.known = new Map(); // topic -> newest version this connection has seen
     this.reported = 1; // tabs the node counts for this connection
+    // The node says its mode once per connection: kept for tabs that attach later.
+    this.mode = null;
     this.holdoff = null; // drain timer: no reconnect before it fires
     this.bc = new env.BroadcastChannel(name);
     this.bc.onmessage = (ev) => this.receive(ev.data);
@@ -374,6 +376,7 @@ class Hub {
     } else if (this.sock !== null) {
       tab.carried = false;
       this.send([id], { t: "up", sock: this.sock, ping: this.ping() });
+      if (this.mode) this.send([id], { t: "ev", ev: "mode", args: this.mode });
     } else if (this.holdoff === null) {
       this.socket.connect(); // a no-op while socket.io is already connecting
     }
@@ -468,6 +471,7 @@ class Hub {
 
   onConnect() {
     this.sock = this.id + ":" + ++this.conns;
+    this.mode = null;
     this.known.clear();
     this.reported = 1;
     for (const tab of this.tabs.values()) {
@@ -486,6 +490,7 @@ class Hub {
   }
 
   relay(ev, args) {
+    if (ev === "mode") this.mode = args;
     if (ev === "connect_error") {
       // Tabs that came over from an earlier holder learn that this socket is not up.
       const carried = [];

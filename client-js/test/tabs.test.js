@@ -343,3 +343,18 @@ test("without Web Locks or BroadcastChannel there is nothing to share", () => {
   assert.equal(createTabs({ BroadcastChannel: env.BroadcastChannel, locks: undefined }).socket(KEY, io), null);
   assert.equal(createTabs({ BroadcastChannel: undefined, locks: env.locks }).socket(KEY, io), null);
 });
+
+test("a tab attaching after the node said its mode hears it too", async () => {
+  const browser = new FakeBrowser();
+  const net = new FakeNetwork();
+  const a = open(browser, net);
+  await settle(browser);
+  const sock = net.sockets[0];
+  sock.serverConnect();
+  sock.fire("mode", { mode: "push", fast: 5000, slow: 60000 });
+  await settle(browser);
+  const b = open(browser, net);
+  await settle(browser);
+  assert.deepEqual(b.seen.slice(0, 2), [["connect"], ["mode", { mode: "push", fast: 5000, slow: 60000 }]]);
+  assert.equal(a.events("mode").length, 1);
+});
