@@ -92,29 +92,25 @@ async function waitPolls(tabs, base, want, what) {
 
 const counts = (tabs) => tabs.map((t) => t.polls());
 
-test("five tabs, one socket: own topics poll one tab, a shared topic each tab once, hand-overs lose nothing", async (tc) => {
+test("five tabs, one socket: own topics poll one tab, a shared topic each tab once, hand-overs lose nothing; other contexts and share: false get their own", async (tc) => {
   await waitCounts(0, 0, "an idle node");
   const context = await browser.newContext();
   tc.after(() => context.close()); // also when the test fails half-way
   const shared = `tabs:shared:${seq}`;
   app.versions.set(shared, 1);
-  const tabs = [];
-  for (let i = 0; i < 5; i++) {
-    const own = `tabs:own:${seq}:${i}`;
-    app.versions.set(own, 1);
-    tabs.push(await openTab(context, `five${i}`, { [own]: 1, [shared]: 1 }));
-    tabs[i].own = own;
-  }
+  const owns = [0, 1, 2, 3, 4].map((i) => `tabs:own:${seq}:${i}`);
+  for (const own of owns) app.versions.set(own, 1);
+  const tabs = await Promise.all(owns.map((own, i) => openTab(context, `five${i}`, { [own]: 1, [shared]: 1 })));
   for (const t of tabs) await t.waitMode("push");
   await waitCounts(1, 5, "five tabs behind one socket");
   const roles = await Promise.all(tabs.map((t) => t.shared()));
-  assert.deepEqual(roles, ["holder", "follower", "follower", "follower", "follower"]);
+  assert.deepEqual(roles.slice().sort(), ["follower", "follower", "follower", "follower", "holder"]);
   report("5 tabs in one context:", JSON.stringify(await nodeCounts()));
 
   // One tab's own topic: only that tab polls. Then the shared topic: every tab once.
   // (Polls before push, at FAST while each tab connected, are not counted.)
   const base = counts(tabs);
-  await bump(tabs[2].own, 2);
+  await bump(owns[2], 2);
   await waitPolls(tabs, base, [0, 0, 1, 0, 0], "the bumped tab's poll");
   await bump(shared, 2);
   const made = await waitPolls(tabs, base, [1, 1, 2, 1, 1], "one poll per tab for the shared topic");
@@ -125,7 +121,8 @@ test("five tabs, one socket: own topics poll one tab, a shared topic each tab on
   let v = 2;
   const handovers = [];
   while (tabs.length > 2) {
-    const gone = tabs.shift();
+    const roles = await Promise.all(tabs.map((t) => t.shared()));
+    const gone = tabs.splice(roles.indexOf("holder"), 1)[0];
     const before = counts(tabs);
     // Each page notes (wall clock) when it becomes the holder.
     for (const t of tabs) {
@@ -163,52 +160,42 @@ test("five tabs, one socket: own topics poll one tab, a shared topic each tab on
   // a hand-over that waits for the heartbeat (35 s) or never catches the bump up.
   for (const h of handovers) assert.ok(h.hinted < 3000, `hand-over took ${h.hinted} ms`);
   for (const t of tabs) assert.deepEqual(t.errors.map(String), []);
+
+  // Another context is another browser profile: its own socket. There, two more tabs
+  // with sharing off get a socket each.
+  const other = await browser.newContext();
+  tc.after(() => other.close());
+  const more = await Promise.all([
+    openTab(other, "ctx2", { [shared]: v }),
+    openTab(other, "alone1", { [shared]: v }, { share: false }),
+    openTab(other, "alone2", { [shared]: v }, { share: false }),
+  ]);
+  for (const t of more) await t.waitMode("push");
+  assert.deepEqual(await Promise.all(more.map((t) => t.shared())), ["holder", "alone", "alone"]);
+  await waitCounts(4, 5, "a socket per context, and one per tab that does not share");
+  report("2 tabs in one context, 1 in another, 2 with share: false:", JSON.stringify(await nodeCounts()));
   await context.close();
-  await waitCounts(0, 0, "the context's socket closed with it");
+  await other.close();
+  await waitCounts(0, 0, "the contexts' sockets closed with them");
 });
 
-test("another context gets its own socket; share: false gets one per tab", async (tc) => {
-  await waitCounts(0, 0, "an idle node");
-  const one = await browser.newContext();
-  const two = await browser.newContext();
-  const alone = await browser.newContext();
-  tc.after(() => Promise.all([one, two, alone].map((c) => c.close())));
-  const t = `tabs:ctx:${seq}`;
-  const tabs = [
-    await openTab(one, "ctx1a", { [t]: 1 }),
-    await openTab(one, "ctx1b", { [t]: 1 }),
-    await openTab(two, "ctx2a", { [t]: 1 }),
-    await openTab(two, "ctx2b", { [t]: 1 }),
-  ];
-  for (const x of tabs) await x.waitMode("push");
-  await waitCounts(2, 4, "one socket per context");
-  const solo = [];
-  for (let i = 0; i < 3; i++) solo.push(await openTab(alone, `alone${i}`, { [t]: 1 }, { share: false }));
-  for (const x of solo) await x.waitMode("push");
-  assert.deepEqual(await Promise.all(solo.map((x) => x.shared())), ["alone", "alone", "alone"]);
-  await waitCounts(5, 7, "share: false, a socket per tab");
-  report("2 contexts × 2 tabs + 3 tabs with share: false:", JSON.stringify(await nodeCounts()));
-  for (const c of [one, two, alone]) await c.close();
-  await waitCounts(0, 0, "every socket closed");
-});
-
-test("a tab whose token lacks a topic is denied it; the other tabs keep theirs", async (tc) => {
+test("a tab whose token lacks a topic is denied it; the other tab keeps it", async (tc) => {
   await waitCounts(0, 0, "an idle node");
   const context = await browser.newContext();
   tc.after(() => context.close()); // also when the test fails half-way
   const s = `tabs:deny:${seq}`;
   const mine = `tabs:deny:own:${seq}`;
   app.versions.set(s, 1);
-  const holder = await openTab(context, "deny-holder", { [s]: 1 });
-  const denied = await openTab(context, "deny-denied", { [s]: 1, [mine]: 1 }, { granted: [mine] });
-  const other = await openTab(context, "deny-other", { [s]: 1 });
-  await holder.waitMode("push");
-  await other.waitMode("push");
+  const [granted, denied] = await Promise.all([
+    openTab(context, "deny-granted", { [s]: 1 }),
+    openTab(context, "deny-denied", { [s]: 1, [mine]: 1 }, { granted: [mine] }),
+  ]);
+  await granted.waitMode("push");
   await waitFor(async () => (await denied.state()).errors.some((e) => e.includes(s) && e.includes("not in token")), { what: "the denial" });
   assert.equal((await denied.state()).mode, "poll", "a denied topic cannot be trusted to push");
-  const base = counts([holder, other]);
+  const base = counts([granted]);
   await bump(s, 2);
-  await waitPolls([holder, other], base, [1, 1], "the granted tabs poll");
+  await waitPolls([granted], base, [1], "the granted tab polls");
   const hinted = (await denied.state()).hints.filter((h) => h.topic === s);
   assert.deepEqual(hinted, [], "the denied tab got a hint for a topic its token lacks");
   await context.close();
