@@ -184,8 +184,11 @@ const REMEMBER_POLLING = 3600000;
 const STORE_PREFIX = "pushpoll:polling-only:";
 
 // This document's sharing scope, made on first use so that importing touches nothing.
+// Only pages share: elsewhere (a worker, Node) there are no tabs, and code that runs many
+// shims in one process, such as a simulator, must not have them share a socket by accident.
 let documentTabs = null;
 function tabsOfDocument() {
+  if (typeof document === "undefined") return null;
   if (documentTabs === null) documentTabs = createTabs();
   return documentTabs;
 }

@@ -186,13 +186,17 @@ class TabSocket {
     return this;
   }
 
+  // emit while not connected is dropped, ack and all: the shim only emits when connected,
+  // and subscribes again on every (re)connect.
   emit(ev, ...args) {
+    const ack = typeof args[args.length - 1] === "function" ? args.pop() : null;
+    if (!this.connected) return this;
     let id = 0;
-    if (typeof args[args.length - 1] === "function") {
+    if (ack) {
       id = this.nextAck++;
-      this.acks.set(id, args.pop());
+      this.acks.set(id, ack);
     }
-    if (this.connected) this.post({ t: "emit", ev, args, id });
+    this.post({ t: "emit", ev, args, id });
     return this;
   }
 
