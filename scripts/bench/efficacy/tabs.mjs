@@ -48,6 +48,9 @@ async function open(context, share) {
     url: notifier.url,
     token: mintToken({ topics: [topic] }),
     topics: { [topic]: v },
+    // A fast of 1 s makes the hinted-poll throttle 1 s, so that each round below starts
+    // with every tab holding the last version.
+    fast: 1000,
     share,
   });
   await page.waitForFunction(() => window.e2e.pp.mode === "push", null, { timeout: 30000, polling: 50 });
@@ -79,6 +82,8 @@ async function handover(pages) {
         .then(() => p.evaluate((w) => window.e2e.hints.find((h) => h.v === w).wall, want)),
     ),
   );
+  // Each tab's hinted poll fetches the version before the next round begins.
+  await Promise.all(pages.map((p) => p.waitForFunction((w) => window.e2e.polls.some((x) => Object.values(x.got).includes(w)), want, { timeout: 30000, polling: 20 })));
   return Math.max(...hinted) - t0;
 }
 
