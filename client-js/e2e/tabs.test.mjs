@@ -3,33 +3,22 @@
 // Web Locks as the tabs of one profile do; another context is another profile.
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
-import { Notifier, buildNotifier, launchChromium, mintToken, publish, startApp, startRedis, waitFor } from "./harness.mjs";
+import { mintToken, publish, report, startStack, waitFor } from "./harness.mjs";
 
 const FAST = 1000;
 // Long enough that no safety-net poll falls inside a scenario: every poll counted is hinted.
 const SLOW = 120000;
 const JITTER = 200;
 
-let redis, app, notifier, browser;
+let stack, app, notifier, browser;
 let seq = 0;
 
 before(async () => {
-  const bin = await buildNotifier();
-  redis = await startRedis();
-  app = await startApp();
-  notifier = await Notifier.start({ bin, redisUrl: redis.url, origins: [app.origin], fast: `${FAST}ms`, slow: `${SLOW}ms` });
-  app.setNotifier(notifier.url);
-  browser = await launchChromium();
+  stack = await startStack({ fast: `${FAST}ms`, slow: `${SLOW}ms` });
+  ({ app, notifier, browser } = stack);
 });
 
-after(async () => {
-  if (browser) await browser.close();
-  if (notifier) await notifier.stop();
-  if (app) await app.stop();
-  if (redis) await redis.stop();
-});
-
-const report = (...args) => console.log("  e2e:", ...args);
+after(() => stack && stack.stop());
 
 // Every scenario starts from a node with no socket, so the counts below are its own.
 async function nodeCounts() {
