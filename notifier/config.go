@@ -49,8 +49,11 @@ type Config struct {
 	SubscribeBurst     int           // subscribes a socket may send at once...
 	SubscribeEvery     time.Duration // ...refilled one per this interval
 	WriteTimeout       time.Duration // a socket that cannot take a frame in this time is dropped
-	PingInterval       time.Duration // Engine.IO heartbeat told to clients
-	PingTimeout        time.Duration
+	// Writers is how many goroutines write to sockets (writer.go); 0 means
+	// one per core, which is what a fan-out can use. Tests set 1.
+	Writers      int
+	PingInterval time.Duration // Engine.IO heartbeat told to clients
+	PingTimeout  time.Duration
 	// ResyncSpread spreads the hints sent after a broker outage, so clients
 	// of a big topic do not all poll in the same instant.
 	ResyncSpread time.Duration

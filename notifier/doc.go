@@ -9,11 +9,14 @@
 //	  ▼                                   ▼
 //	Server.Message: ParsePayload ──► hub.fanOut(topic, v)    Server.Link: mode poll
 //	                                   │ copies the holders,   to all, resync from the
-//	                                   │ then for each:        version table, then push
+//	                                   │ frames the hint once, version table, then push
+//	                                   │ then for each:
 //	                                   ▼
 //	socket.hint: coalescing mailbox (topic → newest version, bounded by the
-//	  socket's topics) ──► one writer goroutine per busy socket ──►
-//	  socketio.Conn.Send ──► internal/socketio transport ──► browser
+//	  socket's topics) ──► writerPool queue ──► one writer per core:
+//	  socketio.Conn.TrySend, never waiting ──► internal/socketio ──► browser
+//	      └─ kernel buffer full, or long-polling: the socket's own goroutine,
+//	         Flush then Send, until its mailbox is empty (writer.go)
 //
 // Browsers arrive through internal/socketio (the one package that uses
 // go-socket.io 1.7.0, behind our transports, which refuse hostile input

@@ -210,8 +210,13 @@ func (h *hub) fanOut(topic string, v int64) (hinted int, fresh bool) {
 		subs = append(subs, s)
 	}
 	h.mu.Unlock()
+	// One frame for every recipient whose mailbox holds just this hint.
+	var shared *sharedHint
+	if len(subs) > 1 {
+		shared = newSharedHint(topic, v)
+	}
 	for _, s := range subs {
-		if s.hint(topic, v) {
+		if s.hintShared(topic, v, shared) {
 			hinted++
 		}
 	}

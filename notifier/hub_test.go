@@ -29,7 +29,8 @@ func (l *interestLog) Unsubscribe(t string) {
 func TestHubInterestIsRefcounted(t *testing.T) {
 	in := &interestLog{subs: map[string]int{}}
 	h := newHub(in, 0, 0)
-	a, b := newSocket("a", &fakeConn{}), newSocket("b", &fakeConn{})
+	pool := testPool(t)
+	a, b := newSocket("a", &fakeConn{}, pool), newSocket("b", &fakeConn{}, pool)
 	for _, s := range []*socket{a, b} {
 		h.addSocket(s)
 		s.grant(map[string]int64{"t": 0}, time.Time{}, nil)
@@ -54,7 +55,8 @@ func TestHubInterestIsRefcounted(t *testing.T) {
 func TestHubFanOutOnlyToHolders(t *testing.T) {
 	h := newHub(&interestLog{subs: map[string]int{}}, 0, 0)
 	ca, cb := &fakeConn{}, &fakeConn{}
-	a, b := newSocket("a", ca), newSocket("b", cb)
+	pool := testPool(t)
+	a, b := newSocket("a", ca, pool), newSocket("b", cb, pool)
 	for _, s := range []*socket{a, b} {
 		h.addSocket(s)
 	}
@@ -128,7 +130,7 @@ func TestHubInterestSurvivesAReload(t *testing.T) {
 	in := &reloadInterest{wantSet: &w}
 	h := newHub(in, 0, 0)
 	in.h = h
-	old, fresh := newSocket("old", &fakeConn{}), newSocket("new", &fakeConn{})
+	old, fresh := newSocket("old", &fakeConn{}, testPool(t)), newSocket("new", &fakeConn{}, testPool(t))
 	mustJoin(t, h, old, []string{"t"}, nil, "")
 	in.joiner = fresh
 	h.leave(old, old.drop([]string{"t"}))
@@ -183,7 +185,7 @@ func TestWantSetCountsCalls(t *testing.T) {
 func TestHubTopicLimits(t *testing.T) {
 	in := &interestLog{subs: map[string]int{}}
 	h := newHub(in, 4, 2)
-	a, b, c := newSocket("a", &fakeConn{}), newSocket("b", &fakeConn{}), newSocket("c", &fakeConn{})
+	a, b, c := newSocket("a", &fakeConn{}, testPool(t)), newSocket("b", &fakeConn{}, testPool(t)), newSocket("c", &fakeConn{}, testPool(t))
 
 	mustJoin(t, h, a, []string{"p:1", "p:2"}, []string{"p:1", "p:2"}, "sub:u")
 	// Another socket of the same credential holding the same topics adds

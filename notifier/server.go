@@ -29,18 +29,19 @@ type Server struct {
 	log *slog.Logger
 	// parts is the caller's logger, which each part (wire, broker) tags
 	// with its own component: tagging ours again would repeat the key.
-	parts  *slog.Logger
-	warn   *ratelog.Logger
-	broker Broker
-	auth   authbridge.Authorizer
-	hub    *hub
-	sio    *socketio.Server
-	m      *metrics
-	router *mux.Router
-	work   *workers      // runs subscribes off the socket reader goroutines
-	hints  *hintThrottle // per-topic fan-out throttle (throttle.go)
-	node   string        // this node's id, the prefix of its session ids
-	peers  *peers        // the other nodes; nil on the in-process broker
+	parts   *slog.Logger
+	warn    *ratelog.Logger
+	broker  Broker
+	auth    authbridge.Authorizer
+	hub     *hub
+	sio     *socketio.Server
+	m       *metrics
+	router  *mux.Router
+	work    *workers      // runs subscribes off the socket reader goroutines
+	writers *writerPool   // empties socket mailboxes (writer.go)
+	hints   *hintThrottle // per-topic fan-out throttle (throttle.go)
+	node    string        // this node's id, the prefix of its session ids
+	peers   *peers        // the other nodes; nil on the in-process broker
 
 	flag     atomic.Value // string: the feature flag, push/shadow/poll
 	trusted  atomic.Bool  // broker link up and resynced: push may be trusted
@@ -101,6 +102,11 @@ func New(cfg Config) (*Server, error) {
 	// Enough workers to keep both cores busy verifying tokens in a storm
 	// while a few wait on Redis; more would only hold grown stacks.
 	s.work = newWorkers(4 * runtime.GOMAXPROCS(0))
+	writers := cfg.Writers
+	if writers <= 0 {
+		writers = runtime.GOMAXPROCS(0)
+	}
+	s.writers = newWriterPool(writers)
 
 	s.sio, err = socketio.NewServer(s.socketConfig(), socketio.Handler[*socket]{
 		Connect:    s.onConnect,
@@ -221,6 +227,7 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	_ = s.sio.Close()
 	<-ioDone
 	s.work.stop()
+	s.writers.stop()
 	return nil
 }
 
@@ -420,9 +427,9 @@ func (s *Server) resync(gen int) {
 // mailbox, whose writer runs on its own goroutine.
 func (s *Server) onConnect(c socketio.Conn) *socket {
 	h := c.Header()
-	sk := newSocket(c.ID(), c)
+	sk := newSocket(c.ID(), c, s.writers)
 	sk.cookie, sk.authorization = h.Get("Cookie"), h.Get("Authorization")
-	sk.onWrite = func(hints map[string]int64) { s.m.hintsSent.Add(float64(len(hints))) }
+	sk.onWrite = func(hints int) { s.m.hintsSent.Add(float64(hints)) }
 	sk.limiter = newBucket(s.cfg.SubscribeBurst, s.cfg.SubscribeEvery)
 	sk.reports = newBucket(2*reportBurst, s.cfg.FastInterval/reportBurst)
 	s.hub.addSocket(sk)

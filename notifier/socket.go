@@ -2,17 +2,18 @@ package notifier
 
 import (
 	"encoding/json"
-	"maps"
-	"slices"
-	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/pushpoll/pushpoll/internal/socketio"
 )
 
 // packetConn is what a socket writes its events through (socketio.Conn).
 type packetConn interface {
-	Send(packet []byte) error
+	Send(socketio.Frame) error
+	TrySend(socketio.Frame) error
+	Flush() error
 	Close() error
 }
 
@@ -21,19 +22,20 @@ type packetConn interface {
 //
 // The mailbox never grows beyond one entry per held topic plus one pending
 // mode, drain and expired notice: a burst of bumps overwrites pending
-// entries instead of queueing them (DESIGN §4). At most one writer
-// goroutine runs per socket, started when the mailbox gets work and ending
-// when it is empty, so an idle socket costs no goroutine of ours and a slow
-// one can only ever block its own writer.
+// entries instead of queueing them (DESIGN §4). At most one writer works
+// on a socket at a time: a pool writer takes it when the mailbox gets work
+// and lets go when it is empty, so an idle socket costs no goroutine of
+// ours; a slow one only ever blocks a goroutine of its own (writer.go).
 type socket struct {
 	id   string
 	conn packetConn
+	pool *writerPool
 	// cookie and authorization are the handshake's headers, forwarded to the
 	// app in callback mode. They are never logged.
 	cookie, authorization string
 
-	// onWrite is told about each delivered hint batch, for metrics.
-	onWrite func(hints map[string]int64)
+	// onWrite is told how many hints each delivered batch carried.
+	onWrite func(hints int)
 	// limiter bounds subscribes; only the socket's reader goroutine uses it.
 	limiter *bucket
 	// reports bounds shadow reports; only the socket's reader goroutine,
@@ -52,14 +54,13 @@ type socket struct {
 	expiry  *time.Timer          // fires at the earliest entry of expires
 
 	hints map[string]int64 // pending stale hints, topic -> newest version
-	// spare and frame belong to the writer: the drained mailbox map and the
-	// frame buffer are reused, so a fan-out allocates nothing per socket.
-	spare   map[string]int64
-	frame   []byte
+	// shared is the bump's frame for hints when they hold exactly its
+	// single hint (checked again when the writer takes them).
+	shared  *sharedHint
 	mode    *modeMsg // pending mode notice (only the latest matters)
 	drain   *drainMsg
 	expired []string
-	writing bool // a writer goroutine is running
+	writing bool // a writer has the socket (queued, writing or stalled)
 	closed  bool
 }
 
@@ -77,10 +78,11 @@ type expiredMsg struct {
 	Topics []string `json:"topics"`
 }
 
-func newSocket(id string, conn packetConn) *socket {
+func newSocket(id string, conn packetConn, pool *writerPool) *socket {
 	s := &socket{
 		id:      id,
 		conn:    conn,
+		pool:    pool,
 		topics:  make(map[string]int64),
 		expires: make(map[string]time.Time),
 		hints:   make(map[string]int64),
@@ -91,7 +93,11 @@ func newSocket(id string, conn packetConn) *socket {
 
 // hint queues a stale hint for topic at version v unless the socket already
 // has it. It reports whether anything was queued or raised, and never blocks.
-func (s *socket) hint(topic string, v int64) bool {
+func (s *socket) hint(topic string, v int64) bool { return s.hintShared(topic, v, nil) }
+
+// hintShared is hint with the bump's shared frame (nil: none), used if the
+// mailbox ends up holding exactly this hint.
+func (s *socket) hintShared(topic string, v int64, shared *sharedHint) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	held, ok := s.topics[topic]
@@ -106,6 +112,11 @@ func (s *socket) hint(topic string, v int64) bool {
 		return false
 	}
 	s.hints[topic] = v
+	if len(s.hints) == 1 {
+		s.shared = shared
+	} else {
+		s.shared = nil
+	}
 	s.kick()
 	return true
 }
@@ -124,108 +135,14 @@ func (s *socket) notice(set func()) {
 	s.kick()
 }
 
-// kick starts the writer if it is not running. s.mu must be held.
+// kick hands the socket to the writer pool unless a writer has it already.
+// s.mu must be held.
 func (s *socket) kick() {
 	if s.writing {
 		return
 	}
 	s.writing = true
-	go s.write()
-}
-
-// write empties the mailbox, one batch at a time, until it stays empty.
-// A write may block for as long as the transport's write deadline allows;
-// that only delays this socket. A failed write closes the connection: the
-// client polls and reconnects.
-func (s *socket) write() {
-	for {
-		s.mu.Lock()
-		if s.closed || (len(s.hints) == 0 && s.mode == nil && s.drain == nil && len(s.expired) == 0) {
-			s.writing = false
-			s.mu.Unlock()
-			return
-		}
-		var hints map[string]int64
-		if len(s.hints) > 0 {
-			hints = s.hints
-			if s.spare == nil {
-				s.spare = make(map[string]int64)
-			}
-			s.hints, s.spare = s.spare, nil
-			for t, v := range hints {
-				if v > s.topics[t] {
-					s.topics[t] = v
-				}
-			}
-		}
-		mode, drain, expired := s.mode, s.drain, s.expired
-		s.mode, s.drain, s.expired = nil, nil, nil
-		s.mu.Unlock()
-
-		// Hints before mode: after an outage the client should learn what it
-		// missed before it is told push can be trusted again.
-		buf := s.frame[:0]
-		var err error
-		// The transport copies each packet before send returns, so one
-		// buffer serves them all.
-		if len(expired) > 0 && err == nil {
-			buf = appendEvent(buf[:0], "expired", expiredMsg{Topics: expired})
-			err = s.conn.Send(buf)
-		}
-		if hints != nil && err == nil {
-			buf = appendStale(buf[:0], hints)
-			if err = s.conn.Send(buf); err == nil && s.onWrite != nil {
-				s.onWrite(hints)
-			}
-		}
-		if mode != nil && err == nil {
-			buf = appendEvent(buf[:0], "mode", *mode)
-			err = s.conn.Send(buf)
-		}
-		if drain != nil && err == nil {
-			buf = appendEvent(buf[:0], "drain", *drain)
-			err = s.conn.Send(buf)
-		}
-		if cap(buf) <= 4096 { // a rare large batch is not worth keeping
-			s.frame = buf
-		}
-		if hints != nil {
-			clear(hints)
-			s.mu.Lock()
-			s.spare = hints
-			s.mu.Unlock()
-		}
-		if err != nil {
-			_ = s.conn.Close()
-		}
-	}
-}
-
-// appendStale encodes the socket.io EVENT packet 2["stale",{"t":v,…}] by
-// hand: it is the one packet sent at volume, and topics need no JSON
-// escaping (ValidTopic's alphabet has no quote, backslash or control byte).
-func appendStale(buf []byte, hints map[string]int64) []byte {
-	buf = append(buf, `2["stale",{`...)
-	if len(hints) == 1 { // the common case needs no sorting
-		for t, v := range hints {
-			buf = append(buf, '"')
-			buf = append(buf, t...)
-			buf = append(buf, `":`...)
-			buf = strconv.AppendInt(buf, v, 10)
-		}
-		return append(buf, "}]"...)
-	}
-	// Sorted, so a batch of several topics always reads the same.
-	for i, t := range slices.Sorted(maps.Keys(hints)) {
-		if i > 0 {
-			buf = append(buf, ',')
-		}
-		buf = append(buf, '"')
-		buf = append(buf, t...)
-		buf = append(buf, `":`...)
-		buf = strconv.AppendInt(buf, hints[t], 10)
-	}
-	return append(buf, "}]"...)
+	s.pool.push(s)
 }
 
 // appendEvent encodes 2["name",arg] for the rare events.

@@ -5,15 +5,20 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/pushpoll/pushpoll/internal/socketio"
 )
 
-// fakeConn records the events written to it. block, when set, makes a
-// write wait until it is closed: a client that stopped reading.
+// fakeConn records the events written to it. block, when set, is a client
+// that stopped reading: TrySend keeps the packet, and Flush and Send wait
+// until block is closed.
 type fakeConn struct {
-	mu     sync.Mutex
-	events []fakeEvent
-	block  chan struct{}
-	closed bool
+	mu      sync.Mutex
+	events  []fakeEvent
+	frames  [][]byte // the websocket frames, as written
+	block   chan struct{}
+	pending *socketio.Frame
+	closed  bool
 }
 
 type fakeEvent struct {
@@ -21,20 +26,59 @@ type fakeEvent struct {
 	arg  string
 }
 
-// Send parses 2["name",arg] back into an event.
-func (c *fakeConn) Send(packet []byte) error {
+func (c *fakeConn) Send(f socketio.Frame) error {
+	if err := c.Flush(); err != nil {
+		return err
+	}
+	c.wait()
+	c.record(f)
+	return nil
+}
+
+func (c *fakeConn) TrySend(f socketio.Frame) error {
+	c.mu.Lock()
+	stuck := c.block != nil
+	if stuck {
+		kept := socketio.EndFrame(append(socketio.StartFrame(nil), f.Packet()...))
+		c.pending = &kept
+	}
+	c.mu.Unlock()
+	if stuck {
+		return socketio.ErrWouldBlock
+	}
+	c.record(f)
+	return nil
+}
+
+func (c *fakeConn) Flush() error {
+	c.mu.Lock()
+	f := c.pending
+	c.pending = nil
+	c.mu.Unlock()
+	if f != nil {
+		c.wait()
+		c.record(*f)
+	}
+	return nil
+}
+
+func (c *fakeConn) wait() {
 	c.mu.Lock()
 	block := c.block
 	c.mu.Unlock()
 	if block != nil {
 		<-block
 	}
-	p := string(packet)
+}
+
+// record parses 2["name",arg] back into an event.
+func (c *fakeConn) record(f socketio.Frame) {
+	p := string(f.Packet())
 	name, arg, _ := strings.Cut(strings.TrimSuffix(strings.TrimPrefix(p, `2["`), "]"), `",`)
 	c.mu.Lock()
 	c.events = append(c.events, fakeEvent{name, arg})
+	c.frames = append(c.frames, append([]byte(nil), f.Bytes()...))
 	c.mu.Unlock()
-	return nil
 }
 
 func (c *fakeConn) Close() error {
@@ -54,6 +98,13 @@ func (c *fakeConn) named(name string) []string {
 		}
 	}
 	return out
+}
+
+// testPool is a writer pool of size 1 for the test.
+func testPool(t *testing.T) *writerPool {
+	p := newWriterPool(1)
+	t.Cleanup(p.stop)
+	return p
 }
 
 // waitIdle waits until the socket's writer has emptied the mailbox.
@@ -88,7 +139,7 @@ func TestSocketHintRules(t *testing.T) {
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			conn := &fakeConn{}
-			s := newSocket("s1", conn)
+			s := newSocket("s1", conn, testPool(t))
 			s.grant(map[string]int64{"t": c.held}, time.Time{}, nil)
 			for _, v := range c.hints {
 				s.hint("t", v)
@@ -109,7 +160,7 @@ func TestSocketHintRules(t *testing.T) {
 
 func TestSocketIgnoresUngrantedTopics(t *testing.T) {
 	conn := &fakeConn{}
-	s := newSocket("s1", conn)
+	s := newSocket("s1", conn, testPool(t))
 	if s.hint("secret", 9) {
 		t.Fatal("hint for a topic the socket does not hold was queued")
 	}
@@ -123,7 +174,7 @@ func TestSocketIgnoresUngrantedTopics(t *testing.T) {
 // entry per topic: memory stays bounded by the topic count.
 func TestSocketCoalescesWhileBlocked(t *testing.T) {
 	conn := &fakeConn{block: make(chan struct{})}
-	s := newSocket("s1", conn)
+	s := newSocket("s1", conn, testPool(t))
 	s.grant(map[string]int64{"a": 0, "b": 0}, time.Time{}, nil)
 	s.hint("a", 1) // the writer takes this one and blocks in Emit
 	time.Sleep(10 * time.Millisecond)
@@ -147,7 +198,7 @@ func TestSocketCoalescesWhileBlocked(t *testing.T) {
 
 func TestSocketExpiry(t *testing.T) {
 	conn := &fakeConn{}
-	s := newSocket("s1", conn)
+	s := newSocket("s1", conn, testPool(t))
 	fired := make(chan struct{}, 1)
 	s.grant(map[string]int64{"a": 1}, time.Now().Add(20*time.Millisecond), func() { fired <- struct{}{} })
 	s.grant(map[string]int64{"b": 1}, time.Time{}, func() { fired <- struct{}{} })

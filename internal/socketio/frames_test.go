@@ -216,13 +216,13 @@ func TestSlowWebsocketClient(t *testing.T) {
 	go func() {
 		defer close(done)
 		payload := strings.Repeat("x", 256<<10)
-		packet := []byte(`2["big","` + payload + `"]`)
+		frame := EndFrame(append(StartFrame(nil), `2["big","`+payload+`"]`...))
 		// Send returns once the frame is written or the write deadline
 		// passed; after the conn is closed it returns at once. 2 GiB is
 		// far more than any socket buffer, so the loop ends by the conn
 		// closing.
 		for i := 0; i < 8<<10 && h.slow.Load() == 0; i++ {
-			_ = conn.Send(packet)
+			_ = conn.Send(frame)
 		}
 	}()
 

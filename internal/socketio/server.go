@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"sync"
+	"sync/atomic"
 
 	gosocketio "github.com/googollee/go-socket.io"
 	"github.com/googollee/go-socket.io/engineio"
@@ -18,12 +19,20 @@ type Conn interface {
 	ID() string
 	// Header is the header of the request that opened the connection.
 	Header() http.Header
-	// Send writes one socket.io packet (`2["event",arg]`) as one Engine.IO
-	// message on the transport the session uses now. It returns once the
-	// transport has taken the packet; on websocket that may take up to
-	// Config.WriteTimeout, after which the connection is closed. The
-	// transport copies packet before Send returns.
-	Send(packet []byte) error
+	// Send writes the frame's packet as one Engine.IO message on the
+	// transport the session uses now, after anything TrySend left pending.
+	// It returns once the transport has taken the packet; on websocket that
+	// may take up to Config.WriteTimeout, after which the connection is
+	// closed.
+	Send(f Frame) error
+	// TrySend is Send without waiting: on websocket it writes what the
+	// socket takes at once. If that is not the whole frame, or the session
+	// is on long-polling (where a packet waits for the client's next GET),
+	// it keeps the rest and returns ErrWouldBlock; Flush then delivers it,
+	// waiting as Send does. Calls to TrySend, Flush and Send on one Conn
+	// must not overlap; a Frame's memory may be reused once they return.
+	TrySend(f Frame) error
+	Flush() error
 	// Close ends the connection; the handler's Disconnect follows. It is
 	// safe to call more than once.
 	Close() error
@@ -57,6 +66,7 @@ type Handler[S any] struct {
 // touches go-socket.io.
 type Server struct {
 	cfg    Config
+	set    *transportSet
 	io     *gosocketio.Server
 	engine *engineio.Options
 	guard  http.Handler
@@ -74,6 +84,7 @@ func NewServer[S any](cfg Config, h Handler[S]) (*Server, error) {
 	}
 	s.cfg = cfg.withDefaults()
 	s.engine = cfg.engineOptions()
+	s.set = s.engine.Transports[0].(*pollingTransport).set
 	s.io = gosocketio.NewServer(s.engine)
 	s.guard = cfg.Guard(s.io)
 	log := s.cfg.Logger.With("component", "socketio")
@@ -95,7 +106,7 @@ func NewServer[S any](cfg Config, h Handler[S]) (*Server, error) {
 		}
 		// The context is set before Connect runs: whatever Connect starts
 		// may close the connection, and the disconnect must find it.
-		cw := &conn{lib: c, w: fw}
+		cw := &conn{lib: c, w: fw, set: s.set}
 		c.SetContext(cw)
 		if h.Connect == nil {
 			return nil
@@ -170,6 +181,13 @@ type frameWriter interface {
 type conn struct {
 	lib gosocketio.Conn
 	w   frameWriter
+	set *transportSet
+	// ws caches the websocket that carries the session; nil while the
+	// session is on long-polling (or has not been looked up yet).
+	ws atomic.Pointer[wsConn]
+	// polled is a packet TrySend kept for a long-polling session. Only the
+	// one goroutine allowed to send on this Conn touches it.
+	polled []byte
 
 	// mu orders Connect's result against a disconnect that may come from a
 	// goroutine Connect started, so that Disconnect runs exactly once, after
@@ -210,7 +228,67 @@ func (c *conn) ID() string          { return c.lib.ID() }
 func (c *conn) Header() http.Header { return c.lib.RemoteHeader() }
 func (c *conn) Close() error        { return c.lib.Close() }
 
-func (c *conn) Send(packet []byte) error {
+// websocket returns the websocket that carries the session, if any. A
+// session never goes back from websocket to long-polling, so it is cached.
+func (c *conn) websocket() *wsConn {
+	if ws := c.ws.Load(); ws != nil {
+		return ws
+	}
+	ws := c.set.websocketOf(c.lib.ID())
+	if ws != nil {
+		c.ws.Store(ws)
+	}
+	return ws
+}
+
+// Websocket writes go straight to the connection, without the session's
+// NextWriter and a copy per packet; long-polling goes through the session,
+// whose payload the client's GETs collect.
+func (c *conn) Send(f Frame) error {
+	if err := c.flushPolled(); err != nil {
+		return err
+	}
+	if ws := c.websocket(); ws != nil {
+		return ws.send(f.ws)
+	}
+	return c.sendPolling(f.Packet())
+}
+
+func (c *conn) TrySend(f Frame) error {
+	if len(c.polled) == 0 {
+		if ws := c.websocket(); ws != nil {
+			return ws.trySend(f.ws)
+		}
+	}
+	c.polled = append(c.polled[:0], f.Packet()...)
+	return ErrWouldBlock
+}
+
+func (c *conn) Flush() error {
+	if err := c.flushPolled(); err != nil {
+		return err
+	}
+	if ws := c.websocket(); ws != nil {
+		return ws.flush()
+	}
+	return nil
+}
+
+// flushPolled sends the packet TrySend kept, over whichever transport the
+// session uses by now.
+func (c *conn) flushPolled() error {
+	if len(c.polled) == 0 {
+		return nil
+	}
+	p := c.polled
+	c.polled = nil
+	if ws := c.websocket(); ws != nil {
+		return ws.writeFrame(textMessage, append([]byte{'4'}, p...))
+	}
+	return c.sendPolling(p)
+}
+
+func (c *conn) sendPolling(packet []byte) error {
 	w, err := c.w.NextWriter(session.TEXT)
 	if err != nil {
 		return err

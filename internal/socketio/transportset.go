@@ -50,6 +50,10 @@ type transportSet struct {
 	// upgrading maps a session id to the websocket that is upgrading it, so
 	// packets a client POSTed during the upgrade can follow the session.
 	upgrading map[string]*wsConn
+	// carrier maps a session id to the websocket that carries its packets:
+	// from its OPEN packet for a session opened over websocket, from the
+	// UPGRADE packet for one that upgraded. Conn writes go there directly.
+	carrier map[string]*wsConn
 }
 
 // trackedConn is a connection CloseAll can close and wait for.
@@ -67,6 +71,7 @@ func newTransportSet(cfg Config) *transportSet {
 		conns:   map[trackedConn]struct{}{},
 
 		upgrading: map[string]*wsConn{},
+		carrier:   map[string]*wsConn{},
 	}
 }
 
@@ -88,6 +93,34 @@ func (s *transportSet) doneUpgrading(sid string, c *wsConn) {
 		delete(s.upgrading, sid)
 	}
 	s.mu.Unlock()
+}
+
+// carries records that websocket c carries session sid from now on.
+func (s *transportSet) carries(sid string, c *wsConn) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if c.closed.Load() {
+		return
+	}
+	c.session = sid
+	s.carrier[sid] = c
+}
+
+// dropCarrier forgets c as a carrier; c is closed.
+func (s *transportSet) dropCarrier(c *wsConn) {
+	s.mu.Lock()
+	if c.session != "" && s.carrier[c.session] == c {
+		delete(s.carrier, c.session)
+	}
+	s.mu.Unlock()
+}
+
+// websocketOf returns the websocket carrying session sid, or nil while the
+// session is on long-polling.
+func (s *transportSet) websocketOf(sid string) *wsConn {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.carrier[sid]
 }
 
 // track registers c for CloseAll; false once CloseAll has run.

@@ -2,7 +2,6 @@ package socketio
 
 import (
 	"bytes"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -95,6 +94,7 @@ func (t *websocketTransport) Accept(w http.ResponseWriter, r *http.Request) (tra
 		handshake: newHandshake(sid != ""),
 	}
 	c.handleControl()
+	c.raw = newRawWriter(ws.UnderlyingConn())
 	if sid != "" {
 		t.set.setUpgrading(sid, c)
 	}
@@ -114,6 +114,9 @@ type wsConn struct {
 	url    url.URL
 	header http.Header
 	sid    string // set when this websocket upgrades a polling session
+	// session is the id of the session this websocket carries, once the
+	// session's packets go here (see transportSet.websocketOf).
+	session string
 
 	// held are packets the client POSTed over polling while this websocket
 	// was upgrading the session; they are read before the socket's own.
@@ -124,6 +127,15 @@ type wsConn struct {
 	// and the library writes from two goroutines (events from its writer,
 	// pongs from its reader).
 	writeMu sync.Mutex
+	// raw writes without waiting (trySend); nil where the connection does
+	// not allow it, and then trySend keeps every frame for flush.
+	raw *rawWriter
+	// pending is what trySend took but could not write yet: the rest of a
+	// frame. It is written before anything else, by flush or by the next
+	// write that may wait. pendMu, not writeMu, guards it: trySend keeps a
+	// frame here when another goroutine holds writeMu.
+	pendMu  sync.Mutex
+	pending []byte
 	// writeDeadline is the library's write deadline (unix nanoseconds, 0 for
 	// none). It is set from the reader goroutine on every ping, so atomic.
 	writeDeadline atomic.Int64
@@ -176,6 +188,10 @@ func (c *wsConn) NextReader() (frame.Type, packet.Type, io.ReadCloser, error) {
 	if reason != "" {
 		c.set.putBuf(buf)
 		return 0, 0, nil, c.reject(reason)
+	}
+	if pt == packet.UPGRADE && c.sid != "" {
+		// The session switches to this websocket once it reads this.
+		c.set.carries(c.sid, c)
 	}
 	return frame.String, pt, newMsgReader(c.set, buf, 1), nil
 }
@@ -249,71 +265,149 @@ func (c *wsConn) NextWriter(ft frame.Type, pt packet.Type) (io.WriteCloser, erro
 	return w, nil
 }
 
-// writeFrame writes one whole frame under min(the library's deadline,
-// now+WriteTimeout). Any failure closes the conn, so the library's reader
-// fails too and the session ends: a half-written frame leaves the stream
-// corrupt, and a client that cannot keep up is better off reconnecting.
+// writeFrame frames data itself and sends it. A server's frames are
+// unmasked, so framing is a two-to-ten byte header; going around gorilla's
+// writer saves, per frame, its framing buffers, its channel-based lock and
+// a deadline of its own, which the fan-out profile showed as the largest
+// cost after the write syscall.
 func (c *wsConn) writeFrame(mt int, data []byte) error {
+	buf := c.set.getBuf()
+	defer c.set.putBuf(buf)
+	var h [maxHeader]byte
+	// gorilla's message type constants are the RFC 6455 opcodes.
+	buf.Write(h[:putHeader(h[:], byte(mt), len(data))])
+	buf.Write(data)
+	return c.send(buf.Bytes())
+}
+
+// send writes one whole websocket frame, after whatever trySend left
+// pending, under min(the library's deadline, now+WriteTimeout). Any failure
+// closes the conn, so the library's reader fails too and the session ends:
+// a half-written frame leaves the stream corrupt, and a client that cannot
+// keep up is better off reconnecting.
+func (c *wsConn) send(frame []byte) error {
 	c.writeMu.Lock()
 	defer c.writeMu.Unlock()
 	if c.closed.Load() {
 		return ErrClosed
 	}
+	deadline, err := c.deadline()
+	if err != nil {
+		return err
+	}
+	return c.wrote(c.writeRaw(frame, deadline))
+}
+
+// flush writes what trySend left pending, waiting as send does.
+func (c *wsConn) flush() error {
+	return c.send(nil)
+}
+
+// trySend writes frame if the socket takes it without waiting. Otherwise
+// it keeps what it did not write and returns ErrWouldBlock: flush, or the
+// next write that may wait, delivers it. Only one goroutine may call
+// trySend or flush for a conn at a time (the library's own writes may run
+// alongside).
+func (c *wsConn) trySend(frame []byte) error {
+	if !c.writeMu.TryLock() {
+		// Another write is under way, and may be waiting on a full socket.
+		c.keep(frame)
+		return ErrWouldBlock
+	}
+	defer c.writeMu.Unlock()
+	if c.closed.Load() {
+		return ErrClosed
+	}
+	if _, err := c.deadline(); err != nil {
+		return err
+	}
+	c.pendMu.Lock()
+	queued := len(c.pending) > 0
+	c.pendMu.Unlock()
+	if queued || c.raw == nil {
+		c.keep(frame)
+		return ErrWouldBlock
+	}
+	n, err := c.raw.write(frame)
+	if err != nil {
+		return c.wrote(err)
+	}
+	if n < len(frame) {
+		c.keep(frame[n:])
+		return ErrWouldBlock
+	}
+	return nil
+}
+
+// keep appends b to what is pending.
+func (c *wsConn) keep(b []byte) {
+	c.pendMu.Lock()
+	c.pending = append(c.pending, b...)
+	c.pendMu.Unlock()
+}
+
+// deadline is min(the library's deadline, now+WriteTimeout). A library
+// deadline in the past means the client has not pinged within PingTimeout:
+// it is gone rather than slow, the conn is closed, and the reader fails on
+// the same deadline.
+func (c *wsConn) deadline() (time.Time, error) {
 	now := time.Now()
 	deadline := now.Add(c.set.cfg.WriteTimeout)
 	if ns := c.writeDeadline.Load(); ns != 0 {
 		lib := time.Unix(0, ns)
 		if !lib.After(now) {
-			// The client has not pinged within PingTimeout: it is gone
-			// rather than slow, and the reader fails on the same deadline.
 			_ = c.Close()
-			return ErrClosed
+			return time.Time{}, ErrClosed
 		}
 		if lib.Before(deadline) {
 			deadline = lib
 		}
 	}
-	if err := c.writeRaw(mt, data, deadline); err != nil {
-		_ = c.Close()
-		if isTimeout(err) {
-			c.set.slow(c.ws.RemoteAddr())
-		}
-		return fmt.Errorf("socketio: websocket write: %w", nonTemporary{err})
-	}
-	return nil
+	return deadline, nil
 }
 
-// writeRaw frames data itself and writes it to the TCP connection in one
-// call. A server's frames are unmasked, so framing is a two-to-ten byte
-// header; going around gorilla's writer saves, per frame, its framing
-// buffers, its channel-based lock and a deadline of its own, which the
-// fan-out profile showed as the largest cost after the write syscall.
-// c.writeMu must be held: every write to this connection, including the
-// control replies gorilla would otherwise send on its own (see
-// handleControl), goes through here, so frames never interleave.
-func (c *wsConn) writeRaw(mt int, data []byte, deadline time.Time) error {
-	buf := c.set.getBuf()
-	defer c.set.putBuf(buf)
-	// gorilla's message type constants are the RFC 6455 opcodes.
-	buf.WriteByte(0x80 | byte(mt)) // FIN
-	switch n := len(data); {
-	case n < 126:
-		buf.WriteByte(byte(n))
-	case n <= 0xffff:
-		buf.Write([]byte{126, byte(n >> 8), byte(n)})
-	default:
-		var l [9]byte
-		l[0] = 127
-		binary.BigEndian.PutUint64(l[1:], uint64(n))
-		buf.Write(l[:])
+// wrote closes the conn after a failed write, counting a missed deadline
+// as a slow client.
+func (c *wsConn) wrote(err error) error {
+	if err == nil {
+		return nil
 	}
-	buf.Write(data)
+	_ = c.Close()
+	if isTimeout(err) {
+		c.set.slow(c.ws.RemoteAddr())
+	}
+	return fmt.Errorf("socketio: websocket write: %w", nonTemporary{err})
+}
+
+// writeRaw writes what is pending, then frame, to the TCP connection under
+// deadline, and clears the deadline again: an expired one would make the
+// next trySend fail without trying. c.writeMu must be held: every write to
+// this connection, including the control replies gorilla would otherwise
+// send on its own (see handleControl), goes through here, so frames never
+// interleave.
+func (c *wsConn) writeRaw(frame []byte, deadline time.Time) error {
+	c.pendMu.Lock()
+	pending := c.pending
+	c.pending = nil
+	c.pendMu.Unlock()
+	if len(pending) == 0 && len(frame) == 0 {
+		return nil
+	}
 	nc := c.ws.UnderlyingConn()
 	if err := nc.SetWriteDeadline(deadline); err != nil {
 		return err
 	}
-	_, err := nc.Write(buf.Bytes())
-	return err
+	if len(pending) > 0 {
+		if _, err := nc.Write(pending); err != nil {
+			return err
+		}
+	}
+	if len(frame) > 0 {
+		if _, err := nc.Write(frame); err != nil {
+			return err
+		}
+	}
+	return nc.SetWriteDeadline(time.Time{})
 }
 
 // handleControl answers the client's websocket pings and close frames
@@ -326,7 +420,9 @@ func (c *wsConn) handleControl() {
 		if c.closed.Load() {
 			return nil
 		}
-		return c.writeRaw(mt, data, time.Now().Add(c.set.cfg.WriteTimeout))
+		var h [maxHeader]byte
+		buf := append(h[:putHeader(h[:], byte(mt), len(data))], data...)
+		return c.writeRaw(buf, time.Now().Add(c.set.cfg.WriteTimeout))
 	}
 	c.ws.SetPingHandler(func(data string) error {
 		return reply(websocket.PongMessage, []byte(data))
@@ -365,6 +461,7 @@ func (c *wsConn) Close() error {
 		if c.sid != "" {
 			c.set.doneUpgrading(c.sid, c)
 		}
+		c.set.dropCarrier(c)
 		err = c.ws.Close()
 	})
 	return err
@@ -407,12 +504,32 @@ func (w *wsWriter) Close() error {
 		return nil
 	}
 	err := w.c.writeFrame(w.mt, w.buf.Bytes())
+	if err == nil && w.first && w.c.sid == "" {
+		// A new session over websocket: its OPEN packet names it.
+		if sid, ok := openedSession(w.buf.Bytes()); ok {
+			w.c.set.carries(sid, w.c)
+		}
+	}
 	w.c.set.putBuf(w.buf)
 	w.buf = nil
 	if err != nil && w.first {
 		w.c.handshake.settle() // InitSession fails: no session
 	}
 	return err
+}
+
+// openedSession reads the session id from an OPEN packet,
+// 0{"sid":"…",…}, as the engine writes it.
+func openedSession(p []byte) (string, bool) {
+	const key = `0{"sid":"`
+	if !bytes.HasPrefix(p, []byte(key)) {
+		return "", false
+	}
+	sid, _, ok := bytes.Cut(p[len(key):], []byte(`"`))
+	if !ok || !validSID(string(sid)) {
+		return "", false
+	}
+	return string(sid), true
 }
 
 func isTimeout(err error) bool {

@@ -1,0 +1,69 @@
+//go:build unix
+
+package socketio
+
+import (
+	"errors"
+	"net"
+	"syscall"
+)
+
+// rawWriter writes to a socket without waiting: what the kernel buffer
+// takes now, and no more. Go's own Write would park the goroutine until
+// the rest fits.
+type rawWriter struct {
+	rc syscall.RawConn
+	// The callback and its arguments live here, so that a write allocates
+	// nothing. Only the holder of the conn's writeMu uses them.
+	do  func(fd uintptr) bool
+	buf []byte
+	n   int
+	err error
+}
+
+// newRawWriter returns nil for a connection that has no file descriptor.
+func newRawWriter(nc net.Conn) *rawWriter {
+	sc, ok := nc.(syscall.Conn)
+	if !ok {
+		return nil
+	}
+	rc, err := sc.SyscallConn()
+	if err != nil {
+		return nil
+	}
+	w := &rawWriter{rc: rc}
+	w.do = w.once
+	return w
+}
+
+// write returns how much of b the socket took at once.
+func (w *rawWriter) write(b []byte) (int, error) {
+	w.buf, w.n, w.err = b, 0, nil
+	err := w.rc.Write(w.do)
+	w.buf = nil
+	if err != nil {
+		return 0, err
+	}
+	return w.n, w.err
+}
+
+// once is RawConn.Write's callback: returning true tells it not to wait
+// for the socket to become writable.
+func (w *rawWriter) once(fd uintptr) bool {
+	for w.n < len(w.buf) {
+		n, err := syscall.Write(int(fd), w.buf[w.n:])
+		switch {
+		case errors.Is(err, syscall.EINTR):
+			continue
+		case errors.Is(err, syscall.EAGAIN):
+			return true
+		case err != nil:
+			w.err = err
+			return true
+		case n <= 0:
+			return true
+		}
+		w.n += n
+	}
+	return true
+}
