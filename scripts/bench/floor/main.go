@@ -4,13 +4,14 @@
 //
 // It speaks just enough Engine.IO 3 / socket.io 2 over websocket for the
 // load generator: the open packet and "40" on connect, "3" for every ping,
-// an ack for "subscribe". On a Redis bump it builds one websocket frame
-// carrying 42["stale",{"<topic>":<v>}] and writes those same bytes to every
-// socket holding the topic, straight to the TCP connection: no per-socket
-// queue, no encoding, no write deadline, no auth. Whatever the notifier does
-// on top of that is the cost of doing it properly.
+// an ack for "subscribe". On a Redis bump it prepares one websocket message
+// carrying 42["stale",{"<topic>":<v>}] (gorilla's PreparedMessage: framed
+// once) and writes it to every socket holding the topic, split over one
+// writer goroutine per core: no per-socket queue, no encoding per socket, no
+// write deadline, no auth. Whatever the notifier does on top of that is the
+// cost of doing it properly.
 //
-//	redis ── PSUBSCRIBE pushpoll:* ──► fan-out loop ── prebuilt frame ──► conn.Write × N
+//	redis ── PSUBSCRIBE pushpoll:* ──► fan-out ── PreparedMessage ──► one writer per core ──► ws × N/cores
 //	client ── "2" / 42[subscribe] ──► reader goroutine (one per socket) ──► "3" / 43[ack]
 //
 // Long-polling is not served: the floor is about the websocket write path.
@@ -57,7 +58,7 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 	listen := fs.String("listen", "127.0.0.1:8090", "HTTP address")
 	redisURL := fs.String("redis-url", "redis://127.0.0.1:6379", "Redis to take bumps from")
 	prefix := fs.String("channel-prefix", "pushpoll:", "Redis channel prefix")
-	writers := fs.Int("writers", 1, "goroutines writing one bump's frames, each to a share of the sockets")
+	writers := fs.Int("writers", runtime.GOMAXPROCS(0), "goroutines writing one bump's frames, each to a share of the sockets (default: one per core)")
 	pingInterval := fs.Duration("ping-interval", 10*time.Second, "Engine.IO pingInterval told to clients (the notifier's default)")
 	pingTimeout := fs.Duration("ping-timeout", 20*time.Second, "Engine.IO pingTimeout told to clients")
 	if err := fs.Parse(args); err != nil {
@@ -111,9 +112,9 @@ type server struct {
 }
 
 type conn struct {
-	nc net.Conn
-	// wmu keeps one frame's bytes together: the reader answers pings while
-	// the fan-out writes hints.
+	ws *websocket.Conn
+	// wmu keeps writes apart: gorilla allows one writer at a time, and the
+	// reader answers pings while the fan-out writes hints.
 	wmu sync.Mutex
 	// topics is only touched by the connection's reader and its close.
 	topics []string
@@ -121,8 +122,7 @@ type conn struct {
 
 var upgrader = websocket.Upgrader{
 	ReadBufferSize: 512,
-	// Frames are written straight to the TCP connection, so gorilla's
-	// writer is idle: a pool keeps it from holding a buffer per socket.
+	// A pool keeps idle sockets from holding a write buffer each.
 	WriteBufferPool: &sync.Pool{},
 	CheckOrigin:     func(*http.Request) bool { return true },
 }
@@ -136,13 +136,13 @@ func (s *server) serveWS(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		return
 	}
-	c := &conn{nc: ws.NetConn()}
+	c := &conn{ws: ws}
 	sid := strconv.FormatUint(s.nextSID.Add(1), 36)
-	if err := c.write(frame(fmt.Appendf(nil, s.openFmt, sid))); err != nil {
+	if err := c.write(fmt.Appendf(nil, s.openFmt, sid)); err != nil {
 		ws.Close()
 		return
 	}
-	if err := c.write(frameConnect); err != nil {
+	if err := c.write(msgConnect); err != nil {
 		ws.Close()
 		return
 	}
@@ -161,8 +161,8 @@ func (s *server) serveWS(w http.ResponseWriter, r *http.Request) {
 }
 
 var (
-	frameConnect = frame([]byte("40"))
-	framePong    = frame([]byte("3"))
+	msgConnect = []byte("40")
+	msgPong    = []byte("3")
 )
 
 func (s *server) read(ws *websocket.Conn, c *conn) {
@@ -180,7 +180,7 @@ func (s *server) read(ws *websocket.Conn, c *conn) {
 		switch {
 		case len(p) == 0:
 		case p[0] == '2':
-			if err := c.write(framePong); err != nil {
+			if err := c.write(msgPong); err != nil {
 				return
 			}
 		case p[0] == '1' || bytes.Equal(p, []byte("41")):
@@ -232,7 +232,7 @@ func (s *server) event(c *conn, p []byte) error {
 		}
 		g, _ := json.Marshal(granted)
 		ack := fmt.Appendf(nil, `43%s[{"granted":%s,"denied":{}}]`, id, g)
-		return c.write(frame(ack))
+		return c.write(ack)
 	case "unsubscribe":
 		var topics []string
 		_ = json.Unmarshal(args[1], &topics)
@@ -263,12 +263,12 @@ func (s *server) closeAll() {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	for c := range s.conns {
-		_ = c.nc.Close()
+		_ = c.ws.Close()
 	}
 }
 
-// bump runs on the bus goroutine: snapshot the holders, build the frame
-// once, write it to each.
+// bump runs on the bus goroutine: snapshot the holders, prepare the
+// message once, write it to each from one writer per core.
 func (s *server) bump(topic string, v int64) {
 	s.mu.RLock()
 	m := s.topics[topic]
@@ -281,7 +281,10 @@ func (s *server) bump(topic string, v int64) {
 		return
 	}
 	t, _ := json.Marshal(topic)
-	f := frame(fmt.Appendf(nil, `42["stale",{%s:%d}]`, t, v))
+	f, err := websocket.NewPreparedMessage(websocket.TextMessage, fmt.Appendf(nil, `42["stale",{%s:%d}]`, t, v))
+	if err != nil {
+		return
+	}
 	conns := s.scratch
 	if s.writers == 1 || len(conns) < 2*s.writers {
 		writeAll(conns, f)
@@ -296,37 +299,22 @@ func (s *server) bump(topic string, v int64) {
 	wg.Wait()
 }
 
-func writeAll(conns []*conn, f []byte) {
+func writeAll(conns []*conn, f *websocket.PreparedMessage) {
 	for _, c := range conns {
 		// A failed write means the socket is going away; its reader
 		// cleans up.
-		_ = c.write(f)
+		c.wmu.Lock()
+		_ = c.ws.WritePreparedMessage(f)
+		c.wmu.Unlock()
 	}
 }
 
-func (c *conn) write(f []byte) error {
+func (c *conn) write(msg []byte) error {
 	c.wmu.Lock()
 	defer c.wmu.Unlock()
-	_, err := c.nc.Write(f)
-	return err
+	return c.ws.WriteMessage(websocket.TextMessage, msg)
 }
 
 func (s *server) metrics(w http.ResponseWriter, _ *http.Request) {
 	fmt.Fprintf(w, "go_goroutines %d\nfloor_sockets %d\n", runtime.NumGoroutine(), s.sockets.Load())
-}
-
-// frame wraps payload in one unmasked, final websocket text frame, as a
-// server sends it.
-func frame(payload []byte) []byte {
-	n := len(payload)
-	var f []byte
-	switch {
-	case n < 126:
-		f = append(make([]byte, 0, 2+n), 0x81, byte(n))
-	case n < 1<<16:
-		f = append(make([]byte, 0, 4+n), 0x81, 126, byte(n>>8), byte(n))
-	default:
-		f = append(make([]byte, 0, 10+n), 0x81, 127, 0, 0, 0, 0, byte(n>>24), byte(n>>16), byte(n>>8), byte(n))
-	}
-	return append(f, payload...)
 }
