@@ -1,0 +1,59 @@
+package notifier_test
+
+import (
+	"bytes"
+	"runtime"
+	"testing"
+	"time"
+
+	"github.com/pushpoll/pushpoll/internal/sioclient"
+)
+
+// TestIdleSocketGoroutines reports how many goroutines the node holds per
+// idle, subscribed socket. Ours is none (writers are pooled, subscribes run
+// on shared workers); what remains is go-socket.io's reader, writer and
+// error loop of each connection.
+func TestIdleSocketGoroutines(t *testing.T) {
+	n := startNode(t, testConfig())
+	base := nodeGoroutines()
+	const sockets = 100
+	tok := token(t, "idle")
+	for range sockets {
+		c := dial(t, n, sioclient.Options{})
+		c.subscribe(tok, map[string]int64{"idle": 0})
+	}
+	waitFor(t, 10*time.Second, "sockets registered", func() bool { return n.srv.Sockets() == sockets })
+	var per float64
+	settled := func() bool {
+		per = float64(nodeGoroutines()-base) / sockets
+		return per <= 3
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for !settled() && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	t.Logf("%.2f goroutines per idle websocket", per)
+	if per > 3 {
+		t.Fatalf("%.2f goroutines per idle socket; want at most go-socket.io's 3", per)
+	}
+}
+
+// nodeGoroutines counts the goroutines that are not the test clients'.
+func nodeGoroutines() int {
+	buf := make([]byte, 1<<20)
+	for {
+		n := runtime.Stack(buf, true)
+		if n < len(buf) {
+			buf = buf[:n]
+			break
+		}
+		buf = make([]byte, 2*len(buf))
+	}
+	count := 0
+	for g := range bytes.SplitSeq(buf, []byte("\n\n")) {
+		if !bytes.Contains(g, []byte("internal/sioclient")) {
+			count++
+		}
+	}
+	return count
+}
