@@ -121,6 +121,10 @@ func TestCloseAll(t *testing.T) {
 	}
 	defer probe.Close()
 	eventually(t, 5*time.Second, "sessions counted", func() bool { return h.srv.Count() == 3 })
+	// The probe is tracked once the server's Upgrade returns, which is
+	// after gorilla wrote the 101 the client has already read: wait for the
+	// transports to hold all four connections, not for the client.
+	eventually(t, 5*time.Second, "four connections tracked", func() bool { return h.tracked() == 4 })
 
 	if n := h.srv.CloseAll(); n != 4 {
 		t.Errorf("CloseAll closed %d conns, want 4", n)
@@ -148,7 +152,7 @@ func TestConnCloseIdempotent(t *testing.T) {
 	h := newHarness(t, nil)
 	h.connectWS(t)
 	h.connectPolling(t)
-	set := h.srv.engine.Transports[0].(*pollingTransport).set
+	set := h.set()
 	set.mu.Lock()
 	var conns []trackedConn
 	for c := range set.conns {
@@ -226,4 +230,17 @@ func TestDisconnectDuringConnect(t *testing.T) {
 	if len(gone) != 0 {
 		t.Fatalf("Disconnect ran %d more times", len(gone))
 	}
+}
+
+// set is the transports' shared connection tracker.
+func (h *harness) set() *transportSet {
+	return h.srv.engine.Transports[0].(*pollingTransport).set
+}
+
+// tracked is how many connections the transports hold, as CloseAll sees them.
+func (h *harness) tracked() int {
+	set := h.set()
+	set.mu.Lock()
+	defer set.mu.Unlock()
+	return len(set.conns)
 }
