@@ -34,6 +34,12 @@ type Config struct {
 	// must exceed PingInterval (the read deadline resets on each ping).
 	PingInterval, PingTimeout time.Duration
 
+	// FirstPollTimeout is how long a long-polling session may go after its
+	// handshake without a request (its first poll) before it is closed.
+	// Until that request it does not count against MaxSockets, so bare
+	// handshakes cannot fill a node.
+	FirstPollTimeout time.Duration
+
 	// MaxSockets refuses new handshakes with 503 once Sockets() reaches it,
 	// so a load balancer tries another node. 0 means unlimited.
 	MaxSockets int
@@ -62,7 +68,8 @@ type Config struct {
 	// OnReject is called once per refused request or connection with one of
 	// "origin", "jsonp", "binary packet", "frame too large", "body too
 	// large", "bad transport", "draining", "full", "wrong node" (an
-	// upgrade for another node's session). It is called from many
+	// upgrade for another node's session), "abandoned" (no first poll
+	// within FirstPollTimeout). It is called from many
 	// goroutines at once.
 	OnReject func(reason string)
 	// OnSlow is called when a websocket write misses its deadline (the
@@ -94,6 +101,10 @@ const (
 	defaultPingInterval = 10 * time.Second
 	// Twice the interval: one late or lost ping does not end a session.
 	defaultPingTimeout = 20 * time.Second
+	// A client sends its first poll as soon as the handshake answer arrives;
+	// 10s covers a client on a slow link on a loaded node, and bounds what a
+	// flood of bare handshakes can keep open to 10s of it.
+	defaultFirstPollTimeout = 10 * time.Second
 )
 
 // ErrConfig is wrapped by every error from Config.Validate.
@@ -115,6 +126,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.PingTimeout == 0 {
 		c.PingTimeout = defaultPingTimeout
+	}
+	if c.FirstPollTimeout == 0 {
+		c.FirstPollTimeout = defaultFirstPollTimeout
 	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)

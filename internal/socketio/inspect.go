@@ -11,6 +11,7 @@ const (
 	reasonBinary   = "binary packet"
 	reasonTooLarge = "frame too large"
 	reasonBody     = "body too large"
+	reasonAbandon  = "abandoned"
 )
 
 // inspect looks at one incoming Engine.IO packet (type pt, payload data

@@ -244,3 +244,23 @@ func (h *harness) tracked() int {
 	defer set.mu.Unlock()
 	return len(set.conns)
 }
+
+// Bare polling handshakes (no first poll) neither fill MaxSockets nor live
+// for the ping timeout: they are closed after FirstPollTimeout.
+func TestBareHandshakesExpireAndHoldNoSlot(t *testing.T) {
+	h := newHarness(t, func(c *Config) {
+		c.MaxSockets = 3
+		c.FirstPollTimeout = 300 * time.Millisecond
+	})
+	for range 10 {
+		h.handshake(t) // fails the test on a 503
+	}
+	c := h.connectPolling(t)
+	c.echo("a real client gets in")
+	h.waitRejected(t, "abandoned", 10)
+	eventually(t, 5*time.Second, "abandoned sessions gone", func() bool { return h.srv.Count() == 1 })
+	c.echo("and stays")
+	if n := h.srv.Sockets(); n != 1 {
+		t.Fatalf("Sockets() = %d, want 1", n)
+	}
+}

@@ -68,11 +68,33 @@ func (t *pollingTransport) Accept(w http.ResponseWriter, r *http.Request) (trans
 		closed:    make(chan struct{}),
 		handshake: newHandshake(false),
 	}
+	c.pending.Store(true)
+	t.set.pending.Add(1)
+	c.firstPoll = time.AfterFunc(t.set.cfg.FirstPollTimeout, c.abandon)
 	if !t.set.track(c) {
+		c.polled()
 		_ = inner.Close()
 		return nil, ErrShutdown
 	}
 	return c, nil
+}
+
+// polled records that the session is in use (or gone): it no longer
+// waits for its first poll.
+func (c *pollConn) polled() {
+	if c.pending.CompareAndSwap(true, false) {
+		c.set.pending.Add(-1)
+		c.firstPoll.Stop()
+	}
+}
+
+// abandon closes a session whose client never came back after the
+// handshake: a bare handshake costs the engine a session and goroutines.
+func (c *pollConn) abandon() {
+	if c.pending.Load() {
+		c.set.reject(reasonAbandon, "polling", c.RemoteAddr())
+		_ = c.Close()
+	}
 }
 
 // pollConn is one long-polling session as the engine sees it. Its methods
@@ -109,6 +131,10 @@ type pollConn struct {
 
 	handshake *handshake
 	served    atomic.Bool // the handshake request has been served
+	// pending is true from the handshake until the session's first poll
+	// (or its end); firstPoll closes the session if that takes too long.
+	pending   atomic.Bool
+	firstPoll *time.Timer
 
 	// writeMu guards writing and closeInner. While the library's payload
 	// has handed a packet writer to us, its GET handler (FlushOut) waits
@@ -135,6 +161,9 @@ var (
 // 413 and the library reads from memory we can cut off.
 func (c *pollConn) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	handshake := !c.served.Swap(true)
+	if !handshake {
+		c.polled()
+	}
 	if c.isClosed() {
 		// The payload of a closed conn may stay open a moment longer (see
 		// writeMu), and a POST handed to it then would wait until the read
@@ -408,6 +437,7 @@ func (c *pollConn) Close() error {
 		}
 		c.dead.Store(true)
 		close(c.closed)
+		c.polled()
 		c.set.untrack(c)
 		c.writeMu.Lock()
 		defer c.writeMu.Unlock()

@@ -77,7 +77,7 @@ type Server struct {
 func NewServer[S any](cfg Config, h Handler[S]) (*Server, error) {
 	s := &Server{}
 	if cfg.Sockets == nil {
-		cfg.Sockets = s.Count
+		cfg.Sockets = s.Sockets
 	}
 	if err := cfg.Validate(); err != nil {
 		return nil, err
@@ -150,6 +150,16 @@ func (s *Server) Serve() error { return s.io.Serve() }
 // not run yet; it falls back to zero when every connection is gone, or
 // sessions are leaking.
 func (s *Server) Count() int { return s.io.Count() }
+
+// Sockets is Count without the long-polling sessions still waiting for
+// their first poll: what MaxSockets bounds by default.
+func (s *Server) Sockets() int {
+	n := s.Count()
+	if p, ok := s.engine.Transports[0].(*pollingTransport); ok {
+		n -= int(p.set.pending.Load())
+	}
+	return max(n, 0)
+}
 
 // OriginAllowed reports whether r's Origin may connect (Config.AllowedOrigins).
 func (s *Server) OriginAllowed(r *http.Request) bool { return s.cfg.OriginAllowed(r) }

@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -43,6 +44,10 @@ type transportSet struct {
 	bufs sync.Pool
 	// wsWriteBufs is gorilla's write buffer pool, for the same reason.
 	wsWriteBufs sync.Pool
+
+	// pending counts long-polling sessions still waiting for their first
+	// poll; they do not count as sockets (Server.Sockets).
+	pending atomic.Int64
 
 	mu     sync.Mutex
 	conns  map[trackedConn]struct{}
