@@ -12,6 +12,7 @@ const (
 	reasonTooLarge = "frame too large"
 	reasonBody     = "body too large"
 	reasonAbandon  = "abandoned"
+	reasonUpgrade  = "second upgrade"
 )
 
 // inspect looks at one incoming Engine.IO packet (type pt, payload data

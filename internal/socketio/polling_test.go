@@ -238,3 +238,34 @@ func TestUpgradeAbandoned(t *testing.T) {
 	})
 	p.echo("resumed")
 }
+
+// A session has one websocket at most: further upgrade attempts on its sid
+// while one is open are refused before the hijack, so they cannot pile up
+// connections outside any socket count; once it ends, a new one may try.
+func TestOneUpgradeAtATime(t *testing.T) {
+	h := newHarness(t, nil)
+	p := h.connectPolling(t)
+	first, _, err := h.dialWS("EIO=3&transport=websocket&sid="+p.sid, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 5 {
+		if ws, resp, err := h.dialWS("EIO=3&transport=websocket&sid="+p.sid, nil); err == nil {
+			ws.Close()
+			t.Fatal("a second websocket was accepted on one session")
+		} else if resp == nil || resp.StatusCode == http.StatusSwitchingProtocols {
+			t.Fatalf("second upgrade: %v", err)
+		}
+	}
+	h.waitRejected(t, "second upgrade", 5)
+	if n := h.tracked(); n != 2 {
+		t.Fatalf("%d connections tracked, want the polling session and one websocket", n)
+	}
+	_ = first.Close()
+	eventually(t, 5*time.Second, "the first attempt ended", func() bool { return h.tracked() == 1 })
+	again, _, err := h.dialWS("EIO=3&transport=websocket&sid="+p.sid, nil)
+	if err != nil {
+		t.Fatalf("a new attempt after the first ended: %v", err)
+	}
+	again.Close()
+}

@@ -80,6 +80,20 @@ func newTransportSet(cfg Config) *transportSet {
 	}
 }
 
+// claimUpgrade reserves sid for one websocket at a time: a session has at
+// most one, so another attempt while one is open or under way is refused
+// before it costs a hijacked connection outside any socket count. The
+// claim ends with doneUpgrading.
+func (s *transportSet) claimUpgrade(sid string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, taken := s.upgrading[sid]; taken {
+		return false
+	}
+	s.upgrading[sid] = nil
+	return true
+}
+
 func (s *transportSet) setUpgrading(sid string, c *wsConn) {
 	s.mu.Lock()
 	s.upgrading[sid] = c

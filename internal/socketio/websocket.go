@@ -74,17 +74,33 @@ func (t *websocketTransport) Dial(*url.URL, http.Header) (transport.Conn, error)
 // gorilla has hijacked the TCP connection net/http no longer touches it, so
 // blocking buys nothing but a parked goroutine per socket; without a
 // ServeHTTP the engine skips the call and the handler returns at once.
+// requestAddr is a request's RemoteAddr as the net.Addr reject logs.
+type requestAddr string
+
+func (a requestAddr) Network() string { return "tcp" }
+func (a requestAddr) String() string  { return string(a) }
+
+// errUpgradeBusy refuses a websocket for a session that has one already.
+var errUpgradeBusy = errors.New("socketio: the session has a websocket already")
+
 func (t *websocketTransport) Accept(w http.ResponseWriter, r *http.Request) (transport.Conn, error) {
 	if t.set.isClosed() {
 		return nil, ErrShutdown // before the hijack, so the engine can still answer
 	}
+	sid := r.URL.Query().Get("sid")
+	if sid != "" && !t.set.claimUpgrade(sid) {
+		t.set.reject(reasonUpgrade, "websocket", requestAddr(r.RemoteAddr))
+		return nil, errUpgradeBusy
+	}
 	// nil response headers: CORS headers mean nothing on a 101.
 	ws, err := t.upgrader.Upgrade(w, r, nil)
 	if err != nil {
+		if sid != "" {
+			t.set.doneUpgrading(sid, nil)
+		}
 		return nil, err
 	}
 	ws.SetReadLimit(int64(t.set.cfg.MaxFrameBytes))
-	sid := r.URL.Query().Get("sid")
 	c := &wsConn{
 		set:       t.set,
 		ws:        ws,
