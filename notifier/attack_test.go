@@ -19,11 +19,13 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -1029,4 +1031,100 @@ func TestAttackInventedTopics(t *testing.T) {
 		t.Errorf("pushpoll_topics = %v, want 31: refused subscribes keep nothing", got)
 	}
 	healthy.alive()
+}
+
+// TestAttackSlowBodies: connections that trickle a request body, on every
+// path (a handler that reads it, one that refuses before reading, one that
+// never looks at it), are closed once the body timeout has passed, not
+// held for as long as the client keeps trickling.
+func TestAttackSlowBodies(t *testing.T) {
+	cfg := testConfig()
+	cfg.BodyTimeout = 500 * time.Millisecond
+	n := startNode(t, cfg)
+	healthy := hsWitness(t, n, "polling")
+	resp, err := http.Get(n.url + "/socket.io/?EIO=3&transport=polling&b64=1")
+	must(t, err)
+	hs, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	sid := string(hs)[strings.Index(string(hs), `"sid":"`)+7:]
+	sid = sid[:strings.IndexByte(sid, '"')]
+	for _, target := range []string{
+		"POST /socket.io/?EIO=3&transport=polling&b64=1&sid=" + sid,
+		"POST /v1/publish", // refused for its bearer before the body is read
+		"GET /healthz",     // never reads a body
+	} {
+		t.Run(target, func(t *testing.T) {
+			conn, err := net.Dial("tcp", n.addr)
+			must(t, err)
+			defer conn.Close()
+			start := time.Now()
+			_, err = fmt.Fprintf(conn, "%s HTTP/1.1\r\nHost: %s\r\nAuthorization: Bearer wrong-wrong-wrong\r\nContent-Type: text/plain\r\nContent-Length: 200000\r\n\r\nx", target, n.addr)
+			must(t, err)
+			// Keep trickling, as the attacker does, until the node hangs up.
+			stop := make(chan struct{})
+			defer close(stop)
+			go func() {
+				for {
+					select {
+					case <-stop:
+						return
+					case <-time.After(100 * time.Millisecond):
+						if _, err := conn.Write([]byte("x")); err != nil {
+							return
+						}
+					}
+				}
+			}()
+			_ = conn.SetReadDeadline(time.Now().Add(10 * time.Second))
+			_, err = io.Copy(io.Discard, conn) // until the node closes
+			if err != nil {
+				t.Fatalf("connection still open after %v: %v", time.Since(start).Round(time.Millisecond), err)
+			}
+		})
+	}
+	healthy.alive()
+}
+
+// TestAttackIdleConnections: connections past --max-http-conns are closed
+// at once, so idle or slow connections cannot take every descriptor, and
+// the node serves again as soon as they go.
+func TestAttackIdleConnections(t *testing.T) {
+	cfg := testConfig()
+	cfg.MaxHTTPConns = 8
+	n := startNode(t, cfg)
+	var conns []net.Conn
+	defer func() {
+		for _, c := range conns {
+			c.Close()
+		}
+	}()
+	refused := 0
+	for range 20 {
+		c, err := net.Dial("tcp", n.addr)
+		must(t, err)
+		conns = append(conns, c)
+		_ = c.SetReadDeadline(time.Now().Add(500 * time.Millisecond))
+		if _, err := c.Read(make([]byte, 1)); err == io.EOF || errors.Is(err, syscall.ECONNRESET) {
+			refused++
+		}
+	}
+	if refused < 12 {
+		t.Fatalf("%d of 20 idle connections refused with 8 allowed", refused)
+	}
+	for _, c := range conns {
+		c.Close()
+	}
+	conns = nil
+	client := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}}
+	waitFor(t, 10*time.Second, "the node serves again", func() bool {
+		resp, err := client.Get(n.url + "/healthz")
+		if err != nil {
+			return false
+		}
+		resp.Body.Close()
+		return resp.StatusCode == http.StatusOK
+	})
+	if got := metricValue(t, n, `pushpoll_wire_rejected_total{reason="too many connections"}`); got < 12 {
+		t.Errorf("refusals counted: %v", got)
+	}
 }

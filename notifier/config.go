@@ -46,6 +46,8 @@ type Config struct {
 	MaxFrameBytes      int           // one incoming socket.io frame
 	MaxSockets         int           // per node; beyond it handshakes get 503
 	MaxPublishBytes    int64         // one POST /v1/publish body
+	MaxHTTPConns       int           // HTTP connections that are not websockets; 0: half the open-file limit, -1: none
+	BodyTimeout        time.Duration // time a request has to deliver its whole body
 	SubscribeBurst     int           // subscribes a socket may send at once...
 	SubscribeEvery     time.Duration // ...refilled one per this interval
 	WriteTimeout       time.Duration // a socket that cannot take a frame in this time is dropped
@@ -91,6 +93,11 @@ func Default() Config {
 		MaxFrameBytes:   16 << 10,
 		MaxSockets:      0,
 		MaxPublishBytes: 1 << 20,
+		// The largest body (a 1 MiB publish) takes well under a second on
+		// any link a server talks to; a polling POST is a few KiB. 10s is
+		// generous for both and keeps a trickled body from holding a
+		// connection.
+		BodyTimeout: 10 * time.Second,
 		// A page subscribes once per (re)connect and again when its token
 		// is refreshed; 20 at once and one a second is far above that.
 		SubscribeBurst: 20,
@@ -164,6 +171,9 @@ func (c *Config) Validate() error {
 	if c.MaxTopicsPerSocket < 1 || c.MaxFrameBytes < 256 || c.MaxPublishBytes < 1024 || c.SubscribeBurst < 1 {
 		errs = append(errs, errors.New("--max-topics-per-socket, --max-frame-bytes (≥256), --max-publish-bytes (≥1024) and --subscribe-burst must be positive"))
 	}
+	if c.MaxHTTPConns < -1 {
+		errs = append(errs, errors.New("--max-http-conns must be at least -1 (0: half the open-file limit, -1: no limit)"))
+	}
 	if c.MaxTopics < 0 || c.MaxPrefixTopics < 0 {
 		errs = append(errs, errors.New("--max-topics and --max-prefix-topics must not be negative (0 for no limit)"))
 	}
@@ -213,6 +223,8 @@ func (c *Config) durationBounds() []durationBound {
 		// An hour means the burst alone, with no refill worth the name.
 		{"subscribe-every", c.SubscribeEvery, 10 * time.Millisecond, time.Hour},
 		{"write-timeout", c.WriteTimeout, 100 * time.Millisecond, 5 * time.Minute},
+		// A body that takes minutes is a client holding a connection.
+		{"body-timeout", c.BodyTimeout, 100 * time.Millisecond, 5 * time.Minute},
 		{"ping-interval", c.PingInterval, time.Second, 5 * time.Minute},
 		{"ping-timeout", c.PingTimeout, 2 * time.Second, 10 * time.Minute},
 	}

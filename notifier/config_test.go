@@ -67,6 +67,7 @@ func set(c *Config, flag string, d time.Duration) {
 		"drain-timeout":         &c.DrainTimeout,
 		"subscribe-every":       &c.SubscribeEvery,
 		"write-timeout":         &c.WriteTimeout,
+		"body-timeout":          &c.BodyTimeout,
 		"ping-interval":         &c.PingInterval,
 		"ping-timeout":          &c.PingTimeout,
 	}[flag]

@@ -186,11 +186,15 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	advertised, stopAdvertising := s.advertise(ln)
 	s.httpServer = &http.Server{
 		BaseContext:       func(net.Listener) context.Context { return reqCtx },
-		Handler:           s.router,
+		Handler:           bodyDeadline(s.cfg.BodyTimeout, s.router),
 		ReadHeaderTimeout: 10 * time.Second,
 		// Long-polling GETs are held open up to the ping interval; the idle
 		// timeout only concerns keep-alive connections between requests.
 		IdleTimeout: 2 * time.Minute,
+	}
+	if limit := s.httpConnLimit(); limit > 0 {
+		l := &connLimit{max: int64(limit), refused: func() { s.m.wireRejected.WithLabelValues("too many connections").Inc() }}
+		s.httpServer.ConnState = l.state
 	}
 	served := make(chan error, 1)
 	go func() { served <- s.httpServer.Serve(ln) }()
@@ -250,6 +254,15 @@ func (s *Server) advertise(ln net.Listener) (string, func()) {
 	}()
 	<-ready
 	return u, func() { cancel(); <-done }
+}
+
+// httpConnLimit is --max-http-conns, by default half the open-file limit:
+// the other half is for websockets (--max-sockets) and Redis.
+func (s *Server) httpConnLimit() int {
+	if s.cfg.MaxHTTPConns != 0 {
+		return max(s.cfg.MaxHTTPConns, 0)
+	}
+	return openFileLimit() / 2
 }
 
 // shutdown drains: refuse new handshakes and fail readiness, tell every

@@ -137,6 +137,8 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (n
 	num(&cfg.MaxPrefixTopics, "max-prefix-topics", "PUSHPOLL_MAX_PREFIX_TOPICS", "distinct topics one credential (token sub, or callback credential) holds on this node through prefix grants, 0 for no limit")
 	num(&cfg.MaxFrameBytes, "max-frame-bytes", "PUSHPOLL_MAX_FRAME_BYTES", "largest incoming socket.io frame; a larger one closes that socket")
 	num(&cfg.MaxSockets, "max-sockets", "PUSHPOLL_MAX_SOCKETS", "sockets per node, 0 for no limit; beyond it handshakes get 503")
+	num(&cfg.MaxHTTPConns, "max-http-conns", "PUSHPOLL_MAX_HTTP_CONNS", "HTTP connections that are not websockets (requests, long-polls); beyond it new ones are closed at once; 0: half the open-file limit, -1: no limit")
+	dur(&cfg.BodyTimeout, "body-timeout", "PUSHPOLL_BODY_TIMEOUT", "time one request has to deliver its whole body, on every path")
 	num(&maxPublish, "max-publish-bytes", "PUSHPOLL_MAX_PUBLISH_BYTES", "largest POST /v1/publish body (413 beyond)")
 	num(&cfg.SubscribeBurst, "subscribe-burst", "PUSHPOLL_SUBSCRIBE_BURST", "subscribes a socket may send at once, then one per --subscribe-every")
 	dur(&cfg.SubscribeEvery, "subscribe-every", "PUSHPOLL_SUBSCRIBE_EVERY", "refill interval of the per-socket subscribe budget")

@@ -1,0 +1,5 @@
+//go:build !unix
+
+package notifier
+
+func openFileLimit() int { return 0 }
