@@ -55,7 +55,6 @@ type peers struct {
 	log   *slog.Logger
 
 	mu    sync.Mutex
-	url   string                // what this node advertises; set by Serve
 	cache map[string]cachedPeer // found peers only, so its size is the number of nodes seen
 }
 
@@ -102,9 +101,6 @@ func (p *peers) lookup(ctx context.Context, node string) (string, error) {
 // after the first attempt, so a node that waits for it before serving has
 // its first sessions findable by its peers at once.
 func (p *peers) run(ctx context.Context, url string, ready chan<- struct{}) {
-	p.mu.Lock()
-	p.url = url
-	p.mu.Unlock()
 	advertise := func() {
 		actx, cancel := context.WithTimeout(ctx, peerLookupTimeout)
 		defer cancel()

@@ -221,9 +221,10 @@ for (const [name, start] of [
           const leftPush = async (p, i) => (await p.state()).modes.slice(seen[i]).some((m) => m.mode === "poll");
           const t0 = Date.now();
           await victim.kill();
-          // Its pages, and only they, leave push at once.
+          // Its pages, and only they, leave push at once: their sockets close, so they do not
+          // wait for the heartbeat (35 s of silence). 5 s leaves room for a loaded machine.
           await waitFor(async () => (await Promise.all(pages.map(leftPush))).filter(Boolean).length === onVictim, {
-            timeout: 2000,
+            timeout: 5000,
             what: `the ${onVictim} page(s) on the killed node in poll mode`,
           });
           const toPoll = Date.now() - t0;
