@@ -205,6 +205,15 @@ function positive(v, name) {
   return v;
 }
 
+// The wait until the next safety-net poll, seen at a random moment by a page whose polls
+// come every U[iv/2, iv]: uniform over [0, iv/2] with probability 2/3, then falling to 0 at
+// iv (inverse of that distribution at u). Pages that enter push together and draw from it
+// poll at the same mean rate from the first interval on, with no bunch where their first
+// and second polls overlap, as a plain U[0, iv] draw would make.
+function settledDelay(iv, u) {
+  return u <= 2 / 3 ? u * 0.75 * iv : iv - (iv / 2) * Math.sqrt(3 * (1 - u));
+}
+
 // [½, 1] of min(max, base·2^n): exponential, capped, and never in step with another tab.
 function backoff(n, random) {
   return Math.min(BACKOFF_MAX, BACKOFF_BASE * Math.pow(2, Math.min(n, 30))) * (0.5 + random() / 2);
@@ -403,7 +412,7 @@ export function start(options) {
   function spread() {
     if (stopped || inFlight) return;
     if (pollKind === "hint" && !hidden()) return;
-    if (trusted()) arm(Math.max(now() + random() * interval(), lastPollAt + fast), "timer");
+    if (trusted()) arm(Math.max(now() + settledDelay(interval(), random()), lastPollAt + fast), "timer");
     else rearm(interval());
   }
 

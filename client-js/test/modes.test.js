@@ -97,13 +97,13 @@ test("disconnect: fast polls at once (spread), slow again after reconnect", asyn
   // Overdue at the disconnect: polled at once (random() = 0 here; a 0 ms timer runs on
   // the next millisecond), then every fast.
   assert.deepEqual(at(t), [10001, 15001, 20001]);
-  r = 0.999;
+  r = 0.6;
   await connect(t);
   assert.equal(t.pp.mode, "push");
-  await advance(59939);
+  await advance(26999);
   assert.equal(t.polls.length, 3);
   await advance(1);
-  assert.deepEqual(at(t).slice(3), [79941], "entering push: random() * slow");
+  assert.deepEqual(at(t).slice(3), [47001], "entering push: drawn over slow (0.6 * 0.75 * slow)");
   assert.deepEqual(t.modes, ["push", "poll", "push"]);
 });
 

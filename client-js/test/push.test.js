@@ -12,17 +12,28 @@ test("healthy push: the first safety-net poll spread over slow, the next within 
   const t = setup({ random: () => draws.shift() });
   await connect(t);
   assert.equal(t.pp.mode, "push");
-  await advance(29999);
+  await advance(22499);
   assert.equal(t.polls.length, 0);
   await advance(1);
-  assert.equal(t.polls.length, 1, "entering push: random() * slow");
-  assert.equal(t.polls[0].at, 30000);
+  assert.equal(t.polls.length, 1, "entering push: uniform over [0, slow/2] for random() <= 2/3");
+  assert.equal(t.polls[0].at, 22500);
   assert.deepEqual(t.polls[0].versions, { "project:42": 1057 });
   await advance(36000);
   assert.deepEqual(
     t.polls.map((p) => p.at),
-    [30000, 66000],
+    [22500, 58500],
     "then slow * (0.5 + random() / 2)",
+  );
+});
+
+test("entering push: the first safety-net delay follows the steady rate, never beyond slow", async () => {
+  const t = setup({ random: () => 0.9 });
+  await connect(t);
+  await advance(60000);
+  // 60000 - 30000 * sqrt(3 * 0.1): past slow/2, the chance falls to 0 at slow.
+  assert.deepEqual(
+    t.polls.map((p) => p.at),
+    [43569],
   );
 });
 
@@ -120,7 +131,7 @@ test("hint at a version already held costs nothing", async () => {
   t.socket.fire("stale", { "project:42": 1057 });
   t.socket.fire("stale", { "project:42": 1000 });
   t.socket.fire("stale", { "unknown:1": 5 });
-  await advance(29999);
+  await advance(22499);
   assert.equal(t.polls.length, 0);
 });
 
@@ -154,7 +165,7 @@ test("setVersion that covers a pending hint cancels the hinted poll", async () =
   await connect(t);
   t.socket.fire("stale", { "project:42": 1060 });
   t.pp.setVersion("project:42", 1060);
-  await advance(29999);
+  await advance(22499);
   assert.equal(t.polls.length, 0);
 });
 
@@ -163,18 +174,18 @@ test("the server's mode event overrides fast and slow", async () => {
   await connect(t, "push", { fast: 2000, slow: 10000 });
   await advance(5000);
   assert.equal(t.polls.length, 1);
-  assert.equal(t.polls[0].at, 5000, "entering push: random() * slow");
+  assert.equal(t.polls[0].at, 3750, "entering push: drawn over the new slow");
   t.socket.fire("mode", { mode: "poll", fast: 2000, slow: 10000 });
   await advance(6000);
   assert.deepEqual(
     t.polls.map((p) => p.at),
-    [5000, 7000, 9000, 11000],
+    [3750, 5750, 7750, 9750],
   );
   // New intervals without a mode change move the next poll too.
   t.socket.fire("mode", { mode: "poll", fast: 3000, slow: 10000 });
   await advance(3000);
   assert.deepEqual(
     t.polls.map((p) => p.at),
-    [5000, 7000, 9000, 11000, 14000],
+    [3750, 5750, 7750, 9750, 12750],
   );
 });
