@@ -9,6 +9,7 @@ package redistest
 
 import (
 	"bufio"
+	"crypto/tls"
 	"fmt"
 	"io"
 	"net"
@@ -33,6 +34,8 @@ type Server struct {
 	dir string
 	// argv is the redis-server command line after the binary name.
 	argv []string
+	// tls is set for a server that only speaks TLS (StartTLS).
+	tls *tls.Config
 
 	mu  sync.Mutex
 	cmd *exec.Cmd
@@ -66,6 +69,12 @@ func StartWith(t testing.TB, extra ...string) *Server {
 // port and a private directory.
 func launch(t testing.TB, argv func(port, dir string) []string) *Server {
 	t.Helper()
+	return launchTLS(t, nil, argv)
+}
+
+// launchTLS is launch for a server that speaks TLS (with tc) when tc is set.
+func launchTLS(t testing.TB, tc *tls.Config, argv func(port, dir string) []string) *Server {
+	t.Helper()
 	if _, err := exec.LookPath("redis-server"); err != nil {
 		t.Fatalf("redis-server not found (scripts/test installs it): %v", err)
 	}
@@ -77,12 +86,23 @@ func launch(t testing.TB, argv func(port, dir string) []string) *Server {
 		Addr: net.JoinHostPort("127.0.0.1", strconv.Itoa(port)),
 		t:    t,
 		dir:  t.TempDir(),
+		tls:  tc,
 	}
 	s.argv = argv(strconv.Itoa(port), s.dir)
 	s.URL = "redis://" + s.Addr
 	s.start()
 	t.Cleanup(s.Kill)
 	return s
+}
+
+// dial opens a connection for setup and assertions, over TLS if the
+// server speaks only that.
+func (s *Server) dial() (net.Conn, error) {
+	d := &net.Dialer{Timeout: time.Second}
+	if s.tls != nil {
+		return tls.DialWithDialer(d, "tcp", s.Addr, s.tls)
+	}
+	return d.Dial("tcp", s.Addr)
 }
 
 // FreePort asks the kernel for a loopback port nobody is listening on.
@@ -119,7 +139,7 @@ func (s *Server) start() {
 }
 
 func (s *Server) ping() error {
-	c, err := net.DialTimeout("tcp", s.Addr, time.Second)
+	c, err := s.dial()
 	if err != nil {
 		return err
 	}
@@ -186,7 +206,7 @@ func (s *Server) signal(sig os.Signal) {
 // Do runs one command on a fresh connection and returns the raw RESP reply
 // line(s). It is for test setup and assertions, not for speed.
 func (s *Server) Do(args ...string) (string, error) {
-	c, err := net.DialTimeout("tcp", s.Addr, time.Second)
+	c, err := s.dial()
 	if err != nil {
 		return "", err
 	}
@@ -249,7 +269,7 @@ func readReply(r *bufio.Reader) (string, error) {
 // waiting between them (a burst, as a busy app would publish), then reads
 // every reply. It returns the replies in order.
 func (s *Server) Pipe(commands string) ([]string, error) {
-	c, err := net.DialTimeout("tcp", s.Addr, time.Second)
+	c, err := s.dial()
 	if err != nil {
 		return nil, err
 	}
