@@ -557,32 +557,34 @@ func (b *ClusterBroker) Versions(ctx context.Context, topics []string) (map[stri
 	}
 	out := make(map[string]int64, len(topics))
 	for addr, batches := range byNode {
-		var left [][]string
-		err := b.withNode(ctx, addr, func(c redis.Conn) error {
-			left = nil
-			for _, batch := range batches {
-				if err := c.Send("MGET", b.keys(batch)...); err != nil {
+		left := batches // what the pipeline leaves to doKey, which follows redirects
+		if addr != "" {
+			err := b.withNode(ctx, addr, func(c redis.Conn) error {
+				left = nil
+				for _, batch := range batches {
+					if err := c.Send("MGET", b.keys(batch)...); err != nil {
+						return err
+					}
+				}
+				if err := c.Flush(); err != nil {
 					return err
 				}
-			}
-			if err := c.Flush(); err != nil {
-				return err
-			}
-			for _, batch := range batches {
-				vals, err := redis.Strings(c.Receive())
-				switch {
-				case err != nil && !isReplyError(err):
-					return err
-				case err != nil:
-					left = append(left, batch)
-				default:
-					readVersions(out, batch, vals)
+				for _, batch := range batches {
+					vals, err := redis.Strings(c.Receive())
+					switch {
+					case err != nil && !isReplyError(err):
+						return err
+					case err != nil:
+						left = append(left, batch)
+					default:
+						readVersions(out, batch, vals)
+					}
 				}
+				return nil
+			})
+			if err != nil {
+				left = batches
 			}
-			return nil
-		})
-		if addr == "" || err != nil {
-			left = batches
 		}
 		for _, batch := range left {
 			err := b.doKey(ctx, b.opt.Prefix+batch[0], func(c redis.Conn, _ bool) error {
