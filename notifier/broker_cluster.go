@@ -58,7 +58,13 @@ var _ Broker = (*ClusterBroker)(nil)
 // topologyEvery is how often the shard map is re-read without being asked:
 // it catches a migration or failover nobody told this node about (no
 // redirect, no push), at the cost of one small command per few seconds.
-const topologyEvery = 5 * time.Second
+// While a shard's link is down it is re-read every topologyEveryDown, so a
+// promoted replica is found within that of the cluster promoting it, not
+// whenever the lost link's backoff next fails.
+const (
+	topologyEvery     = 5 * time.Second
+	topologyEveryDown = 250 * time.Millisecond
+)
 
 // maxRedirects bounds how often one command follows MOVED, ASK or waits out
 // CLUSTERDOWN before giving up; a failover settles in a few.
@@ -168,19 +174,21 @@ func (b *ClusterBroker) Run(ctx context.Context, h BrokerHandler) {
 	b.mu.Lock()
 	b.h = h
 	b.mu.Unlock()
-	tick := time.NewTicker(topologyEvery)
-	defer tick.Stop()
 	var wg sync.WaitGroup
 	defer wg.Wait()
 	for {
 		if err := b.reload(ctx, &wg); err != nil && ctx.Err() == nil {
 			b.log.Warn("cluster shard map unreadable", "err", err)
 		}
+		every := topologyEvery
+		if b.anyLinkDown() {
+			every = topologyEveryDown
+		}
 		select {
 		case <-ctx.Done():
 			return
 		case <-b.refresh:
-		case <-tick.C:
+		case <-time.After(every):
 		}
 		// Requests come in bursts (every redirect, every link of a failed
 		// shard); one read per burst is enough.
@@ -190,6 +198,22 @@ func (b *ClusterBroker) Run(ctx context.Context, h BrokerHandler) {
 		case <-time.After(50 * time.Millisecond):
 		}
 	}
+}
+
+// anyLinkDown reports whether a shard has no live link, or no shard map
+// was read yet.
+func (b *ClusterBroker) anyLinkDown() bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if len(b.links) == 0 {
+		return true
+	}
+	for _, l := range b.links {
+		if !l.up.Load() {
+			return true
+		}
+	}
+	return false
 }
 
 func (b *ClusterBroker) requestRefresh() {
