@@ -53,7 +53,8 @@ type Authorizer interface {
 // default noted beside it.
 type Config struct {
 	TokenSecret          []byte        // HS256 secret, at least 32 bytes
-	TokenPublicKey       []byte        // PEM: RSA -> RS256, ECDSA P-256 -> ES256, Ed25519 -> EdDSA
+	TokenSecrets         [][]byte      // more HS256 secrets, all accepted (key rotation)
+	TokenPublicKey       []byte        // PEM, one or more blocks: RSA -> RS256, ECDSA P-256 -> ES256, Ed25519 -> EdDSA
 	Audience             string        // required aud; default "pushpoll"
 	Leeway               time.Duration // clock leeway for exp and nbf; default 5s
 	MaxTokenBytes        int           // tokens longer than this are refused before any crypto; default 8192
@@ -137,12 +138,12 @@ var _ Authorizer = (*bridge)(nil)
 // New checks cfg and builds an Authorizer. At least one of a token secret, a
 // token public key or a callback URL is required; errors name the flag to fix.
 func New(cfg Config) (Authorizer, error) {
-	if len(cfg.TokenSecret) > 0 && len(cfg.TokenPublicKey) > 0 {
+	if (len(cfg.TokenSecret) > 0 || len(cfg.TokenSecrets) > 0) && len(cfg.TokenPublicKey) > 0 {
 		// One accepted algorithm is the point of pinning; two keys would
 		// reopen the question of which one a token is checked against.
 		return nil, errors.New("authbridge: set only one of --token-secret and --token-public-key")
 	}
-	if len(cfg.TokenSecret) == 0 && len(cfg.TokenPublicKey) == 0 && cfg.CallbackURL == "" {
+	if len(cfg.TokenSecret) == 0 && len(cfg.TokenSecrets) == 0 && len(cfg.TokenPublicKey) == 0 && cfg.CallbackURL == "" {
 		return nil, errors.New("authbridge: no way to authorize subscribers: set --token-secret, --token-public-key or --auth-callback-url")
 	}
 	if cfg.Audience == "" {
@@ -171,20 +172,16 @@ func New(cfg Config) (Authorizer, error) {
 	}
 
 	b := &bridge{}
-	switch {
-	case len(cfg.TokenSecret) > 0:
-		if len(cfg.TokenSecret) < minSecretBytes {
-			return nil, fmt.Errorf("authbridge: --token-secret must be at least %d bytes", minSecretBytes)
-		}
-		// Copy so that a caller reusing its buffer cannot change the key.
-		key := append([]byte(nil), cfg.TokenSecret...)
-		b.token = newTokenVerifier(jwt.SigningMethodHS256, key, cfg)
-	case len(cfg.TokenPublicKey) > 0:
-		method, key, err := parsePublicKey(cfg.TokenPublicKey)
+	keys := Keys{Secrets: cfg.TokenSecrets, PublicKeyPEM: cfg.TokenPublicKey}
+	if len(cfg.TokenSecret) > 0 {
+		keys.Secrets = append([][]byte{cfg.TokenSecret}, keys.Secrets...)
+	}
+	if len(keys.Secrets) > 0 || len(keys.PublicKeyPEM) > 0 {
+		ks, err := keys.compile()
 		if err != nil {
-			return nil, fmt.Errorf("authbridge: --token-public-key: %w", err)
+			return nil, err
 		}
-		b.token = newTokenVerifier(method, key, cfg)
+		b.token = newTokenVerifier(ks, cfg)
 	}
 	if cfg.CallbackURL != "" {
 		// The URL may carry credentials, so the error does not repeat it.
@@ -195,6 +192,60 @@ func New(cfg Config) (Authorizer, error) {
 		b.callback = newCallbackClient(cfg)
 	}
 	return b, nil
+}
+
+// Keys are the keys tokens are verified with: HS256 secrets, or public
+// keys in PEM (one block each). A token passes if any key of its algorithm
+// verifies it, which is what lets keys rotate: add the new key everywhere,
+// switch the app to it, and drop the old one once its tokens expired.
+type Keys struct {
+	Secrets      [][]byte
+	PublicKeyPEM []byte
+}
+
+// KeySetter is implemented by an Authorizer from New that verifies tokens:
+// SetKeys replaces its keys at once for every later subscribe. Grants
+// already made keep their expiry; no socket is dropped.
+type KeySetter interface {
+	SetKeys(Keys) error
+}
+
+// SetKeys implements KeySetter. On error the keys in use stay.
+func (b *bridge) SetKeys(k Keys) error {
+	if b.token == nil {
+		return errors.New("authbridge: no token keys configured to replace (callback mode only)")
+	}
+	ks, err := k.compile()
+	if err != nil {
+		return err
+	}
+	b.token.keys.Store(&ks)
+	return nil
+}
+
+// compile checks the keys and sorts them by algorithm.
+func (k Keys) compile() (keySet, error) {
+	switch {
+	case len(k.Secrets) > 0 && len(k.PublicKeyPEM) > 0:
+		return nil, errors.New("authbridge: set only one of --token-secret and --token-public-key")
+	case len(k.Secrets) > 0:
+		ks := keySet{}
+		for i, secret := range k.Secrets {
+			if len(secret) < minSecretBytes {
+				return nil, fmt.Errorf("authbridge: --token-secret must be at least %d bytes (secret %d of %d is %d)", minSecretBytes, i+1, len(k.Secrets), len(secret))
+			}
+			// Copied, so a caller reusing its buffer cannot change the key.
+			ks.add(jwt.SigningMethodHS256, append([]byte(nil), secret...))
+		}
+		return ks, nil
+	case len(k.PublicKeyPEM) > 0:
+		ks, err := parsePublicKeys(k.PublicKeyPEM)
+		if err != nil {
+			return nil, fmt.Errorf("authbridge: --token-public-key: %w", err)
+		}
+		return ks, nil
+	}
+	return nil, errors.New("authbridge: no token keys given")
 }
 
 // Authorize implements Authorizer.

@@ -101,8 +101,8 @@ func TestNewAcceptsPublicKeyForms(t *testing.T) {
 			if err != nil {
 				t.Fatalf("New: %v", err)
 			}
-			if got := a.(*bridge).token.method.Alg(); got != tt.alg {
-				t.Errorf("algorithm = %s, want %s", got, tt.alg)
+			if got := (*a.(*bridge).token.keys.Load()).algs(); len(got) != 1 || got[0] != tt.alg {
+				t.Errorf("algorithms = %v, want %s", got, tt.alg)
 			}
 		})
 	}

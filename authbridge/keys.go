@@ -17,6 +17,44 @@ import (
 // minRSABits refuses RSA keys that are considered breakable today.
 const minRSABits = 2048
 
+// keySet maps an algorithm to the keys that verify it. Each key fixes its
+// own algorithm (an HMAC secret HS256, an RSA key RS256…), so a token's alg
+// header only ever selects among keys made for it.
+type keySet map[string][]jwt.VerificationKey
+
+func (ks keySet) add(m jwt.SigningMethod, key jwt.VerificationKey) {
+	ks[m.Alg()] = append(ks[m.Alg()], key)
+}
+
+func (ks keySet) algs() []string {
+	out := make([]string, 0, len(ks))
+	for alg := range ks {
+		out = append(out, alg)
+	}
+	return out
+}
+
+// parsePublicKeys reads every PEM block of pemBytes as a public key.
+func parsePublicKeys(pemBytes []byte) (keySet, error) {
+	ks := keySet{}
+	for n := 1; ; n++ {
+		block, rest := pem.Decode(pemBytes)
+		if block == nil {
+			break
+		}
+		method, key, err := parsePublicKey(pem.EncodeToMemory(block))
+		if err != nil {
+			return nil, fmt.Errorf("PEM block %d: %w", n, err)
+		}
+		ks.add(method, key)
+		pemBytes = rest
+	}
+	if len(ks) == 0 {
+		return nil, errors.New("no PEM block found")
+	}
+	return ks, nil
+}
+
 // parsePublicKey reads a PEM public key (PKIX, PKCS #1 or a certificate) and
 // returns the one signing method its type allows. Pinning the algorithm to
 // the key type means a token cannot pick how it is checked.

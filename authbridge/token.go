@@ -3,6 +3,7 @@ package authbridge
 import (
 	"errors"
 	"fmt"
+	"sync/atomic"
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
@@ -83,23 +84,23 @@ func (c *tokenClaims) topics() ([]string, error) {
 	return out, nil
 }
 
-// tokenVerifier checks tokens against exactly one algorithm and key.
+// tokenVerifier checks tokens against its keys, each pinned to one
+// algorithm. The keys are swapped whole (SetKeys) while subscribes run.
 type tokenVerifier struct {
-	method   jwt.SigningMethod
-	key      any
+	keys     atomic.Pointer[keySet]
 	audience string
 	leeway   time.Duration
 	maxBytes int
 }
 
-func newTokenVerifier(method jwt.SigningMethod, key any, cfg Config) *tokenVerifier {
-	return &tokenVerifier{
-		method:   method,
-		key:      key,
+func newTokenVerifier(ks keySet, cfg Config) *tokenVerifier {
+	v := &tokenVerifier{
 		audience: cfg.Audience,
 		leeway:   cfg.Leeway,
 		maxBytes: cfg.MaxTokenBytes,
 	}
+	v.keys.Store(&ks)
+	return v
 }
 
 // authorize verifies raw and matches topics against its topics claim.
@@ -142,28 +143,30 @@ func (v *tokenVerifier) verify(raw string, now time.Time) (*tokenClaims, error) 
 	if len(raw) > v.maxBytes {
 		return nil, fmt.Errorf("%w: token is %d bytes, limit %d", ErrMalformedToken, len(raw), v.maxBytes)
 	}
+	ks := *v.keys.Load() // one set for the whole check, even across a SetKeys
 	parser := jwt.NewParser(
-		// Only the configured algorithm: this refuses "none" and the
-		// HS256-with-the-public-key confusion before the key is touched.
-		jwt.WithValidMethods([]string{v.method.Alg()}),
+		// Only the configured keys' algorithms: this refuses "none" and the
+		// HS256-with-the-public-key confusion before a key is touched.
+		jwt.WithValidMethods(ks.algs()),
 		jwt.WithAudience(v.audience),
 		jwt.WithExpirationRequired(),
 		jwt.WithLeeway(v.leeway),
 		jwt.WithTimeFunc(func() time.Time { return now }),
 	)
 	c := &tokenClaims{}
-	_, err := parser.ParseWithClaims(raw, c, v.keyFunc)
+	_, err := parser.ParseWithClaims(raw, c, ks.keyFunc)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", tokenReason(err), err)
 	}
 	return c, nil
 }
 
-// keyFunc hands jwt the one configured key. The method check repeats the
-// allowlist on purpose: handing an RSA key to an HMAC verifier must never
-// depend on a single option being set right.
-func (v *tokenVerifier) keyFunc(t *jwt.Token) (any, error) {
-	if t.Method == nil || t.Method.Alg() != v.method.Alg() {
+// keyFunc hands jwt the keys made for the token's algorithm; jwt tries
+// each. Selecting by algorithm repeats the allowlist on purpose: handing an
+// RSA key to an HMAC verifier must never depend on a single option being
+// set right.
+func (ks keySet) keyFunc(t *jwt.Token) (any, error) {
+	if t.Method == nil || len(ks[t.Method.Alg()]) == 0 {
 		return nil, errors.New("unexpected signing method")
 	}
 	// RFC 7515 requires refusing tokens whose critical header extensions
@@ -171,7 +174,11 @@ func (v *tokenVerifier) keyFunc(t *jwt.Token) (any, error) {
 	if _, ok := t.Header["crit"]; ok {
 		return nil, errors.New("unsupported crit header")
 	}
-	return v.key, nil
+	keys := ks[t.Method.Alg()]
+	if len(keys) == 1 {
+		return keys[0], nil
+	}
+	return jwt.VerificationKeySet{Keys: keys}, nil
 }
 
 // tokenReason maps jwt's errors to a reason. Claim errors can come joined;

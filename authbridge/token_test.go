@@ -539,7 +539,7 @@ func TestTokenMode(t *testing.T) {
 }
 
 func TestTokenOversizeCheckedBeforeParsing(t *testing.T) {
-	v := newTokenVerifier(jwt.SigningMethodHS256, testSecret, Config{Audience: "pushpoll", Leeway: time.Second, MaxTokenBytes: 10})
+	v := newTokenVerifier(keySet{"HS256": {testSecret}}, Config{Audience: "pushpoll", Leeway: time.Second, MaxTokenBytes: 10})
 	tests := []struct {
 		name  string
 		token string
@@ -585,5 +585,59 @@ func TestDecisionNamesCredentialAndPrefixGrants(t *testing.T) {
 	}
 	if strings.Contains(d1.Credential, "s=1") || !reflect.DeepEqual(d1.ByPrefix, []string{"a:1"}) {
 		t.Errorf("callback decision %+v", d1)
+	}
+}
+
+// Rotation: several keys verify at once, SetKeys swaps them for the next
+// subscribe, and a bad set leaves the keys in use alone.
+func TestKeyRotation(t *testing.T) {
+	k := testKeys()
+	oldSecret, newSecret := testSecret, []byte("the-next-secret-0123456789abcdef-0123")
+	a := mustNew(t, Config{TokenSecret: oldSecret})
+	signedBy := func(method jwt.SigningMethod, key any) string { return sign(t, method, key, claims(nil)) }
+	granted := func(tok string) bool {
+		return len(a.Authorize(context.Background(), Request{Token: tok, Topics: []string{"project:42"}}, t0).Granted) == 1
+	}
+	steps := []struct {
+		name      string
+		keys      Keys
+		err       bool
+		old, next bool // whether tokens signed with each secret pass
+	}{
+		{name: "both during the change", keys: Keys{Secrets: [][]byte{newSecret, oldSecret}}, old: true, next: true},
+		{name: "a short secret is refused", keys: Keys{Secrets: [][]byte{newSecret, []byte("short")}}, err: true, old: true, next: true},
+		{name: "secrets and public keys at once are refused", keys: Keys{Secrets: [][]byte{newSecret}, PublicKeyPEM: k.edPEM}, err: true, old: true, next: true},
+		{name: "the old one retired", keys: Keys{Secrets: [][]byte{newSecret}}, old: false, next: true},
+	}
+	for _, s := range steps {
+		err := a.(KeySetter).SetKeys(s.keys)
+		if (err != nil) != s.err {
+			t.Fatalf("%s: SetKeys = %v", s.name, err)
+		}
+		if got := granted(signedBy(jwt.SigningMethodHS256, oldSecret)); got != s.old {
+			t.Errorf("%s: old secret's token granted = %v, want %v", s.name, got, s.old)
+		}
+		if got := granted(signedBy(jwt.SigningMethodHS256, newSecret)); got != s.next {
+			t.Errorf("%s: new secret's token granted = %v, want %v", s.name, got, s.next)
+		}
+	}
+
+	// Public keys: one PEM file with two blocks of different types; each
+	// verifies only its own algorithm.
+	p := mustNew(t, Config{TokenPublicKey: append(append([]byte{}, k.rsaPEM...), k.edPEM...)})
+	for _, tc := range []struct {
+		name string
+		tok  string
+		ok   bool
+	}{
+		{"RS256 by the RSA key", sign(t, jwt.SigningMethodRS256, k.rsa, claims(nil)), true},
+		{"EdDSA by the Ed25519 key", sign(t, jwt.SigningMethodEdDSA, k.ed, claims(nil)), true},
+		{"ES256 with no such key", sign(t, jwt.SigningMethodES256, k.ec, claims(nil)), false},
+		{"HS256 with the RSA PEM as secret", sign(t, jwt.SigningMethodHS256, k.rsaPEM, claims(nil)), false},
+	} {
+		d := p.Authorize(context.Background(), Request{Token: tc.tok, Topics: []string{"project:42"}}, t0)
+		if got := len(d.Granted) == 1; got != tc.ok {
+			t.Errorf("%s: granted = %v, want %v (%v)", tc.name, got, tc.ok, d.Denied)
+		}
 	}
 }

@@ -22,7 +22,13 @@ type Config struct {
 	RedisURL        string // empty: in-process broker, single node
 	ChannelPrefix   string
 	TokenSecret     string
-	TokenPublicKey  []byte // PEM contents (the flag names a file)
+	// TokenSecretFile holds more HS256 secrets, one per line, all accepted
+	// and read again on ReloadKeys: how secrets rotate.
+	TokenSecretFile string
+	TokenPublicKey  []byte // PEM contents, one or more blocks
+	// TokenPublicKeyFile is a PEM file of one or more public keys, read at
+	// start and again on ReloadKeys; it replaces TokenPublicKey.
+	TokenPublicKeyFile string
 	AuthCallbackURL string
 	// CallbackTTL is how long a callback answer without a ttl holds (its
 	// grant then expires like a token's); CallbackMaxTTL caps every answer.
@@ -122,10 +128,12 @@ var errNoVerifier = errors.New("no way to verify subscribers: set --token-secret
 // Validate checks the configuration; each message names the flag to fix.
 func (c *Config) Validate() error {
 	var errs []error
-	if c.TokenSecret == "" && len(c.TokenPublicKey) == 0 && c.AuthCallbackURL == "" {
+	secrets := c.TokenSecret != "" || c.TokenSecretFile != ""
+	publicKeys := len(c.TokenPublicKey) > 0 || c.TokenPublicKeyFile != ""
+	if !secrets && !publicKeys && c.AuthCallbackURL == "" {
 		errs = append(errs, errNoVerifier)
 	}
-	if c.TokenSecret != "" && len(c.TokenPublicKey) > 0 {
+	if secrets && publicKeys {
 		errs = append(errs, errors.New("--token-secret and --token-public-key exclude each other: the algorithm is pinned to one"))
 	}
 	if c.TokenSecret != "" && len(c.TokenSecret) < 32 {

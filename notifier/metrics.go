@@ -26,6 +26,7 @@ type metrics struct {
 	shadow          *prometheus.CounterVec
 	shadowLead      prometheus.Histogram
 	shadowIgnored   *prometheus.CounterVec
+	keyReloads      *prometheus.CounterVec
 	modeChanges     prometheus.Counter
 	linkTransitions *prometheus.CounterVec
 }
@@ -67,6 +68,7 @@ func newMetrics(s *Server) *metrics {
 	m.wireRejected = counterVec(f, "pushpoll_wire_rejected_total", "Requests and frames refused before socket.io saw them, by reason.", "reason")
 	m.forwarded = counterVec(f, "pushpoll_forwarded_requests_total", "Polling requests for another node's session, by outcome: ok (the owner answered), unknown node, lookup failed, unreachable.", "result")
 	m.shadow = counterVec(f, "pushpoll_shadow_reports_total", "Shadow-mode hint accuracy reported by clients: hit (hint then change), false (hint, no change), missed (change, no hint).", "outcome")
+	m.keyReloads = counterVec(f, "pushpoll_token_key_reloads_total", "Token key reloads (SIGHUP), by result: ok or failed (the old keys stay).", "result")
 	m.shadowIgnored = counterVec(f, "pushpoll_shadow_reports_ignored_total", "Shadow reports not counted, by reason: not in shadow mode, topic not held, rate limited, bad report.", "reason")
 	m.linkTransitions = counterVec(f, "pushpoll_broker_link_changes_total", "Broker link going down or up.", "state")
 	m.latency = histogram(f, "pushpoll_publish_to_emit_seconds", "From the publisher's ts to the hint being handed to the socket.",

@@ -82,9 +82,13 @@ func New(cfg Config) (*Server, error) {
 		s.peers = newPeers(redisPeers{r}, s.node, log.With("component", "peers"))
 	}
 
+	keys, err := cfg.tokenKeys()
+	if err != nil {
+		return nil, err
+	}
 	auth, err := authbridge.New(authbridge.Config{
-		TokenSecret:     []byte(cfg.TokenSecret),
-		TokenPublicKey:  cfg.TokenPublicKey,
+		TokenSecrets:    keys.Secrets,
+		TokenPublicKey:  keys.PublicKeyPEM,
 		Audience:        cfg.TokenAudience,
 		CallbackURL:     cfg.AuthCallbackURL,
 		CallbackTimeout: 2 * time.Second,

@@ -12,8 +12,10 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"os/signal"
 	"sort"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/pushpoll/pushpoll/internal/demo"
@@ -62,6 +64,20 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 			Logger:      cfg.Logger,
 		}).Routes(srv.Router())
 	}
+	// SIGHUP reloads the token keys (README, Security: rotating keys).
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	go func() {
+		for {
+			select {
+			case <-hup:
+				_ = srv.ReloadKeys() // logged and counted
+			case <-ctx.Done():
+				return
+			}
+		}
+	}()
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
 		return fmt.Errorf("--listen %s: %w", cfg.Listen, err)
@@ -98,7 +114,7 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (n
 	fs := flag.NewFlagSet("notifier", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 
-	var origins, publicKeyFile string
+	var origins string
 	var settings []setting
 	str := func(p *string, name, env, help string) {
 		fs.StringVar(p, name, *p, help)
@@ -119,7 +135,8 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (n
 	str(&cfg.RedisURL, "redis-url", "PUSHPOLL_REDIS_URL", "redis[s]://[[user]:password@]host:port[/db], redis[s]-sentinel://[[user]:password@]host:port[,host:port…]/<master-name>[/<db>] or redis[s]-cluster://[[user]:password@]host:port[,host:port…]; empty runs the in-process broker (single node)")
 	str(&cfg.ChannelPrefix, "channel-prefix", "PUSHPOLL_CHANNEL_PREFIX", "Redis channel and version key = prefix + topic")
 	str(&cfg.TokenSecret, "token-secret", "PUSHPOLL_TOKEN_SECRET", "HS256 secret shared with the app (prefer the environment variable)")
-	str(&publicKeyFile, "token-public-key", "PUSHPOLL_TOKEN_PUBLIC_KEY", "PEM file with an RSA, ECDSA P-256 or Ed25519 public key: RS256, ES256 or EdDSA instead of HS256")
+	str(&cfg.TokenSecretFile, "token-secret-file", "PUSHPOLL_TOKEN_SECRET_FILE", "file of HS256 secrets, one per line, all accepted; read again on SIGHUP (key rotation)")
+	str(&cfg.TokenPublicKeyFile, "token-public-key", "PUSHPOLL_TOKEN_PUBLIC_KEY", "PEM file with RSA, ECDSA P-256 or Ed25519 public keys (one or more blocks): RS256, ES256 or EdDSA instead of HS256; read again on SIGHUP")
 	str(&cfg.AuthCallbackURL, "auth-callback-url", "PUSHPOLL_AUTH_CALLBACK_URL", "callback mode: the app's authorize endpoint, asked when a subscribe carries no token")
 	dur(&cfg.CallbackTTL, "auth-callback-ttl", "PUSHPOLL_AUTH_CALLBACK_TTL", "lifetime of a callback answer without ttl: its grant expires then and the client subscribes again")
 	dur(&cfg.CallbackMaxTTL, "auth-callback-max-ttl", "PUSHPOLL_AUTH_CALLBACK_MAX_TTL", "cap on any callback answer's ttl: a credential revoked in the app stops receiving hints within it")
@@ -174,13 +191,6 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (n
 	}
 	cfg.AllowedOrigins = notifier.SplitList(origins)
 	cfg.MaxPublishBytes = int64(maxPublish)
-	if publicKeyFile != "" {
-		pem, err := os.ReadFile(publicKeyFile)
-		if err != nil {
-			return cfg, opts, fmt.Errorf("--token-public-key: %w", err)
-		}
-		cfg.TokenPublicKey = pem
-	}
 	return cfg, opts, nil
 }
 
@@ -208,7 +218,7 @@ func usage(fs *flag.FlagSet, settings []setting, w io.Writer) {
 // devDefaults makes a local trial work with no configuration: random
 // secrets, printed once, and any origin allowed.
 func devDefaults(cfg *notifier.Config, stderr io.Writer) error {
-	if cfg.TokenSecret == "" && len(cfg.TokenPublicKey) == 0 {
+	if cfg.TokenSecret == "" && cfg.TokenSecretFile == "" && cfg.TokenPublicKeyFile == "" && len(cfg.TokenPublicKey) == 0 {
 		cfg.TokenSecret = randomHex(32)
 		fmt.Fprintf(stderr, "dev mode, for local trials only: generated --token-secret %s\n", cfg.TokenSecret)
 	}

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"net"
 	"net/http"
@@ -15,6 +16,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/golang-jwt/jwt/v5"
 
 	"github.com/pushpoll/pushpoll/internal/sioclient"
 )
@@ -293,5 +296,92 @@ func TestVersion(t *testing.T) {
 	var buf bytes.Buffer
 	if err := run(context.Background(), []string{"--version"}, env(nil), &buf); err != nil || !strings.HasPrefix(buf.String(), "pushpoll notifier ") {
 		t.Fatalf("run --version: %v, %q", err, buf.String())
+	}
+}
+
+// TestKeyRotationOnSIGHUP: the real binary reloads --token-secret-file on
+// SIGHUP. A socket connected before the reload stays connected and, with
+// the old secret retired, subscribes with a token signed by the new one.
+func TestKeyRotationOnSIGHUP(t *testing.T) {
+	const (
+		oldSecret = "old-secret-0123456789abcdef0123456789"
+		newSecret = "new-secret-0123456789abcdef0123456789"
+	)
+	bin := buildNotifier(t)
+	secrets := filepath.Join(t.TempDir(), "secrets")
+	must(t, os.WriteFile(secrets, []byte("# the app signs with the first\n"+oldSecret+"\n"), 0o600))
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	must(t, err)
+	addr := l.Addr().String()
+	l.Close()
+	cmd := exec.Command(bin, "--listen", addr, "--token-secret-file", secrets)
+	stderr, _ := cmd.StderrPipe()
+	must(t, cmd.Start())
+	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+	logs := make(chan string, 100)
+	go func() {
+		sc := bufio.NewScanner(stderr)
+		for sc.Scan() {
+			logs <- sc.Text()
+		}
+		close(logs)
+	}()
+	waitLog := func(want string) {
+		t.Helper()
+		timeout := time.After(20 * time.Second)
+		for {
+			select {
+			case line, ok := <-logs:
+				if !ok {
+					t.Fatalf("the notifier exited before logging %q", want)
+				}
+				if strings.Contains(line, want) {
+					return
+				}
+			case <-timeout:
+				t.Fatalf("no %q in the log", want)
+			}
+		}
+	}
+	waitLog(`"msg":"listening"`)
+
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	c, err := sioclient.Dial(ctx, "http://"+addr, sioclient.Options{OnEvent: func(sioclient.Event) {}})
+	must(t, err)
+	defer c.Close()
+	subscribe := func(secret, topic string) []string {
+		t.Helper()
+		tok, err := jwt.NewWithClaims(jwt.SigningMethodHS256, jwt.MapClaims{
+			"sub": "u", "aud": "pushpoll", "topics": []string{topic}, "exp": time.Now().Add(time.Hour).Unix(),
+		}).SignedString([]byte(secret))
+		must(t, err)
+		args, err := c.EmitAck(ctx, "subscribe", map[string]any{"token": tok, "topics": map[string]int64{topic: 0}})
+		must(t, err)
+		var ack struct{ Granted []string }
+		if len(args) != 1 || json.Unmarshal(args[0], &ack) != nil {
+			t.Fatalf("ack %s", args)
+		}
+		return ack.Granted
+	}
+	if g := subscribe(oldSecret, "a"); len(g) != 1 {
+		t.Fatalf("old secret before the rotation: granted %v", g)
+	}
+	if g := subscribe(newSecret, "b"); len(g) != 0 {
+		t.Fatalf("new secret before the reload: granted %v", g)
+	}
+	must(t, os.WriteFile(secrets, []byte(newSecret+"\n"), 0o600))
+	must(t, cmd.Process.Signal(syscall.SIGHUP))
+	waitLog("token keys reloaded")
+	if g := subscribe(newSecret, "c"); len(g) != 1 {
+		t.Fatalf("new secret after the reload: granted %v", g)
+	}
+	if g := subscribe(oldSecret, "d"); len(g) != 0 {
+		t.Fatalf("retired secret after the reload: granted %v", g)
+	}
+	select {
+	case <-c.Done():
+		t.Fatal("the socket was dropped by the reload")
+	default:
 	}
 }
