@@ -18,10 +18,10 @@ type Config struct {
 	// AdvertiseURL is where the other nodes reach this one to forward
 	// polling requests for its sessions; empty derives it from the
 	// listener (see defaultAdvertiseURL).
-	AdvertiseURL    string
-	RedisURL        string // empty: in-process broker, single node
-	ChannelPrefix   string
-	TokenSecret     string
+	AdvertiseURL  string
+	RedisURL      string // empty: in-process broker, single node
+	ChannelPrefix string
+	TokenSecret   string
 	// TokenSecretFile holds more HS256 secrets, one per line, all accepted
 	// and read again on ReloadKeys: how secrets rotate.
 	TokenSecretFile string
@@ -29,7 +29,7 @@ type Config struct {
 	// TokenPublicKeyFile is a PEM file of one or more public keys, read at
 	// start and again on ReloadKeys; it replaces TokenPublicKey.
 	TokenPublicKeyFile string
-	AuthCallbackURL string
+	AuthCallbackURL    string
 	// CallbackTTL is how long a callback answer without a ttl holds (its
 	// grant then expires like a token's); CallbackMaxTTL caps every answer.
 	CallbackTTL, CallbackMaxTTL time.Duration
