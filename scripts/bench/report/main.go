@@ -445,10 +445,13 @@ func (r *report) profile() {
 }
 
 func (r *report) method() {
-	// The optimisation history is written by hand (it spans runs and
-	// commits); the report carries it along so BENCHMARKS.md stays whole.
-	if b, err := os.ReadFile(filepath.Join("scripts", "bench", "optimisations.md")); err == nil {
-		r.p("%s\n", b)
+	// The optimisation history and the Redis HA figures are written by hand
+	// (they span runs and commits); the report carries them along so
+	// BENCHMARKS.md stays whole.
+	for _, name := range []string{"optimisations.md", "redis-ha.md"} {
+		if b, err := os.ReadFile(filepath.Join("scripts", "bench", name)); err == nil {
+			r.p("%s\n", b)
+		}
 	}
 	r.p("## How it is measured\n\n")
 	r.p("- `cmd/loadgen` holds the sockets (socket.io 2 / Engine.IO 3 over websocket, `--polling` for a long-polling share), ")
