@@ -312,7 +312,7 @@ function pageHtml(notifierUrl) {
 <html><head><meta charset="utf-8"><title>pushpoll e2e</title>
 <script src="${notifierUrl}/pushpoll.js"></script>
 <script>
-window.e2e = { modes: [], hints: [], polls: [], settled: [], errors: [], pp: null };
+window.e2e = { modes: [], hints: [], polls: [], errors: [], pp: null };
 window.startShim = function (opts) {
   var e2e = window.e2e;
   var topics = Object.keys(opts.topics || {});
@@ -328,7 +328,6 @@ window.startShim = function (opts) {
     },
     onMode: function (m) { e2e.modes.push({ mode: m, at: performance.now() }); },
     onHint: function (t, v) { e2e.hints.push({ topic: t, v: v, at: performance.now(), wall: Date.now() }); },
-    onPoll: function (info) { e2e.settled.push({ reason: info.reason, ok: info.ok, at: performance.now() }); },
     onError: function (err) { e2e.errors.push(String(err && err.message || err)); },
   }));
   e2e.modes.push({ mode: e2e.pp.mode, at: performance.now() });
