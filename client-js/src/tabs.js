@@ -47,6 +47,13 @@
  * new socket cannot connect they get `disconnect`; if it takes too long, the shim's
  * heartbeat watchdog sees the silence as it would on a dead link.
  *
+ * A hidden holder serves the others as well as a visible one: everything it does for them
+ * runs on socket and channel events, which browsers do not throttle in hidden tabs, and the
+ * one timer the connection lives on, Engine.IO's ping, is re-armed from each pong (a network
+ * event), so it never forms the timer chain that Chrome's intensive throttling of hidden
+ * tabs applies to; the 1 s alignment of hidden tabs is immaterial to a 25 s ping. Each tab's
+ * own polls and watchdog stay on its own timers, stretched only when that tab is hidden.
+ *
  * A socket-level `drain` is acted on once, by the holder: it disconnects at once and
  * reconnects after a random delay up to `within`; tabs asking to connect meanwhile wait.
  */
