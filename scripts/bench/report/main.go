@@ -150,7 +150,7 @@ const sustainP99 = 500
 var order = []string{"floor", "ours", "node", "naive"}
 
 var names = map[string]string{
-	"floor": "floor (plain Go, prebuilt frame)",
+	"floor": "floor (plain Go, one prepared frame, every core)",
 	"ours":  "pushpoll notifier",
 	"node":  "Node socket.io 4 (rooms)",
 	"naive": "go-socket.io 1.7.0 (rooms)",
@@ -459,8 +459,9 @@ func (r *report) method() {
 	r.p("Per socket one goroutine reads frames; hints are parsed in place.\n")
 	r.p("- Versions are publish times in unix microseconds, so a hint's latency is its read time minus its version; ")
 	r.p("nothing is looked up and processes on one machine share the clock.\n")
-	r.p("- The floor (`scripts/bench/floor`) answers the handshake, pings and subscribe, and on a bump writes one prebuilt ")
-	r.p("websocket frame to each socket from a single goroutine: the least any server can do. The peers ")
+	r.p("- The floor (`scripts/bench/floor`) answers the handshake, pings and subscribe, and on a bump prepares one ")
+	r.p("websocket message (gorilla's `PreparedMessage`) and writes it to each socket from one writer goroutine per core: ")
+	r.p("the least any server can do. The peers ")
 	r.p("(`scripts/bench/node-peer`, `scripts/bench/naive`) use rooms and broadcast, and check no token. All servers ")
 	r.p("use the notifier's ping settings and take bumps from the same Redis.\n")
 	r.p("- Latency includes the load generator reading the frames on the same 2 cores as the server, the same for every server.\n\n")
