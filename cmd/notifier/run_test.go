@@ -185,7 +185,16 @@ func TestSignals(t *testing.T) {
 	must(t, err)
 	defer c.Close()
 	must(t, cmd.Process.Signal(syscall.SIGTERM))
-	time.Sleep(300 * time.Millisecond)
+	// The second signal must land while the node drains, not before it has
+	// taken the first (a loaded machine may take a while to deliver it).
+	waitFor(t, 10*time.Second, "readiness to fail after SIGTERM", func() bool {
+		resp, err := http.Get("http://" + addr + "/readyz")
+		if err != nil {
+			return false
+		}
+		resp.Body.Close()
+		return resp.StatusCode == http.StatusServiceUnavailable
+	})
 	must(t, cmd.Process.Signal(syscall.SIGTERM))
 	err = waitExit(cmd, 10*time.Second)
 	var exit *exec.ExitError
@@ -204,6 +213,17 @@ func waitExit(cmd *exec.Cmd, d time.Duration) error {
 		_ = cmd.Process.Kill()
 		return errors.New("did not exit in time")
 	}
+}
+
+// waitFor polls cond until it holds or d passes.
+func waitFor(t *testing.T, d time.Duration, what string, cond func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(d); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		if cond() {
+			return
+		}
+	}
+	t.Fatalf("timed out waiting for %s", what)
 }
 
 func must(t *testing.T, err error) {
