@@ -308,8 +308,8 @@ async function push(W, spans, bumps) {
 
   function poll(page) {
     const t = clock.now;
+    perSecond[Math.floor(t / 1000)]++;
     if (t >= P.warmMs) {
-      perSecond[Math.floor(t / 1000)]++;
       page.recent.push(t);
       // Polls exactly `fast` apart are 12 per minute, not 13: a millisecond of slack
       // keeps float sums of delays from counting both ends of the window.

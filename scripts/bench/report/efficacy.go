@@ -221,13 +221,14 @@ func (r *report) efficacyPlot(workload string, runs []effRun) bool {
 	script := fmt.Sprintf(`set terminal pngcairo size 900,480 noenhanced
 set output %q
 set title "App polls per second, %s workload (notifier down from %s s to %s s)"
-set xlabel "simulated time, s"
+set xlabel "simulated time, s (after the warm-up)"
+set xrange [%s:*]
 set ylabel "polls/s (log)"
 set logscale y
 set grid
 set key bottom right
 plot %s
-`, png, workload, ms(e.f("outageAtMs")/1000), ms((e.f("outageAtMs")+e.f("outageMs"))/1000), strings.Join(plots, ", "))
+`, png, workload, ms(e.f("outageAtMs")/1000), ms((e.f("outageAtMs")+e.f("outageMs"))/1000), ms(e.f("warmMs")/1000), strings.Join(plots, ", "))
 	return r.gnuplot(script)
 }
 
