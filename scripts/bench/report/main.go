@@ -3,7 +3,7 @@
 // BENCHMARKS.md and the PNG plots under docs/bench/ (drawn by gnuplot).
 //
 //	bench-out/*.jsonl ──► report ──► BENCHMARKS.md
-//	                            └──► docs/bench/fanout-latency.png, efficacy-polls.png
+//	                            └──► docs/bench/fanout-latency.png, efficacy-<workload>.png
 package main
 
 import (
