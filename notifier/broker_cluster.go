@@ -425,6 +425,9 @@ func (b *ClusterBroker) doKey(ctx context.Context, key string, f func(c redis.Co
 		}
 		next, ask, wait, ok := redirect(err)
 		if addr != "" && !ok {
+			if err != nil && !isReplyError(err) {
+				b.requestRefresh() // the master may be gone: a replica may hold its slots now
+			}
 			return err
 		}
 		switch {
