@@ -18,6 +18,8 @@ type Cluster struct {
 	Replicas map[int]*Server
 	// URL is the redis-cluster:// form naming every master.
 	URL string
+	// bus maps a node's address to its cluster bus port.
+	bus map[string]string
 }
 
 // clusterArgs make failover quick (a node is failed after 1 s without
@@ -35,11 +37,11 @@ var clusterArgs = []string{
 // every node reports the cluster ok and every replica is in sync.
 func StartCluster(t testing.TB, masters int, replicated ...int) *Cluster {
 	t.Helper()
-	c := &Cluster{Replicas: map[int]*Server{}}
+	c := &Cluster{Replicas: map[int]*Server{}, bus: map[string]string{}}
 	create := []string{"--cluster", "create"}
 	var addrs []string
 	for range masters {
-		s := StartWith(t, clusterArgs...)
+		s := c.startNode(t)
 		c.Masters = append(c.Masters, s)
 		addrs = append(addrs, s.Addr)
 	}
@@ -56,9 +58,9 @@ func StartCluster(t testing.TB, masters int, replicated ...int) *Cluster {
 		if err != nil {
 			t.Fatal(err)
 		}
-		r := StartWith(t, clusterArgs...)
+		r := c.startNode(t)
 		host, port, _ := net.SplitHostPort(m.Addr)
-		if _, err := r.Do("CLUSTER", "MEET", host, port); err != nil {
+		if _, err := r.Do("CLUSTER", "MEET", host, port, c.bus[m.Addr]); err != nil {
 			t.Fatal(err)
 		}
 		waitFor(t, "new node learns its master", func() bool {
@@ -81,6 +83,20 @@ func StartCluster(t testing.TB, masters int, replicated ...int) *Cluster {
 		})
 	}
 	return c
+}
+
+// startNode starts one cluster node. Its bus port is picked free too:
+// Redis would take port+10000, which may be in use or past 65535.
+func (c *Cluster) startNode(t testing.TB) *Server {
+	t.Helper()
+	port, err := FreePort()
+	if err != nil {
+		t.Fatalf("free port: %v", err)
+	}
+	bus := strconv.Itoa(port)
+	s := StartWith(t, append([]string{"--cluster-port", bus}, clusterArgs...)...)
+	c.bus[s.Addr] = bus
+	return s
 }
 
 // All is every node, masters first.
