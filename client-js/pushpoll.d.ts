@@ -38,8 +38,10 @@ export interface Options {
   topics?: Versions;
   /** The app's own poll: gets a copy of the versions held, resolves to the versions now held. */
   poll: (versions: Versions) => Versions | void | Promise<Versions | void>;
-  /** ms between polls when push is not trusted; 1000..86400000, default 5000. The server may shorten it to 1000, never lengthen it. */
+  /** ms between polls when push is not trusted; 1000..86400000, default 5000. The server may shorten it to fastMin, never lengthen it. */
   fast?: number;
+  /** The shortest fast a server may ask for; 1000..fast, default the page's fast (no server value makes the page poll more often than without pushpoll). */
+  fastMin?: number;
   /** ms between safety-net polls in push mode, each drawn in [slow/2, slow]; fast..slowMax, default 60000. The server may set it within fast..slowMax. */
   slow?: number;
   /** The longest slow the server or the adaptive safety net may ask for. Default max(slow, 600000). */

@@ -28,7 +28,10 @@
  *                 receives a copy of the versions held and resolves to the versions now held.
  *                 The shim never starts a second poll while one is in flight.
  *   fast          (5000, 1000..1 day) ms between polls whenever push is not trusted. The
- *                 server's `mode` event may shorten it down to 1000, never lengthen it.
+ *                 server's `mode` event may shorten it down to fastMin, never lengthen it.
+ *   fastMin       (the page's fast, 1000..fast) the shortest fast a server may ask for. By
+ *                 default no server value makes the page poll more often than it would
+ *                 without pushpoll; a page that trusts its notifier may lower this.
  *   slow          (60000, fast..slowMax) ms between safety-net polls in push mode; each one
  *                 waits a random delay in [slow/2, slow] so that pages do not poll in step.
  *                 The server's `mode` event may set it anywhere from the page's fast to slowMax.
@@ -124,6 +127,7 @@ const DEFAULTS = {
   poll: undefined,
   fast: 5000,
   slow: 60000,
+  fastMin: undefined,
   slowMax: undefined,
   jitter: 1000,
   throttle: undefined,
@@ -246,6 +250,7 @@ export function start(options) {
   // The page's own bounds, which no server value may cross.
   const pageFast = bounded(positive(o.fast, "fast"), "fast", MIN_INTERVAL, MAX_INTERVAL);
   const pageSlow = bounded(positive(o.slow, "slow"), "slow", pageFast, MAX_INTERVAL);
+  const fastMin = o.fastMin === undefined ? pageFast : bounded(positive(o.fastMin, "fastMin"), "fastMin", MIN_INTERVAL, pageFast);
   const slowMax =
     o.slowMax === undefined ? Math.max(pageSlow, SLOW_MAX_DEFAULT) : bounded(positive(o.slowMax, "slowMax"), "slowMax", pageSlow, MAX_INTERVAL);
   const throttle = o.throttle === undefined ? pageFast : bounded(positive(o.throttle, "throttle"), "throttle", MIN_INTERVAL, MAX_INTERVAL);
@@ -636,12 +641,12 @@ export function start(options) {
     }, Math.min(MAX_DELAY, ms));
   }
 
-  // A server interval is taken within the page's bounds: fast never slower than the page's
+  // A server interval is taken within the page's bounds: fast within fastMin..the page's
   // own, slow never below the page's fast nor above slowMax.
   function serverIntervals(msg) {
     const f = toVersion(msg.fast);
     const s = toVersion(msg.slow);
-    const nf = f > 0 ? bounded(f, "fast", MIN_INTERVAL, pageFast, "server") : fast;
+    const nf = f > 0 ? bounded(f, "fast", fastMin, pageFast, "server") : fast;
     const ns = s > 0 ? bounded(s, "slow", pageFast, slowMax, "server") : slow;
     const changed = nf !== fast || ns !== slow;
     fast = nf;

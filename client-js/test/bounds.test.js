@@ -115,8 +115,23 @@ test("an absurd server slow is clamped to slowMax and reported; no storm", async
   }
 });
 
-test("server fast 1 ms: clamped to 1000; server fast an hour: never slower than the page's fast", async () => {
+test("server fast below the page's: refused by default; within fastMin when the page allows it", async () => {
   const t = setup();
+  await connect(t, "poll", { fast: 1000, slow: 60000 });
+  await advance(10000);
+  assert.equal(t.polls.length, 2, "the page's own fast 5000, as without pushpoll");
+  assert.match(String(t.errors[0]), /server fast 1000 is outside 5000\.\.5000; using 5000/);
+
+  const u = setup({ fastMin: 2000 });
+  await connect(u, "poll", { fast: 1000, slow: 60000 });
+  const n = u.polls.length;
+  await advance(10000);
+  assert.equal(u.polls.length - n, 5, "fastMin 2000");
+  assert.match(String(u.errors[0]), /server fast 1000 is outside 2000\.\.5000; using 2000/);
+});
+
+test("server fast 1 ms: clamped to 1000; server fast an hour: never slower than the page's fast", async () => {
+  const t = setup({ fastMin: 1000 });
   await connect(t, "poll", { fast: 1, slow: 60000 });
   await advance(10000);
   assert.ok(t.polls.length <= 10, `${t.polls.length} polls in 10 s`);

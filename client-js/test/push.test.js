@@ -169,8 +169,8 @@ test("setVersion that covers a pending hint cancels the hinted poll", async () =
   assert.equal(t.polls.length, 0);
 });
 
-test("the server's mode event overrides fast and slow", async () => {
-  const t = setup();
+test("the server's mode event overrides fast (down to fastMin) and slow", async () => {
+  const t = setup({ fastMin: 1000 });
   await connect(t, "push", { fast: 2000, slow: 10000 });
   await advance(5000);
   assert.equal(t.polls.length, 1);
