@@ -57,8 +57,8 @@ type Config struct {
 	SubscribeBurst     int           // subscribes a socket may send at once...
 	SubscribeEvery     time.Duration // ...refilled one per this interval
 	WriteTimeout       time.Duration // a socket that cannot take a frame in this time is dropped
-	// Writers is how many goroutines write to sockets (writer.go); 0 means
-	// one per core, which is what a fan-out can use. Tests set 1.
+	// Writers is how many goroutines write to sockets (writer.go); 0 or
+	// less means one per core, which is what a fan-out can use. Tests set 1.
 	Writers      int
 	PingInterval time.Duration // Engine.IO heartbeat told to clients
 	PingTimeout  time.Duration
