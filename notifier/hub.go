@@ -48,6 +48,8 @@ type topicEntry struct {
 var (
 	errNodeTopics   = errors.New("node topic limit")
 	errPrefixTopics = errors.New("prefix topic limit")
+	// errSocketGone: the socket closed while its subscribe was under way.
+	errSocketGone = errors.New("socket gone")
 )
 
 // interest is how the hub tells a broker what this node listens to.
@@ -93,6 +95,14 @@ func (h *hub) join(s *socket, topics, byPrefix []string, cred string) (map[strin
 	h.mu.Unlock()
 	for _, t := range fresh {
 		h.interest.Subscribe(t)
+	}
+	// A socket that closed between its grant and this join may have left
+	// the hub already, before it held these topics: without this it would
+	// stay a holder for ever, keeping the topic and its channel alive. If
+	// it closes after this check, its own removal sees these topics.
+	if err == nil && s.isClosed() {
+		h.leave(s, topics)
+		return nil, errSocketGone
 	}
 	return known, err
 }

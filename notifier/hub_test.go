@@ -215,3 +215,23 @@ func TestHubTopicLimits(t *testing.T) {
 		t.Fatalf("prefix counts left after every socket went: %v", h.prefixed)
 	}
 }
+
+// A socket that closes while its subscribe is between grant and join must not
+// be left holding the topics it was granted.
+func TestHubJoinAfterCloseHoldsNothing(t *testing.T) {
+	in := &interestLog{subs: map[string]int{}}
+	h := newHub(in, 0, 0)
+	s := newSocket("a", &fakeConn{}, testPool(t))
+	h.addSocket(s)
+	added := s.grant(map[string]int64{"t": 0}, time.Time{}, nil)
+	h.removeSocket(s) // the disconnect overtakes the subscribe
+	if _, err := h.join(s, added, added, "sub:u"); !errors.Is(err, errSocketGone) {
+		t.Fatalf("join after close: err = %v, want errSocketGone", err)
+	}
+	if _, topics := h.counts(); topics != 0 {
+		t.Fatalf("%d topics held after the only socket closed, want 0", topics)
+	}
+	if in.subs["t"] != 0 || len(h.prefixed) != 0 {
+		t.Fatalf("net subscriptions %d, prefix credentials %d; want 0, 0", in.subs["t"], len(h.prefixed))
+	}
+}

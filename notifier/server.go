@@ -540,6 +540,9 @@ func (s *Server) subscribe(sk *socket, raw json.RawMessage) subscribeAck {
 	ack.Granted = d.Granted
 	added := sk.grant(held, d.Expires, func() { s.expire(sk) })
 	known, err := s.hub.join(sk, added, newOnly(d.ByPrefix, added), d.Credential)
+	if errors.Is(err, errSocketGone) {
+		return ack // nobody is left to read it
+	}
 	if err != nil {
 		// A node-wide limit: nothing of this subscribe is kept.
 		sk.drop(added)

@@ -277,6 +277,12 @@ func (s *socket) holds(topic string) bool {
 	return ok
 }
 
+func (s *socket) isClosed() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.closed
+}
+
 func (s *socket) topicCount() int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
