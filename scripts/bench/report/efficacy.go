@@ -168,7 +168,8 @@ func (r *report) effTable(runs []effRun) {
 // effCompare sets the figures from before issue 9 beside today's, per workload.
 func (r *report) effCompare(runs []effRun) {
 	before := parseRuns(readLines(beforeFile))
-	if len(before) == 0 {
+	// Kept figures only compare with a run of the same length (not --quick).
+	if len(before) == 0 || before[0].f("durationMs") != runs[0].f("durationMs") {
 		return
 	}
 	r.p("### Before and after\n\n")
