@@ -391,20 +391,8 @@ func (b *RedisBroker) session(ctx context.Context, h BrokerHandler) error {
 	if err := psc.Ping("synced"); err != nil {
 		return err
 	}
-	timeout := time.NewTimer(b.opt.ReadTimeout)
-	defer timeout.Stop()
-	for synced := false; !synced; {
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case err := <-done:
-			done <- err
-			return err
-		case p := <-pongs:
-			synced = p == "synced"
-		case <-timeout.C:
-			return errors.New("subscribe not confirmed in time")
-		}
+	if err := awaitPong(ctx, done, pongs, "synced", b.opt.ReadTimeout); err != nil {
+		return err
 	}
 	confirmedAll := make([]string, 0, len(have))
 	for t := range have {
@@ -552,4 +540,28 @@ func (b *RedisBroker) sync(psc redis.PubSubConn, have map[string]bool) ([]string
 		}
 	}
 	return added, nil
+}
+
+// awaitPong waits until the subscriber reads the PING reply carrying marker:
+// Redis answers commands in order, so every SUBSCRIBE sent before that PING
+// has been applied. done carries the receiver's error and is refilled for
+// the session's other readers.
+func awaitPong(ctx context.Context, done chan error, pongs <-chan string, marker string, limit time.Duration) error {
+	timeout := time.NewTimer(limit)
+	defer timeout.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case err := <-done:
+			done <- err
+			return err
+		case p := <-pongs:
+			if p == marker {
+				return nil
+			}
+		case <-timeout.C:
+			return errors.New("subscribe not confirmed in time")
+		}
+	}
 }

@@ -198,20 +198,8 @@ func (l *shardLink) session(ctx context.Context) error {
 	if err := send(conn, "PING", "synced"); err != nil {
 		return err
 	}
-	timeout := time.NewTimer(b.opt.ReadTimeout)
-	defer timeout.Stop()
-	for synced := false; !synced; {
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case err := <-done:
-			done <- err
-			return err
-		case p := <-pongs:
-			synced = p == "synced"
-		case <-timeout.C:
-			return errors.New("subscribe not confirmed in time")
-		}
+	if err := awaitPong(ctx, done, pongs, "synced", b.opt.ReadTimeout); err != nil {
+		return err
 	}
 	wasUp = true
 	l.up.Store(true)
