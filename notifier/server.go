@@ -116,7 +116,7 @@ func New(cfg Config) (*Server, error) {
 		Connect:    s.onConnect,
 		Disconnect: s.onDisconnect,
 		Error:      s.onError,
-		Calls: map[string]func(*socket, json.RawMessage) any{
+		Calls: map[string]func(*socket, json.RawMessage) json.RawMessage{
 			"subscribe": s.onSubscribe,
 		},
 		Events: map[string]func(*socket, json.RawMessage){
@@ -478,9 +478,17 @@ type subscribeAck struct {
 // onSubscribe authorizes topics and catches the client up: if this node, or
 // the version table, knows a newer version than the client holds, a stale
 // hint follows at once.
-func (s *Server) onSubscribe(sk *socket, raw json.RawMessage) any {
-	done := make(chan subscribeAck, 1)
-	s.work.run(func() { done <- s.subscribe(sk, raw) })
+// onSubscribe runs the subscribe, and encodes its ack, on a worker: the
+// socket's reader goroutine only waits.
+func (s *Server) onSubscribe(sk *socket, raw json.RawMessage) json.RawMessage {
+	done := make(chan json.RawMessage, 1)
+	s.work.run(func() {
+		ack, err := json.Marshal(s.subscribe(sk, raw))
+		if err != nil { // a subscribeAck always encodes
+			panic(err)
+		}
+		done <- ack
+	})
 	return <-done
 }
 

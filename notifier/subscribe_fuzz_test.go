@@ -48,7 +48,10 @@ func FuzzSubscribeFrame(f *testing.F) {
 	f.Fuzz(func(t *testing.T, raw []byte) {
 		sk := s.onConnect(&fakeSIOConn{})
 		defer s.onDisconnect(sk)
-		ack := s.onSubscribe(sk, json.RawMessage(raw)).(subscribeAck)
+		var ack subscribeAck
+		if err := json.Unmarshal(s.onSubscribe(sk, json.RawMessage(raw)), &ack); err != nil {
+			t.Fatalf("ack does not decode: %v", err)
+		}
 		if len(ack.Granted) == 0 {
 			return
 		}

@@ -4,9 +4,11 @@
 // one socket.io packet, Close) and a Handler for connect, disconnect and
 // client events with acks; no go-socket.io type crosses this boundary.
 //
-// go-socket.io v1.7.0 is archived and unsafe as shipped. This package uses it
-// only through its extension points (transports, session ids, namespace
-// handlers, the session's NextWriter) and closes its holes at the edge:
+// go-socket.io v1.7.0 is archived and unsafe as shipped. This package uses
+// its Engine.IO server (handshakes, sessions, heartbeats, the upgrade from
+// long-polling) only through its extension points (transports, session ids,
+// the request checker, the session's reader and writer), closes its holes at
+// the edge, and reads socket.io packets itself:
 //
 //	browser
 //	   │ HTTP  /socket.io/?EIO=3&transport=polling|websocket[&sid=…]
@@ -29,14 +31,21 @@
 //	                        counted, no goroutine or timer per frame
 //	   ▼
 //	inspect ───────────── every Engine.IO MESSAGE is looked at before the
-//	   │                  socket.io parser sees it: binary packets and
-//	   │                  attachment headers close the connection
+//	   │                  session sees it: binary packets and attachment
+//	   │                  headers close the connection
 //	   ▼
-//	go-socket.io's socket.io layer ──► Handler (Connect, Disconnect, Events, Calls)
+//	packet layer ──────── one goroutine per connection reads its packets:
+//	   │                  CONNECT written, events split without reflection,
+//	   │                  acks written back, anything else ends it
+//	   ▼
+//	Handler (Connect, Disconnect, Events, Calls)
 //
-// Writes go the other way without the library's Emit: Conn.Send hands an
-// encoded packet to the session's NextWriter, which picks the transport the
-// session uses now.
+// go-socket.io's own socket.io layer (rooms, broadcast, the Redis adapter,
+// its parser) is not used: it ran three goroutines per connection and
+// decoded events by reflection on the reader, and its parser trusts a
+// packet's attachment count. Writes go the other way as whole frames:
+// Conn.Send writes a websocket frame to the connection that carries the
+// session, or hands the packet to the session's writer for long-polling.
 //
 // Our protocol carries JSON only, so anything binary from a client is refused.
 // Refusals are reported through Config.OnReject by a short reason and logged

@@ -205,6 +205,40 @@ func TestRootNamespacePackets(t *testing.T) {
 	eventually(t, 5*time.Second, "session removed", func() bool { return h.srv.Count() == 0 })
 }
 
+// TestPacketLayer: what the packet layer ignores leaves the connection as it
+// was; what it cannot take ends the connection and reaches Handler.Error.
+func TestPacketLayer(t *testing.T) {
+	h := newHarness(t, nil)
+	c := h.connectWS(t)
+	for _, p := range []string{
+		`42/chat,["echo","x"]`, // a namespace never connected
+		`41/chat,`,
+		`431["x"]`,        // an ack: the server asks for none
+		`42["nope","x"]`,  // unknown event
+		`425["nope","x"]`, // unknown event asking for an ack
+		`42["echo","x"]`,  // a call without an ack id
+		`42["echo"]`,      // and without an argument
+		`42["\u0065cho"]`, // an escaped name
+	} {
+		c.send(p)
+	}
+	c.echo("still connected, nothing answered")
+	c.send(`427["\u0065cho",{"a":[1,"]"]}]`)
+	if got := c.read(); got != `437[{"a":[1,"]"]}]` {
+		t.Fatalf("ack of an escaped call = %q", got)
+	}
+	if h.errs.Load() != 0 {
+		t.Fatalf("%d errors reported for packets that are fine", h.errs.Load())
+	}
+	for i, p := range []string{`40/chat,`, `44"x"`, `42[1,2]`, `42["echo",`, `4212345678901234567890["echo",1]`} {
+		c := h.connectWS(t)
+		c.send(p)
+		c.expectClosed()
+		eventually(t, 5*time.Second, p+" reported", func() bool { return h.errs.Load() == int64(i+1) })
+	}
+	eventually(t, 5*time.Second, "sessions removed", func() bool { return h.srv.Count() == 1 })
+}
+
 func TestSlowWebsocketClient(t *testing.T) {
 	h := newHarness(t, func(c *Config) { c.WriteTimeout = 200 * time.Millisecond })
 	other := h.connectWS(t)

@@ -31,6 +31,7 @@ type harness struct {
 	mu      sync.Mutex
 	rejects map[string]int
 	slow    atomic.Int64
+	errs    atomic.Int64 // Handler.Error calls
 }
 
 // testPing keeps sessions of raw test clients (which do not ping) alive for
@@ -66,8 +67,9 @@ func newHarness(t *testing.T, mod func(*Config)) *harness {
 			}
 			return c
 		},
-		Calls: map[string]func(Conn, json.RawMessage) any{
-			"echo": func(_ Conn, msg json.RawMessage) any { return msg },
+		Error: func(error) { h.errs.Add(1) },
+		Calls: map[string]func(Conn, json.RawMessage) json.RawMessage{
+			"echo": func(_ Conn, msg json.RawMessage) json.RawMessage { return msg },
 		},
 	})
 	if err != nil {

@@ -16,23 +16,19 @@ const (
 )
 
 // inspect looks at one incoming Engine.IO packet (type pt, payload data
-// after the type byte) before go-socket.io's parser does, and returns the
+// after the type byte) before the engine's session does, and returns the
 // packet type to hand on, or a reason to refuse the connection.
 //
-// Our protocol has no binary data, and go-socket.io's parser trusts the
-// attachment count of a socket.io packet: "451-…" makes it wait for one
-// binary frame, "4510000000-…" allocates ~380 MB up front, and
-// "4518446744073709551615-…" panics the process. The parser takes the count
-// from any packet type, so besides types 5 (binary event) and 6 (binary ack)
-// any '-' after the optional digits that follow the type is refused.
+// Our protocol has no binary data: types 5 (binary event) and 6 (binary
+// ack) are refused, and so is any packet with an attachment count (a '-'
+// after the optional digits that follow the type), which go-socket.io's
+// own parser trusted ("4518446744073709551615-…" panicked the process).
 //
-// Two root-namespace packets are rewritten, because the library handles them
-// in ways a client can abuse and a socket.io 2 client never needs:
-//   - CONNECT to "/": the server connects the root namespace by itself; the
-//     library would run OnConnect again for every such packet. Dropped (NOOP).
-//   - DISCONNECT from "/": the library would run OnDisconnect yet keep the
-//     transport open. Turned into an Engine.IO CLOSE, which ends the session,
-//     so OnDisconnect always means the connection is gone.
+// Two root-namespace packets are rewritten at the Engine.IO level:
+//   - CONNECT to "/": the server connects the root namespace by itself, so
+//     a client's is dropped (NOOP) rather than running Connect again.
+//   - DISCONNECT from "/": turned into an Engine.IO CLOSE, which ends the
+//     session, so Disconnect always means the connection is gone.
 func inspect(pt packet.Type, data []byte) (packet.Type, string) {
 	if pt != packet.MESSAGE || len(data) == 0 {
 		return pt, ""
@@ -73,19 +69,27 @@ func rootNamespace(rest []byte) bool {
 	return len(ns) == 1 // just "/"
 }
 
-// msgReader hands one checked packet to the library. It implements
-// ReadByte and UnreadByte so go-socket.io's parser reads it directly instead
-// of wrapping it in a 4 KiB bufio.Reader per packet.
+// msgReader hands one checked packet on, through the engine's session, to
+// the packet layer, which takes its bytes without a copy (payload).
 type msgReader struct {
 	bytes.Reader
-	buf *bytes.Buffer
-	set *transportSet
+	buf  *bytes.Buffer
+	skip int
+	set  *transportSet
 }
 
 func newMsgReader(set *transportSet, buf *bytes.Buffer, skip int) *msgReader {
-	m := &msgReader{buf: buf, set: set}
+	m := &msgReader{buf: buf, skip: skip, set: set}
 	m.Reset(buf.Bytes()[skip:])
 	return m
+}
+
+// payload is the packet, valid until Close.
+func (m *msgReader) payload() []byte {
+	if m.buf == nil {
+		return nil
+	}
+	return m.buf.Bytes()[m.skip:]
 }
 
 // Close returns the buffer to the pool; the library closes every reader it

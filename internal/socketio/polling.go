@@ -381,13 +381,10 @@ func (c *pollConn) refuse(r io.Closer, reason string) error {
 // fails for good (no GET before the write deadline, or the conn is closed),
 // it closes the conn and returns a writer that discards, with no error.
 //
-// That is the fix for sessions that leak forever: go-socket.io's serveConn
-// writes the CONNECT packet before it starts its reader, and on an error it
-// closes the conn but never removes the session from the engine (only its
-// reader, writer and error loops call engine.Remove). A client that vanishes
-// right after the handshake GET therefore stayed counted forever. With the
-// write "succeeding", serveConn starts its loops, the reader fails on the
-// closed conn, and the library removes the session itself.
+// So a client that vanishes right after the handshake GET has its session
+// ended, not held: the CONNECT write gives up, the connection's reader fails
+// on the closed conn, and the session is removed. (go-socket.io's own
+// socket.io layer leaked such sessions for ever; it is not used.)
 func (c *pollConn) NextWriter(ft frame.Type, pt packet.Type) (io.WriteCloser, error) {
 	if c.afterUpgrade() {
 		return nil, errUpgraded

@@ -1,6 +1,7 @@
 package socketio
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -8,7 +9,6 @@ import (
 	"sync"
 	"sync/atomic"
 
-	gosocketio "github.com/googollee/go-socket.io"
 	"github.com/googollee/go-socket.io/engineio"
 	"github.com/googollee/go-socket.io/engineio/session"
 )
@@ -40,36 +40,45 @@ type Conn interface {
 
 // Handler is what a Server calls for its connections. S is the caller's
 // state for one connection: Connect returns it and every later call for that
-// connection gets it. Each connection's calls come from one goroutine, one
-// at a time.
+// connection gets it. Each connection's Connect, Events and Calls run on the
+// one goroutine that reads it, one at a time; Disconnect runs there or in
+// Conn.Close.
 type Handler[S any] struct {
-	// Connect is called once a client joined the root namespace. It cannot
-	// refuse the connection (go-socket.io leaks the session of a refused
-	// connect) and must not Send from within (the library writes its
-	// CONNECT packet after Connect returns); it may Close.
+	// Connect is called once a client is connected to the root namespace,
+	// after the CONNECT packet went out. It may Send and Close.
 	Connect func(Conn) S
-	// Disconnect is called once when the connection ends, however it ends.
+	// Disconnect is called once when the connection ends, however it ends,
+	// with what Connect returned.
 	Disconnect func(S)
-	// Error gets protocol errors of a connection, like an event whose
-	// argument did not decode; the connection ends after most of them.
+	// Error gets protocol errors of a connection, like an event that is not
+	// a JSON array or a namespace we do not serve; the connection ends
+	// after each.
 	Error func(error)
 	// Events are client events that get no answer; Calls are events whose
-	// returned value is sent back as the ack when the client asked for one.
-	// The argument is the event's first argument as raw JSON. A call that
-	// arrives before Connect ran gets the zero S.
+	// result, a JSON value, is sent back as the ack when the client asked
+	// for one. The argument is the event's first argument as raw JSON, nil
+	// if it has none; it is the handler's to keep.
 	Events map[string]func(S, json.RawMessage)
-	Calls  map[string]func(S, json.RawMessage) any
+	Calls  map[string]func(S, json.RawMessage) json.RawMessage
 }
 
-// Server is a socket.io server: go-socket.io's socket.io layer on our
-// transports, behind our Guard. It is the only thing in this module that
-// touches go-socket.io.
+// Server is a socket.io 2 server: go-socket.io's Engine.IO server on our
+// transports, behind our Guard, with our socket.io packet layer on top. It
+// is the only thing in this module that touches go-socket.io.
+//
+// The packet layer is ours rather than the library's because the library's
+// runs three goroutines per connection (reader, writer, error loop) and
+// decodes every event by reflection on the reader, which grows that stack
+// for as long as the socket stays open: most of an idle socket's memory.
+// Ours runs one goroutine per connection and hands arguments on raw.
 type Server struct {
 	cfg    Config
 	set    *transportSet
-	io     *gosocketio.Server
+	eio    *engineio.Server
 	engine *engineio.Options
 	guard  http.Handler
+	// serve runs one connection: Handler bound to its S.
+	serve func(engineio.Conn)
 }
 
 // NewServer builds a server from cfg (see Config.Validate) that calls h.
@@ -85,80 +94,37 @@ func NewServer[S any](cfg Config, h Handler[S]) (*Server, error) {
 	s.cfg = cfg.withDefaults()
 	s.engine = cfg.engineOptions()
 	s.set = s.engine.Transports[0].(*pollingTransport).set
-	s.io = gosocketio.NewServer(s.engine)
-	s.guard = cfg.Guard(s.io)
-	log := s.cfg.Logger.With("component", "socketio")
-
-	state := func(c gosocketio.Conn) S {
-		var st S
-		if cw, ok := c.Context().(*conn); ok {
-			st, _ = cw.state().(S)
-		}
-		return st
-	}
-	s.io.OnConnect("/", func(c gosocketio.Conn) error {
-		fw, ok := c.(frameWriter)
-		if !ok {
-			// Only possible with a go-socket.io other than the pinned 1.7.0.
-			log.Error("connection does not expose its Engine.IO session; closing it", "type", fmt.Sprintf("%T", c))
-			go c.Close()
-			return nil
-		}
-		// The context is set before Connect runs: whatever Connect starts
-		// may close the connection, and the disconnect must find it.
-		cw := &conn{lib: c, w: fw, set: s.set}
-		c.SetContext(cw)
-		if h.Connect == nil {
-			return nil
-		}
-		if cw.connected(h.Connect(cw)) && h.Disconnect != nil {
-			// The connection ended while Connect ran.
-			h.Disconnect(cw.state().(S))
-		}
-		return nil
-	})
-	s.io.OnDisconnect("/", func(c gosocketio.Conn, _ string) {
-		cw, ok := c.Context().(*conn)
-		if !ok || h.Disconnect == nil {
-			return
-		}
-		if st, ok := cw.disconnected(); ok {
-			h.Disconnect(st.(S))
-		}
-	})
-	s.io.OnError("/", func(_ gosocketio.Conn, err error) {
-		if h.Error != nil {
-			h.Error(err)
-		}
-	})
-	for name, f := range h.Events {
-		s.io.OnEvent("/", name, func(c gosocketio.Conn, arg json.RawMessage) { f(state(c), arg) })
-	}
-	for name, f := range h.Calls {
-		s.io.OnEvent("/", name, func(c gosocketio.Conn, arg json.RawMessage) any { return f(state(c), arg) })
-	}
+	s.eio = engineio.NewServer(s.engine)
+	s.guard = cfg.Guard(s.eio)
+	d := &dispatcher[S]{h: h, remove: s.eio.Remove, set: s.set}
+	s.serve = d.serve
 	return s, nil
 }
 
 // ServeHTTP serves /socket.io/ requests through the Guard.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.guard.ServeHTTP(w, r) }
 
-// Serve runs the library's accept loop until Close.
-func (s *Server) Serve() error { return s.io.Serve() }
+// Serve takes the engine's new sessions until Close, each to a goroutine
+// of its own for as long as it lives. It returns io.EOF after Close.
+func (s *Server) Serve() error {
+	for {
+		c, err := s.eio.Accept()
+		if err != nil {
+			return err
+		}
+		go s.serve(c)
+	}
+}
 
 // Count is the number of open sessions, including those whose Connect has
 // not run yet; it falls back to zero when every connection is gone, or
 // sessions are leaking.
-func (s *Server) Count() int { return s.io.Count() }
+func (s *Server) Count() int { return s.eio.Count() }
 
 // Sockets is Count without the long-polling sessions still waiting for
 // their first poll: what MaxSockets bounds by default.
 func (s *Server) Sockets() int {
-	n := s.Count()
-	if p, ok := s.engine.Transports[0].(*pollingTransport); ok {
-		n -= int(p.set.pending.Load())
-	}
-	return max(n, 0)
+	return max(s.Count()-int(s.set.pending.Load()), 0)
 }
 
 // OriginAllowed reports whether r's Origin may connect (Config.AllowedOrigins).
@@ -173,25 +139,107 @@ func (s *Server) OriginAllowed(r *http.Request) bool { return s.cfg.OriginAllowe
 func (s *Server) CloseAll() int { return closeAll(s.engine) }
 
 // Close stops the accept loop. Call it last, after CloseAll and after the
-// HTTP server stopped: go-socket.io panics on a handshake that finishes
-// after it.
-func (s *Server) Close() error { return s.io.Close() }
+// HTTP server stopped: go-socket.io's engine panics on a handshake that
+// finishes after it.
+func (s *Server) Close() error { return s.eio.Close() }
 
-// frameWriter is the Engine.IO session under a go-socket.io 1.7.0 Conn (the
-// Conn embeds it, so its NextWriter is part of the Conn's method set).
-// Writing there, rather than through socket.io's Emit, skips a
-// reflection-driven JSON encoding per packet and an unbuffered hand-off to
-// the library's writer goroutine; the session still picks the current
-// transport, so upgrades from long-polling are handled as for any packet.
-type frameWriter interface {
-	NextWriter(session.FrameType) (io.WriteCloser, error)
+// connectPacket is socket.io's CONNECT for the root namespace.
+var connectPacket = []byte("0")
+
+// dispatcher runs connections for one Handler.
+type dispatcher[S any] struct {
+	h      Handler[S]
+	remove func(sid string)
+	set    *transportSet
 }
 
-// conn is our Conn over the library's.
+// serve runs one connection from its CONNECT to its end, reading its
+// packets and calling the handler. Its goroutine is the only one a
+// connection keeps while idle, so what runs here stays shallow: arguments
+// are passed on raw, and Calls that do real work hand it to goroutines of
+// their own (the notifier's workers) whose stacks grow once for everyone.
+func (d *dispatcher[S]) serve(ec engineio.Conn) {
+	c := &conn{lib: ec, set: d.set}
+	if d.h.Disconnect != nil {
+		c.onEnd = func(st any) {
+			s, _ := st.(S)
+			d.h.Disconnect(s)
+		}
+	}
+	defer func() {
+		_ = c.Close()
+		d.remove(ec.ID())
+	}()
+	if c.writePacket(connectPacket) != nil {
+		return
+	}
+	var st S
+	if d.h.Connect != nil {
+		st = d.h.Connect(c)
+	}
+	if c.connected(st) {
+		// Closed while Connect ran: Close could not hand it the state.
+		if d.h.Disconnect != nil {
+			d.h.Disconnect(st)
+		}
+		return
+	}
+	for {
+		_, r, err := ec.NextReader()
+		if err != nil {
+			return // the session closed itself
+		}
+		err = d.dispatch(c, st, r)
+		_ = r.Close()
+		if err != nil {
+			if d.h.Error != nil {
+				d.h.Error(err)
+			}
+			return
+		}
+	}
+}
+
+// dispatch handles one packet.
+func (d *dispatcher[S]) dispatch(c *conn, st S, r io.Reader) error {
+	// Both our transports hand the session their checked packets as
+	// msgReaders, and the session passes MESSAGE packets on as they are.
+	m, ok := r.(*msgReader)
+	if !ok {
+		return fmt.Errorf("socketio: packet from an unknown transport (%T)", r)
+	}
+	ev, ok, err := parsePacket(m.payload())
+	if !ok || err != nil {
+		return err
+	}
+	name, ok := eventName(ev.name)
+	if !ok {
+		return errEventPayload
+	}
+	// The packet's buffer goes back to the pool when this returns.
+	arg := bytes.Clone(ev.arg)
+	if f, ok := d.h.Events[name]; ok {
+		f(st, arg)
+		return nil
+	}
+	f, ok := d.h.Calls[name]
+	if !ok {
+		return nil // unknown events are ignored, as socket.io does
+	}
+	ack := f(st, arg)
+	if ev.id != nil && c.writePacket(ackPacket(ev.id, ack)) != nil {
+		// Not the client's fault: the next read ends the loop quietly.
+		_ = c.Close()
+	}
+	return nil
+}
+
+// conn is our Conn over an Engine.IO session.
 type conn struct {
-	lib gosocketio.Conn
-	w   frameWriter
+	lib engineio.Conn
 	set *transportSet
+	// onEnd calls Handler.Disconnect with the state; nil if there is none.
+	onEnd func(st any)
 	// ws caches the websocket that carries the session; nil while the
 	// session is on long-polling (or has not been looked up yet).
 	ws atomic.Pointer[wsConn]
@@ -199,16 +247,16 @@ type conn struct {
 	// one goroutine allowed to send on this Conn touches it.
 	polled []byte
 
-	// mu orders Connect's result against a disconnect that may come from a
-	// goroutine Connect started, so that Disconnect runs exactly once, after
-	// Connect, with its state.
+	// mu orders Connect's result against a Close from a goroutine Connect
+	// started, so that Disconnect runs exactly once, after Connect, with
+	// its state.
 	mu    sync.Mutex
 	st    any
 	isSet bool // Connect returned st
-	gone  bool // the library reported the disconnect
+	gone  bool // Close ran
 }
 
-// connected records Connect's result; true if the disconnect came first.
+// connected records Connect's result; true if Close came first.
 func (c *conn) connected(st any) (gone bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -216,7 +264,7 @@ func (c *conn) connected(st any) (gone bool) {
 	return c.gone
 }
 
-// disconnected records the disconnect and returns the state to hand to
+// disconnected records the end and returns the state to hand to
 // Disconnect, if Connect has returned it already.
 func (c *conn) disconnected() (any, bool) {
 	c.mu.Lock()
@@ -228,15 +276,18 @@ func (c *conn) disconnected() (any, bool) {
 	return c.st, c.isSet
 }
 
-func (c *conn) state() any {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.st
-}
-
 func (c *conn) ID() string          { return c.lib.ID() }
 func (c *conn) Header() http.Header { return c.lib.RemoteHeader() }
-func (c *conn) Close() error        { return c.lib.Close() }
+
+// Close runs Disconnect (once, here, so that a caller that closes a
+// connection finds it gone when Close returns) and ends the session, which
+// ends the connection's reader.
+func (c *conn) Close() error {
+	if st, ok := c.disconnected(); ok && c.onEnd != nil {
+		c.onEnd(st)
+	}
+	return c.lib.Close()
+}
 
 // websocket returns the websocket that carries the session, if any. A
 // session never goes back from websocket to long-polling, so it is cached.
@@ -261,7 +312,7 @@ func (c *conn) Send(f Frame) error {
 	if ws := c.websocket(); ws != nil {
 		return ws.send(f.ws)
 	}
-	return c.sendPolling(f.Packet())
+	return c.writePacket(f.Packet())
 }
 
 func (c *conn) TrySend(f Frame) error {
@@ -295,11 +346,14 @@ func (c *conn) flushPolled() error {
 	if ws := c.websocket(); ws != nil {
 		return ws.writeFrame(textMessage, append([]byte{'4'}, p...))
 	}
-	return c.sendPolling(p)
+	return c.writePacket(p)
 }
 
-func (c *conn) sendPolling(packet []byte) error {
-	w, err := c.w.NextWriter(session.TEXT)
+// writePacket writes one packet through the session, which picks the
+// transport it uses now. Safe alongside Send: the transports lock each
+// frame.
+func (c *conn) writePacket(packet []byte) error {
+	w, err := c.lib.NextWriter(session.TEXT)
 	if err != nil {
 		return err
 	}

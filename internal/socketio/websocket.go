@@ -139,9 +139,9 @@ type wsConn struct {
 	heldMu sync.Mutex
 	held   [][]byte
 
-	// writeMu serializes frame writes: gorilla allows one writer at a time,
-	// and the library writes from two goroutines (events from its writer,
-	// pongs from its reader).
+	// writeMu serializes frame writes: hints come from the writer pool,
+	// CONNECT and acks from the connection's reader, pongs from the
+	// session, control replies from gorilla's read path.
 	writeMu sync.Mutex
 	// raw writes without waiting (trySend); nil where the connection does
 	// not allow it, and then trySend keeps every frame for flush.
@@ -252,11 +252,9 @@ func (c *wsConn) reject(reason string) error {
 //
 // On a closed conn it returns a writer that discards, with no error, except
 // for the first frame (the OPEN packet, whose failure makes the engine drop
-// the session). go-socket.io's serveConn writes CONNECT before it starts its
-// reader and, if that write fails, closes without removing the session from
-// the engine: a conn closed between the two writes (CloseAll, say) would
-// leave it counted forever. With the write "succeeding", the reader starts,
-// fails on the closed conn, and the library removes the session itself.
+// the session). Later writers (the session's pongs, our CONNECT and acks)
+// need not tell a closed conn apart: its reader fails next and ends the
+// connection, which removes the session.
 func (c *wsConn) NextWriter(ft frame.Type, pt packet.Type) (io.WriteCloser, error) {
 	first := c.handshake.nextWrite()
 	if c.closed.Load() {
