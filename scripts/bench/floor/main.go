@@ -59,8 +59,8 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 	redisURL := fs.String("redis-url", "redis://127.0.0.1:6379", "Redis to take bumps from")
 	prefix := fs.String("channel-prefix", "pushpoll:", "Redis channel prefix")
 	writers := fs.Int("writers", runtime.GOMAXPROCS(0), "goroutines writing one bump's frames, each to a share of the sockets (default: one per core)")
-	pingInterval := fs.Duration("ping-interval", 10*time.Second, "Engine.IO pingInterval told to clients (the notifier's default)")
-	pingTimeout := fs.Duration("ping-timeout", 20*time.Second, "Engine.IO pingTimeout told to clients")
+	pingInterval := fs.Duration("ping-interval", 25*time.Second, "Engine.IO pingInterval told to clients (the notifier's default)")
+	pingTimeout := fs.Duration("ping-timeout", 60*time.Second, "Engine.IO pingTimeout told to clients (the notifier's default)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
