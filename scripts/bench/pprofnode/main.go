@@ -43,7 +43,8 @@ func run(ctx context.Context) error {
 	flag.Parse()
 	cfg.TokenSecret = os.Getenv("PUSHPOLL_TOKEN_SECRET")
 	cfg.MaxSockets = 0
-	cfg.HintThrottle = 0 // as scripts/bench/run runs the notifier: fan-out unthrottled
+	cfg.HintThrottle = 0    // as scripts/bench/run runs the notifier: fan-out unthrottled
+	cfg.MaxPrefixTopics = 0 // and one prefix token for every socket
 	cfg.Logger = slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 
 	mux := http.NewServeMux()
