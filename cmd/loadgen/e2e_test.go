@@ -139,4 +139,9 @@ func TestSustainEndToEnd(t *testing.T) {
 	if s["delivered"].(float64) > s["expected"].(float64) {
 		t.Errorf("delivered %v > expected %v", s["delivered"], s["expected"])
 	}
+	// No socket ended behind, so the news of every bump reached every
+	// holder, coalesced into a later hint or not.
+	if s["news"] != s["expected"] || s["stale_p99_ms"] == nil {
+		t.Errorf("news of %v bumps, want all %v expected, with their staleness", s["news"], s["expected"])
+	}
 }

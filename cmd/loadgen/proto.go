@@ -20,6 +20,10 @@ type command struct {
 	Drop bool `json:"drop,omitempty"`
 
 	Versions map[string]int64 `json:"versions,omitempty"` // final: the last version of each topic
+	// Published (final, sustained runs): every version published per topic,
+	// in order, so that workers can tell which bumps each hint brought news
+	// of.
+	Published map[string][]int64 `json:"published,omitempty"`
 }
 
 // workerConfig is everything a worker needs to build its share of sockets.
@@ -50,7 +54,8 @@ type workerConfig struct {
 	ReconnectMaxMS int64   `json:"reconnect_max_ms"`
 	Jitter         float64 `json:"jitter"`
 	// PerBump keeps a histogram per published version, for per-bump
-	// reports; sustained runs keep only the aggregate.
+	// reports; sustained runs keep only the aggregate, and log every hint
+	// that raised a version instead (see worker.news).
 	PerBump bool `json:"per_bump"`
 }
 
@@ -84,6 +89,10 @@ type reply struct {
 
 	// final: sockets left behind the last version of one of their topics.
 	Lost int `json:"lost,omitempty"`
+	// final, sustained runs: bumps whose news reached a holder (a hint of
+	// that version or a newer one), and how stale each was when it did.
+	News     int64   `json:"news,omitempty"`
+	NewsHist *sparse `json:"news_hist,omitempty"`
 
 	// await: unix µs of the first disconnect and of the last socket back
 	// (connected and subscribed).

@@ -196,6 +196,9 @@ func sustain(ctx context.Context, o *options, hs []*handle, pub *publisher, em *
 		}
 	}()
 	var published, expected int64
+	// Every version per topic, in order: what the workers' hints brought
+	// news of is counted against it at the end.
+	log := map[string][]int64{}
 	for {
 		el := time.Since(start)
 		if el >= o.duration || ctx.Err() != nil {
@@ -206,10 +209,13 @@ func sustain(ctx context.Context, o *options, hs []*handle, pub *publisher, em *
 		for i, g := range o.groups {
 			for next[i] <= el {
 				k := rand.IntN(g.Count)
-				if _, err := pub.send(topicName(o.run, g.Name, k)); err != nil {
+				topic := topicName(o.run, g.Name, k)
+				v, err := pub.send(topic)
+				if err != nil {
 					pub.mu.Unlock()
 					return fmt.Errorf("publish: %w", err)
 				}
+				log[topic] = append(log[topic], v)
 				published++
 				expected += int64(holdersOf(g, k, o.sockets))
 				next[i] += expInterval(g.Rate)
@@ -255,13 +261,13 @@ func sustain(ctx context.Context, o *options, hs []*handle, pub *publisher, em *
 		versions[t] = v
 	}
 	pub.mu.Unlock()
-	fin, err := broadcast(ctx, hs, command{Cmd: "final", Versions: versions}, "final")
+	fin, err := broadcast(ctx, hs, command{Cmd: "final", Versions: versions, Published: log}, "final")
 	if err != nil {
 		return err
 	}
-	var delivered, dup, zero int64
+	var delivered, dup, zero, news int64
 	lost := 0
-	var h sparse
+	var h, stale sparse
 	for i, r := range rs {
 		delivered += r.Delivered
 		dup += r.Dup
@@ -270,6 +276,10 @@ func sustain(ctx context.Context, o *options, hs []*handle, pub *publisher, em *
 			h.merge(*r.Hist)
 		}
 		lost += fin[i].Lost
+		news += fin[i].News
+		if fin[i].NewsHist != nil {
+			stale.merge(*fin[i].NewsHist)
+		}
 	}
 	secs := elapsed.Seconds()
 	sum := map[string]any{"type": "summary", "scenario": "sustain", "sockets": o.sockets, "nodes": len(o.urls),
@@ -278,14 +288,20 @@ func sustain(ctx context.Context, o *options, hs []*handle, pub *publisher, em *
 		"hints_per_s": round(float64(delivered)/secs, 0), "undelivered": expected - delivered, "lost_sockets": lost,
 		"dup": dup, "zero": zero, "publish_errors": pub.errs.Load(),
 		"p50_ms": round(h.quantile(0.5), 2), "p99_ms": round(h.quantile(0.99), 2), "p999_ms": round(h.quantile(0.999), 2),
-		"max_ms": round(float64(h.MaxUS)/1000, 2), "up_after": sumUp(fin)}
+		"max_ms": round(float64(h.MaxUS)/1000, 2), "up_after": sumUp(fin),
+		// News: bumps whose news reached a holder, with or without
+		// coalescing, and their staleness from publish to arrival.
+		"news": news, "news_per_s": round(float64(news)/secs, 0),
+		"stale_p50_ms": round(stale.quantile(0.5), 2), "stale_p99_ms": round(stale.quantile(0.99), 2),
+		"stale_max_ms": round(float64(stale.MaxUS)/1000, 2)}
 	if len(ticks) > 2 {
 		// The first and last seconds are partial.
 		sum["tick_median_per_s"] = round(median(ticks[1:len(ticks)-1]), 0)
 	}
 	em.emit(sum)
-	fmt.Fprintf(stderr, "loadgen: sustain: %d publishes (%.0f/s), %d/%d hints delivered (%.0f/s), %d sockets behind at the end, p99 %.1f ms, max %.1f ms\n",
-		published, float64(published)/secs, delivered, expected, float64(delivered)/secs, lost, h.quantile(0.99), float64(h.MaxUS)/1000)
+	fmt.Fprintf(stderr, "loadgen: sustain: %d publishes (%.0f/s), %d/%d hints delivered (%.0f/s), %d sockets behind at the end, p99 %.1f ms, max %.1f ms; news of %d/%d bumps (%.0f/s), staleness p99 %.1f ms\n",
+		published, float64(published)/secs, delivered, expected, float64(delivered)/secs, lost, h.quantile(0.99), float64(h.MaxUS)/1000,
+		news, expected, float64(news)/secs, stale.quantile(0.99))
 	return nil
 }
 

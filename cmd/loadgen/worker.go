@@ -10,6 +10,7 @@ import (
 	"math/rand/v2"
 	"net/netip"
 	"os"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -45,6 +46,12 @@ type worker struct {
 	bumpMu sync.RWMutex
 	bumps  map[int64]*hist // per version, when cfg.PerBump
 
+	// news logs every hint that raised a socket's version, when not
+	// cfg.PerBump: coalescing lets one hint carry the news of several
+	// bumps, which final counts against what was published.
+	newsMu sync.Mutex
+	news   []newsHint
+
 	delivered, dup, zero atomic.Int64
 	up, failed           atomic.Int64
 	reconnects, dialErrs atomic.Int64
@@ -68,6 +75,13 @@ const subscribeTimeout = 30 * time.Second
 // superviseEvery is how often dead connections are looked for; a reconnect
 // starts at most this much later than a goroutine per socket would notice.
 const superviseEvery = 50 * time.Millisecond
+
+// newsHint is one hint that raised a socket's version of a topic from prev
+// to v, read at atUS.
+type newsHint struct {
+	tid         int32
+	prev, v, at int64
+}
 
 type sock struct {
 	w         *worker
@@ -123,7 +137,7 @@ func runWorker(in io.Reader, out io.Writer, stderr io.Writer) error {
 		case "stats":
 			w.send(w.stats("stats"))
 		case "final":
-			w.send(w.final(c.Versions))
+			w.send(w.final(c.Versions, c.Published))
 		case "await":
 			go w.await(time.Duration(c.WaitMS)*time.Millisecond, c.Drop)
 		case "quit":
@@ -457,6 +471,10 @@ func (s *sock) onStale(obj []byte, atUS int64) {
 					if h := w.bumpHist(v); h != nil {
 						h.record(lat)
 					}
+				} else {
+					w.newsMu.Lock()
+					w.news = append(w.news, newsHint{tid: tid, prev: prev, v: v, at: atUS})
+					w.newsMu.Unlock()
 				}
 			}
 		}
@@ -560,8 +578,9 @@ func (w *worker) reached(tid int32, v int64) int {
 	return n
 }
 
-// final counts sockets behind the last published version of a topic.
-func (w *worker) final(versions map[string]int64) reply {
+// final counts sockets behind the last published version of a topic and,
+// given what was published, the bumps whose news reached their holders.
+func (w *worker) final(versions map[string]int64, published map[string][]int64) reply {
 	r := w.stats("final")
 	for _, s := range w.socks {
 		for i := range s.slots {
@@ -570,7 +589,30 @@ func (w *worker) final(versions map[string]int64) reply {
 			}
 		}
 	}
+	if published != nil {
+		w.newsMu.Lock()
+		r.News, r.NewsHist = newsOf(w.news, w.topics, published)
+		w.newsMu.Unlock()
+	}
 	return r
+}
+
+// newsOf counts, for hints that raised a socket's version from prev to v,
+// the bumps published in (prev, v]: each of them reached that socket with
+// the hint, as stale as the time from its publish to the hint's arrival.
+func newsOf(hints []newsHint, topics []string, published map[string][]int64) (int64, *sparse) {
+	var n int64
+	var h hist
+	for _, x := range hints {
+		vs := published[topics[x.tid]]
+		i, _ := slices.BinarySearch(vs, x.prev+1)
+		for ; i < len(vs) && vs[i] <= x.v; i++ {
+			h.record(x.at - vs[i])
+			n++
+		}
+	}
+	s := h.sparse()
+	return n, &s
 }
 
 // await reports when every socket that has not failed is up again, after

@@ -103,3 +103,26 @@ func TestOnStaleDoesNotAllocate(t *testing.T) {
 		t.Error("nothing delivered")
 	}
 }
+
+// TestNewsOf: a hint raising a socket from prev to v brings the news of every
+// bump published in (prev, v], each as stale as its own publish time makes it.
+func TestNewsOf(t *testing.T) {
+	topics := []string{"a", "b"}
+	published := map[string][]int64{"a": {100, 200, 300, 400}, "b": {150}}
+	hints := []newsHint{
+		{tid: 0, prev: 0, v: 100, at: 110},    // one bump, 10 µs
+		{tid: 0, prev: 100, v: 300, at: 1300}, // 200 and 300 coalesced: 1100 and 1000 µs
+		{tid: 1, prev: 0, v: 150, at: 160},    // 10 µs
+		// a's 400 never arrived
+	}
+	n, h := newsOf(hints, topics, published)
+	if n != 4 {
+		t.Fatalf("news of %d bumps, want 4", n)
+	}
+	if h.MaxUS != 1100 {
+		t.Errorf("stalest %d µs, want 1100", h.MaxUS)
+	}
+	if q := h.quantile(0.5); q < 0.009 || q > 0.011 { // in ms
+		t.Errorf("median %v ms, want ~0.010", q)
+	}
+}
