@@ -163,10 +163,13 @@ func NewRedisBroker(opt RedisOptions) (*RedisBroker, error) {
 // newPool is the pool for publishes and version-table reads.
 func newPool(dial func() (redis.Conn, error)) *redis.Pool {
 	return &redis.Pool{
-		// A handful of idle connections keeps publishes and MGETs on warm,
-		// kept-alive connections; Wait with a cap makes a burst queue for a
+		// Every connection the cap allows stays warm and kept alive: with
+		// fewer idle than active, a burst (the subscribes of a reconnect
+		// storm each read the version table) closed the extra connections as
+		// it returned them and dialled them again at its next peak, a tenth
+		// of a storm's CPU. Wait with the cap makes a burst queue for a
 		// connection instead of opening hundreds.
-		MaxIdle:     8,
+		MaxIdle:     32,
 		MaxActive:   32,
 		Wait:        true,
 		IdleTimeout: 4 * time.Minute,
