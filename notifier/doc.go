@@ -19,9 +19,10 @@
 //	         Flush then Send, until its mailbox is empty (writer.go)
 //
 // Browsers arrive through internal/socketio (the one package that uses
-// go-socket.io 1.7.0, behind our transports, which refuse hostile input
-// before the library parses it), then onConnect registers a socket and onSubscribe
-// asks authbridge which topics it may hold. Without Redis, LocalBroker plays
+// go-socket.io 1.7.0: its Engine.IO server on our transports, which refuse
+// hostile input, under our own socket.io packet layer), then onConnect
+// registers a socket and onSubscribe asks authbridge which topics it may
+// hold. Without Redis, LocalBroker plays
 // the broker's part in process. POST /v1/publish, /v1/admin/mode, /healthz,
 // /readyz, /metrics and /pushpoll.js are served on the same listener.
 //

@@ -439,9 +439,9 @@ func (s *Server) resync(gen int) {
 	s.hub.eachSocket(func(sk *socket) { s.tellMode(sk, m) })
 }
 
-// onConnect registers the socket. It never sends from here (the socket.io
-// layer has not written its CONNECT yet): the mode notice goes to the
-// mailbox, whose writer runs on its own goroutine.
+// onConnect registers the socket. It runs on the connection's reader, so it
+// sends nothing itself: the mode notice goes to the mailbox, which the
+// writer pool drains.
 func (s *Server) onConnect(c socketio.Conn) *socket {
 	h := c.Header()
 	sk := newSocket(c.ID(), c, s.writers)

@@ -2,7 +2,7 @@ package notifier
 
 // workers runs functions on a few long-lived goroutines, so the deep call
 // chains of a subscribe (JSON, JWT verification, crypto) grow their stacks
-// once, not go-socket.io's reader goroutine of every socket. That reader's
+// once, not the reader goroutine of every socket. That reader's
 // stack stays grown for as long as the socket is idle (no GC runs to
 // shrink it), and the growth itself was a fifth of the CPU of a reconnect
 // storm. A function that finds no idle worker gets a goroutine of its own,
