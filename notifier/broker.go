@@ -33,6 +33,19 @@ type Broker interface {
 	WaitSubscribed(ctx context.Context, topics []string) error
 }
 
+// steadyBroker is a Broker that, once WaitSubscribed returned with its
+// link up, delivers every later bump of those topics until it reports a
+// link change. From the first table read after that, the hub's version of
+// a topic is as new as the table's (hub.markComplete), so later
+// subscribers of a held topic read no table: a reconnect storm of 19,000
+// sockets on one topic makes one read, not 19,000. The cluster broker is
+// not one: a topic's channel moves with its slot, and what was published
+// meanwhile is found only in the table.
+type steadyBroker interface {
+	Broker
+	steady()
+}
+
 // BrokerHandler receives what a broker delivers.
 type BrokerHandler interface {
 	// Message is one raw publish on a topic's channel.
@@ -63,6 +76,9 @@ func NewLocalBroker() *LocalBroker {
 func (b *LocalBroker) Subscribe(string)   {}
 func (b *LocalBroker) Unsubscribe(string) {}
 func (b *LocalBroker) Up() bool           { return true }
+
+// steady: a publish is a function call that reaches every holder.
+func (b *LocalBroker) steady() {}
 
 // WaitSubscribed has nothing to wait for: publishing is a function call.
 func (b *LocalBroker) WaitSubscribed(context.Context, []string) error { return nil }

@@ -202,6 +202,10 @@ func (b *RedisBroker) Close() error { return b.pools.Load().Close() }
 
 // WaitSubscribed returns once Redis has applied the SUBSCRIBE of every
 // topic on the live link (wantSet.waitConfirmed).
+// steady: one subscriber connection carries every channel, and losing or
+// replacing it (a Sentinel switch included) is a link change.
+func (b *RedisBroker) steady() {}
+
 func (b *RedisBroker) WaitSubscribed(ctx context.Context, topics []string) error {
 	return b.waitConfirmed(ctx, topics, b.up.Load)
 }

@@ -32,6 +32,9 @@ type hub struct {
 	// by a prefix grant; its size per credential is what maxPrefixTopics
 	// bounds.
 	prefixed map[string]map[string]int
+	// epoch counts the broker's link changes (linkChanged); see
+	// topicEntry.complete.
+	epoch uint64
 }
 
 type topicEntry struct {
@@ -42,6 +45,11 @@ type topicEntry struct {
 	// version is the newest version this node has seen published or read
 	// from the version table; 0 when it knows nothing.
 	version int64
+	// complete is epoch+1 when version is known to be as new as the version
+	// table's: the table was read after the broker confirmed this node's
+	// subscription to the topic, with the link up and unchanged since, so
+	// every later bump reaches the node (markComplete). 0 otherwise.
+	complete uint64
 }
 
 // The topic limits, as join refuses them.
@@ -231,6 +239,55 @@ func (h *hub) fanOut(topic string, v int64) (hinted int, fresh bool) {
 		}
 	}
 	return hinted, true
+}
+
+// linkEpoch counts the link's changes so far: capture it before waiting
+// for a subscription, and hand it to markComplete after the read.
+func (h *hub) linkEpoch() uint64 {
+	h.mu.RLock()
+	defer h.mu.RUnlock()
+	return h.epoch
+}
+
+// linkChanged records that the broker's link went down or came up: bumps
+// may have been lost, or a wait for a subscription may have returned
+// because the link was down rather than confirmed. No topic's version is
+// complete until its table is read again.
+func (h *hub) linkChanged() {
+	h.mu.Lock()
+	h.epoch++
+	h.mu.Unlock()
+}
+
+// markComplete records that topics' versions were read from the table
+// after their subscriptions were confirmed, by a caller that captured
+// epoch before waiting for them and saw the link up after the read; a
+// link change since the capture makes it count for nothing.
+func (h *hub) markComplete(topics []string, epoch uint64) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.epoch != epoch {
+		return
+	}
+	for _, t := range topics {
+		if e := h.topics[t]; e != nil {
+			e.complete = epoch + 1
+		}
+	}
+}
+
+// complete reports whether the node's versions of every one of topics are
+// as new as the version table's, so that reading the table would tell a
+// subscriber nothing join did not.
+func (h *hub) complete(topics []string) bool {
+	h.mu.RLock()
+	defer h.mu.RUnlock()
+	for _, t := range topics {
+		if e := h.topics[t]; e == nil || e.complete != h.epoch+1 {
+			return false
+		}
+	}
+	return true
 }
 
 // observe raises the node's known version of topic without hinting anyone,

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"runtime"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -394,4 +395,64 @@ func TestDrainMovesClientsWithoutLosingBumps(t *testing.T) {
 		})
 	}
 	t.Logf("%d clients moved during the drain and all ended at v%d", clients, last)
+}
+
+// TestHeldTopicSubscribesReadNoTable: once a node has read a held topic's
+// version after its subscription was confirmed, later subscribers of it get
+// the node's version without a table read (a reconnect storm on one topic
+// makes one read, not one per socket) and still miss nothing; after a link
+// change the next subscriber reads the table again.
+func TestHeldTopicSubscribesReadNoTable(t *testing.T) {
+	rs, n := redisNode(t)
+	mgets := func() int {
+		reply, err := rs.Do("INFO", "commandstats")
+		must(t, err)
+		for _, line := range strings.Split(reply, "\n") {
+			if rest, ok := strings.CutPrefix(line, "cmdstat_mget:calls="); ok {
+				calls, _, _ := strings.Cut(rest, ",")
+				v, err := strconv.Atoi(calls)
+				must(t, err)
+				return v
+			}
+		}
+		return 0
+	}
+	tok := token(t, "held")
+	// Published before any node held the topic: only the table knows it.
+	_, err := rs.Do("SET", "pushpoll:held", "5")
+	must(t, err)
+
+	a := dial(t, n, sioclient.Options{})
+	a.subscribe(tok, map[string]int64{"held": 0})
+	a.waitHint("held", 5, 5*time.Second)
+	before := mgets()
+	if before == 0 {
+		t.Fatal("the first subscriber did not read the table")
+	}
+	for range 5 {
+		c := dial(t, n, sioclient.Options{})
+		c.subscribe(tok, map[string]int64{"held": 0})
+		c.waitHint("held", 5, 5*time.Second)
+	}
+	if got := mgets(); got != before {
+		t.Fatalf("%d table reads for 5 subscribers of a held topic, want none", got-before)
+	}
+	publishHTTP(t, n, publishSecret, `{"topic":"held","v":6}`)
+	a.waitHint("held", 6, 5*time.Second)
+
+	_, err = rs.Do("CLIENT", "KILL", "TYPE", "pubsub")
+	must(t, err)
+	waitFor(t, 5*time.Second, "node notices the kill", func() bool { return readyStatus(t, n) != http.StatusOK })
+	waitFor(t, 10*time.Second, "node ready again", func() bool { return readyStatus(t, n) == http.StatusOK })
+	// What the node may have missed while its link was down is only in the
+	// table now.
+	_, err = rs.Do("SET", "pushpoll:held", "7")
+	must(t, err)
+	before = mgets()
+	c := dial(t, n, sioclient.Options{})
+	c.subscribe(tok, map[string]int64{"held": 0})
+	c.waitHint("held", 7, 5*time.Second)
+	if mgets() == before {
+		t.Fatal("a subscriber after a link change did not read the table")
+	}
 }

@@ -375,6 +375,7 @@ func (s *Server) Message(topic string, payload []byte) {
 // once. Coming back, the node resyncs: hints for whatever may have been
 // missed, then push again.
 func (s *Server) Link(up bool) {
+	s.hub.linkChanged()
 	s.linkMu.Lock()
 	s.linkGen++
 	gen := s.linkGen
@@ -571,7 +572,14 @@ func (s *Server) subscribe(sk *socket, raw json.RawMessage) subscribeAck {
 	// does a bump reach it; reading the version table after that, and only
 	// then acking, leaves no window in which a bump the app publishes right
 	// after the ack is lost. The version table may also know of bumps this
-	// node never saw (published while the client was on another node).
+	// node never saw (published while the client was on another node),
+	// unless the node's versions are complete: then join hinted them.
+	steady, _ := s.broker.(steadyBroker)
+	if steady != nil && s.hub.complete(d.Granted) {
+		return ack
+	}
+	epoch := s.hub.linkEpoch()
+	confirmed := true
 	if len(added) > 0 {
 		// Two seconds is hundreds of Redis round trips; beyond it the link
 		// is failing and the resync after it covers the topics anyway.
@@ -580,9 +588,15 @@ func (s *Server) subscribe(sk *socket, raw json.RawMessage) subscribeAck {
 		wcancel()
 		if err != nil {
 			s.warn.Warn("subscribe not confirmed", "broker did not confirm a subscribe in time", "err", err)
+			confirmed = false
 		}
 	}
-	s.catchUp(ctx, sk, d.Granted)
+	// WaitSubscribed also returns when the link is down; markComplete
+	// discounts a read if the link changed since epoch, and Up rules out
+	// one that was down all along.
+	if s.catchUp(ctx, sk, d.Granted) && confirmed && steady != nil && s.broker.Up() {
+		s.hub.markComplete(added, epoch)
+	}
 	return ack
 }
 
@@ -612,16 +626,19 @@ func (s *Server) limitMessage(err error) string {
 	return fmt.Sprintf("too many topics on this node: at most %d", s.cfg.MaxTopics)
 }
 
-func (s *Server) catchUp(ctx context.Context, sk *socket, topics []string) {
+// catchUp reads topics' versions from the table for sk, and reports
+// whether it could.
+func (s *Server) catchUp(ctx context.Context, sk *socket, topics []string) bool {
 	versions, err := s.broker.Versions(ctx, topics)
 	if err != nil {
 		s.warn.Warn("version table", "version table read failed", "err", err)
-		return
+		return false
 	}
 	for t, v := range versions {
 		s.hub.observe(t, v)
 		sk.hint(t, v)
 	}
+	return true
 }
 
 // expire runs when a socket's earliest grant lapses.
