@@ -177,6 +177,9 @@ func TestAttackForeignOrigin(t *testing.T) {
 			t.Run(tr+"/"+o.name, func(t *testing.T) {
 				healthy := newWitness(t, n, sioclient.Options{Transport: tr, Header: allowed},
 					func(topic string) string { return token(t, topic) })
+				// The previous case's witness closed as that case ended; the
+				// node drops its session a moment later.
+				waitFor(t, 5*time.Second, "only the suite's and this case's witness", func() bool { return n.srv.Sessions() == 2 })
 				base := n.srv.Sessions()
 				refusedBefore := wireRejected(t, n, "origin")
 				ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)

@@ -158,6 +158,8 @@ func (s *Server) socketConfig() socketio.Config {
 		Logger:         s.parts,
 		NodeID:         s.node,
 		OnForward:      func(result string) { s.m.forwarded.WithLabelValues(result).Inc() },
+		// All onConnect reads: the callback mode forwards no other header.
+		Headers: []string{"Cookie", "Authorization"},
 	}
 	if s.peers != nil {
 		c.Peer = s.peers.lookup

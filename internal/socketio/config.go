@@ -49,6 +49,12 @@ type Config struct {
 	// 503 "draining"; existing sessions keep working.
 	Draining func() bool
 
+	// Headers names the handshake request headers a connection keeps for
+	// Conn.Header, like "Cookie"; nil keeps them all. A server that reads a
+	// few need not hold the rest of every user's request (user agent,
+	// languages, other cookies' neighbours) for as long as the socket lives.
+	Headers []string
+
 	// NodeID names this node inside every session id it issues (see
 	// NewNodeID). Empty takes one random id per process, which does for a
 	// single server per process.

@@ -7,6 +7,7 @@ import (
 	"math/bits"
 	"net/http"
 	"net/http/httptest"
+	"reflect"
 	"runtime"
 	"strings"
 	"testing"
@@ -262,5 +263,49 @@ func TestBareHandshakesExpireAndHoldNoSlot(t *testing.T) {
 	c.echo("and stays")
 	if n := h.srv.Sockets(); n != 1 {
 		t.Fatalf("Sockets() = %d, want 1", n)
+	}
+}
+
+// TestConnKeepsOnlyListedHeaders: with Config.Headers set, Conn.Header has
+// the listed headers of the handshake and nothing else, on both transports.
+func TestConnKeepsOnlyListedHeaders(t *testing.T) {
+	h := newHarness(t, func(c *Config) { c.Headers = []string{"cookie", "Authorization"} })
+	sent := http.Header{
+		"Cookie":     {"session=abc"},
+		"User-Agent": {"test-agent"},
+		"X-Private":  {"not for the node"},
+	}
+	want := http.Header{"Cookie": {"session=abc"}}
+	check := func(transport string, c Conn) {
+		t.Helper()
+		if got := c.Header(); !reflect.DeepEqual(got, want) {
+			t.Errorf("%s: Header() = %v, want %v", transport, got, want)
+		}
+	}
+
+	ws, _, err := h.dialWS("EIO=3&transport=websocket", sent)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ws.Close()
+	select {
+	case c := <-h.conns:
+		check("websocket", c)
+	case <-time.After(5 * time.Second):
+		t.Fatal("websocket: no Connect")
+	}
+
+	resp, body := h.do(t, http.MethodGet, h.url("EIO=3&transport=polling&b64=1"), sent, "")
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("polling handshake: %d %q", resp.StatusCode, body)
+	}
+	sid := mustDecodePayload(t, body)[0][len(`0{"sid":"`):]
+	c := &pollClient{t: t, h: h, sid: sid[:strings.IndexByte(sid, '"')]}
+	c.get() // the CONNECT; Connect runs once it is written
+	select {
+	case conn := <-h.conns:
+		check("polling", conn)
+	case <-time.After(5 * time.Second):
+		t.Fatal("polling: no Connect")
 	}
 }

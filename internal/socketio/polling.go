@@ -50,7 +50,14 @@ func (t *pollingTransport) Accept(w http.ResponseWriter, r *http.Request) (trans
 	if r.URL.Query().Get("sid") != "" {
 		return nil, errPollingUpgrade
 	}
-	inner, err := t.inner.Accept(w, r)
+	// The library's conn keeps the header of the request it accepts.
+	kr := r
+	if t.set.cfg.Headers != nil {
+		kr = new(http.Request)
+		*kr = *r
+		kr.Header = t.set.kept(r.Header)
+	}
+	inner, err := t.inner.Accept(w, kr)
 	if err != nil {
 		return nil, err
 	}

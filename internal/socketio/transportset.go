@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/textproto"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -190,6 +191,21 @@ func (s *transportSet) closeAll() int {
 		}
 	}
 	return len(conns)
+}
+
+// kept is the part of a handshake's header its connection keeps
+// (Config.Headers).
+func (s *transportSet) kept(h http.Header) http.Header {
+	if s.cfg.Headers == nil {
+		return h
+	}
+	out := make(http.Header, len(s.cfg.Headers))
+	for _, k := range s.cfg.Headers {
+		if v := h.Values(k); len(v) > 0 {
+			out[textproto.CanonicalMIMEHeaderKey(k)] = v
+		}
+	}
+	return out
 }
 
 func (s *transportSet) getBuf() *bytes.Buffer {

@@ -105,7 +105,7 @@ func (t *websocketTransport) Accept(w http.ResponseWriter, r *http.Request) (tra
 		set:       t.set,
 		ws:        ws,
 		url:       *r.URL,
-		header:    r.Header,
+		header:    t.set.kept(r.Header),
 		sid:       sid,
 		handshake: newHandshake(sid != ""),
 	}
