@@ -43,8 +43,13 @@ type topicEntry struct {
 	// credential that granted it; nil until there is one.
 	creds map[*socket]string
 	// version is the newest version this node has seen published or read
-	// from the version table; 0 when it knows nothing.
+	// from the version table; 0 when it knows nothing. join hands it to new
+	// holders.
 	version int64
+	// sent is the newest version fanned out to the holders. A table read
+	// raises version, not sent: the bump it found may still be on its way
+	// on the channel, and its fan-out must reach the holders that lack it.
+	sent int64
 	// complete is epoch+1 when version is known to be as new as the version
 	// table's: the table was read after the broker confirmed this node's
 	// subscription to the topic, with the link up and unchanged since, so
@@ -208,7 +213,8 @@ func (h *hub) unprefix(cred, t string) {
 
 // fanOut delivers a bump to every local holder of its topic. It returns how
 // many sockets got a new or raised hint; a bump at or below the version this
-// node already saw reaches nobody (duplicates and out-of-order publishes).
+// node already fanned out reaches nobody (duplicates and out-of-order
+// publishes).
 func (h *hub) fanOut(topic string, v int64) (hinted int, fresh bool) {
 	h.mu.Lock()
 	e := h.topics[topic]
@@ -216,13 +222,12 @@ func (h *hub) fanOut(topic string, v int64) (hinted int, fresh bool) {
 		h.mu.Unlock()
 		return 0, false
 	}
-	if v != 0 && v <= e.version {
+	if v != 0 && v <= e.sent {
 		h.mu.Unlock()
 		return 0, false
 	}
-	if v > e.version {
-		e.version = v
-	}
+	e.sent = max(e.sent, v)
+	e.version = max(e.version, v)
 	subs := make([]*socket, 0, len(e.subs))
 	for s := range e.subs {
 		subs = append(subs, s)

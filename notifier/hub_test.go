@@ -52,6 +52,31 @@ func TestHubInterestIsRefcounted(t *testing.T) {
 	}
 }
 
+// TestHubTableReadDoesNotSwallowAFanOut: a subscriber's table read can find
+// a bump before the node reads it off the channel (the publish script sets
+// the key, then publishes). That read must not make the fan-out look like a
+// duplicate to the holders who have not had it.
+func TestHubTableReadDoesNotSwallowAFanOut(t *testing.T) {
+	h := newHub(&interestLog{subs: map[string]int{}}, 0, 0)
+	ca := &fakeConn{}
+	a := newSocket("a", ca, testPool(t))
+	h.addSocket(a)
+	a.grant(map[string]int64{"x": 0}, time.Time{}, nil)
+	mustJoin(t, h, a, []string{"x"}, nil, "")
+
+	h.observe("x", 5) // another socket's subscribe read the table
+	if n, fresh := h.fanOut("x", 5); n != 1 || !fresh {
+		t.Fatalf("fanOut(x,5) after the read = %d,%v; want 1,true", n, fresh)
+	}
+	if n, fresh := h.fanOut("x", 5); n != 0 || fresh {
+		t.Fatalf("the same bump again reached %d sockets (fresh=%v)", n, fresh)
+	}
+	waitIdle(t, a)
+	if got := ca.named("stale"); len(got) != 1 || got[0] != `{"x":5}` {
+		t.Fatalf("a got %v", got)
+	}
+}
+
 func TestHubFanOutOnlyToHolders(t *testing.T) {
 	h := newHub(&interestLog{subs: map[string]int{}}, 0, 0)
 	ca, cb := &fakeConn{}, &fakeConn{}
