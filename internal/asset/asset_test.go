@@ -12,15 +12,7 @@ import (
 
 func TestServeRevalidates(t *testing.T) {
 	f := New([]byte("console.log(1)"), "text/javascript")
-	get := func(header http.Header) *httptest.ResponseRecorder {
-		w := httptest.NewRecorder()
-		r := httptest.NewRequest(http.MethodGet, "/x.js", nil)
-		for k, v := range header {
-			r.Header[k] = v
-		}
-		f.Serve(w, r, "no-cache")
-		return w
-	}
+	get := func(header http.Header) *httptest.ResponseRecorder { return serve(f, header) }
 	first := get(nil)
 	if first.Code != http.StatusOK || first.Body.String() != "console.log(1)" || first.Header().Get("Content-Type") != "text/javascript" {
 		t.Fatalf("first GET: %d %q %v", first.Code, first.Body, first.Header())
@@ -40,15 +32,7 @@ func TestServeRevalidates(t *testing.T) {
 func TestServeGzip(t *testing.T) {
 	body := []byte(strings.Repeat("console.log('pushpoll');\n", 200))
 	f := New(body, "text/javascript")
-	get := func(header http.Header) *httptest.ResponseRecorder {
-		w := httptest.NewRecorder()
-		r := httptest.NewRequest(http.MethodGet, "/x.js", nil)
-		for k, v := range header {
-			r.Header[k] = v
-		}
-		f.Serve(w, r, "no-cache")
-		return w
-	}
+	get := func(header http.Header) *httptest.ResponseRecorder { return serve(f, header) }
 	cases := []struct {
 		name           string
 		acceptEncoding []string
@@ -108,4 +92,15 @@ func TestServeGzip(t *testing.T) {
 	if w.Header().Get("Content-Encoding") != "" || w.Header().Get("Vary") != "" || w.Body.String() != "x" {
 		t.Fatalf("tiny file: %v %q", w.Header(), w.Body)
 	}
+}
+
+// serve answers a GET of f carrying header.
+func serve(f File, header http.Header) *httptest.ResponseRecorder {
+	w := httptest.NewRecorder()
+	r := httptest.NewRequest(http.MethodGet, "/x.js", nil)
+	for k, v := range header {
+		r.Header[k] = v
+	}
+	f.Serve(w, r, "no-cache")
+	return w
 }
