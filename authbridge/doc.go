@@ -25,8 +25,8 @@
 // In callback mode the app's answer is cached per credential for its ttl
 // (at most an hour) and matched against later subscribes with other topics,
 // so the app should answer with everything the credential may receive, not
-// only the topics it was asked about. An answer with ttl 0 is not cached and
-// its grant does not expire. A 4xx answer denies with "not authorized"; a
+// only the topics it was asked about. An answer without a ttl (absent, 0 or
+// less) lasts --auth-callback-ttl, so every callback grant expires. A 4xx answer denies with "not authorized"; a
 // timeout, a refused connection, a 5xx or an unreadable answer denies with
 // "auth unavailable"; neither is cached. A subscribe that carries a token
 // never reaches the callback when a token key is configured.

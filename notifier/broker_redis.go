@@ -200,12 +200,12 @@ func (b *RedisBroker) Up() bool { return b.up.Load() }
 // Close releases the publish pool. Safe to call twice.
 func (b *RedisBroker) Close() error { return b.pools.Load().Close() }
 
-// WaitSubscribed returns once Redis has applied the SUBSCRIBE of every
-// topic on the live link (wantSet.waitConfirmed).
 // steady: one subscriber connection carries every channel, and losing or
 // replacing it (a Sentinel switch included) is a link change.
 func (b *RedisBroker) steady() {}
 
+// WaitSubscribed returns once Redis has applied the SUBSCRIBE of every
+// topic on the live link (wantSet.waitConfirmed).
 func (b *RedisBroker) WaitSubscribed(ctx context.Context, topics []string) error {
 	return b.waitConfirmed(ctx, topics, b.up.Load)
 }
