@@ -263,6 +263,7 @@ func (b *ClusterBroker) apply(ctx context.Context, topo *redisx.Topology, wg *sy
 		}
 	}
 	var links []*shardLink
+	h := b.h
 	for addr, label := range masters {
 		l := b.links[addr]
 		if l == nil {
@@ -273,7 +274,7 @@ func (b *ClusterBroker) apply(ctx context.Context, topo *redisx.Topology, wg *sy
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				l.run(lctx)
+				l.run(lctx, h)
 			}()
 		}
 		l.label.Store(label)
@@ -335,11 +336,11 @@ func (b *ClusterBroker) markMoved(topics []string) {
 	b.mu.Unlock()
 }
 
-// subscribed runs when a link has confirmed topics: the ones that were
+// subscribed runs when a link has confirmed topics (wantSet.confirm is
+// done): the ones that were
 // down or moved are handed to the handler to resync, and the node's first
 // full link-up is announced.
 func (b *ClusterBroker) subscribed(topics []string) {
-	b.confirm(topics)
 	b.mu.Lock()
 	var back []string
 	for _, t := range topics {

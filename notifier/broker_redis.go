@@ -8,7 +8,6 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"strconv"
-	"strings"
 	"sync/atomic"
 	"time"
 
@@ -65,20 +64,11 @@ type RedisBroker struct {
 	log    *slog.Logger
 	pools  atomic.Pointer[redis.Pool] // replaced whole when Sentinel switches master
 	script *redis.Script
-	// kick ends the subscriber session, or its backoff, at once: Sentinel
-	// announced a new master (broker_sentinel.go). Cap 1, coalesced.
-	kick chan struct{}
-	// master is the address the live subscriber session is connected to,
-	// switchedTo the master Sentinel last announced.
-	master, switchedTo atomic.Value // string
+	// switchedTo is the master Sentinel last announced (broker_sentinel.go).
+	switchedTo atomic.Value // string
 
 	wantSet
-	dirty chan struct{} // cap 1: "want changed", coalesced
-
-	up         atomic.Bool
-	Reconnects atomic.Int64
-	// CanaryLag is the last canary's publish-to-receive time.
-	CanaryLag atomic.Int64 // nanoseconds
+	link *subscriber // the one subscriber connection
 }
 
 // FlagKey returns the key and channel that carry the feature flag,
@@ -145,13 +135,14 @@ func NewRedisBroker(opt RedisOptions) (*RedisBroker, error) {
 	b := &RedisBroker{
 		opt:    opt,
 		url:    u,
-		kick:   make(chan struct{}, 1),
 		log:    opt.Logger.With("component", "redis"),
 		script: redis.NewScript(1, PublishScript),
-		dirty:  make(chan struct{}, 1),
 	}
-	b.wantSet = newWantSet(opt.Linger, func(string) { b.markDirty() })
-	b.master.Store("")
+	b.link = newSubscriber("redis", opt, b.log, false, &b.wantSet, b)
+	// A new master announced by Sentinel ends the session, or its backoff,
+	// at once (broker_sentinel.go).
+	b.link.kick = make(chan struct{}, 1)
+	b.wantSet = newWantSet(opt.Linger, func(string) { b.link.markDirty() })
 	b.switchedTo.Store("")
 	b.pools.Store(newPool(func() (redis.Conn, error) {
 		conn, _, err := b.dial(context.Background(), 5*time.Second)
@@ -195,7 +186,7 @@ func (b *RedisBroker) dial(ctx context.Context, readTimeout time.Duration) (redi
 }
 
 // Up reports whether the subscriber link is live and fully subscribed.
-func (b *RedisBroker) Up() bool { return b.up.Load() }
+func (b *RedisBroker) Up() bool { return b.link.up.Load() }
 
 // Close releases the publish pool. Safe to call twice.
 func (b *RedisBroker) Close() error { return b.pools.Load().Close() }
@@ -207,14 +198,7 @@ func (b *RedisBroker) steady() {}
 // WaitSubscribed returns once Redis has applied the SUBSCRIBE of every
 // topic on the live link (wantSet.waitConfirmed).
 func (b *RedisBroker) WaitSubscribed(ctx context.Context, topics []string) error {
-	return b.waitConfirmed(ctx, topics, b.up.Load)
-}
-
-func (b *RedisBroker) markDirty() {
-	select {
-	case b.dirty <- struct{}{}:
-	default:
-	}
+	return b.waitConfirmed(ctx, topics, b.link.up.Load)
 }
 
 // withConn runs f on a pooled connection. After a Redis restart the pool
@@ -293,189 +277,45 @@ func (b *RedisBroker) Versions(ctx context.Context, topics []string) (map[string
 	return out, nil
 }
 
-// Run keeps a subscriber link alive until ctx ends: connect, subscribe to
-// every wanted channel, deliver, and on any failure report the link down
-// and try again after a capped, jittered delay. It never gives up.
+// Run keeps the subscriber link alive until ctx ends (subscriber.run).
 func (b *RedisBroker) Run(ctx context.Context, h BrokerHandler) {
 	if b.url.Kind == redisx.Sentinel {
 		go b.watchSentinels(ctx)
 	}
-	backoff := b.opt.BackoffMin
-	for ctx.Err() == nil {
-		started := time.Now()
-		err := b.session(ctx, h)
-		if ctx.Err() != nil {
-			return
-		}
-		if time.Since(started) > 30*time.Second {
-			backoff = b.opt.BackoffMin // it was a healthy link, not a flapping one
-		}
-		delay := backoff/2 + rand.N(backoff/2+1)
-		b.log.Warn("redis link lost, reconnecting", "err", err, "retry_in", delay)
-		select {
-		case <-ctx.Done():
-			return
-		case <-time.After(delay):
-		case <-b.kick: // a new master was announced: no point waiting
-		}
-		backoff = min(2*backoff, b.opt.BackoffMax)
-		b.Reconnects.Add(1)
-	}
+	b.link.run(ctx, h)
 }
 
-// session runs one subscriber connection, following redigo's pub/sub
-// example: a receive goroutine that returns on error, a ping loop whose
-// period is shorter than the read timeout, and unsubscribe then wait on the
-// way out.
-func (b *RedisBroker) session(ctx context.Context, h BrokerHandler) error {
-	conn, addr, err := b.dial(ctx, b.opt.ReadTimeout)
-	if err != nil {
-		return err
-	}
-	b.master.Store(addr)
-	defer b.master.Store("")
-	psc := redis.PubSubConn{Conn: conn}
+// The subscriberOwner side of the one link: it serves every topic, and
+// its going down or up is the whole node's.
 
-	// Pongs carry markers: a marker coming back proves every SUBSCRIBE sent
-	// before it was applied (Redis answers a connection in order).
-	// Pong markers confirm subscriptions, so they must not be dropped; the
-	// receiver blocks on them until the session ends (stop).
-	pongs := make(chan string, 16)
-	stop := make(chan struct{})
-	canaries := make(chan string, 4)
-	done := make(chan error, 1)
-	flagChannel, canaryChannel := b.FlagKey(), b.canaryChannel()
-	var delivered atomic.Int64 // unix ns of the last message of any kind
-	go func() {
-		for {
-			switch m := psc.Receive().(type) {
-			case redis.Message:
-				delivered.Store(time.Now().UnixNano())
-				switch m.Channel {
-				case flagChannel:
-					h.Flag(string(m.Data))
-				case canaryChannel:
-					select {
-					case canaries <- string(m.Data):
-					default:
-					}
-				default:
-					h.Message(strings.TrimPrefix(m.Channel, b.opt.Prefix), m.Data)
-				}
-			case redis.Pong:
-				select {
-				case pongs <- m.Data:
-				case <-stop:
-				}
-			case error:
-				done <- m
-				return
-			}
-		}
-	}()
+func (b *RedisBroker) dialSubscriber(ctx context.Context) (redis.Conn, string, error) {
+	return b.dial(ctx, b.opt.ReadTimeout)
+}
 
-	wasUp := false
-	defer func() {
-		close(stop)
-		conn.Close()
-		<-done
-		b.confirm(nil)
-		if wasUp {
-			b.up.Store(false)
-			h.Link(false)
-		}
-	}()
+func (b *RedisBroker) fixedChannels() (string, string, error) {
+	return b.FlagKey(), b.canaryChannel(), nil
+}
 
-	if err := psc.Subscribe(flagChannel, canaryChannel); err != nil {
-		return err
+func (b *RedisBroker) serves(string) bool { return true }
+
+func (b *RedisBroker) kicked(addr string) error {
+	if to := b.switchedTo.Load().(string); to != addr {
+		return fmt.Errorf("sentinel switched the master from %s to %s", addr, to)
 	}
-	have := make(map[string]bool)
-	if _, err := b.sync(psc, have); err != nil {
-		return err
-	}
-	// Ready only once every held topic is subscribed again: a node that
-	// reports ready with half its channels would silently miss bumps.
-	if err := psc.Ping("synced"); err != nil {
-		return err
-	}
-	if err := awaitPong(ctx, done, pongs, "synced", b.opt.ReadTimeout); err != nil {
-		return err
-	}
-	confirmedAll := make([]string, 0, len(have))
-	for t := range have {
-		confirmedAll = append(confirmedAll, t)
-	}
-	b.confirm(confirmedAll)
-	wasUp = true
-	b.up.Store(true)
-	b.log.Info("redis link up", "topics", len(have), "server", addr)
+	return nil
+}
+
+func (b *RedisBroker) linkUp(_ []string, h BrokerHandler) {
 	h.Link(true)
 	// The flag may have changed while this node was away; the key holds it.
 	go b.readFlag(h)
-
-	ping := time.NewTicker(b.opt.PingEvery)
-	defer ping.Stop()
-	canaryTick := time.NewTicker(b.opt.CanaryEvery)
-	defer canaryTick.Stop()
-	var canarySent time.Time // zero: no canary in flight
-	canarySeq := 0
-	// awaiting maps a PING marker to the topics subscribed just before it.
-	awaiting := map[string][]string{}
-	marker := 0
-	for {
-		select {
-		case <-ctx.Done():
-			_ = psc.Unsubscribe()
-			return ctx.Err()
-		case err := <-done:
-			done <- err
-			return err
-		case <-b.kick:
-			if to := b.switchedTo.Load().(string); to != addr {
-				return fmt.Errorf("sentinel switched the master from %s to %s", addr, to)
-			}
-		case <-b.dirty:
-			added, err := b.sync(psc, have)
-			if err != nil {
-				return err
-			}
-			if len(added) > 0 {
-				marker++
-				m := "sub:" + strconv.Itoa(marker)
-				awaiting[m] = added
-				if err := psc.Ping(m); err != nil {
-					return err
-				}
-			}
-		case <-ping.C:
-			if !canarySent.IsZero() && time.Since(canarySent) > b.opt.CanaryTimeout {
-				if delivered.Load() < canarySent.UnixNano() {
-					return errors.New("canary not received back: link open but not delivering")
-				}
-				canarySent = time.Time{} // late, but the link delivers
-			}
-			if err := psc.Ping(""); err != nil {
-				return err
-			}
-		case <-canaryTick.C:
-			if canarySent.IsZero() {
-				canarySeq++
-				canarySent = time.Now()
-				go b.publishCanary(canaryChannel, strconv.Itoa(canarySeq))
-			}
-		case c := <-canaries:
-			if c == strconv.Itoa(canarySeq) && !canarySent.IsZero() {
-				b.CanaryLag.Store(int64(time.Since(canarySent)))
-				canarySent = time.Time{}
-			}
-		case p := <-pongs:
-			if topics, ok := awaiting[p]; ok {
-				delete(awaiting, p)
-				b.confirm(topics)
-			}
-		}
-	}
 }
+
+func (b *RedisBroker) confirmed([]string) {}
+func (b *RedisBroker) moved([]string)     {}
+func (b *RedisBroker) sessionFailed()     {}
+
+func (b *RedisBroker) linkDown(_ []string, _ bool, h BrokerHandler) { h.Link(false) }
 
 // publishCanary sends one canary through the publish pool, the same path
 // the app's bumps take to Redis.
@@ -510,65 +350,4 @@ func (b *RedisBroker) SetFlag(ctx context.Context, mode string) error {
 		_, err := redis.DoContext(conn, ctx, "PUBLISH", b.FlagKey(), mode)
 		return err
 	})
-}
-
-// subscribeBatch bounds one SUBSCRIBE command's argument count.
-const subscribeBatch = 1000
-
-// sync brings the connection's subscriptions in line with want and returns
-// the topics it subscribed.
-func (b *RedisBroker) sync(psc redis.PubSubConn, have map[string]bool) ([]string, error) {
-	b.mu.Lock()
-	var added []string
-	var add, drop []any
-	for t := range b.want {
-		if !have[t] {
-			added = append(added, t)
-			add = append(add, b.opt.Prefix+t)
-			have[t] = true
-		}
-	}
-	for t := range have {
-		if _, ok := b.want[t]; !ok {
-			drop = append(drop, b.opt.Prefix+t)
-			delete(have, t)
-			delete(b.confirmed, t)
-		}
-	}
-	b.mu.Unlock()
-	for start := 0; start < len(add); start += subscribeBatch {
-		if err := psc.Subscribe(add[start:min(start+subscribeBatch, len(add))]...); err != nil {
-			return nil, fmt.Errorf("subscribe: %w", err)
-		}
-	}
-	for start := 0; start < len(drop); start += subscribeBatch {
-		if err := psc.Unsubscribe(drop[start:min(start+subscribeBatch, len(drop))]...); err != nil {
-			return nil, fmt.Errorf("unsubscribe: %w", err)
-		}
-	}
-	return added, nil
-}
-
-// awaitPong waits until the subscriber reads the PING reply carrying marker:
-// Redis answers commands in order, so every SUBSCRIBE sent before that PING
-// has been applied. done carries the receiver's error and is refilled for
-// the session's other readers.
-func awaitPong(ctx context.Context, done chan error, pongs <-chan string, marker string, limit time.Duration) error {
-	timeout := time.NewTimer(limit)
-	defer timeout.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case err := <-done:
-			done <- err
-			return err
-		case p := <-pongs:
-			if p == marker {
-				return nil
-			}
-		case <-timeout.C:
-			return errors.New("subscribe not confirmed in time")
-		}
-	}
 }

@@ -63,7 +63,7 @@ func (b *RedisBroker) watchSentinel(ctx context.Context, sentinel string) error 
 	hp, err := redis.Strings(redis.DoContext(ask, ctx, "SENTINEL", "GET-MASTER-ADDR-BY-NAME", b.url.Master))
 	ask.Close()
 	if err == nil && len(hp) == 2 {
-		if addr := net.JoinHostPort(hp[0], hp[1]); addr != b.master.Load().(string) && b.master.Load().(string) != "" {
+		if addr := net.JoinHostPort(hp[0], hp[1]); addr != b.link.server.Load().(string) && b.link.server.Load().(string) != "" {
 			b.masterSwitched(addr)
 		}
 	}
@@ -121,7 +121,7 @@ func (b *RedisBroker) masterSwitched(addr string) {
 	old := b.pools.Swap(newPool(b.pools.Load().Dial))
 	_ = old.Close()
 	select {
-	case b.kick <- struct{}{}:
+	case b.link.kick <- struct{}{}:
 	default:
 	}
 }
@@ -135,7 +135,7 @@ func (b *RedisBroker) Links() []LinkState {
 	return []LinkState{{
 		Name:       name,
 		Up:         b.Up(),
-		CanaryLag:  time.Duration(b.CanaryLag.Load()),
-		Reconnects: b.Reconnects.Load(),
+		CanaryLag:  time.Duration(b.link.canaryLag.Load()),
+		Reconnects: b.link.reconnects.Load(),
 	}}
 }
