@@ -33,29 +33,27 @@ type Broker interface {
 	WaitSubscribed(ctx context.Context, topics []string) error
 }
 
-// steadyBroker is a Broker that, once WaitSubscribed returned with its
-// link up, delivers every later bump of those topics until it reports a
-// link change. From the first table read after that, the hub's version of
-// a topic is as new as the table's (hub.markComplete), so later
-// subscribers of a held topic read no table: a reconnect storm of 19,000
-// sockets on one topic makes one read, not 19,000. The cluster broker is
-// not one: a topic's channel moves with its slot, and what was published
-// meanwhile is found only in the table.
-type steadyBroker interface {
-	Broker
-	steady()
-}
-
 // BrokerHandler receives what a broker delivers.
 type BrokerHandler interface {
 	// Message is one raw publish on a topic's channel.
 	Message(topic string, payload []byte)
-	// Link reports the delivery link going down (bumps may be lost from now
-	// on) or up again (every held topic is subscribed again).
-	Link(up bool)
+	// Link reports the delivery link, or the part of it some topics are
+	// on, going down or up again.
+	Link(ev LinkEvent)
 	// Flag reports the feature flag set for every node (DESIGN §5), as read
 	// from the bus; the handler validates it.
 	Flag(mode string)
+}
+
+// LinkEvent is the one outage event, for a whole link and for a set of
+// topics (a Redis Cluster shard) alike.
+type LinkEvent struct {
+	// Up false: bumps for the topics may be lost from now on. Up true: the
+	// topics are subscribed again, after an outage or a slot migration,
+	// and what they missed is only in the version table.
+	Up bool
+	// Topics the event covers; nil means the whole link, every topic.
+	Topics []string
 }
 
 // LocalBroker is the in-process broker: one node, no Redis. Publishing goes
@@ -77,9 +75,6 @@ func (b *LocalBroker) Subscribe(string)   {}
 func (b *LocalBroker) Unsubscribe(string) {}
 func (b *LocalBroker) Up() bool           { return true }
 
-// steady: a publish is a function call that reaches every holder.
-func (b *LocalBroker) steady() {}
-
 // WaitSubscribed has nothing to wait for: publishing is a function call.
 func (b *LocalBroker) WaitSubscribed(context.Context, []string) error { return nil }
 
@@ -87,7 +82,7 @@ func (b *LocalBroker) Run(ctx context.Context, h BrokerHandler) {
 	b.mu.Lock()
 	b.h = h
 	b.mu.Unlock()
-	h.Link(true)
+	h.Link(LinkEvent{Up: true})
 	<-ctx.Done()
 }
 

@@ -24,7 +24,7 @@ import (
 // channels of the held topics in that shard's slots.
 //
 // Losing a shard costs only the topics on it: their holders are told poll
-// (TopicsLink), and when a link to the shard's master, the old one back or
+// (a LinkEvent for those topics), and when a link to the shard's master, the old one back or
 // a promoted replica, has subscribed them again, they are resynced from the
 // version table and told push. Redirects (MOVED, ASK), CLUSTERDOWN,
 // sunsubscribe pushes from a slot migration and failed links all ask for
@@ -322,8 +322,8 @@ func (b *ClusterBroker) reportDown(topics []string) {
 	}
 	h, up := b.h, b.everUp
 	b.mu.Unlock()
-	if tl, ok := h.(TopicLinkHandler); ok && up && len(fresh) > 0 {
-		tl.TopicsLink(false, fresh)
+	if up && len(fresh) > 0 {
+		h.Link(LinkEvent{Topics: fresh})
 	}
 }
 
@@ -361,12 +361,12 @@ func (b *ClusterBroker) subscribed(topics []string) {
 	h := b.h
 	b.mu.Unlock()
 	if first {
-		h.Link(true)
+		h.Link(LinkEvent{Up: true})
 		go b.readFlag(h)
 		return
 	}
-	if tl, ok := h.(TopicLinkHandler); ok && len(back) > 0 {
-		tl.TopicsLink(true, back)
+	if len(back) > 0 {
+		h.Link(LinkEvent{Up: true, Topics: back})
 	}
 }
 

@@ -191,10 +191,6 @@ func (b *RedisBroker) Up() bool { return b.link.up.Load() }
 // Close releases the publish pool. Safe to call twice.
 func (b *RedisBroker) Close() error { return b.pools.Load().Close() }
 
-// steady: one subscriber connection carries every channel, and losing or
-// replacing it (a Sentinel switch included) is a link change.
-func (b *RedisBroker) steady() {}
-
 // WaitSubscribed returns once Redis has applied the SUBSCRIBE of every
 // topic on the live link (wantSet.waitConfirmed).
 func (b *RedisBroker) WaitSubscribed(ctx context.Context, topics []string) error {
@@ -306,7 +302,7 @@ func (b *RedisBroker) kicked(addr string) error {
 }
 
 func (b *RedisBroker) linkUp(_ []string, h BrokerHandler) {
-	h.Link(true)
+	h.Link(LinkEvent{Up: true})
 	// The flag may have changed while this node was away; the key holds it.
 	go b.readFlag(h)
 }
@@ -315,7 +311,7 @@ func (b *RedisBroker) confirmed([]string) {}
 func (b *RedisBroker) moved([]string)     {}
 func (b *RedisBroker) sessionFailed()     {}
 
-func (b *RedisBroker) linkDown(_ []string, _ bool, h BrokerHandler) { h.Link(false) }
+func (b *RedisBroker) linkDown(_ []string, _ bool, h BrokerHandler) { h.Link(LinkEvent{}) }
 
 // publishCanary sends one canary through the publish pool, the same path
 // the app's bumps take to Redis.

@@ -32,9 +32,10 @@ type hub struct {
 	// by a prefix grant; its size per credential is what maxPrefixTopics
 	// bounds.
 	prefixed map[string]map[string]int
-	// epoch counts the broker's link changes (linkChanged); see
-	// topicEntry.complete.
-	epoch uint64
+	// epoch numbers the broker's link events on this node (linkEvent), and
+	// wholeAt is the epoch of the last one that covered the whole link; a
+	// topic's own epoch is position.
+	epoch, wholeAt Epoch
 }
 
 type topicEntry struct {
@@ -50,12 +51,22 @@ type topicEntry struct {
 	// raises version, not sent: the bump it found may still be on its way
 	// on the channel, and its fan-out must reach the holders that lack it.
 	sent int64
-	// complete is epoch+1 when version is known to be as new as the version
-	// table's: the table was read after the broker confirmed this node's
-	// subscription to the topic, with the link up and unchanged since, so
-	// every later bump reaches the node (markComplete). 0 otherwise.
-	complete uint64
+	// lostAt is the epoch of the last link event that covered this topic
+	// and not the whole link: its cluster shard lost or back, or its slot
+	// moved.
+	lostAt Epoch
+	// complete is the topic's epoch (position) + 1 when version is known
+	// to be as new as the version table's: the table was read after the
+	// broker confirmed this node's subscription to the topic, with no link
+	// event since, so every later bump reaches the node (markComplete). Any
+	// later event covering the topic moves its epoch on and voids it.
+	complete Epoch
 }
+
+// position is the epoch of the last link event that covered e's topic:
+// like centrifuge's StreamPosition epoch, a version known complete under
+// one epoch says nothing under the next.
+func (h *hub) position(e *topicEntry) Epoch { return max(h.wholeAt, e.lostAt) }
 
 // The topic limits, as join refuses them.
 var (
@@ -246,29 +257,46 @@ func (h *hub) fanOut(topic string, v int64) (hinted int, fresh bool) {
 	return hinted, true
 }
 
-// linkEpoch counts the link's changes so far: capture it before waiting
-// for a subscription, and hand it to markComplete after the read.
-func (h *hub) linkEpoch() uint64 {
+// linkEpoch is the epoch of the last link event: capture it before
+// waiting for a subscription, and hand it to markComplete after the read.
+func (h *hub) linkEpoch() Epoch {
 	h.mu.RLock()
 	defer h.mu.RUnlock()
 	return h.epoch
 }
 
-// linkChanged records that the broker's link went down or came up: bumps
-// may have been lost, or a wait for a subscription may have returned
-// because the link was down rather than confirmed. No topic's version is
-// complete until its table is read again.
-func (h *hub) linkChanged() {
+// linkEvent records a broker link event, for topics or, with nil, the
+// whole link, and returns its epoch: bumps may have been lost, or a wait
+// for a subscription may have returned because the link was down rather
+// than confirmed. No covered topic's version is complete until its table
+// is read again.
+func (h *hub) linkEvent(topics []string) Epoch {
 	h.mu.Lock()
+	defer h.mu.Unlock()
 	h.epoch++
-	h.mu.Unlock()
+	if topics == nil {
+		h.wholeAt = h.epoch
+	}
+	for _, t := range topics {
+		if e := h.topics[t]; e != nil {
+			e.lostAt = h.epoch
+		}
+	}
+	return h.epoch
+}
+
+// wholeEpoch is the epoch of the last event for the whole link.
+func (h *hub) wholeEpoch() Epoch {
+	h.mu.RLock()
+	defer h.mu.RUnlock()
+	return h.wholeAt
 }
 
 // markComplete records that topics' versions were read from the table
 // after their subscriptions were confirmed, by a caller that captured
-// epoch before waiting for them and saw the link up after the read; a
-// link change since the capture makes it count for nothing.
-func (h *hub) markComplete(topics []string, epoch uint64) {
+// epoch before waiting for them; any link event since the capture makes
+// it count for nothing.
+func (h *hub) markComplete(topics []string, epoch Epoch) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if h.epoch != epoch {
@@ -276,7 +304,7 @@ func (h *hub) markComplete(topics []string, epoch uint64) {
 	}
 	for _, t := range topics {
 		if e := h.topics[t]; e != nil {
-			e.complete = epoch + 1
+			e.complete = h.position(e) + 1
 		}
 	}
 }
@@ -288,7 +316,7 @@ func (h *hub) complete(topics []string) bool {
 	h.mu.RLock()
 	defer h.mu.RUnlock()
 	for _, t := range topics {
-		if e := h.topics[t]; e == nil || e.complete != h.epoch+1 {
+		if e := h.topics[t]; e == nil || e.complete != h.position(e)+1 {
 			return false
 		}
 	}
@@ -344,4 +372,23 @@ func (h *hub) counts() (sockets, topics int) {
 	h.mu.RLock()
 	defer h.mu.RUnlock()
 	return len(h.sockets), len(h.topics)
+}
+
+// holders returns every socket holding one of topics, once each.
+func (h *hub) holders(topics []string) []*socket {
+	seen := map[*socket]struct{}{}
+	var out []*socket
+	h.mu.RLock()
+	for _, t := range topics {
+		if e := h.topics[t]; e != nil {
+			for sk := range e.subs {
+				if _, ok := seen[sk]; !ok {
+					seen[sk] = struct{}{}
+					out = append(out, sk)
+				}
+			}
+		}
+	}
+	h.mu.RUnlock()
+	return out
 }

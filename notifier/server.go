@@ -7,11 +7,9 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"math/rand/v2"
 	"net"
 	"net/http"
 	"runtime"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -44,19 +42,10 @@ type Server struct {
 	peers   *peers        // the other nodes; nil on the in-process broker
 
 	flag     atomic.Value // string: the feature flag, push/shadow/poll
-	trusted  atomic.Bool  // broker link up and resynced: push may be trusted
+	trust    linkTrust    // what the broker's link events allow this node to promise (trust.go)
 	draining atomic.Bool
 
-	linkMu     sync.Mutex // serialises link transitions and resyncs
-	linkGen    int        // bumped on every transition; a resync checks it is still current
-	wasDown    bool       // the link went down at least once: bumps may have been missed
 	httpServer *http.Server
-
-	// partMu guards partDown: topics whose cluster shard is lost, mapped
-	// to the partGen of that event (partlink.go). Never held with linkMu.
-	partMu   sync.Mutex
-	partGen  int
-	partDown map[string]int
 }
 
 // New builds a node from cfg. Call Serve to run it.
@@ -303,7 +292,7 @@ func (s *Server) shutdown() {
 // poll while push cannot be trusted (broker link down or not yet resynced).
 func (s *Server) currentMode() modeMsg {
 	mode := s.flag.Load().(string)
-	if !s.trusted.Load() {
+	if !s.trust.trusted.Load() {
 		mode = "poll"
 	}
 	return modeMsg{Mode: mode, Fast: s.cfg.FastInterval.Milliseconds(), Slow: s.cfg.SlowInterval.Milliseconds()}
@@ -371,75 +360,6 @@ func (s *Server) Message(topic string, payload []byte) {
 	}
 	s.m.published.Inc()
 	s.hints.bump(topic, v, ts)
-}
-
-// Link implements BrokerHandler. Going down, every socket is told to poll at
-// once. Coming back, the node resyncs: hints for whatever may have been
-// missed, then push again.
-func (s *Server) Link(up bool) {
-	s.hub.linkChanged()
-	s.linkMu.Lock()
-	s.linkGen++
-	gen := s.linkGen
-	s.linkMu.Unlock()
-	if !up {
-		s.linkMu.Lock()
-		s.wasDown = true
-		s.linkMu.Unlock()
-		s.m.linkTransitions.WithLabelValues("down").Inc()
-		s.trusted.Store(false)
-		m := s.currentMode()
-		s.hub.eachSocket(func(sk *socket) { sk.setMode(m) })
-		return
-	}
-	s.m.linkTransitions.WithLabelValues("up").Inc()
-	go s.resync(gen)
-}
-
-// resync runs after the broker link came back. Where the version table has
-// a topic, only sockets behind it are hinted (fanOut compares versions);
-// where it has none, every holder gets v 0, "poll to be sure". Fan-outs are
-// spread over ResyncSpread so a big topic's clients do not poll at once.
-func (s *Server) resync(gen int) {
-	current := func() bool {
-		s.linkMu.Lock()
-		defer s.linkMu.Unlock()
-		return s.linkGen == gen && s.broker.Up()
-	}
-	s.linkMu.Lock()
-	afterOutage := s.wasDown
-	s.linkMu.Unlock()
-	topics := s.hub.topicNames()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	versions, err := s.broker.Versions(ctx, topics)
-	cancel()
-	if err != nil {
-		s.log.Warn("version table unreadable after reconnect; hinting v 0", "err", err)
-		versions = nil
-	}
-	rand.Shuffle(len(topics), func(i, j int) { topics[i], topics[j] = topics[j], topics[i] })
-	const steps = 20
-	for i, t := range topics {
-		if !current() {
-			return
-		}
-		v, known := versions[t]
-		if !known && !afterOutage {
-			// The first link-up of a node: nothing was missed while it
-			// was down, only what its sockets' subscribes already read.
-			continue
-		}
-		s.hub.fanOut(t, v) // 0 where the table has nothing: poll to be sure
-		if len(topics) > steps && i%(len(topics)/steps) == 0 {
-			time.Sleep(s.cfg.ResyncSpread / steps)
-		}
-	}
-	if !current() {
-		return
-	}
-	s.trusted.Store(true)
-	m := s.currentMode()
-	s.hub.eachSocket(func(sk *socket) { s.tellMode(sk, m) })
 }
 
 // onConnect registers the socket. It runs on the connection's reader, so it
@@ -576,8 +496,7 @@ func (s *Server) subscribe(sk *socket, raw json.RawMessage) subscribeAck {
 	// after the ack is lost. The version table may also know of bumps this
 	// node never saw (published while the client was on another node),
 	// unless the node's versions are complete: then join hinted them.
-	steady, _ := s.broker.(steadyBroker)
-	if steady != nil && s.hub.complete(d.Granted) {
+	if s.hub.complete(d.Granted) {
 		return ack
 	}
 	epoch := s.hub.linkEpoch()
@@ -594,9 +513,9 @@ func (s *Server) subscribe(sk *socket, raw json.RawMessage) subscribeAck {
 		}
 	}
 	// WaitSubscribed also returns when the link is down; markComplete
-	// discounts a read if the link changed since epoch, and Up rules out
-	// one that was down all along.
-	if s.catchUp(ctx, sk, d.Granted) && confirmed && steady != nil && s.broker.Up() {
+	// discounts a read if a link event came since epoch, and Up and
+	// holdsDownTopic rule out a link, or a shard, that was down all along.
+	if s.catchUp(ctx, sk, d.Granted) && confirmed && s.broker.Up() && !s.holdsDownTopic(sk) {
 		s.hub.markComplete(added, epoch)
 	}
 	return ack
