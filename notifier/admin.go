@@ -36,7 +36,7 @@ func (s *Server) handleMode(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, `mode must be push, shadow or poll`)
 		return
 	}
-	if fs, ok := s.broker.(flagSetter); ok {
+	if fs, ok := s.broker.(FlagSetter); ok {
 		if err := fs.SetFlag(r.Context(), req.Mode); err != nil {
 			writeError(w, http.StatusServiceUnavailable, "could not store the flag in Redis")
 			return

@@ -3,10 +3,8 @@ package notifier
 import (
 	"context"
 	"errors"
-	"fmt"
 	"log/slog"
 	"strconv"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -36,14 +34,14 @@ type ClusterBroker struct {
 	script *redis.Script
 	wantSet
 
-	topo    atomic.Pointer[redisx.Topology]
-	refresh chan struct{} // cap 1: "read the shard map again", coalesced
+	redisKeys
+	cl      *redisx.ClusterClient // pools, the shard map, MOVED and ASK
+	refresh chan struct{}         // cap 1: "read the shard map again", coalesced
 
 	// Lock order: mu before wantSet.mu; handler calls are made with
 	// neither held.
 	mu     sync.Mutex
-	pools  map[string]*redis.Pool // by node address: publishes and reads
-	links  map[string]*shardLink  // by master address
+	links  map[string]*shardLink // by master address
 	h      BrokerHandler
 	everUp bool // every shard was up at once: the node's first Link(true) was sent
 	// down holds the topics whose holders were told poll because their
@@ -66,10 +64,6 @@ const (
 	topologyEveryDown = 250 * time.Millisecond
 )
 
-// maxRedirects bounds how often one command follows MOVED, ASK or waits out
-// CLUSTERDOWN before giving up; a failover settles in a few.
-const maxRedirects = 8
-
 // NewClusterBroker checks a redis-cluster:// URL and returns a broker; it
 // connects in Run.
 func NewClusterBroker(opt RedisOptions) (*ClusterBroker, error) {
@@ -87,10 +81,16 @@ func NewClusterBroker(opt RedisOptions) (*ClusterBroker, error) {
 		log:     opt.Logger.With("component", "redis-cluster"),
 		script:  redis.NewScript(1, PublishScript),
 		refresh: make(chan struct{}, 1),
-		pools:   map[string]*redis.Pool{},
 		links:   map[string]*shardLink{},
 		down:    map[string]bool{},
 		moved:   map[string]bool{},
+	}
+	b.cl = redisx.NewClusterClient(u, b.requestRefresh)
+	b.redisKeys = redisKeys{
+		on: func(ctx context.Context, key string, f func(redis.Conn) error) error {
+			return b.cl.OnKey(ctx, key, func(c redis.Conn, _ bool) error { return f(c) })
+		},
+		publish: "SPUBLISH", flagKey: FlagKey(opt.Prefix), canaryTimeout: opt.CanaryTimeout,
 	}
 	b.wantSet = newWantSet(opt.Linger, func(topic string) {
 		if l := b.linkOf(b.opt.Prefix + topic); l != nil {
@@ -159,14 +159,7 @@ func (b *ClusterBroker) Links() []LinkState {
 }
 
 // Close releases every node's pool. Safe to call twice.
-func (b *ClusterBroker) Close() error {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	for _, p := range b.pools {
-		_ = p.Close()
-	}
-	return nil
-}
+func (b *ClusterBroker) Close() error { return b.cl.Close() }
 
 // Run keeps the shard map current and one link per shard master running
 // until ctx ends.
@@ -223,34 +216,18 @@ func (b *ClusterBroker) requestRefresh() {
 	}
 }
 
-// reload reads the shard map from the first node that answers (known
-// nodes first, then the URL's seeds) and applies it: a link for every
-// master, none for a node that no longer is one.
+// reload reads the shard map and applies it: a link for every master,
+// none for a node that no longer is one.
 func (b *ClusterBroker) reload(ctx context.Context, wg *sync.WaitGroup) error {
-	var candidates []string
-	if t := b.topo.Load(); t != nil {
-		candidates = t.Nodes()
+	topo, old, err := b.cl.Reload(ctx)
+	if err != nil {
+		return err
 	}
-	candidates = append(candidates, b.url.Addrs...)
-	var errs []error
-	for _, addr := range candidates {
-		var topo *redisx.Topology
-		err := b.withNode(ctx, addr, func(c redis.Conn) (err error) {
-			topo, err = redisx.ReadTopology(ctx, c, b.url.TLS)
-			return err
-		})
-		if err != nil {
-			errs = append(errs, fmt.Errorf("%s: %w", addr, err))
-			continue
-		}
-		b.apply(ctx, topo, wg)
-		return nil
-	}
-	return errors.Join(errs...)
+	b.apply(ctx, topo, old, wg)
+	return nil
 }
 
-func (b *ClusterBroker) apply(ctx context.Context, topo *redisx.Topology, wg *sync.WaitGroup) {
-	old := b.topo.Swap(topo)
+func (b *ClusterBroker) apply(ctx context.Context, topo, old *redisx.Topology, wg *sync.WaitGroup) {
 	b.mu.Lock()
 	masters := map[string]string{}
 	for _, s := range topo.Shards {
@@ -289,21 +266,8 @@ func (b *ClusterBroker) apply(ctx context.Context, topo *redisx.Topology, wg *sy
 	}
 }
 
-// ownerOf is the master address serving key's slot, "" when unknown.
-func (b *ClusterBroker) ownerOf(key string) string {
-	t := b.topo.Load()
-	if t == nil {
-		return ""
-	}
-	i := t.Shard(redisx.Slot(key))
-	if i < 0 {
-		return ""
-	}
-	return t.Shards[i].Master
-}
-
 func (b *ClusterBroker) linkOf(key string) *shardLink {
-	addr := b.ownerOf(key)
+	addr := b.cl.Owner(key)
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.links[addr]
@@ -370,87 +334,6 @@ func (b *ClusterBroker) subscribed(topics []string) {
 	}
 }
 
-func (b *ClusterBroker) pool(addr string) *redis.Pool {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	p := b.pools[addr]
-	if p == nil {
-		p = newPool(func() (redis.Conn, error) {
-			return redis.Dial("tcp", addr, b.url.DialOptions(5*time.Second)...)
-		})
-		b.pools[addr] = p
-	}
-	return p
-}
-
-func (b *ClusterBroker) withNode(ctx context.Context, addr string, f func(redis.Conn) error) error {
-	return withPooled(ctx, b.pool(addr), f)
-}
-
-// redirect reads a cluster error reply: where to go next and whether that
-// node needs ASKING first. wait is set for CLUSTERDOWN and TRYAGAIN, which
-// pass once the cluster settles.
-func redirect(err error) (addr string, asking, wait, ok bool) {
-	var re redis.Error
-	if !errors.As(err, &re) {
-		return "", false, false, false
-	}
-	f := strings.Fields(string(re))
-	switch {
-	case len(f) == 3 && f[0] == "MOVED":
-		return f[2], false, false, true
-	case len(f) == 3 && f[0] == "ASK":
-		return f[2], true, false, true
-	case len(f) > 0 && (f[0] == "CLUSTERDOWN" || f[0] == "TRYAGAIN"):
-		return "", false, true, true
-	}
-	return "", false, false, false
-}
-
-// doKey runs f on the master of key's slot, following MOVED and ASK and
-// waiting out CLUSTERDOWN. f is told when the node expects ASKING, which
-// doKey has already sent on the connection.
-func (b *ClusterBroker) doKey(ctx context.Context, key string, f func(c redis.Conn, asking bool) error) error {
-	addr, asking := b.ownerOf(key), false
-	err := errors.New("no node serves the slot of " + strconv.Quote(key))
-	for range maxRedirects {
-		if addr != "" {
-			err = b.withNode(ctx, addr, func(c redis.Conn) error {
-				if asking {
-					if _, err := redis.DoContext(c, ctx, "ASKING"); err != nil {
-						return err
-					}
-				}
-				return f(c, asking)
-			})
-		}
-		next, ask, wait, ok := redirect(err)
-		if addr != "" && !ok {
-			if err != nil && !isReplyError(err) {
-				b.requestRefresh() // the master may be gone: a replica may hold its slots now
-			}
-			return err
-		}
-		switch {
-		case ok && !wait:
-			addr, asking = next, ask
-			if !ask {
-				b.requestRefresh()
-			}
-			continue
-		default:
-			b.requestRefresh()
-			select {
-			case <-ctx.Done():
-				return ctx.Err()
-			case <-time.After(100 * time.Millisecond):
-			}
-			addr, asking = b.ownerOf(key), false
-		}
-	}
-	return err
-}
-
 // eval runs the publish script for key. Under ASKING it sends the script
 // itself: ASKING covers one command, and EVALSHA may need a second.
 func (b *ClusterBroker) eval(ctx context.Context, c redis.Conn, asking bool, key string, args ...any) (any, error) {
@@ -464,7 +347,7 @@ func (b *ClusterBroker) eval(ctx context.Context, c redis.Conn, asking bool, key
 func (b *ClusterBroker) Publish(ctx context.Context, topic string, v, ts int64) (bool, error) {
 	key, payload := b.opt.Prefix+topic, encodeBump(v, ts)
 	raised := false
-	err := b.doKey(ctx, key, func(c redis.Conn, asking bool) error {
+	err := b.cl.OnKey(ctx, key, func(c redis.Conn, asking bool) error {
 		if v == 0 {
 			_, err := redis.DoContext(c, ctx, "SPUBLISH", key, payload)
 			raised = err == nil
@@ -483,7 +366,7 @@ func (b *ClusterBroker) Publish(ctx context.Context, topic string, v, ts int64) 
 func (b *ClusterBroker) PublishBatch(ctx context.Context, bumps []Bump) (int, error) {
 	byNode := map[string][]Bump{}
 	for _, bp := range bumps {
-		addr := b.ownerOf(b.opt.Prefix + bp.Topic)
+		addr := b.cl.Owner(b.opt.Prefix + bp.Topic)
 		byNode[addr] = append(byNode[addr], bp)
 	}
 	var raised atomic.Int64
@@ -518,7 +401,7 @@ func (b *ClusterBroker) PublishBatch(ctx context.Context, bumps []Bump) (int, er
 // the items it did not publish.
 func (b *ClusterBroker) pipelinePublish(ctx context.Context, addr string, items []Bump, raised *atomic.Int64) []Bump {
 	var left []Bump
-	err := b.withNode(ctx, addr, func(c redis.Conn) error {
+	err := b.cl.OnNode(ctx, addr, func(c redis.Conn) error {
 		left = nil
 		// The script is loaded first in the same pipeline, so every
 		// EVALSHA after it finds it even on a master just promoted.
@@ -546,7 +429,7 @@ func (b *ClusterBroker) pipelinePublish(ctx context.Context, addr string, items 
 		for _, bp := range items {
 			n, err := redis.Int(c.Receive())
 			switch {
-			case err != nil && !isReplyError(err):
+			case err != nil && !redisx.IsReplyError(err):
 				return err // the connection is gone: retry the lot
 			case err != nil:
 				left = append(left, bp)
@@ -562,11 +445,6 @@ func (b *ClusterBroker) pipelinePublish(ctx context.Context, addr string, items 
 	return left
 }
 
-func isReplyError(err error) bool {
-	var re redis.Error
-	return errors.As(err, &re)
-}
-
 // Versions reads the version table with one MGET per slot (a cluster
 // refuses keys of several slots in one command), pipelined per master.
 func (b *ClusterBroker) Versions(ctx context.Context, topics []string) (map[string]int64, error) {
@@ -579,7 +457,7 @@ func (b *ClusterBroker) Versions(ctx context.Context, topics []string) (map[stri
 	for _, group := range bySlot {
 		for start := 0; start < len(group); start += mgetBatch {
 			batch := group[start:min(start+mgetBatch, len(group))]
-			addr := b.ownerOf(b.opt.Prefix + batch[0])
+			addr := b.cl.Owner(b.opt.Prefix + batch[0])
 			byNode[addr] = append(byNode[addr], batch)
 		}
 	}
@@ -587,7 +465,7 @@ func (b *ClusterBroker) Versions(ctx context.Context, topics []string) (map[stri
 	for addr, batches := range byNode {
 		left := batches // what the pipeline leaves to doKey, which follows redirects
 		if addr != "" {
-			err := b.withNode(ctx, addr, func(c redis.Conn) error {
+			err := b.cl.OnNode(ctx, addr, func(c redis.Conn) error {
 				left = nil
 				for _, batch := range batches {
 					if err := c.Send("MGET", b.keys(batch)...); err != nil {
@@ -600,7 +478,7 @@ func (b *ClusterBroker) Versions(ctx context.Context, topics []string) (map[stri
 				for _, batch := range batches {
 					vals, err := redis.Strings(c.Receive())
 					switch {
-					case err != nil && !isReplyError(err):
+					case err != nil && !redisx.IsReplyError(err):
 						return err
 					case err != nil:
 						left = append(left, batch)
@@ -615,7 +493,7 @@ func (b *ClusterBroker) Versions(ctx context.Context, topics []string) (map[stri
 			}
 		}
 		for _, batch := range left {
-			err := b.doKey(ctx, b.opt.Prefix+batch[0], func(c redis.Conn, _ bool) error {
+			err := b.cl.OnKey(ctx, b.opt.Prefix+batch[0], func(c redis.Conn, _ bool) error {
 				vals, err := redis.Strings(redis.DoContext(c, ctx, "MGET", b.keys(batch)...))
 				readVersions(out, batch, vals)
 				return err
@@ -644,30 +522,5 @@ func readVersions(out map[string]int64, topics, vals []string) {
 		if v, err := strconv.ParseInt(s, 10, 64); err == nil && v > 0 && i < len(topics) {
 			out[topics[i]] = v
 		}
-	}
-}
-
-// SetFlag stores the feature flag and announces it on its sharded channel.
-func (b *ClusterBroker) SetFlag(ctx context.Context, mode string) error {
-	key := b.FlagKey()
-	return b.doKey(ctx, key, func(c redis.Conn, _ bool) error {
-		if _, err := redis.DoContext(c, ctx, "SET", key, mode); err != nil {
-			return err
-		}
-		_, err := redis.DoContext(c, ctx, "SPUBLISH", key, mode)
-		return err
-	})
-}
-
-func (b *ClusterBroker) readFlag(h BrokerHandler) {
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	var mode string
-	err := b.doKey(ctx, b.FlagKey(), func(c redis.Conn, _ bool) (err error) {
-		mode, err = redis.String(redis.DoContext(c, ctx, "GET", b.FlagKey()))
-		return err
-	})
-	if err == nil && mode != "" {
-		h.Flag(mode)
 	}
 }

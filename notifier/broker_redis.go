@@ -68,6 +68,7 @@ type RedisBroker struct {
 	switchedTo atomic.Value // string
 
 	wantSet
+	redisKeys
 	link *subscriber // the one subscriber connection
 }
 
@@ -138,41 +139,21 @@ func NewRedisBroker(opt RedisOptions) (*RedisBroker, error) {
 		log:    opt.Logger.With("component", "redis"),
 		script: redis.NewScript(1, PublishScript),
 	}
+	b.redisKeys = redisKeys{
+		on:      func(ctx context.Context, _ string, f func(redis.Conn) error) error { return b.withConn(ctx, f) },
+		publish: "PUBLISH", flagKey: FlagKey(opt.Prefix), canaryTimeout: opt.CanaryTimeout,
+	}
 	b.link = newSubscriber("redis", opt, b.log, false, &b.wantSet, b)
 	// A new master announced by Sentinel ends the session, or its backoff,
 	// at once (broker_sentinel.go).
 	b.link.kick = make(chan struct{}, 1)
 	b.wantSet = newWantSet(opt.Linger, func(string) { b.link.markDirty() })
 	b.switchedTo.Store("")
-	b.pools.Store(newPool(func() (redis.Conn, error) {
+	b.pools.Store(redisx.NewPool(func() (redis.Conn, error) {
 		conn, _, err := b.dial(context.Background(), 5*time.Second)
 		return conn, err
 	}))
 	return b, nil
-}
-
-// newPool is the pool for publishes and version-table reads.
-func newPool(dial func() (redis.Conn, error)) *redis.Pool {
-	return &redis.Pool{
-		// Every connection the cap allows stays warm and kept alive: with
-		// fewer idle than active, a burst (the subscribes of a reconnect
-		// storm each read the version table) closed the extra connections as
-		// it returned them and dialled them again at its next peak, a tenth
-		// of a storm's CPU. Wait with the cap makes a burst queue for a
-		// connection instead of opening hundreds.
-		MaxIdle:     32,
-		MaxActive:   32,
-		Wait:        true,
-		IdleTimeout: 4 * time.Minute,
-		Dial:        dial,
-		TestOnBorrow: func(c redis.Conn, idleSince time.Time) error {
-			if time.Since(idleSince) < time.Minute {
-				return nil
-			}
-			_, err := c.Do("PING")
-			return err
-		},
-	}
 }
 
 // dial connects to the server, or to the master the sentinels name now;
@@ -197,31 +178,10 @@ func (b *RedisBroker) WaitSubscribed(ctx context.Context, topics []string) error
 	return b.waitConfirmed(ctx, topics, b.link.up.Load)
 }
 
-// withConn runs f on a pooled connection. After a Redis restart the pool
-// still holds connections to the old process, so a network error gets one
-// more try on a fresh connection; a reply error from Redis does not. Every
-// caller is safe to repeat: the publish script only ever raises a version.
+// withConn runs f on a pooled connection (redisx.WithPooled). Every caller
+// is safe to repeat: the publish script only ever raises a version.
 func (b *RedisBroker) withConn(ctx context.Context, f func(redis.Conn) error) error {
-	return withPooled(ctx, b.pools.Load(), f)
-}
-
-// withPooled is withConn for any pool.
-func withPooled(ctx context.Context, pool *redis.Pool, f func(redis.Conn) error) error {
-	var err error
-	for try := 0; try < 2; try++ {
-		var conn redis.Conn
-		conn, err = pool.GetContext(ctx)
-		if err != nil {
-			return err
-		}
-		err = f(conn)
-		conn.Close() // a connection that failed is discarded, not pooled
-		var replyErr redis.Error
-		if err == nil || errors.As(err, &replyErr) || ctx.Err() != nil {
-			return err
-		}
-	}
-	return err
+	return redisx.WithPooled(ctx, b.pools.Load(), f)
 }
 
 func (b *RedisBroker) Publish(ctx context.Context, topic string, v, ts int64) (bool, error) {
@@ -312,38 +272,3 @@ func (b *RedisBroker) moved([]string)     {}
 func (b *RedisBroker) sessionFailed()     {}
 
 func (b *RedisBroker) linkDown(_ []string, _ bool, h BrokerHandler) { h.Link(LinkEvent{}) }
-
-// publishCanary sends one canary through the publish pool, the same path
-// the app's bumps take to Redis.
-func (b *RedisBroker) publishCanary(channel, seq string) {
-	ctx, cancel := context.WithTimeout(context.Background(), b.opt.CanaryTimeout)
-	defer cancel()
-	_ = b.withConn(ctx, func(conn redis.Conn) error {
-		_, err := redis.DoContext(conn, ctx, "PUBLISH", channel, seq)
-		return err
-	})
-}
-
-func (b *RedisBroker) readFlag(h BrokerHandler) {
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	var mode string
-	err := b.withConn(ctx, func(conn redis.Conn) (err error) {
-		mode, err = redis.String(redis.DoContext(conn, ctx, "GET", b.FlagKey()))
-		return err
-	})
-	if err == nil && mode != "" {
-		h.Flag(mode)
-	}
-}
-
-// SetFlag stores the feature flag and announces it to every node.
-func (b *RedisBroker) SetFlag(ctx context.Context, mode string) error {
-	return b.withConn(ctx, func(conn redis.Conn) error {
-		if _, err := redis.DoContext(conn, ctx, "SET", b.FlagKey(), mode); err != nil {
-			return err
-		}
-		_, err := redis.DoContext(conn, ctx, "PUBLISH", b.FlagKey(), mode)
-		return err
-	})
-}

@@ -118,7 +118,7 @@ func (b *RedisBroker) masterSwitched(addr string) {
 		return
 	}
 	b.log.Warn("sentinel switched master", "master", addr)
-	old := b.pools.Swap(newPool(b.pools.Load().Dial))
+	old := b.pools.Swap(redisx.NewPool(b.pools.Load().Dial))
 	_ = old.Close()
 	select {
 	case b.link.kick <- struct{}{}:

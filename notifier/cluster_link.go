@@ -34,7 +34,7 @@ func newShardLink(b *ClusterBroker, addr string) *shardLink {
 // slots, so it travels the same way as the shard's bumps, and the flag if
 // its slot is here.
 func (l *shardLink) fixedChannels() (flag, canary string, err error) {
-	topo := l.b.topo.Load()
+	topo := l.b.cl.Topology()
 	for i := range 1 << 20 {
 		tag := strconv.Itoa(i)
 		if s := topo.Shard(redisx.Slot(tag)); s >= 0 && topo.Shards[s].Master == l.addr {
@@ -45,7 +45,7 @@ func (l *shardLink) fixedChannels() (flag, canary string, err error) {
 	if canary == "" {
 		return "", "", errors.New("no slot of this shard found for the canary")
 	}
-	if l.b.ownerOf(l.b.FlagKey()) == l.addr {
+	if l.b.cl.Owner(l.b.FlagKey()) == l.addr {
 		flag = l.b.FlagKey()
 	}
 	return flag, canary, nil
@@ -56,7 +56,7 @@ func (l *shardLink) dialSubscriber(ctx context.Context) (redis.Conn, string, err
 	return conn, l.addr, err
 }
 
-func (l *shardLink) serves(topic string) bool { return l.b.ownerOf(l.b.opt.Prefix+topic) == l.addr }
+func (l *shardLink) serves(topic string) bool { return l.b.cl.Owner(l.b.opt.Prefix+topic) == l.addr }
 
 // kicked: nothing but ctx ends a shard's session.
 func (l *shardLink) kicked(string) error { return nil }
@@ -79,13 +79,4 @@ func (l *shardLink) linkDown(topics []string, stopped bool, _ BrokerHandler) {
 // a replica has the slots, after a migration another master.
 func (l *shardLink) sessionFailed() { l.b.requestRefresh() }
 
-// publishCanary sends one canary the way the app's bumps go: SPUBLISH on
-// the master of its slot.
-func (l *shardLink) publishCanary(channel, seq string) {
-	ctx, cancel := context.WithTimeout(context.Background(), l.b.opt.CanaryTimeout)
-	defer cancel()
-	_ = l.b.doKey(ctx, channel, func(c redis.Conn, _ bool) error {
-		_, err := redis.DoContext(c, ctx, "SPUBLISH", channel, seq)
-		return err
-	})
-}
+func (l *shardLink) publishCanary(channel, seq string) { l.b.publishCanary(channel, seq) }

@@ -17,11 +17,6 @@ type LinkState struct {
 	Reconnects int64
 }
 
-// linkReporter is a broker with links worth telling apart in metrics.
-type linkReporter interface {
-	Links() []LinkState
-}
-
 var (
 	brokerUpDesc = prometheus.NewDesc("pushpoll_broker_up",
 		"1 while the broker link delivers bumps, per link (server, Sentinel master or cluster shard).", []string{"link"}, nil)
@@ -42,7 +37,7 @@ func (c linkCollector) Describe(ch chan<- *prometheus.Desc) {
 }
 
 func (c linkCollector) Collect(ch chan<- prometheus.Metric) {
-	lr, ok := c.b.(linkReporter)
+	lr, ok := c.b.(LinkReporter)
 	if !ok {
 		ch <- prometheus.MustNewConstMetric(brokerUpDesc, prometheus.GaugeValue, b2f(c.b.Up()), "local")
 		return

@@ -39,7 +39,7 @@ const (
 	peerLookupTimeout = time.Second
 )
 
-// peerStore keeps the advertisements: redisPeers, in the broker's Redis.
+// peerStore keeps the advertisements: brokerPeers, in the broker's store.
 type peerStore interface {
 	advertise(ctx context.Context, node, url string, ttl time.Duration) error
 	withdraw(ctx context.Context, node string) error

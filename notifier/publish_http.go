@@ -51,7 +51,7 @@ func (s *Server) handlePublish(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, err.Error())
 		return
 	}
-	if bp, ok := s.broker.(batchPublisher); ok && len(items) > 1 {
+	if bp, ok := s.broker.(BatchPublisher); ok && len(items) > 1 {
 		raised, err := bp.PublishBatch(r.Context(), items)
 		if err != nil {
 			s.log.Warn("batch publish failed", "err", err)

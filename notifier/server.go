@@ -67,8 +67,8 @@ func New(cfg Config) (*Server, error) {
 		return nil, err
 	}
 	s.broker = broker
-	if r, ok := broker.(keyRunner); ok {
-		s.peers = newPeers(redisPeers{r}, s.node, log.With("component", "peers"))
+	if keys, ok := broker.(KeyStore); ok {
+		s.peers = newPeers(brokerPeers{keys}, s.node, log.With("component", "peers"))
 	}
 
 	keys, err := cfg.tokenKeys()
