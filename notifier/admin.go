@@ -20,7 +20,7 @@ func (s *Server) handleMode(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if r.Method == http.MethodGet {
-		writeJSON(w, http.StatusOK, map[string]string{"mode": s.Mode(), "told": s.currentMode().Mode})
+		writeJSON(w, http.StatusOK, map[string]Mode{"mode": s.Mode(), "told": s.currentMode().Mode})
 		return
 	}
 	var req struct {
@@ -30,20 +30,19 @@ func (s *Server) handleMode(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, `want {"mode":"push"|"shadow"|"poll"}`)
 		return
 	}
-	switch req.Mode {
-	case "push", "shadow", "poll":
-	default:
+	mode, err := ParseMode(req.Mode)
+	if err != nil {
 		writeError(w, http.StatusBadRequest, `mode must be push, shadow or poll`)
 		return
 	}
 	if fs, ok := s.broker.(FlagSetter); ok {
-		if err := fs.SetFlag(r.Context(), req.Mode); err != nil {
+		if err := fs.SetFlag(r.Context(), mode); err != nil {
 			writeError(w, http.StatusServiceUnavailable, "could not store the flag in Redis")
 			return
 		}
 	}
 	// Apply locally at once too: this node should not wait for its own
 	// announcement to come back through Redis.
-	_ = s.SetMode(req.Mode)
-	writeJSON(w, http.StatusOK, map[string]string{"mode": req.Mode})
+	_ = s.SetMode(mode)
+	writeJSON(w, http.StatusOK, map[string]Mode{"mode": mode})
 }

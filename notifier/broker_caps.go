@@ -36,7 +36,7 @@ func newBroker(cfg Config, node string, log *slog.Logger) (Broker, error) {
 // announces it to them (DESIGN §5). Without it, POST /v1/admin/mode
 // changes the mode of this node only.
 type FlagSetter interface {
-	SetFlag(ctx context.Context, mode string) error
+	SetFlag(ctx context.Context, mode Mode) error
 }
 
 // BatchPublisher publishes a batch better than item by item: the cluster

@@ -157,10 +157,8 @@ func (c *Config) Validate() error {
 	if c.CallbackTTL <= 0 || c.CallbackMaxTTL < c.CallbackTTL {
 		errs = append(errs, errors.New("--auth-callback-ttl must be positive and --auth-callback-max-ttl at least as long"))
 	}
-	switch c.Mode {
-	case "push", "shadow", "poll":
-	default:
-		errs = append(errs, fmt.Errorf("--mode must be push, shadow or poll, not %q", c.Mode))
+	if _, err := ParseMode(c.Mode); err != nil {
+		errs = append(errs, fmt.Errorf("--%w", err))
 	}
 	for _, b := range c.durationBounds() {
 		if b.d < b.min || b.d > b.max {

@@ -49,12 +49,12 @@ func newMetrics(s *Server) *metrics {
 		func() float64 { _, n := s.hub.counts(); return float64(n) }))
 	f(linkCollector{s.broker})
 	f(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "pushpoll_push_trusted", Help: "1 while clients are told to trust push (mode push, link up, resynced)."},
-		func() float64 { return b2f(s.currentMode().Mode == "push") }))
-	for _, mode := range []string{"push", "shadow", "poll"} {
+		func() float64 { return b2f(s.currentMode().Mode == ModePush) }))
+	for _, mode := range Modes {
 		mode := mode
 		f(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "pushpoll_mode", Help: "Configured mode (feature flag), 1 for the current one.",
-			ConstLabels: prometheus.Labels{"mode": mode}},
-			func() float64 { return b2f(s.flag.Load().(string) == mode) }))
+			ConstLabels: prometheus.Labels{"mode": string(mode)}},
+			func() float64 { return b2f(s.flag.Load() == mode) }))
 	}
 
 	m.hintsSent = counter(f, "pushpoll_hints_sent_total", "Stale hints written to sockets (one per topic per event).")

@@ -25,12 +25,12 @@ var (
 )
 
 // SetFlag stores the feature flag and announces it to every node.
-func (k redisKeys) SetFlag(ctx context.Context, mode string) error {
+func (k redisKeys) SetFlag(ctx context.Context, mode Mode) error {
 	return k.on(ctx, k.flagKey, func(c redis.Conn) error {
-		if _, err := redis.DoContext(c, ctx, "SET", k.flagKey, mode); err != nil {
+		if _, err := redis.DoContext(c, ctx, "SET", k.flagKey, string(mode)); err != nil {
 			return err
 		}
-		_, err := redis.DoContext(c, ctx, k.publish, k.flagKey, mode)
+		_, err := redis.DoContext(c, ctx, k.publish, k.flagKey, string(mode))
 		return err
 	})
 }

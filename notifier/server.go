@@ -41,8 +41,8 @@ type Server struct {
 	node    string        // this node's id, the prefix of its session ids
 	peers   *peers        // the other nodes; nil on the in-process broker
 
-	flag     atomic.Value // string: the feature flag, push/shadow/poll
-	trust    linkTrust    // what the broker's link events allow this node to promise (trust.go)
+	flag     modeFlag  // the feature flag
+	trust    linkTrust // what the broker's link events allow this node to promise (trust.go)
 	draining atomic.Bool
 
 	httpServer *http.Server
@@ -59,7 +59,7 @@ func New(cfg Config) (*Server, error) {
 	}
 	s := &Server{cfg: cfg, log: log.With("component", "notifier"), parts: log}
 	s.warn = ratelog.New(s.log, 10*time.Second)
-	s.flag.Store(cfg.Mode)
+	s.flag.Swap(Mode(cfg.Mode)) // Validate checked it
 	s.node = socketio.NewNodeID()
 
 	broker, err := newBroker(cfg, s.node, log)
@@ -291,29 +291,24 @@ func (s *Server) shutdown() {
 // currentMode is what clients are told: the feature flag, overridden to
 // poll while push cannot be trusted (broker link down or not yet resynced).
 func (s *Server) currentMode() modeMsg {
-	mode := s.flag.Load().(string)
+	mode := s.flag.Load()
 	if !s.trust.trusted.Load() {
-		mode = "poll"
+		mode = ModePoll
 	}
 	return modeMsg{Mode: mode, Fast: s.cfg.FastInterval.Milliseconds(), Slow: s.cfg.SlowInterval.Milliseconds()}
 }
 
 // SetMode changes the feature flag at run time and tells every socket.
-func (s *Server) SetMode(mode string) error {
-	switch mode {
-	case "push", "shadow", "poll":
-	default:
-		// The flag comes from the bus, where anyone with Redis access can
-		// write megabytes; only a bounded prefix of it reaches a log line.
-		return fmt.Errorf("mode must be push, shadow or poll, not %q (%d bytes)", truncate(mode, 32), len(mode))
+func (s *Server) SetMode(mode Mode) error {
+	if _, err := ParseMode(string(mode)); err != nil {
+		return err
 	}
-	if s.flag.Swap(mode).(string) == mode {
+	if s.flag.Swap(mode) == mode {
 		return nil
 	}
 	s.m.modeChanges.Inc()
 	s.log.Info("mode changed", "mode", mode)
-	m := s.currentMode()
-	s.hub.eachSocket(func(sk *socket) { s.tellMode(sk, m) })
+	s.retell(nil)
 	return nil
 }
 
@@ -336,13 +331,13 @@ func (s *Server) Sessions() int { return s.sio.Count() }
 
 // Flag implements BrokerHandler: the feature flag as set for every node.
 func (s *Server) Flag(mode string) {
-	if err := s.SetMode(mode); err != nil {
+	if err := s.SetMode(Mode(mode)); err != nil {
 		s.warn.Warn("bad flag", "ignoring bad feature flag from the bus", "err", err)
 	}
 }
 
 // Mode returns the feature flag.
-func (s *Server) Mode() string { return s.flag.Load().(string) }
+func (s *Server) Mode() Mode { return s.flag.Load() }
 
 // Message implements BrokerHandler: one publish from the bus.
 func (s *Server) Message(topic string, payload []byte) {
@@ -624,7 +619,7 @@ func (s *Server) onReport(sk *socket, raw json.RawMessage) {
 	}
 	var r shadowReport
 	switch {
-	case s.currentMode().Mode != "shadow":
+	case s.currentMode().Mode != ModeShadow:
 		s.m.shadowIgnored.WithLabelValues("not in shadow mode").Inc()
 		return
 	case !sk.reports.allow(time.Now()):

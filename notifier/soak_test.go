@@ -218,7 +218,7 @@ func TestChurnUnderRace(t *testing.T) {
 	}()
 	go func() {
 		defer wg.Done()
-		modes := []string{"push", "shadow", "poll"}
+		modes := notifier.Modes
 		for ctx.Err() == nil {
 			_ = n.srv.SetMode(modes[rand.IntN(3)])
 			time.Sleep(50 * time.Millisecond)

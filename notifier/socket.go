@@ -65,9 +65,9 @@ type socket struct {
 }
 
 type modeMsg struct {
-	Mode string `json:"mode"`
-	Fast int64  `json:"fast"`
-	Slow int64  `json:"slow"`
+	Mode Mode  `json:"mode"`
+	Fast int64 `json:"fast"`
+	Slow int64 `json:"slow"`
 }
 
 type drainMsg struct {

@@ -144,8 +144,8 @@ func (s *Server) retell(topics []string) {
 // tellMode sends sk mode m, or poll while one of its topics is on a lost
 // part of the link.
 func (s *Server) tellMode(sk *socket, m modeMsg) {
-	if m.Mode != "poll" && s.holdsDownTopic(sk) {
-		m.Mode = "poll"
+	if m.Mode != ModePoll && s.holdsDownTopic(sk) {
+		m.Mode = ModePoll
 	}
 	sk.setMode(m)
 }

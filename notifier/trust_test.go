@@ -20,7 +20,7 @@ func trustServer(t *testing.T, spread time.Duration) (*Server, *LocalBroker) {
 		broker: b,
 		hub:    newHub(b, 0, 0),
 	}
-	s.flag.Store("push")
+	s.flag.Swap(ModePush)
 	s.m = newMetrics(s)
 	s.trust.trusted.Store(true)
 	return s, b
