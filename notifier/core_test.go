@@ -469,6 +469,32 @@ func TestPostDuringUpgradeIsNotLost(t *testing.T) {
 	if got := get(base + "&sid=" + hs.SID); !strings.Contains(got, "40") {
 		t.Fatalf("second poll = %q, want the connect packet", got)
 	}
+	// A long-poll GET held open now is answered when the engine pauses the
+	// polling transport for the upgrade (just after it sends 3probe): its
+	// answer is the hook that puts the POST below in the paused window.
+	// Polls that carry packets (the mode notice) are read and polled again.
+	held := make(chan string, 1)
+	go func() {
+		for {
+			resp, err := http.Get(base + "&sid=" + hs.SID)
+			if err != nil {
+				held <- err.Error()
+				return
+			}
+			b, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			// A poll sent after the pause began is refused instead: as good
+			// a sign that the transport is paused.
+			if resp.StatusCode != http.StatusOK {
+				held <- "1:6"
+				return
+			}
+			if strings.HasSuffix(string(b), ":6") {
+				held <- string(b)
+				return
+			}
+		}
+	}()
 	ws, _, err := websocket.DefaultDialer.Dial("ws"+strings.TrimPrefix(n.url, "http")+"/socket.io/?EIO=3&transport=websocket&sid="+hs.SID, nil)
 	must(t, err)
 	defer ws.Close()
@@ -476,9 +502,14 @@ func TestPostDuringUpgradeIsNotLost(t *testing.T) {
 	if _, msg, err := ws.ReadMessage(); err != nil || string(msg) != "3probe" {
 		t.Fatalf("probe answer %q, %v", msg, err)
 	}
-	// The engine pauses the polling transport just after sending 3probe;
-	// give it that moment so the POST lands in the paused window.
-	time.Sleep(100 * time.Millisecond)
+	select {
+	case got := <-held:
+		if !strings.HasSuffix(got, ":6") {
+			t.Fatalf("the held poll was answered %q, want the pause's noop", got)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the held poll was not answered: the polling transport never paused")
+	}
 	sub, _ := json.Marshal([]any{"subscribe", map[string]any{"token": token(t, "up"), "topics": map[string]int64{"up": 0}}})
 	packet := "421" + string(sub)
 	resp, err := http.Post(base+"&sid="+hs.SID, "text/plain;charset=UTF-8", strings.NewReader(fmt.Sprintf("%d:%s", len(packet), packet)))

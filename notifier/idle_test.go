@@ -2,6 +2,7 @@ package notifier_test
 
 import (
 	"bytes"
+	"fmt"
 	"runtime"
 	"testing"
 	"time"
@@ -24,18 +25,14 @@ func TestIdleSocketGoroutines(t *testing.T) {
 	}
 	waitFor(t, 10*time.Second, "sockets registered", func() bool { return n.srv.Sockets() == sockets })
 	var per float64
-	settled := func() bool {
+	checkFor(t, 10*time.Second, func() error {
 		per = float64(nodeGoroutines()-base) / sockets
-		return per <= 1
-	}
-	deadline := time.Now().Add(10 * time.Second)
-	for !settled() && time.Now().Before(deadline) {
-		time.Sleep(10 * time.Millisecond)
-	}
+		if per > 1 {
+			return fmt.Errorf("%.2f goroutines per idle socket; want at most the reader", per)
+		}
+		return nil
+	})
 	t.Logf("%.2f goroutines per idle websocket", per)
-	if per > 1 {
-		t.Fatalf("%.2f goroutines per idle socket; want at most the reader", per)
-	}
 }
 
 // nodeGoroutines counts the goroutines that are not the test clients'.

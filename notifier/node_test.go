@@ -97,16 +97,18 @@ func (n *node) stop() {
 	})
 }
 
+// checkFor is notifier.CheckFor, the one wait helper.
+var checkFor = notifier.CheckFor
+
+// waitFor is checkFor for a condition that has no more to say than what.
 func waitFor(t testing.TB, d time.Duration, what string, ok func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(d)
-	for time.Now().Before(deadline) {
+	checkFor(t, d, func() error {
 		if ok() {
-			return
+			return nil
 		}
-		time.Sleep(10 * time.Millisecond)
-	}
-	t.Fatalf("timed out after %v waiting for %s", d, what)
+		return fmt.Errorf("still waiting for %s", what)
+	})
 }
 
 func token(t testing.TB, topics ...string) string {
@@ -251,6 +253,18 @@ func (c *client) waitHint(topic string, v int64, d time.Duration) time.Duration 
 			c.t.Fatalf("no stale hint %s=%d within %v; got %v", topic, v, d, c.stale())
 		}
 	}
+}
+
+// settle ends an absence check without a sleep. mark publishes version v
+// of marker, a second topic c holds, by the same path as the publishes
+// under check; settle waits for its hint. Redis delivers one subscriber
+// connection's messages in publish order and the node hints one socket in
+// that order, so whatever an earlier publish caused has reached c by then.
+func (c *client) settle(marker string, mark func(v int64)) {
+	c.t.Helper()
+	v := time.Now().UnixNano()
+	mark(v)
+	c.waitHint(marker, v, 10*time.Second)
 }
 
 // noHint asserts that no hint for topic arrives within d.

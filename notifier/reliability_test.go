@@ -7,6 +7,7 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -233,10 +234,17 @@ func TestModeFlipReachesEveryNode(t *testing.T) {
 	waitFor(t, 5*time.Second, "late node follows the flag", func() bool { return late.srv.Mode() == "poll" })
 	waitMode(t, []*client{lc}, "poll", 5*time.Second)
 
-	// Bad flags are ignored.
+	// Bad flags are ignored. The flag and a topic travel on one subscriber
+	// connection, so once a bump published after the bad flag is hinted,
+	// the flag was read.
+	marked := dial(t, nodes[0], sioclient.Options{})
+	marked.subscribe(token(t, "marker"), map[string]int64{"marker": 0})
 	_, err = rs.Do("PUBLISH", flagKey, "yolo")
 	must(t, err)
-	time.Sleep(100 * time.Millisecond)
+	marked.settle("marker", func(v int64) {
+		_, err := rs.Do("PUBLISH", "pushpoll:marker", fmt.Sprint(v))
+		must(t, err)
+	})
 	if nodes[0].srv.Mode() != "poll" {
 		t.Fatalf("mode = %q after a bad flag", nodes[0].srv.Mode())
 	}
@@ -247,13 +255,22 @@ func TestModeFlipReachesEveryNode(t *testing.T) {
 func TestOutOfOrderVersions(t *testing.T) {
 	rs, n := redisNode(t)
 	c := dial(t, n, sioclient.Options{})
-	c.subscribe(token(t, "o"), map[string]int64{"o": 0})
+	c.subscribe(token(t, "o", "marker"), map[string]int64{"o": 0, "marker": 0})
 	_, err := rs.Pipe("PUBLISH pushpoll:o 5\nPUBLISH pushpoll:o 3\nPUBLISH pushpoll:o 5\nPUBLISH pushpoll:o 4")
 	must(t, err)
 	c.waitHint("o", 5, 5*time.Second)
-	time.Sleep(200 * time.Millisecond)
-	if got := c.stale(); len(got) != 1 {
-		t.Fatalf("hints = %v, want exactly one {o:5}", got)
+	c.settle("marker", func(v int64) {
+		_, err := rs.Do("PUBLISH", "pushpoll:marker", fmt.Sprint(v))
+		must(t, err)
+	})
+	var seen []int64
+	for _, h := range c.stale() {
+		if v, ok := h["o"]; ok {
+			seen = append(seen, v)
+		}
+	}
+	if len(seen) != 1 || seen[0] != 5 {
+		t.Fatalf("hints of o = %v, want exactly one, 5 (all hints %v)", seen, c.stale())
 	}
 }
 
@@ -337,6 +354,7 @@ func TestDrainMovesClientsWithoutLosingBumps(t *testing.T) {
 	}
 	stop := make(chan struct{})
 	published := make(chan int64, 1)
+	var sent atomic.Int64 // the newest version published so far
 	go func() {
 		v := int64(0)
 		defer func() { published <- v }()
@@ -350,9 +368,18 @@ func TestDrainMovesClientsWithoutLosingBumps(t *testing.T) {
 			if _, err := rs.Do("EVAL", notifier.PublishScript, "1", "pushpoll:d", fmt.Sprint(v), fmt.Sprintf(`{"v":%d}`, v)); err != nil {
 				return
 			}
+			sent.Store(v)
 		}
 	}()
-	time.Sleep(200 * time.Millisecond)
+	// The drain starts while bumps flow: every client has had some.
+	for _, m := range movers {
+		checkFor(t, 10*time.Second, func() error {
+			if len(m.on.stale()) == 0 {
+				return fmt.Errorf("no bump has reached a client yet (%d published)", sent.Load())
+			}
+			return nil
+		})
+	}
 
 	drained := make(chan struct{})
 	go func() { a.stop(); close(drained) }()
@@ -381,7 +408,15 @@ func TestDrainMovesClientsWithoutLosingBumps(t *testing.T) {
 	if a.err != nil {
 		t.Fatalf("drained node returned %v", a.err)
 	}
-	time.Sleep(300 * time.Millisecond)
+	// Bumps keep flowing for a while after the last client moved, so each
+	// must follow them on its new node.
+	after := sent.Load()
+	checkFor(t, 10*time.Second, func() error {
+		if sent.Load() < after+10 {
+			return fmt.Errorf("%d bumps published since the drain ended, want 10", sent.Load()-after)
+		}
+		return nil
+	})
 	close(stop)
 	last := <-published
 	for _, m := range movers {

@@ -1,6 +1,7 @@
 package notifier
 
 import (
+	"fmt"
 	"strings"
 	"sync"
 	"testing"
@@ -13,10 +14,12 @@ import (
 // that stopped reading: TrySend keeps the packet, and Flush and Send wait
 // until block is closed.
 type fakeConn struct {
-	mu      sync.Mutex
-	events  []fakeEvent
-	frames  [][]byte // the websocket frames, as written
-	block   chan struct{}
+	mu     sync.Mutex
+	events []fakeEvent
+	frames [][]byte // the websocket frames, as written
+	block  chan struct{}
+	// blocked, when set, hears each time a write starts waiting on block.
+	blocked chan struct{}
 	pending *socketio.Frame
 	closed  bool
 }
@@ -64,9 +67,15 @@ func (c *fakeConn) Flush() error {
 
 func (c *fakeConn) wait() {
 	c.mu.Lock()
-	block := c.block
+	block, blocked := c.block, c.blocked
 	c.mu.Unlock()
 	if block != nil {
+		if blocked != nil {
+			select {
+			case blocked <- struct{}{}:
+			default:
+			}
+		}
 		<-block
 	}
 }
@@ -110,17 +119,14 @@ func testPool(t *testing.T) *writerPool {
 // waitIdle waits until the socket's writer has emptied the mailbox.
 func waitIdle(t *testing.T, s *socket) {
 	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for time.Now().Before(deadline) {
+	CheckFor(t, 5*time.Second, func() error {
 		s.mu.Lock()
-		idle := !s.writing
-		s.mu.Unlock()
-		if idle {
-			return
+		defer s.mu.Unlock()
+		if s.writing {
+			return fmt.Errorf("socket %s: its writer is still emptying %d hints", s.id, len(s.hints))
 		}
-		time.Sleep(time.Millisecond)
-	}
-	t.Fatal("writer did not finish")
+		return nil
+	})
 }
 
 func TestSocketHintRules(t *testing.T) {
@@ -173,11 +179,11 @@ func TestSocketIgnoresUngrantedTopics(t *testing.T) {
 // A burst to a socket whose client is not reading coalesces to one pending
 // entry per topic: memory stays bounded by the topic count.
 func TestSocketCoalescesWhileBlocked(t *testing.T) {
-	conn := &fakeConn{block: make(chan struct{})}
+	conn := &fakeConn{block: make(chan struct{}), blocked: make(chan struct{}, 1)}
 	s := newSocket("s1", conn, testPool(t))
 	s.grant(map[string]int64{"a": 0, "b": 0}, time.Time{}, nil)
 	s.hint("a", 1) // the writer takes this one and blocks in Emit
-	time.Sleep(10 * time.Millisecond)
+	<-conn.blocked
 	for v := int64(2); v <= 1000; v++ {
 		s.hint("a", v)
 		s.hint("b", v)

@@ -75,6 +75,11 @@ func launch(t testing.TB, argv func(port, dir string) []string) *Server {
 // launchTLS is launch for a server that speaks TLS (with tc) when tc is set.
 func launchTLS(t testing.TB, tc *tls.Config, argv func(port, dir string) []string) *Server {
 	t.Helper()
+	if testing.Short() {
+		// The fast lane (go test -short) is unit and in-process tests;
+		// scripts/test runs every real-process suite.
+		t.Skip("starts a real redis-server: skipped under -short")
+	}
 	if _, err := exec.LookPath("redis-server"); err != nil {
 		t.Fatalf("redis-server not found (scripts/test installs it): %v", err)
 	}
