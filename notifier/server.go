@@ -3,7 +3,6 @@ package notifier
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -38,11 +37,12 @@ type Server struct {
 	work    *workers      // runs subscribes off the socket reader goroutines
 	writers *writerPool   // empties socket mailboxes (writer.go)
 	hints   *hintThrottle // per-topic fan-out throttle (throttle.go)
+	events  *socketEvents // what sockets do (events.go)
 	node    string        // this node's id, the prefix of its session ids
 	peers   *peers        // the other nodes; nil on the in-process broker
 
-	flag     modeFlag  // the feature flag
-	trust    linkTrust // what the broker's link events allow this node to promise (trust.go)
+	flag     modeFlag   // the feature flag
+	trust    *linkTrust // what the broker's link events allow this node to promise (trust.go)
 	draining atomic.Bool
 
 	httpServer *http.Server
@@ -90,7 +90,9 @@ func New(cfg Config) (*Server, error) {
 	}
 	s.auth = auth
 	s.hub = newHub(s.broker, cfg.MaxTopics, cfg.MaxPrefixTopics)
+	s.trust = &linkTrust{cfg: cfg, log: s.log, hub: s.hub, broker: s.broker, flag: &s.flag}
 	s.m = newMetrics(s)
+	s.trust.m = s.m
 	s.hints = newHintThrottle(cfg.HintThrottle, s.fanOut, s.m.hintsThrottled.Inc)
 	// Enough workers to keep both cores busy verifying tokens in a storm
 	// while a few wait on Redis; more would only hold grown stacks.
@@ -100,18 +102,22 @@ func New(cfg Config) (*Server, error) {
 		writers = runtime.GOMAXPROCS(0)
 	}
 	s.writers = newWriterPool(writers)
+	s.events = &socketEvents{
+		cfg: cfg, warn: s.warn, auth: s.auth, hub: s.hub, broker: s.broker,
+		trust: s.trust, m: s.m, work: s.work, writers: s.writers,
+	}
 
 	s.sio, err = socketio.NewServer(s.socketConfig(), socketio.Handler[*socket]{
-		Connect:    s.onConnect,
-		Disconnect: s.onDisconnect,
-		Error:      s.onError,
+		Connect:    s.events.onConnect,
+		Disconnect: s.events.onDisconnect,
+		Error:      s.events.onError,
 		Calls: map[string]func(*socket, json.RawMessage) json.RawMessage{
-			"subscribe": s.onSubscribe,
+			"subscribe": s.events.onSubscribe,
 		},
 		Events: map[string]func(*socket, json.RawMessage){
-			"unsubscribe": s.onUnsubscribe,
-			"report":      s.onReport,
-			"tabs":        s.onTabs,
+			"unsubscribe": s.events.onUnsubscribe,
+			"report":      s.events.onReport,
+			"tabs":        s.events.onTabs,
 		},
 	})
 	if err != nil {
@@ -308,7 +314,7 @@ func (s *Server) SetMode(mode Mode) error {
 	}
 	s.m.modeChanges.Inc()
 	s.log.Info("mode changed", "mode", mode)
-	s.retell(nil)
+	s.trust.retell(nil)
 	return nil
 }
 
@@ -339,6 +345,9 @@ func (s *Server) Flag(mode string) {
 // Mode returns the feature flag.
 func (s *Server) Mode() Mode { return s.flag.Load() }
 
+// Link implements BrokerHandler: the link trust takes it (trust.go).
+func (s *Server) Link(ev LinkEvent) { s.trust.Link(ev) }
+
 // Message implements BrokerHandler: one publish from the bus.
 func (s *Server) Message(topic string, payload []byte) {
 	if !ValidTopic(topic) {
@@ -355,315 +364,4 @@ func (s *Server) Message(topic string, payload []byte) {
 	}
 	s.m.published.Inc()
 	s.hints.bump(topic, v, ts)
-}
-
-// onConnect registers the socket. It runs on the connection's reader, so it
-// sends nothing itself: the mode notice goes to the mailbox, which the
-// writer pool drains.
-func (s *Server) onConnect(c socketio.Conn) *socket {
-	h := c.Header()
-	sk := newSocket(c.ID(), c, s.writers)
-	sk.cookie, sk.authorization = h.Get("Cookie"), h.Get("Authorization")
-	sk.onWrite = func(hints int) { s.m.hintsSent.Add(float64(hints)) }
-	sk.limiter = newBucket(s.cfg.SubscribeBurst, s.cfg.SubscribeEvery)
-	sk.reports = newBucket(2*reportBurst, s.cfg.FastInterval/reportBurst)
-	s.hub.addSocket(sk)
-	sk.setMode(s.currentMode())
-	return sk
-}
-
-func (s *Server) onDisconnect(sk *socket) {
-	if sk != nil {
-		s.hub.removeSocket(sk)
-	}
-}
-
-func (s *Server) onError(err error) {
-	s.warn.Warn("socket error", "socket error", "err", err)
-}
-
-type subscribeRequest struct {
-	Token  string           `json:"token"`
-	Topics map[string]int64 `json:"topics"`
-}
-
-type subscribeAck struct {
-	Granted []string          `json:"granted"`
-	Denied  map[string]string `json:"denied"`
-	Error   string            `json:"error,omitempty"`
-}
-
-// onSubscribe authorizes topics and catches the client up: if this node, or
-// the version table, knows a newer version than the client holds, a stale
-// hint follows at once.
-// onSubscribe runs the subscribe, and encodes its ack, on a worker: the
-// socket's reader goroutine only waits.
-func (s *Server) onSubscribe(sk *socket, raw json.RawMessage) json.RawMessage {
-	done := make(chan json.RawMessage, 1)
-	s.work.run(func() {
-		ack, err := json.Marshal(s.subscribe(sk, raw))
-		if err != nil { // a subscribeAck always encodes
-			panic(err)
-		}
-		done <- ack
-	})
-	return <-done
-}
-
-func (s *Server) subscribe(sk *socket, raw json.RawMessage) subscribeAck {
-	ack := subscribeAck{Granted: []string{}, Denied: map[string]string{}}
-	if sk == nil {
-		ack.Error = "not connected"
-		return ack
-	}
-	if !sk.limiter.allow(time.Now()) {
-		ack.Error = "too many subscribes"
-		s.m.authDenied.WithLabelValues("rate limited").Inc()
-		return ack
-	}
-	var req subscribeRequest
-	if err := json.Unmarshal(raw, &req); err != nil {
-		ack.Error = "bad subscribe: want {\"token\":\"…\",\"topics\":{\"topic\":version}}"
-		return ack
-	}
-	if len(req.Topics)+sk.topicCount() > s.cfg.MaxTopicsPerSocket {
-		ack.Error = fmt.Sprintf("too many topics: at most %d per socket", s.cfg.MaxTopicsPerSocket)
-		s.m.authDenied.WithLabelValues("too many topics").Inc()
-		return ack
-	}
-	asked := make([]string, 0, len(req.Topics))
-	for t := range req.Topics {
-		switch err := CheckTopic(t); {
-		case errors.Is(err, ErrReservedTopic):
-			ack.Denied[t] = err.Error()
-			continue
-		case err != nil:
-			ack.Denied[truncate(t, MaxTopicLen)] = "invalid topic"
-			s.m.authDenied.WithLabelValues("invalid topic").Inc()
-			continue
-		}
-		asked = append(asked, t)
-	}
-	if len(asked) == 0 {
-		return ack
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	d := s.auth.Authorize(ctx, authbridge.Request{
-		Token: req.Token, Topics: asked, Cookie: sk.cookie, Authorization: sk.authorization,
-	}, time.Now())
-	for t, reason := range d.Denied {
-		ack.Denied[t] = reason
-		s.m.authDenied.WithLabelValues(reason).Inc()
-	}
-	if len(d.Granted) == 0 {
-		return ack
-	}
-	held := make(map[string]int64, len(d.Granted))
-	for _, t := range d.Granted {
-		held[t] = max(req.Topics[t], 0)
-	}
-	ack.Granted = d.Granted
-	added := sk.grant(held, d.Expires, func() { s.expire(sk) })
-	known, err := s.hub.join(sk, added, newOnly(d.ByPrefix, added), d.Credential)
-	if errors.Is(err, errSocketGone) {
-		return ack // nobody is left to read it
-	}
-	if err != nil {
-		// A node-wide limit: nothing of this subscribe is kept.
-		sk.drop(added)
-		s.m.authDenied.WithLabelValues(err.Error()).Inc()
-		ack.Granted = []string{}
-		ack.Error = s.limitMessage(err)
-		return ack
-	}
-	if s.holdsDownTopic(sk) {
-		s.tellMode(sk, s.currentMode()) // one of its topics is on a lost shard
-	}
-	for t, v := range known {
-		if v > 0 {
-			sk.hint(t, v) // hint compares with what the client holds
-		}
-	}
-	// Only once Redis has applied the SUBSCRIBE of topics new to this node
-	// does a bump reach it; reading the version table after that, and only
-	// then acking, leaves no window in which a bump the app publishes right
-	// after the ack is lost. The version table may also know of bumps this
-	// node never saw (published while the client was on another node),
-	// unless the node's versions are complete: then join hinted them.
-	if s.hub.complete(d.Granted) {
-		return ack
-	}
-	epoch := s.hub.linkEpoch()
-	confirmed := true
-	if len(added) > 0 {
-		// Two seconds is hundreds of Redis round trips; beyond it the link
-		// is failing and the resync after it covers the topics anyway.
-		wctx, wcancel := context.WithTimeout(context.Background(), 2*time.Second)
-		err := s.broker.WaitSubscribed(wctx, added)
-		wcancel()
-		if err != nil {
-			s.warn.Warn("subscribe not confirmed", "broker did not confirm a subscribe in time", "err", err)
-			confirmed = false
-		}
-	}
-	// WaitSubscribed also returns when the link is down; markComplete
-	// discounts a read if a link event came since epoch, and Up and
-	// holdsDownTopic rule out a link, or a shard, that was down all along.
-	if s.catchUp(ctx, sk, d.Granted) && confirmed && s.broker.Up() && !s.holdsDownTopic(sk) {
-		s.hub.markComplete(added, epoch)
-	}
-	return ack
-}
-
-// newOnly returns the topics of list that are in added.
-func newOnly(list, added []string) []string {
-	if len(list) == 0 {
-		return nil
-	}
-	fresh := make(map[string]bool, len(added))
-	for _, t := range added {
-		fresh[t] = true
-	}
-	var out []string
-	for _, t := range list {
-		if fresh[t] {
-			out = append(out, t)
-		}
-	}
-	return out
-}
-
-// limitMessage is the ack error for a topic limit the hub refused.
-func (s *Server) limitMessage(err error) string {
-	if errors.Is(err, errPrefixTopics) {
-		return fmt.Sprintf("too many topics granted by prefix: at most %d per credential on this node", s.cfg.MaxPrefixTopics)
-	}
-	return fmt.Sprintf("too many topics on this node: at most %d", s.cfg.MaxTopics)
-}
-
-// catchUp reads topics' versions from the table for sk, and reports
-// whether it could.
-func (s *Server) catchUp(ctx context.Context, sk *socket, topics []string) bool {
-	versions, err := s.broker.Versions(ctx, topics)
-	if err != nil {
-		s.warn.Warn("version table", "version table read failed", "err", err)
-		return false
-	}
-	for t, v := range versions {
-		s.hub.observe(t, v)
-		sk.hint(t, v)
-	}
-	return true
-}
-
-// expire runs when a socket's earliest grant lapses.
-func (s *Server) expire(sk *socket) {
-	gone := sk.expire(time.Now(), func() { s.expire(sk) })
-	s.hub.leave(sk, gone)
-}
-
-func (s *Server) onUnsubscribe(sk *socket, raw json.RawMessage) {
-	if sk == nil {
-		return
-	}
-	var topics []string
-	if err := json.Unmarshal(raw, &topics); err != nil {
-		s.warn.Warn("bad unsubscribe", "bad unsubscribe frame", "err", err)
-		return
-	}
-	s.hub.leave(sk, sk.drop(topics))
-}
-
-// maxTabs bounds a socket's reported tab count: no browser runs more tabs
-// of one app, and a forged report then cannot skew the tab metric by more
-// than this.
-const maxTabs = 1000
-
-// onTabs records how many tabs share the socket (the shim reports it when
-// tabs of one browser share a connection). Anything but a whole number in
-// 1..maxTabs is ignored: the count only feeds a metric.
-func (s *Server) onTabs(sk *socket, raw json.RawMessage) {
-	if sk == nil {
-		return
-	}
-	var n int64
-	if err := json.Unmarshal(raw, &n); err != nil || n < 1 || n > maxTabs {
-		s.warn.Warn("bad tabs", "bad tabs report", "err", err, "tabs", n)
-		return
-	}
-	sk.tabs.Store(n)
-}
-
-// shadowReport is what a client in shadow mode says about one hint or one
-// change its poll found.
-type shadowReport struct {
-	Topic  string `json:"topic"`
-	Found  *bool  `json:"found"`
-	LeadMs int64  `json:"leadMs"`
-	Missed bool   `json:"missed"`
-}
-
-// reportBurst is what the shim sends after one poll at most (DESIGN §8);
-// a socket gets twice that at once and then that many per fast interval,
-// the fastest a page in shadow mode polls.
-const reportBurst = 10
-
-// onReport turns a client's shadow report into metrics. Operators switch to
-// push on these figures, so a report counts only from a socket that was
-// told shadow, about a topic it holds, within its rate: anything else is
-// counted apart and changes nothing.
-func (s *Server) onReport(sk *socket, raw json.RawMessage) {
-	if sk == nil {
-		return
-	}
-	var r shadowReport
-	switch {
-	case s.currentMode().Mode != ModeShadow:
-		s.m.shadowIgnored.WithLabelValues("not in shadow mode").Inc()
-		return
-	case !sk.reports.allow(time.Now()):
-		s.m.shadowIgnored.WithLabelValues("rate limited").Inc()
-		return
-	case json.Unmarshal(raw, &r) != nil:
-		s.m.shadowIgnored.WithLabelValues("bad report").Inc()
-		return
-	case !sk.holds(r.Topic):
-		s.m.shadowIgnored.WithLabelValues("topic not held").Inc()
-		return
-	}
-	switch {
-	case r.Missed:
-		s.m.shadow.WithLabelValues("missed").Inc()
-	case r.Found != nil && *r.Found:
-		s.m.shadow.WithLabelValues("hit").Inc()
-		if r.LeadMs >= 0 && r.LeadMs < int64(time.Hour/time.Millisecond) {
-			s.m.shadowLead.Observe(float64(r.LeadMs) / 1000)
-		}
-	case r.Found != nil:
-		s.m.shadow.WithLabelValues("false").Inc()
-	}
-}
-
-func (s *Server) handleHealth(w http.ResponseWriter, _ *http.Request) {
-	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
-}
-
-// handleReady fails while draining or while the broker link is down, so a
-// load balancer stops sending new sockets here.
-func (s *Server) handleReady(w http.ResponseWriter, _ *http.Request) {
-	switch {
-	case s.draining.Load():
-		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "draining"})
-	case !s.broker.Up():
-		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "broker down"})
-	default:
-		writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
-	}
-}
-
-func writeJSON(w http.ResponseWriter, code int, v any) {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(code)
-	_ = json.NewEncoder(w).Encode(v)
 }

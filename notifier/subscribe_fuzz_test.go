@@ -46,10 +46,10 @@ func FuzzSubscribeFrame(f *testing.F) {
 		f.Fatal(err)
 	}
 	f.Fuzz(func(t *testing.T, raw []byte) {
-		sk := s.onConnect(&fakeSIOConn{})
-		defer s.onDisconnect(sk)
+		sk := s.events.onConnect(&fakeSIOConn{})
+		defer s.events.onDisconnect(sk)
 		var ack subscribeAck
-		if err := json.Unmarshal(s.onSubscribe(sk, json.RawMessage(raw)), &ack); err != nil {
+		if err := json.Unmarshal(s.events.onSubscribe(sk, json.RawMessage(raw)), &ack); err != nil {
 			t.Fatalf("ack does not decode: %v", err)
 		}
 		if len(ack.Granted) == 0 {

@@ -2,6 +2,7 @@ package notifier
 
 import (
 	"context"
+	"log/slog"
 	"math/rand/v2"
 	"sync"
 	"sync/atomic"
@@ -19,8 +20,16 @@ type Epoch uint64
 // linkTrust is what this node may promise its sockets. Push is trusted
 // while the whole link is up and resynced since its last event, and a
 // socket holding a topic on a lost part of the link (a cluster shard) is
-// told poll until that part is back and resynced.
+// told poll until that part is back and resynced. It hears the broker's
+// link events (Link) and owns the resync after them.
 type linkTrust struct {
+	cfg    Config
+	log    *slog.Logger
+	hub    *hub
+	broker Broker
+	flag   *modeFlag
+	m      *metrics
+
 	// trusted: the whole link is up and resynced.
 	trusted atomic.Bool
 
@@ -34,29 +43,39 @@ type linkTrust struct {
 	down map[string]Epoch
 }
 
-// Link implements BrokerHandler: the one outage event, for the whole link
+// currentMode is what clients are told: the feature flag, overridden to
+// poll while push cannot be trusted (broker link down or not yet resynced).
+func (s *linkTrust) currentMode() modeMsg {
+	mode := s.flag.Load()
+	if !s.trusted.Load() {
+		mode = ModePoll
+	}
+	return modeMsg{Mode: mode, Fast: s.cfg.FastInterval.Milliseconds(), Slow: s.cfg.SlowInterval.Milliseconds()}
+}
+
+// Link takes the one outage event, for the whole link
 // (ev.Topics nil) or for a set of topics alike. Going down, the sockets it
 // covers are told to poll at once. Coming back, the topics it covers are
 // resynced (resync), then their sockets are told push again.
-func (s *Server) Link(ev LinkEvent) {
+func (s *linkTrust) Link(ev LinkEvent) {
 	epoch := s.hub.linkEvent(ev.Topics)
 	whole := ev.Topics == nil
 	state := "up"
 	if !ev.Up {
 		state = "down"
-		s.trust.mu.Lock()
+		s.mu.Lock()
 		if whole {
-			s.trust.wasDown = true
-			s.trust.trusted.Store(false)
+			s.wasDown = true
+			s.trusted.Store(false)
 		} else {
-			if s.trust.down == nil {
-				s.trust.down = map[string]Epoch{}
+			if s.down == nil {
+				s.down = map[string]Epoch{}
 			}
 			for _, t := range ev.Topics {
-				s.trust.down[t] = epoch
+				s.down[t] = epoch
 			}
 		}
-		s.trust.mu.Unlock()
+		s.mu.Unlock()
 	}
 	s.m.linkTransitions.WithLabelValues(state).Inc()
 	if !ev.Up {
@@ -73,12 +92,12 @@ func (s *Server) Link(ev LinkEvent) {
 // ResyncSpread so a big topic's clients do not poll at once, whether the
 // whole link or one cluster shard was lost. A later event for the whole
 // link ends a whole-link resync: the next one takes over.
-func (s *Server) resync(topics []string, epoch Epoch) {
+func (s *linkTrust) resync(topics []string, epoch Epoch) {
 	whole := topics == nil
 	current := func() bool { return !whole || (s.hub.wholeEpoch() == epoch && s.broker.Up()) }
-	s.trust.mu.Lock()
-	afterOutage := s.trust.wasDown || !whole
-	s.trust.mu.Unlock()
+	s.mu.Lock()
+	afterOutage := s.wasDown || !whole
+	s.mu.Unlock()
 	if whole {
 		topics = s.hub.topicNames()
 	} else {
@@ -111,17 +130,17 @@ func (s *Server) resync(topics []string, epoch Epoch) {
 	if !current() {
 		return
 	}
-	s.trust.mu.Lock()
+	s.mu.Lock()
 	if whole {
-		s.trust.trusted.Store(true)
+		s.trusted.Store(true)
 	}
 	for _, t := range topics {
 		// A topic that went down again after this resync began stays down.
-		if e, ok := s.trust.down[t]; ok && !whole && e < epoch {
-			delete(s.trust.down, t)
+		if e, ok := s.down[t]; ok && !whole && e < epoch {
+			delete(s.down, t)
 		}
 	}
-	s.trust.mu.Unlock()
+	s.mu.Unlock()
 	if whole {
 		topics = nil
 	}
@@ -130,7 +149,7 @@ func (s *Server) resync(topics []string, epoch Epoch) {
 
 // retell sends the holders of topics (nil: every socket) the mode they
 // should have now.
-func (s *Server) retell(topics []string) {
+func (s *linkTrust) retell(topics []string) {
 	m := s.currentMode()
 	if topics == nil {
 		s.hub.eachSocket(func(sk *socket) { s.tellMode(sk, m) })
@@ -143,21 +162,21 @@ func (s *Server) retell(topics []string) {
 
 // tellMode sends sk mode m, or poll while one of its topics is on a lost
 // part of the link.
-func (s *Server) tellMode(sk *socket, m modeMsg) {
+func (s *linkTrust) tellMode(sk *socket, m modeMsg) {
 	if m.Mode != ModePoll && s.holdsDownTopic(sk) {
 		m.Mode = ModePoll
 	}
 	sk.setMode(m)
 }
 
-func (s *Server) holdsDownTopic(sk *socket) bool {
-	s.trust.mu.Lock()
-	defer s.trust.mu.Unlock()
-	if len(s.trust.down) == 0 {
+func (s *linkTrust) holdsDownTopic(sk *socket) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(s.down) == 0 {
 		return false
 	}
 	for t := range sk.held() {
-		if _, down := s.trust.down[t]; down {
+		if _, down := s.down[t]; down {
 			return true
 		}
 	}

@@ -21,7 +21,9 @@ func trustServer(t *testing.T, spread time.Duration) (*Server, *LocalBroker) {
 		hub:    newHub(b, 0, 0),
 	}
 	s.flag.Swap(ModePush)
+	s.trust = &linkTrust{cfg: s.cfg, log: s.log, hub: s.hub, broker: b, flag: &s.flag}
 	s.m = newMetrics(s)
+	s.trust.m = s.m
 	s.trust.trusted.Store(true)
 	return s, b
 }
