@@ -3,15 +3,16 @@
 //
 //	app ── EVAL publish.lua / PUBLISH pushpoll:<topic> {"v":N} ──► Redis
 //	                                                                 │
-//	RedisBroker (one subscriber connection; SUBSCRIBE per topic      │
-//	  held here, PING + canary probes, resubscribe on reconnect) ◄───┘
-//	  │ Message(topic, payload)           │ Link(up) / Flag(mode)
-//	  ▼                                   ▼
-//	Server.Message: ParsePayload ──► hub.fanOut(topic, v)    Server.Link: mode poll
-//	                                   │ copies the holders,   to all, resync from the
-//	                                   │ frames the hint once, version table, then push
-//	                                   │ then for each:
-//	                                   ▼
+//	subscriber (subscriber.go: one connection per link, SUBSCRIBE or ◄┘
+//	  SSUBSCRIBE per held topic, PING + canary probes; its owner is
+//	  RedisBroker, or one shardLink per cluster shard)
+//	  │ Message(topic, payload)     │ Link(LinkEvent) / Flag(mode)
+//	  ▼                             ▼
+//	Server.Message: ParsePayload    linkTrust (trust.go): the topics'
+//	  ──► hintThrottle ──►          Epoch moves on, poll while down,
+//	  hub.fanOut(topic, v)          resync spread over ResyncSpread, push
+//	    │ copies the holders, frames the hint once, then for each:
+//	    ▼
 //	socket.hint: coalescing mailbox (topic → newest version, bounded by the
 //	  socket's topics) ──► writerPool queue ──► one writer per core:
 //	  socketio.Conn.TrySend, never waiting ──► internal/socketio ──► browser
@@ -21,8 +22,9 @@
 // Browsers arrive through internal/socketio (the one package that uses
 // go-socket.io 1.7.0: its Engine.IO server on our transports, which refuse
 // hostile input, under our own socket.io packet layer), then onConnect
-// registers a socket and onSubscribe asks authbridge which topics it may
-// hold. Without Redis, LocalBroker plays
+// registers a socket and onSubscribe (socketEvents, events.go) asks
+// authbridge which topics it may hold, joins them in the hub, which tells
+// the broker, and catches the socket up from the version table. Without Redis, LocalBroker plays
 // the broker's part in process. POST /v1/publish, /v1/admin/mode, /healthz,
 // /readyz, /metrics and /pushpoll.js are served on the same listener.
 //
