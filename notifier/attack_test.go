@@ -159,6 +159,9 @@ func attackNode(t *testing.T) (*node, *witness) {
 }
 
 func TestAttackForeignOrigin(t *testing.T) {
+	if testing.Short() {
+		t.Skip("a long attack suite over many real connections: the full suite (scripts/test) runs it")
+	}
 	cfg := testConfig()
 	cfg.AllowedOrigins = []string{"https://app.example.com"}
 	n := startNode(t, cfg)
@@ -217,6 +220,9 @@ func TestAttackForeignOrigin(t *testing.T) {
 }
 
 func TestAttackTokens(t *testing.T) {
+	if testing.Short() {
+		t.Skip("a long attack suite over many real connections: the full suite (scripts/test) runs it")
+	}
 	n, suite := attackNode(t)
 	hour := time.Now().Add(time.Hour).Unix()
 	claims := func(extra jwt.MapClaims) jwt.MapClaims {
@@ -340,6 +346,9 @@ func TestAttackTokens(t *testing.T) {
 // and tries to get a token past it signed HS256 with that public key's PEM
 // as the HMAC secret: the classic algorithm confusion.
 func TestAttackKeyConfusion(t *testing.T) {
+	if testing.Short() {
+		t.Skip("a long attack suite over many real connections: the full suite (scripts/test) runs it")
+	}
 	priv, err := rsa.GenerateKey(rand.Reader, 2048)
 	must(t, err)
 	der, err := x509.MarshalPKIXPublicKey(&priv.PublicKey)
@@ -392,6 +401,9 @@ func TestAttackKeyConfusion(t *testing.T) {
 }
 
 func TestAttackFrames(t *testing.T) {
+	if testing.Short() {
+		t.Skip("a long attack suite over many real connections: the full suite (scripts/test) runs it")
+	}
 	n, suite := attackNode(t)
 	huge := make(map[string]int64, 20000)
 	for i := range 20000 {
@@ -561,6 +573,9 @@ func TestAttackFrames(t *testing.T) {
 }
 
 func TestAttackHTTP(t *testing.T) {
+	if testing.Short() {
+		t.Skip("a long attack suite over many real connections: the full suite (scripts/test) runs it")
+	}
 	n, suite := attackNode(t)
 	healthy := hsWitness(t, n, "polling")
 
@@ -1095,6 +1110,9 @@ func TestAttackSlowBodies(t *testing.T) {
 // at once, so idle or slow connections cannot take every descriptor, and
 // the node serves again as soon as they go.
 func TestAttackIdleConnections(t *testing.T) {
+	if testing.Short() {
+		t.Skip("a long attack suite over many real connections: the full suite (scripts/test) runs it")
+	}
 	cfg := testConfig()
 	cfg.MaxHTTPConns = 8
 	n := startNode(t, cfg)

@@ -376,6 +376,9 @@ func TestCallbackGrantExpires(t *testing.T) {
 }
 
 func TestTokenExpiry(t *testing.T) {
+	if testing.Short() {
+		t.Skip("waits out a real token expiry: the full suite (scripts/test) runs it")
+	}
 	n := startNode(t, testConfig())
 	settled(t, n)
 	healthy := hsWitness(t, n, "websocket")

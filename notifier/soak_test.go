@@ -34,6 +34,9 @@ func soakConfig() notifier.Config {
 // 10,000 connect/disconnect cycles of five kinds leave sessions, sockets,
 // goroutines and heap at their baseline.
 func TestLeakSoak(t *testing.T) {
+	if testing.Short() {
+		t.Skip("a soak: the full suite (scripts/test) runs it")
+	}
 	n := startNode(t, soakConfig())
 	host := strings.TrimPrefix(n.url, "http://")
 	tok := token(t, "soak:*")

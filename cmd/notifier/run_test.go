@@ -279,6 +279,9 @@ var built struct {
 // version and commit.
 func buildNotifier(t *testing.T) string {
 	t.Helper()
+	if testing.Short() {
+		t.Skip("builds and runs the notifier binary: skipped under -short")
+	}
 	built.once.Do(func() {
 		built.dir, built.err = os.MkdirTemp("", "notifier-test")
 		if built.err != nil {

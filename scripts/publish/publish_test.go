@@ -156,10 +156,19 @@ var (
 	})
 )
 
-func rubyReady(t *testing.T)   { t.Helper(); must(t, rubyCheck()) }
-func pythonReady(t *testing.T) { t.Helper(); must(t, pythonCheck()) }
-func shellReady(t *testing.T)  { t.Helper(); must(t, shellCheck()) }
-func nodeReady(t *testing.T)   { t.Helper(); must(t, nodeCheck()) }
+func rubyReady(t *testing.T)   { t.Helper(); crossLanguage(t); must(t, rubyCheck()) }
+func pythonReady(t *testing.T) { t.Helper(); crossLanguage(t); must(t, pythonCheck()) }
+func shellReady(t *testing.T)  { t.Helper(); crossLanguage(t); must(t, shellCheck()) }
+func nodeReady(t *testing.T)   { t.Helper(); crossLanguage(t); must(t, nodeCheck()) }
+
+// crossLanguage skips, under -short, a test that runs another language's
+// interpreter: the fast lane is Go and in-process only.
+func crossLanguage(t *testing.T) {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("runs another language's helper: skipped under -short")
+	}
+}
 
 func must(t *testing.T, err error) {
 	t.Helper()
