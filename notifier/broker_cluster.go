@@ -42,12 +42,20 @@ type ClusterBroker struct {
 	links  map[string]*shardLink // by master address
 	h      BrokerHandler
 	everUp bool // every shard was up at once: the node's first Link(true) was sent
-	// down holds the topics whose holders were told poll because their
-	// shard's link was lost; moved holds the topics whose slot moved to
-	// another shard while held, so bumps may have been missed. Both are
-	// resynced once subscribed again.
-	down, moved map[string]bool
+	// gap holds the held topics whose bumps may have been missed since
+	// their link last delivered, and why. Each is resynced once subscribed
+	// again (a LinkEvent for those topics, Up).
+	gap map[string]gapKind
 }
+
+type gapKind uint8
+
+const (
+	// gapMoved: the topic's slot moved to another shard while held.
+	gapMoved gapKind = iota + 1
+	// gapDown: its shard's link was lost, and its holders told poll.
+	gapDown
+)
 
 var _ Broker = (*ClusterBroker)(nil)
 
@@ -80,8 +88,7 @@ func NewClusterBroker(opt RedisOptions) (*ClusterBroker, error) {
 		script:  redis.NewScript(1, PublishScript),
 		refresh: make(chan struct{}, 1),
 		links:   map[string]*shardLink{},
-		down:    map[string]bool{},
-		moved:   map[string]bool{},
+		gap:     map[string]gapKind{},
 	}
 	b.cl = redisx.NewClusterClient(u, b.requestRefresh)
 	b.redisKeys = redisKeys{
@@ -277,8 +284,8 @@ func (b *ClusterBroker) reportDown(topics []string) {
 	b.mu.Lock()
 	var fresh []string
 	for _, t := range topics {
-		if !b.down[t] {
-			b.down[t] = true
+		if b.gap[t] != gapDown {
+			b.gap[t] = gapDown
 			fresh = append(fresh, t)
 		}
 	}
@@ -293,22 +300,22 @@ func (b *ClusterBroker) reportDown(topics []string) {
 func (b *ClusterBroker) markMoved(topics []string) {
 	b.mu.Lock()
 	for _, t := range topics {
-		b.moved[t] = true
+		if b.gap[t] == 0 {
+			b.gap[t] = gapMoved
+		}
 	}
 	b.mu.Unlock()
 }
 
 // subscribed runs when a link has confirmed topics (wantSet.confirm is
-// done): the ones that were
-// down or moved are handed to the handler to resync, and the node's first
-// full link-up is announced.
+// done): the ones with a gap are handed to the handler to resync, and the
+// node's first full link-up is announced.
 func (b *ClusterBroker) subscribed(topics []string) {
 	b.mu.Lock()
 	var back []string
 	for _, t := range topics {
-		if b.down[t] || b.moved[t] {
-			delete(b.down, t)
-			delete(b.moved, t)
+		if b.gap[t] != 0 {
+			delete(b.gap, t)
 			back = append(back, t)
 		}
 	}

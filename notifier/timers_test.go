@@ -1,11 +1,16 @@
 package notifier
 
 import (
+	"context"
+	"errors"
+	"log/slog"
 	"slices"
 	"sync"
 	"testing"
 	"testing/synctest"
 	"time"
+
+	"github.com/pushpoll/pushpoll/internal/socketio"
 )
 
 // A topic whose last holder left stays wanted for the linger, then goes;
@@ -84,5 +89,78 @@ func TestGrantExpiry(t *testing.T) {
 			t.Fatalf("at 5s: still holds long, or the client was not told (%v)", conn.named("expired"))
 		}
 		s.close()
+	})
+}
+
+// memPeers is a peer store in memory that counts its lookups.
+type memPeers struct {
+	mu      sync.Mutex
+	urls    map[string]string
+	lookups int
+}
+
+func (m *memPeers) advertise(_ context.Context, node, url string, _ time.Duration) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.urls[node] = url
+	return nil
+}
+
+func (m *memPeers) withdraw(_ context.Context, node string) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	delete(m.urls, node)
+	return nil
+}
+
+func (m *memPeers) lookup(_ context.Context, node string) (string, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.lookups++
+	u, ok := m.urls[node]
+	if !ok {
+		return "", socketio.ErrUnknownPeer
+	}
+	return u, nil
+}
+
+// A found peer is cached for peerCacheFor, so a burst of forwarded polls
+// costs one read, and read again after it, so a moved node is found.
+func TestPeerCacheTTL(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		store := &memPeers{urls: map[string]string{}}
+		p := newPeers(store, socketio.NewNodeID(), slog.New(slog.DiscardHandler))
+		other := socketio.NewNodeID()
+		must := func(err error) {
+			t.Helper()
+			if err != nil {
+				t.Fatal(err)
+			}
+		}
+		must(store.advertise(t.Context(), other, "http://10.0.0.7:8080", peerTTL))
+		for range 5 {
+			u, err := p.lookup(t.Context(), other)
+			must(err)
+			if u != "http://10.0.0.7:8080" {
+				t.Fatalf("lookup = %q", u)
+			}
+		}
+		if store.lookups != 1 {
+			t.Fatalf("%d store reads for 5 lookups within the cache time, want 1", store.lookups)
+		}
+		must(store.advertise(t.Context(), other, "http://10.0.0.8:8080", peerTTL))
+		time.Sleep(peerCacheFor - time.Nanosecond)
+		if u, _ := p.lookup(t.Context(), other); u != "http://10.0.0.7:8080" {
+			t.Fatalf("lookup = %q before the cache time ended, want the cached one", u)
+		}
+		time.Sleep(time.Nanosecond)
+		if u, _ := p.lookup(t.Context(), other); u != "http://10.0.0.8:8080" {
+			t.Fatalf("lookup = %q after the cache time, want the moved node", u)
+		}
+		must(store.withdraw(t.Context(), other))
+		time.Sleep(peerCacheFor)
+		if _, err := p.lookup(t.Context(), other); !errors.Is(err, socketio.ErrUnknownPeer) {
+			t.Fatalf("lookup of a withdrawn node = %v, want ErrUnknownPeer", err)
+		}
 	})
 }
