@@ -41,7 +41,7 @@ type ClusterBroker struct {
 	mu     sync.Mutex
 	links  map[string]*shardLink // by master address
 	h      BrokerHandler
-	everUp bool // every shard was up at once: the node's first Link(true) was sent
+	everUp bool // every shard was up at once: the node's first whole-link LinkEvent{Up: true} was sent
 	// gap holds the held topics whose bumps may have been missed since
 	// their link last delivered, and why. Each is resynced once subscribed
 	// again (a LinkEvent for those topics, Up).
