@@ -294,15 +294,8 @@ func (s *Server) shutdown() {
 	s.log.Info("drained", "took", time.Since(start).Round(time.Millisecond), "closed", n)
 }
 
-// currentMode is what clients are told: the feature flag, overridden to
-// poll while push cannot be trusted (broker link down or not yet resynced).
-func (s *Server) currentMode() modeMsg {
-	mode := s.flag.Load()
-	if !s.trust.trusted.Load() {
-		mode = ModePoll
-	}
-	return modeMsg{Mode: mode, Fast: s.cfg.FastInterval.Milliseconds(), Slow: s.cfg.SlowInterval.Milliseconds()}
-}
+// currentMode is what clients are told now (linkTrust.currentMode).
+func (s *Server) currentMode() modeMsg { return s.trust.currentMode() }
 
 // SetMode changes the feature flag at run time and tells every socket.
 func (s *Server) SetMode(mode Mode) error {

@@ -183,7 +183,7 @@ func (l *subscriber) session(ctx context.Context, h BrokerHandler) error {
 				continue
 			case kind == "pong":
 				wait = pongs
-			case kind == kinds.unsubscribed:
+			case kinds.unsubscribed != "" && kind == kinds.unsubscribed:
 				wait = unsubs
 			default:
 				continue
