@@ -20,7 +20,7 @@ func (s *Server) handleMode(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if r.Method == http.MethodGet {
-		writeJSON(w, http.StatusOK, map[string]Mode{"mode": s.Mode(), "told": s.currentMode().Mode})
+		writeJSON(w, http.StatusOK, map[string]Mode{"mode": s.Mode(), "told": s.trust.currentMode().Mode})
 		return
 	}
 	var req struct {

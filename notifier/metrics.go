@@ -49,7 +49,7 @@ func newMetrics(s *Server) *metrics {
 		func() float64 { _, n := s.hub.counts(); return float64(n) }))
 	f(linkCollector{s.broker})
 	f(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "pushpoll_push_trusted", Help: "1 while clients are told to trust push (mode push, link up, resynced)."},
-		func() float64 { return b2f(s.currentMode().Mode == ModePush) }))
+		func() float64 { return b2f(s.trust.currentMode().Mode == ModePush) }))
 	for _, mode := range Modes {
 		mode := mode
 		f(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "pushpoll_mode", Help: "Configured mode (feature flag), 1 for the current one.",

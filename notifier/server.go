@@ -294,9 +294,6 @@ func (s *Server) shutdown() {
 	s.log.Info("drained", "took", time.Since(start).Round(time.Millisecond), "closed", n)
 }
 
-// currentMode is what clients are told now (linkTrust.currentMode).
-func (s *Server) currentMode() modeMsg { return s.trust.currentMode() }
-
 // SetMode changes the feature flag at run time and tells every socket.
 func (s *Server) SetMode(mode Mode) error {
 	if _, err := ParseMode(string(mode)); err != nil {
@@ -339,7 +336,7 @@ func (s *Server) Flag(mode string) {
 func (s *Server) Mode() Mode { return s.flag.Load() }
 
 // Link implements BrokerHandler: the link trust takes it (trust.go).
-func (s *Server) Link(ev LinkEvent) { s.trust.Link(ev) }
+func (s *Server) Link(ev LinkEvent) { s.trust.onLink(ev) }
 
 // Message implements BrokerHandler: one publish from the bus.
 func (s *Server) Message(topic string, payload []byte) {

@@ -53,11 +53,11 @@ func (s *linkTrust) currentMode() modeMsg {
 	return modeMsg{Mode: mode, Fast: s.cfg.FastInterval.Milliseconds(), Slow: s.cfg.SlowInterval.Milliseconds()}
 }
 
-// Link takes the one outage event, for the whole link
+// onLink takes the one outage event, for the whole link
 // (ev.Topics nil) or for a set of topics alike. Going down, the sockets it
 // covers are told to poll at once. Coming back, the topics it covers are
 // resynced (resync), then their sockets are told push again.
-func (s *linkTrust) Link(ev LinkEvent) {
+func (s *linkTrust) onLink(ev LinkEvent) {
 	epoch := s.hub.linkEvent(ev.Topics)
 	whole := ev.Topics == nil
 	state := "up"
