@@ -103,9 +103,7 @@ func (s *linkTrust) resync(topics []string, epoch Epoch) {
 	} else {
 		topics = append([]string(nil), topics...) // shuffled below: the caller's stays
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	versions, err := s.broker.Versions(ctx, topics)
-	cancel()
+	versions, err := s.readVersions(topics)
 	if err != nil {
 		s.log.Warn("version table unreadable after the link came back; hinting v 0", "err", err, "topics", len(topics))
 		versions = nil
@@ -145,6 +143,30 @@ func (s *linkTrust) resync(topics []string, epoch Epoch) {
 		topics = nil
 	}
 	s.retell(topics)
+}
+
+// readVersions reads the version table for a resync. A server that has
+// just come back may refuse reads for a moment (Redis answers LOADING
+// while it loads its dataset, yet already takes SUBSCRIBE and PING), and
+// hinting v 0 then would send every holder to poll for nothing; so a
+// failed read is tried again, with a growing pause, for as long as one
+// read was allowed to take before.
+func (s *linkTrust) readVersions(topics []string) (map[string]int64, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	pause := 20 * time.Millisecond
+	for {
+		versions, err := s.broker.Versions(ctx, topics)
+		if err == nil {
+			return versions, nil
+		}
+		select {
+		case <-ctx.Done():
+			return nil, err
+		case <-time.After(pause):
+		}
+		pause = min(2*pause, time.Second)
+	}
 }
 
 // retell sends the holders of topics (nil: every socket) the mode they

@@ -1,6 +1,8 @@
 package notifier
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"strings"
@@ -142,4 +144,46 @@ func TestLinkEventVoidsCompleteVersions(t *testing.T) {
 	if s.hub.complete([]string{"a"}) {
 		t.Fatal("a mark captured before an event was kept")
 	}
+}
+
+// loadingTable is a broker whose version table refuses the first reads,
+// as Redis does with LOADING while it loads its dataset after a restart.
+type loadingTable struct {
+	*LocalBroker
+	refusals int
+}
+
+func (b *loadingTable) Versions(ctx context.Context, topics []string) (map[string]int64, error) {
+	if b.refusals > 0 {
+		b.refusals--
+		return nil, errors.New("LOADING Redis is loading the dataset in memory")
+	}
+	return b.LocalBroker.Versions(ctx, topics)
+}
+
+// A table that refuses reads for a moment after the link came back delays
+// the resync; it does not turn it into "poll to be sure" for every holder.
+func TestResyncWaitsOutATableStillLoading(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		s, local := trustServer(t, 0)
+		b := &loadingTable{LocalBroker: local, refusals: 3}
+		s.broker, s.trust.broker = b, b
+		pool := newWriterPool(1)
+		defer pool.stop()
+		sk := newSocket("a", &fakeConn{}, pool)
+		s.hub.addSocket(sk)
+		mustJoin(t, s.hub, sk, []string{"t"}, nil, "")
+		local.versions["t"] = 5
+
+		s.Link(LinkEvent{})
+		s.Link(LinkEvent{Up: true})
+		time.Sleep(5 * time.Second)
+		synctest.Wait()
+		if n := fannedOut(s, []string{"t"}, 5); n != 1 {
+			t.Fatalf("after the table loaded, t was not hinted its version 5 (sent %d)", s.hub.topics["t"].sent)
+		}
+		if b.refusals != 0 {
+			t.Fatalf("%d refusals left: the resync gave up reading", b.refusals)
+		}
+	})
 }
