@@ -208,8 +208,12 @@ func TestCatchUpOnSubscribe(t *testing.T) {
 		c.waitHint("doc:1", 12, 5*time.Second)
 
 		up := dial(t, n, sioclient.Options{})
-		up.subscribe(token(t, "doc:1"), map[string]int64{"doc:1": 12})
-		up.noHint("doc:1", 200*time.Millisecond)
+		up.subscribe(token(t, "doc:1", "marker"), map[string]int64{"doc:1": 12, "marker": 0})
+		up.settle("marker", func(v int64) {
+			_, err := rs.Do("PUBLISH", "pushpoll:marker", fmt.Sprint(v))
+			must(t, err)
+		})
+		up.noHint("doc:1", 0)
 	})
 	t.Run("from the node's memory", func(t *testing.T) {
 		n := startNode(t, testConfig())
