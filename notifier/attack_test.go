@@ -1134,3 +1134,95 @@ func TestAttackIdleConnections(t *testing.T) {
 		t.Errorf("refusals counted: %v", got)
 	}
 }
+
+// TestAttackBareSockets: sockets that never hold a topic are closed once
+// --subscribe-timeout has passed, on both transports and whether they sent
+// nothing or only a refused subscribe; a subscribed socket stays.
+func TestAttackBareSockets(t *testing.T) {
+	cfg := testConfig()
+	cfg.SubscribeTimeout = time.Second
+	n := startNode(t, cfg)
+	settled(t, n)
+	healthy := hsWitness(t, n, "websocket")
+	var bare []*client
+	for _, tr := range transports {
+		bare = append(bare, dial(t, n, sioclient.Options{Transport: tr}))
+		denied := dial(t, n, sioclient.Options{Transport: tr})
+		if a := denied.subscribe("garbage", map[string]int64{"x": 0}); len(a.Granted) != 0 {
+			t.Fatalf("garbage token granted %v", a.Granted)
+		}
+		bare = append(bare, denied)
+	}
+	for _, c := range bare {
+		ended(t, c, 10*time.Second)
+	}
+	counts(t, n, 1)
+	if got := wireRejected(t, n, "no subscribe"); got != float64(len(bare)) {
+		t.Errorf("no-subscribe closes counted %v, want %d", got, len(bare))
+	}
+	healthy.alive()
+}
+
+// TestAttackSocketsPerClient: one client address holds at most
+// --max-sockets-per-client sockets. Behind a trusted balancer the address is
+// the one the balancer appended to X-Forwarded-For, so clients behind it
+// are told apart and a forged entry changes nothing; from an untrusted
+// peer the header is ignored.
+func TestAttackSocketsPerClient(t *testing.T) {
+	xff := func(v string) http.Header { return http.Header{"X-Forwarded-For": {v}} }
+	refused := func(t *testing.T, n *node, tr string, h http.Header) {
+		t.Helper()
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		c, err := sioclient.Dial(ctx, n.url, sioclient.Options{Transport: tr, Header: h})
+		if err == nil {
+			c.Close()
+			t.Fatalf("%s %v: a socket past the per-client bound was accepted", tr, h)
+		}
+		var se *sioclient.StatusError
+		if !errors.As(err, &se) || se.StatusCode != http.StatusTooManyRequests {
+			t.Fatalf("%s %v: %v, want HTTP 429", tr, h, err)
+		}
+	}
+	t.Run("behind a trusted balancer", func(t *testing.T) {
+		cfg := testConfig()
+		cfg.TrustedProxies = []string{"127.0.0.1/32"}
+		cfg.MaxSocketsPerClient = 3
+		n := startNode(t, cfg)
+		settled(t, n)
+		healthy := newWitness(t, n, sioclient.Options{Header: xff("198.51.100.1")}, func(topic string) string { return token(t, topic) })
+		var mine []*client
+		for i := range 3 {
+			// The attacker's own entries left of the balancer's are not believed.
+			mine = append(mine, dial(t, n, sioclient.Options{Transport: transports[i%2], Header: xff(fmt.Sprintf("10.0.0.%d, 203.0.113.9", i))}))
+		}
+		for _, tr := range transports {
+			refused(t, n, tr, xff("198.51.100.77, 203.0.113.9"))
+		}
+		if got := wireRejected(t, n, "per client"); got != 2 {
+			t.Errorf("per-client refusals = %v, want 2", got)
+		}
+		// Another client behind the same balancer is its own.
+		other := newWitness(t, n, sioclient.Options{Transport: "polling", Header: xff("198.51.100.2")}, func(topic string) string { return token(t, topic) })
+		must(t, mine[0].Close())
+		counts(t, n, 4)
+		again := dial(t, n, sioclient.Options{Header: xff("203.0.113.9")})
+		refused(t, n, "websocket", xff("203.0.113.9"))
+		_ = again
+		healthy.alive()
+		other.alive()
+	})
+	t.Run("header from an untrusted peer", func(t *testing.T) {
+		cfg := testConfig()
+		cfg.MaxSocketsPerClient = 3
+		n := startNode(t, cfg)
+		settled(t, n)
+		healthy := hsWitness(t, n, "websocket")
+		dial(t, n, sioclient.Options{Header: xff("198.51.100.1")})
+		dial(t, n, sioclient.Options{Transport: "polling", Header: xff("198.51.100.2")})
+		refused(t, n, "websocket", xff("198.51.100.3"))
+		refused(t, n, "polling", nil)
+		counts(t, n, 3)
+		healthy.alive()
+	})
+}

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/pushpoll/pushpoll/internal/clientip"
 	"github.com/pushpoll/pushpoll/internal/redisx"
 )
 
@@ -66,6 +67,21 @@ type Config struct {
 	// of a big topic do not all poll in the same instant.
 	ResyncSpread time.Duration
 
+	// Flood bounds (budget.go, clients.go). MaxSockets above is per node;
+	// 0 there derives it from the open-file and memory limits, -1 is none.
+	// MaxSocketsPerClient bounds the sockets of one client address (see
+	// TrustedProxies); 0: a tenth of the node's sockets, at least 100; -1:
+	// none.
+	MaxSocketsPerClient int
+	// TrustedProxies are the CIDRs of the load balancers whose
+	// X-Forwarded-For names the client (internal/clientip); empty trusts
+	// none, so the peer address is the client.
+	TrustedProxies []string
+	// SubscribeTimeout closes a socket that holds no granted topic this
+	// long after it connected: it can receive nothing but holds a
+	// descriptor and memory.
+	SubscribeTimeout time.Duration
+
 	Logger *slog.Logger
 }
 
@@ -120,6 +136,10 @@ func Default() Config {
 		PingInterval: 25 * time.Second,
 		PingTimeout:  60 * time.Second,
 		ResyncSpread: 2 * time.Second,
+		// The shim subscribes as soon as it connects; a minute covers a slow
+		// token fetch or a callback retry, and bounds a flood of bare
+		// sockets to what it can open in a minute.
+		SubscribeTimeout: time.Minute,
 	}
 }
 
@@ -179,6 +199,12 @@ func (c *Config) Validate() error {
 	if c.MaxTopicsPerSocket < 1 || c.MaxFrameBytes < 256 || c.MaxPublishBytes < 1024 || c.SubscribeBurst < 1 {
 		errs = append(errs, errors.New("--max-topics-per-socket, --max-frame-bytes (≥256), --max-publish-bytes (≥1024) and --subscribe-burst must be positive"))
 	}
+	if c.MaxSockets < -1 || c.MaxSocketsPerClient < -1 {
+		errs = append(errs, errors.New("--max-sockets and --max-sockets-per-client must be at least -1 (0: derived from the host's limits, -1: no limit)"))
+	}
+	if _, err := clientip.ParseTrusted(c.TrustedProxies); err != nil {
+		errs = append(errs, fmt.Errorf("--trusted-proxies: %w", err))
+	}
 	if c.MaxHTTPConns < -1 {
 		errs = append(errs, errors.New("--max-http-conns must be at least -1 (0: half the open-file limit, -1: no limit)"))
 	}
@@ -233,6 +259,9 @@ func (c *Config) durationBounds() []durationBound {
 		{"write-timeout", c.WriteTimeout, 100 * time.Millisecond, 5 * time.Minute},
 		// A body that takes minutes is a client holding a connection.
 		{"body-timeout", c.BodyTimeout, 100 * time.Millisecond, 5 * time.Minute},
+		// Long enough for a token fetch and a retry; an hour keeps a bare
+		// socket as long as any proxy would.
+		{"subscribe-timeout", c.SubscribeTimeout, time.Second, time.Hour},
 		{"ping-interval", c.PingInterval, time.Second, 5 * time.Minute},
 		{"ping-timeout", c.PingTimeout, 2 * time.Second, 10 * time.Minute},
 	}

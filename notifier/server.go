@@ -19,6 +19,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/pushpoll/pushpoll/authbridge"
+	"github.com/pushpoll/pushpoll/internal/clientip"
 	"github.com/pushpoll/pushpoll/internal/ratelog"
 	"github.com/pushpoll/pushpoll/internal/socketio"
 )
@@ -42,6 +43,10 @@ type Server struct {
 	hints   *hintThrottle // per-topic fan-out throttle (throttle.go)
 	node    string        // this node's id, the prefix of its session ids
 	peers   *peers        // the other nodes; nil on the in-process broker
+
+	caps     caps              // connection bounds fitted to the host (budget.go)
+	clientIP clientip.Resolver // who a request's client is (--trusted-proxies)
+	clients  *clientCounts     // sockets per client address
 
 	flag     atomic.Value // string: the feature flag, push/shadow/poll
 	trusted  atomic.Bool  // broker link up and resynced: push may be trusted
@@ -68,7 +73,12 @@ func New(cfg Config) (*Server, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	s := &Server{cfg: cfg, log: log.With("component", "notifier"), parts: log}
+	s := &Server{cfg: cfg, log: log.With("component", "notifier"), parts: log, clients: newClientCounts()}
+	var err error
+	if s.caps, err = cfg.caps(currentLimits()); err != nil {
+		return nil, err
+	}
+	s.clientIP, _ = clientip.ParseTrusted(cfg.TrustedProxies) // checked by Validate
 	s.warn = ratelog.New(s.log, 10*time.Second)
 	s.flag.Store(cfg.Mode)
 	s.node = socketio.NewNodeID()
@@ -130,7 +140,7 @@ func New(cfg Config) (*Server, error) {
 	}
 
 	r := mux.NewRouter()
-	r.PathPrefix("/socket.io/").Handler(s.sio)
+	r.PathPrefix("/socket.io/").Handler(s.clientGate(s.sio))
 	r.HandleFunc("/v1/publish", s.handlePublish).Methods(http.MethodPost)
 	r.HandleFunc("/v1/admin/mode", s.handleMode).Methods(http.MethodGet, http.MethodPost)
 	r.HandleFunc("/healthz", s.handleHealth).Methods(http.MethodGet, http.MethodHead)
@@ -151,7 +161,7 @@ func (s *Server) socketConfig() socketio.Config {
 		WriteTimeout:   s.cfg.WriteTimeout,
 		PingInterval:   s.cfg.PingInterval,
 		PingTimeout:    s.cfg.PingTimeout,
-		MaxSockets:     s.cfg.MaxSockets,
+		MaxSockets:     s.caps.sockets,
 		Draining:       s.draining.Load,
 		OnReject:       func(reason string) { s.m.wireRejected.WithLabelValues(reason).Inc() },
 		OnSlow:         s.m.slow.Inc,
@@ -159,7 +169,7 @@ func (s *Server) socketConfig() socketio.Config {
 		NodeID:         s.node,
 		OnForward:      func(result string) { s.m.forwarded.WithLabelValues(result).Inc() },
 		// All onConnect reads: the callback mode forwards no other header.
-		Headers: []string{"Cookie", "Authorization"},
+		Headers: []string{"Cookie", "Authorization", clientHeader},
 	}
 	if s.peers != nil {
 		c.Peer = s.peers.lookup
@@ -204,7 +214,8 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	}
 	served := make(chan error, 1)
 	go func() { served <- s.httpServer.Serve(ln) }()
-	s.log.Info("listening", "addr", ln.Addr().String(), "broker", fmt.Sprintf("%T", s.broker), "mode", s.cfg.Mode, "node", s.node, "advertise", advertised)
+	s.log.Info("listening", "addr", ln.Addr().String(), "broker", fmt.Sprintf("%T", s.broker), "mode", s.cfg.Mode, "node", s.node, "advertise", advertised,
+		"max_sockets", s.caps.sockets, "max_sockets_per_client", s.caps.perClient, "max_http_conns", s.caps.httpConns)
 
 	select {
 	case err := <-served:
@@ -262,14 +273,8 @@ func (s *Server) advertise(ln net.Listener) (string, func()) {
 	return u, func() { cancel(); <-done }
 }
 
-// httpConnLimit is --max-http-conns, by default half the open-file limit:
-// the other half is for websockets (--max-sockets) and Redis.
-func (s *Server) httpConnLimit() int {
-	if s.cfg.MaxHTTPConns != 0 {
-		return max(s.cfg.MaxHTTPConns, 0)
-	}
-	return openFileLimit() / 2
-}
+// httpConnLimit is --max-http-conns as fitted to the host (budget.go).
+func (s *Server) httpConnLimit() int { return s.caps.httpConns }
 
 // shutdown drains: refuse new handshakes and fail readiness, tell every
 // socket to move within the drain window, wait for them to leave, then close
@@ -452,13 +457,18 @@ func (s *Server) onConnect(c socketio.Conn) *socket {
 	sk.onWrite = func(hints int) { s.m.hintsSent.Add(float64(hints)) }
 	sk.limiter = newBucket(s.cfg.SubscribeBurst, s.cfg.SubscribeEvery)
 	sk.reports = newBucket(2*reportBurst, s.cfg.FastInterval/reportBurst)
+	admitted := s.admit(sk, h.Get(clientHeader))
 	s.hub.addSocket(sk)
 	sk.setMode(s.currentMode())
+	if !admitted {
+		_ = c.Close() // Disconnect follows, with sk
+	}
 	return sk
 }
 
 func (s *Server) onDisconnect(sk *socket) {
 	if sk != nil {
+		s.release(sk)
 		s.hub.removeSocket(sk)
 	}
 }
@@ -549,6 +559,7 @@ func (s *Server) subscribe(sk *socket, raw json.RawMessage) subscribeAck {
 		held[t] = max(req.Topics[t], 0)
 	}
 	ack.Granted = d.Granted
+	sk.subscribed.Store(true)
 	added := sk.grant(held, d.Expires, func() { s.expire(sk) })
 	known, err := s.hub.join(sk, added, newOnly(d.ByPrefix, added), d.Credential)
 	if errors.Is(err, errSocketGone) {

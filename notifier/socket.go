@@ -33,6 +33,11 @@ type socket struct {
 	// cookie and authorization are the handshake's headers, forwarded to the
 	// app in callback mode. They are never logged.
 	cookie, authorization string
+	// client is the client's address (clients.go); idle closes the socket
+	// unless subscribed is set by a granted subscribe before it fires.
+	client     string
+	idle       *time.Timer
+	subscribed atomic.Bool
 
 	// onWrite is told how many hints each delivered batch carried.
 	onWrite func(hints int)

@@ -114,7 +114,7 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (n
 	fs := flag.NewFlagSet("notifier", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 
-	var origins string
+	var origins, proxies string
 	var settings []setting
 	str := func(p *string, name, env, help string) {
 		fs.StringVar(p, name, *p, help)
@@ -153,7 +153,10 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (n
 	num(&cfg.MaxTopics, "max-topics", "PUSHPOLL_MAX_TOPICS", "distinct topics held on this node, 0 for no limit; a subscribe past it is refused")
 	num(&cfg.MaxPrefixTopics, "max-prefix-topics", "PUSHPOLL_MAX_PREFIX_TOPICS", "distinct topics one credential (token sub, or callback credential) holds on this node through prefix grants, 0 for no limit")
 	num(&cfg.MaxFrameBytes, "max-frame-bytes", "PUSHPOLL_MAX_FRAME_BYTES", "largest incoming socket.io frame; a larger one closes that socket")
-	num(&cfg.MaxSockets, "max-sockets", "PUSHPOLL_MAX_SOCKETS", "sockets per node, 0 for no limit; beyond it handshakes get 503")
+	num(&cfg.MaxSockets, "max-sockets", "PUSHPOLL_MAX_SOCKETS", "sockets per node; beyond it handshakes get 503; 0: what the open-file limit leaves after --max-http-conns and 128 reserved, and at most half the cgroup memory limit at 16 KiB a socket; -1: no limit; caps that cannot fit stop the start")
+	num(&cfg.MaxSocketsPerClient, "max-sockets-per-client", "PUSHPOLL_MAX_SOCKETS_PER_CLIENT", "sockets of one client address (see --trusted-proxies); beyond it handshakes get 429; 0: a tenth of --max-sockets, at least 100; -1: no limit")
+	str(&proxies, "trusted-proxies", "PUSHPOLL_TRUSTED_PROXIES", "comma list of CIDRs of load balancers whose X-Forwarded-For names the client; empty: the peer address is the client")
+	dur(&cfg.SubscribeTimeout, "subscribe-timeout", "PUSHPOLL_SUBSCRIBE_TIMEOUT", "a socket that holds no granted topic this long after it connected is closed")
 	num(&cfg.MaxHTTPConns, "max-http-conns", "PUSHPOLL_MAX_HTTP_CONNS", "HTTP connections that are not websockets (requests, long-polls); beyond it new ones are closed at once; 0: half the open-file limit, -1: no limit")
 	dur(&cfg.BodyTimeout, "body-timeout", "PUSHPOLL_BODY_TIMEOUT", "time one request has to deliver its whole body, on every path")
 	num(&maxPublish, "max-publish-bytes", "PUSHPOLL_MAX_PUBLISH_BYTES", "largest POST /v1/publish body (413 beyond)")
@@ -190,6 +193,7 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (n
 		cfg.Listen = devListen
 	}
 	cfg.AllowedOrigins = notifier.SplitList(origins)
+	cfg.TrustedProxies = notifier.SplitList(proxies)
 	cfg.MaxPublishBytes = int64(maxPublish)
 	return cfg, opts, nil
 }

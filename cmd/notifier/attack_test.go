@@ -1,0 +1,232 @@
+package main
+
+// Attacks on the real binary, started the way an operator starts it, under
+// the open-file limit the attack report used.
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os/exec"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gorilla/websocket"
+)
+
+// proc is a notifier process and the JSON log lines it wrote.
+type proc struct {
+	addr string
+	cmd  *exec.Cmd
+	logs chan map[string]any
+	exit chan error
+	out  *strings.Builder // stderr lines that are not JSON
+}
+
+// startLimited runs the binary with args under `ulimit -n files` (0: the
+// test's own limit) on a free loopback port, and waits for "listening".
+func startLimited(t *testing.T, files int, args ...string) *proc {
+	t.Helper()
+	p := startProc(t, files, args...)
+	p.waitLog(t, "listening")
+	return p
+}
+
+func startProc(t *testing.T, files int, args ...string) *proc {
+	t.Helper()
+	bin := buildNotifier(t)
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	must(t, err)
+	p := &proc{addr: l.Addr().String(), logs: make(chan map[string]any, 1000), exit: make(chan error, 1), out: &strings.Builder{}}
+	l.Close()
+	args = append([]string{"--listen", p.addr}, args...)
+	if files > 0 {
+		// ulimit sets the hard limit too, which the Go runtime would
+		// otherwise raise the soft one to.
+		p.cmd = exec.Command("sh", append([]string{"-c", `ulimit -n ` + strconv.Itoa(files) + ` && exec "$0" "$@"`, bin}, args...)...)
+	} else {
+		p.cmd = exec.Command(bin, args...)
+	}
+	stderr, err := p.cmd.StderrPipe()
+	must(t, err)
+	must(t, p.cmd.Start())
+	t.Cleanup(func() { _ = p.cmd.Process.Kill(); <-p.exit })
+	go func() {
+		sc := bufio.NewScanner(stderr)
+		sc.Buffer(nil, 1<<20)
+		for sc.Scan() {
+			var m map[string]any
+			if json.Unmarshal(sc.Bytes(), &m) != nil {
+				p.out.WriteString(sc.Text() + "\n")
+				continue
+			}
+			select {
+			case p.logs <- m:
+			default: // nobody waits for it
+			}
+		}
+		p.exit <- p.cmd.Wait()
+		close(p.logs)
+	}()
+	return p
+}
+
+// waitLog returns the first log line with msg.
+func (p *proc) waitLog(t *testing.T, msg string) map[string]any {
+	t.Helper()
+	timeout := time.After(30 * time.Second)
+	for {
+		select {
+		case m, ok := <-p.logs:
+			if !ok {
+				t.Fatalf("the notifier exited before logging %q: %s", msg, p.out)
+			}
+			if m["msg"] == msg {
+				return m
+			}
+		case <-timeout:
+			t.Fatalf("no %q in the log", msg)
+		}
+	}
+}
+
+// get fetches path on a fresh connection within d.
+func (p *proc) get(path string, d time.Duration) (int, string, error) {
+	c := http.Client{Timeout: d, Transport: &http.Transport{DisableKeepAlives: true}}
+	resp, err := c.Get("http://" + p.addr + path)
+	if err != nil {
+		return 0, "", err
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b), nil
+}
+
+// metric reads one series from /metrics.
+func (p *proc) metric(t *testing.T, series string) float64 {
+	t.Helper()
+	code, body, err := p.get("/metrics", 5*time.Second)
+	if err != nil || code != http.StatusOK {
+		t.Fatalf("/metrics: %d %v", code, err)
+	}
+	for _, line := range strings.Split(body, "\n") {
+		if v, ok := strings.CutPrefix(line, series+" "); ok {
+			f, _ := strconv.ParseFloat(v, 64)
+			return f
+		}
+	}
+	return 0
+}
+
+const attackSecret = "attack-secret-0123456789abcdef0123"
+
+// bareWebsocket opens a websocket that never subscribes, as the flood did,
+// and returns the status of the handshake's answer.
+func bareWebsocket(t *testing.T, addr string, h http.Header) (*websocket.Conn, int) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	c, resp, err := websocket.DefaultDialer.DialContext(ctx, "ws://"+addr+"/socket.io/?EIO=3&transport=websocket", h)
+	if err != nil {
+		if resp == nil {
+			t.Fatalf("websocket dial: %v", err)
+		}
+		return nil, resp.StatusCode
+	}
+	t.Cleanup(func() { c.Close() })
+	return c, resp.StatusCode
+}
+
+// TestAttackBareWebsocketFlood is the flood of the third attack round:
+// under `ulimit -n 600`, with default flags, websockets with no token and no
+// subscribe. Now one address gets --max-sockets-per-client of them, many
+// addresses behind a trusted balancer together get --max-sockets (from the
+// open-file limit), every refusal is a clear status and counted, and
+// /healthz answers at once all the while.
+func TestAttackBareWebsocketFlood(t *testing.T) {
+	if testing.Short() {
+		t.Skip("real binary")
+	}
+	p := startProc(t, 600, "--token-secret", attackSecret, "--trusted-proxies", "127.0.0.1/32")
+	started := p.waitLog(t, "listening")
+	maxSockets, perClient := int(started["max_sockets"].(float64)), int(started["max_sockets_per_client"].(float64))
+	if maxSockets <= 0 || maxSockets > 600 || perClient <= 0 || perClient >= maxSockets {
+		t.Fatalf("default caps under ulimit -n 600: %d sockets, %d per client", maxSockets, perClient)
+	}
+	healthy := func(when string) {
+		t.Helper()
+		code, _, err := p.get("/healthz", 2*time.Second)
+		if err != nil || code != http.StatusOK {
+			t.Fatalf("/healthz %s: %d %v", when, code, err)
+		}
+	}
+	// One address: per-client bound, then 429.
+	open, refused := 0, 0
+	for range perClient + 20 {
+		if _, code := bareWebsocket(t, p.addr, nil); code == http.StatusSwitchingProtocols {
+			open++
+		} else if code == http.StatusTooManyRequests {
+			refused++
+		} else {
+			t.Fatalf("handshake answered %d", code)
+		}
+	}
+	if open != perClient || refused != 20 {
+		t.Fatalf("one address: %d open, %d refused; want %d and 20", open, refused, perClient)
+	}
+	healthy("after one address's flood")
+	// Many addresses behind the balancer: the node's bound, then 503.
+	full := 0
+	for i := 0; open+full < 650; i++ {
+		h := http.Header{"X-Forwarded-For": {fmt.Sprintf("198.18.%d.%d", i/250, i%250+1)}}
+		switch _, code := bareWebsocket(t, p.addr, h); code {
+		case http.StatusSwitchingProtocols:
+			open++
+		case http.StatusServiceUnavailable:
+			full++
+		default:
+			t.Fatalf("handshake %d answered %d", i, code)
+		}
+		if i%100 == 0 {
+			healthy(fmt.Sprintf("at %d sockets", open))
+		}
+	}
+	if open != maxSockets {
+		t.Fatalf("%d websockets open, want --max-sockets %d", open, maxSockets)
+	}
+	healthy("with the node full")
+	if got := p.metric(t, `pushpoll_wire_rejected_total{reason="per client"}`); got != 20 {
+		t.Errorf("per-client refusals counted %v, want 20", got)
+	}
+	if got := p.metric(t, `pushpoll_wire_rejected_total{reason="full"}`); got != float64(full) {
+		t.Errorf("full refusals counted %v, want %d", got, full)
+	}
+}
+
+// TestRefusesCapsBeyondTheHost: explicit caps that the open-file limit
+// cannot hold stop the start, naming the flags, instead of a node that runs
+// out of descriptors at the first flood.
+func TestRefusesCapsBeyondTheHost(t *testing.T) {
+	if testing.Short() {
+		t.Skip("real binary")
+	}
+	p := startProc(t, 600, "--token-secret", attackSecret, "--max-sockets", "1000")
+	select {
+	case err := <-p.exit:
+		p.exit <- err
+		if err == nil {
+			t.Fatal("started with --max-sockets 1000 under ulimit -n 600")
+		}
+		if out := p.out.String(); !strings.Contains(out, "--max-sockets 1000") || !strings.Contains(out, "ulimit -n") {
+			t.Fatalf("the refusal does not name the flag and the limit: %s", out)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("the notifier did not stop")
+	}
+}
