@@ -209,8 +209,10 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 		IdleTimeout: 2 * time.Minute,
 	}
 	if limit := s.httpConnLimit(); limit > 0 {
-		l := &connLimit{max: int64(limit), refused: func() { s.m.wireRejected.WithLabelValues("too many connections").Inc() }}
-		s.httpServer.ConnState = l.state
+		l := newConnLimit(limit, func() { s.m.wireRejected.WithLabelValues("too many connections").Inc() },
+			func() { s.m.wireRejected.WithLabelValues("idle keep-alive shed").Inc() })
+		s.httpServer.ConnState, s.httpServer.ConnContext = l.state, l.context
+		s.httpServer.Handler = l.probesOnly(s.httpServer.Handler)
 	}
 	served := make(chan error, 1)
 	go func() { served <- s.httpServer.Serve(ln) }()
