@@ -38,6 +38,10 @@ type Decision struct {
 	// the forwarded headers. It is never a secret. Empty when nothing was
 	// granted.
 	Credential string
+	// Key names the token key that verified the grant (never the key
+	// itself), so that a grant can end when its key is removed
+	// (KeySetter.Holds). Empty for callback grants.
+	Key string
 }
 
 // Authorizer decides what a subscriber may receive. Implementations are safe
@@ -58,6 +62,7 @@ type Config struct {
 	Audience             string        // required aud; default "pushpoll"
 	Leeway               time.Duration // clock leeway for exp and nbf; default 5s
 	MaxTokenBytes        int           // tokens longer than this are refused before any crypto; default 8192
+	MaxTokenTTL          time.Duration // a token whose exp lies further ahead is refused ("lifetime too long"); default 24h
 	CallbackURL          string        // callback mode endpoint; empty = off
 	CallbackTimeout      time.Duration // whole callback round trip; default 2s
 	CallbackCacheEntries int           // credentials remembered; default 10000
@@ -74,6 +79,10 @@ const (
 	// defaultMaxTokenBytes is far above any sensible token (a few hundred
 	// topics) yet keeps an attacker from making us decode and hash megabytes.
 	defaultMaxTokenBytes = 8192
+	// defaultMaxTokenTTL: tokens only authorize subscribes and the shim
+	// fetches a new one on every reconnect, so a day is far above any
+	// sensible lifetime while still ending a leaked token's use.
+	defaultMaxTokenTTL = 24 * time.Hour
 	// defaultCallbackTimeout bounds how long a subscribe waits on the app; a
 	// client that is denied with "auth unavailable" polls meanwhile, so a
 	// short wait is better than a hanging subscribe.
@@ -106,6 +115,7 @@ var (
 	ErrNotInToken      = errors.New("not in token")
 	ErrNotAuthorized   = errors.New("not authorized")
 	ErrAuthUnavailable = errors.New("auth unavailable")
+	ErrLifetimeTooLong = errors.New("lifetime too long")
 )
 
 // reasons lists the sentinels so that a wrapped error can be turned back into
@@ -113,6 +123,7 @@ var (
 var reasons = []error{
 	ErrNoToken, ErrMalformedToken, ErrBadSignature, ErrExpired, ErrNotYetValid,
 	ErrWrongAudience, ErrMissingClaim, ErrNotInToken, ErrNotAuthorized, ErrAuthUnavailable,
+	ErrLifetimeTooLong,
 }
 
 // reason returns the client-facing text for err, which wraps one of the
@@ -154,6 +165,9 @@ func New(cfg Config) (Authorizer, error) {
 	}
 	if cfg.MaxTokenBytes <= 0 {
 		cfg.MaxTokenBytes = defaultMaxTokenBytes
+	}
+	if cfg.MaxTokenTTL <= 0 {
+		cfg.MaxTokenTTL = defaultMaxTokenTTL
 	}
 	if cfg.CallbackTimeout <= 0 {
 		cfg.CallbackTimeout = defaultCallbackTimeout
@@ -204,10 +218,12 @@ type Keys struct {
 }
 
 // KeySetter is implemented by an Authorizer from New that verifies tokens:
-// SetKeys replaces its keys at once for every later subscribe. Grants
-// already made keep their expiry; no socket is dropped.
+// SetKeys replaces its keys at once for every later subscribe. Holds says
+// whether a grant's Decision.Key is still among them: the caller ends the
+// grants whose key is gone.
 type KeySetter interface {
 	SetKeys(Keys) error
+	Holds(key string) bool
 }
 
 // SetKeys implements KeySetter. On error the keys in use stay.
@@ -221,6 +237,11 @@ func (b *bridge) SetKeys(k Keys) error {
 	}
 	b.token.keys.Store(&ks)
 	return nil
+}
+
+// Holds implements KeySetter.
+func (b *bridge) Holds(key string) bool {
+	return b.token != nil && b.token.keys.Load().holds(key)
 }
 
 // compile checks the keys and sorts them by algorithm.

@@ -9,6 +9,7 @@ import (
 	"crypto/rsa"
 	"crypto/x509"
 	"encoding/base64"
+	"encoding/hex"
 	"encoding/pem"
 	"maps"
 	"reflect"
@@ -552,7 +553,7 @@ func TestTokenOversizeCheckedBeforeParsing(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			_, err := v.verify(tt.token, t0)
+			_, _, err := v.verify(tt.token, t0)
 			if err == nil || reason(err) != tt.want.Error() {
 				t.Fatalf("verify = %v, want %v", err, tt.want)
 			}
@@ -639,5 +640,84 @@ func TestKeyRotation(t *testing.T) {
 		if got := len(d.Granted) == 1; got != tc.ok {
 			t.Errorf("%s: granted = %v, want %v (%v)", tc.name, got, tc.ok, d.Denied)
 		}
+	}
+}
+
+// TestDecisionNamesItsKey: a grant says which key verified it, in a form
+// that is not the key, and Holds follows SetKeys, so a node can end the
+// grants of a key a reload removed.
+func TestDecisionNamesItsKey(t *testing.T) {
+	k := testKeys()
+	other := []byte("the-next-secret-0123456789abcdef-0123")
+	a := mustNew(t, Config{TokenSecrets: [][]byte{testSecret, other}})
+	key := func(a Authorizer, tok string) string {
+		t.Helper()
+		d := a.Authorize(context.Background(), Request{Token: tok, Topics: []string{"project:42"}}, t0)
+		if len(d.Granted) != 1 {
+			t.Fatalf("not granted: %v", d.Denied)
+		}
+		return d.Key
+	}
+	first, second := key(a, sign(t, jwt.SigningMethodHS256, testSecret, claims(nil))), key(a, sign(t, jwt.SigningMethodHS256, other, claims(nil)))
+	if first == "" || second == "" || first == second {
+		t.Fatalf("keys %q and %q: want two distinct ids", first, second)
+	}
+	if strings.Contains(first, string(testSecret)) || strings.Contains(first, hex.EncodeToString(testSecret)) {
+		t.Fatalf("the key id %q shows the secret", first)
+	}
+	ks := a.(KeySetter)
+	if !ks.Holds(first) || !ks.Holds(second) {
+		t.Fatal("Holds is false for keys in use")
+	}
+	if err := ks.SetKeys(Keys{Secrets: [][]byte{other}}); err != nil {
+		t.Fatal(err)
+	}
+	if ks.Holds(first) || !ks.Holds(second) {
+		t.Fatalf("after removing the first key: Holds(first) = %v, Holds(second) = %v", ks.Holds(first), ks.Holds(second))
+	}
+	p := mustNew(t, Config{TokenPublicKey: append(append([]byte{}, k.rsaPEM...), k.edPEM...)})
+	rsaKey, edKey := key(p, sign(t, jwt.SigningMethodRS256, k.rsa, claims(nil))), key(p, sign(t, jwt.SigningMethodEdDSA, k.ed, claims(nil)))
+	if rsaKey == edKey || !p.(KeySetter).Holds(rsaKey) {
+		t.Fatalf("public keys: %q, %q", rsaKey, edKey)
+	}
+	if err := p.(KeySetter).SetKeys(Keys{PublicKeyPEM: k.edPEM}); err != nil {
+		t.Fatal(err)
+	}
+	if p.(KeySetter).Holds(rsaKey) || !p.(KeySetter).Holds(edKey) {
+		t.Fatal("Holds does not follow the public keys")
+	}
+}
+
+// TestMaxTokenTTL: a token whose exp lies further ahead than the cap is
+// refused whole, with its own reason; up to the cap (and the leeway) it
+// passes.
+func TestMaxTokenTTL(t *testing.T) {
+	a := mustNew(t, Config{TokenSecret: testSecret})
+	capped := mustNew(t, Config{TokenSecret: testSecret, MaxTokenTTL: time.Hour})
+	for _, c := range []struct {
+		name string
+		a    Authorizer
+		exp  time.Time
+		want string
+	}{
+		{"year 9999", a, time.Date(9999, 1, 1, 0, 0, 0, 0, time.UTC), ErrLifetimeTooLong.Error()},
+		{"a day and a minute", a, t0.Add(24*time.Hour + time.Minute), ErrLifetimeTooLong.Error()},
+		{"a day", a, t0.Add(24 * time.Hour), ""},
+		{"a day plus the leeway", a, t0.Add(24*time.Hour + defaultLeeway), ""},
+		{"two hours under a one-hour cap", capped, t0.Add(2 * time.Hour), ErrLifetimeTooLong.Error()},
+		{"an hour under a one-hour cap", capped, t0.Add(time.Hour), ""},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			d := c.a.Authorize(context.Background(), Request{Token: sign(t, jwt.SigningMethodHS256, testSecret, claims(map[string]any{"exp": c.exp.Unix()})), Topics: []string{"project:42", "acct:1"}}, t0)
+			if c.want == "" {
+				if len(d.Granted) != 2 {
+					t.Fatalf("denied: %v", d.Denied)
+				}
+				return
+			}
+			if len(d.Granted) != 0 || !maps.Equal(d.Denied, deniedAll(c.want, "project:42", "acct:1")) {
+				t.Fatalf("decision %+v, want every topic denied %q", d, c.want)
+			}
+		})
 	}
 }

@@ -81,6 +81,8 @@ type Config struct {
 	// long after it connected: it can receive nothing but holds a
 	// descriptor and memory.
 	SubscribeTimeout time.Duration
+	// MaxTokenTTL refuses tokens whose exp lies further ahead (authbridge).
+	MaxTokenTTL time.Duration
 
 	Logger *slog.Logger
 }
@@ -140,6 +142,9 @@ func Default() Config {
 		// token fetch or a callback retry, and bounds a flood of bare
 		// sockets to what it can open in a minute.
 		SubscribeTimeout: time.Minute,
+		// The shim fetches a token on every reconnect; a day is far above
+		// any sensible lifetime and still ends a leaked token's use.
+		MaxTokenTTL: 24 * time.Hour,
 	}
 }
 
@@ -262,6 +267,9 @@ func (c *Config) durationBounds() []durationBound {
 		// Long enough for a token fetch and a retry; an hour keeps a bare
 		// socket as long as any proxy would.
 		{"subscribe-timeout", c.SubscribeTimeout, time.Second, time.Hour},
+		// A minute is below any token an app would mint; thirty days is as
+		// far as "bounded" can stretch.
+		{"max-token-ttl", c.MaxTokenTTL, time.Minute, 30 * 24 * time.Hour},
 		{"ping-interval", c.PingInterval, time.Second, 5 * time.Minute},
 		{"ping-timeout", c.PingTimeout, 2 * time.Second, 10 * time.Minute},
 	}

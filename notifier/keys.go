@@ -60,8 +60,10 @@ func readSecrets(path string) ([][]byte, error) {
 
 // ReloadKeys reads the token keys again from --token-secret-file and
 // --token-public-key (cmd/notifier calls it on SIGHUP). Subscribes from
-// then on are verified with the new keys; sockets and their grants stay.
-// On error the keys in use stay.
+// then on are verified with the new keys; sockets stay, and so do their
+// grants, except those whose key was removed: they end with `expired`, and
+// the client subscribes again with a fresh token. On error the keys in use
+// stay.
 func (s *Server) ReloadKeys() error {
 	err := s.reloadKeys()
 	if err != nil {
@@ -70,8 +72,28 @@ func (s *Server) ReloadKeys() error {
 		return err
 	}
 	s.m.keyReloads.WithLabelValues("ok").Inc()
-	s.log.Info("token keys reloaded")
+	revoked := s.revokeRemovedKeys()
+	s.log.Info("token keys reloaded", "grants_revoked", revoked)
 	return nil
+}
+
+// revokeRemovedKeys ends, with `expired`, every grant whose token key the
+// reload removed: whoever can no longer get a token signed by a held key
+// must not keep receiving hints until an exp that may be far off.
+func (s *Server) revokeRemovedKeys() int {
+	setter, ok := s.auth.(authbridge.KeySetter)
+	if !ok {
+		return 0
+	}
+	total := 0
+	s.hub.eachSocket(func(sk *socket) {
+		if n := sk.revoke(setter.Holds); n > 0 {
+			total += n
+			s.expire(sk)
+		}
+	})
+	s.m.grantsRevoked.Add(float64(total))
+	return total
 }
 
 func (s *Server) reloadKeys() error {

@@ -27,6 +27,7 @@ type metrics struct {
 	shadowLead      prometheus.Histogram
 	shadowIgnored   *prometheus.CounterVec
 	keyReloads      *prometheus.CounterVec
+	grantsRevoked   prometheus.Counter
 	modeChanges     prometheus.Counter
 	linkTransitions *prometheus.CounterVec
 }
@@ -62,6 +63,7 @@ func newMetrics(s *Server) *metrics {
 	m.hintsThrottled = counter(f, "pushpoll_hints_throttled_total", "Bumps held back by the per-topic throttle (--hint-throttle) and folded into one trailing fan-out of the newest version.")
 	m.published = counter(f, "pushpoll_publishes_total", "Valid publishes received from the broker.")
 	m.slow = counter(f, "pushpoll_slow_disconnects_total", "Sockets closed because a write missed its deadline.")
+	m.grantsRevoked = counter(f, "pushpoll_grants_revoked_total", "Topic grants ended because the token key that verified them was removed by a reload.")
 	m.modeChanges = counter(f, "pushpoll_mode_changes_total", "Feature flag changes applied.")
 	m.rejected = counterVec(f, "pushpoll_publishes_rejected_total", "Publishes dropped, by reason.", "reason")
 	m.authDenied = counterVec(f, "pushpoll_auth_denied_total", "Topics denied on subscribe, by reason.", "reason")

@@ -100,6 +100,7 @@ func New(cfg Config) (*Server, error) {
 		TokenSecrets:    keys.Secrets,
 		TokenPublicKey:  keys.PublicKeyPEM,
 		Audience:        cfg.TokenAudience,
+		MaxTokenTTL:     cfg.MaxTokenTTL,
 		CallbackURL:     cfg.AuthCallbackURL,
 		CallbackTimeout: 2 * time.Second,
 
@@ -563,6 +564,7 @@ func (s *Server) subscribe(sk *socket, raw json.RawMessage) subscribeAck {
 	ack.Granted = d.Granted
 	sk.subscribed.Store(true)
 	added := sk.grant(held, d.Expires, func() { s.expire(sk) })
+	sk.signedBy(d.Granted, d.Key)
 	known, err := s.hub.join(sk, added, newOnly(d.ByPrefix, added), d.Credential)
 	if errors.Is(err, errSocketGone) {
 		return ack // nobody is left to read it

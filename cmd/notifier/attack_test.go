@@ -11,13 +11,20 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"os"
 	"os/exec"
+	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
+	"syscall"
 	"testing"
 	"time"
 
+	"github.com/golang-jwt/jwt/v5"
 	"github.com/gorilla/websocket"
+
+	"github.com/pushpoll/pushpoll/internal/sioclient"
 )
 
 // proc is a notifier process and the JSON log lines it wrote.
@@ -228,5 +235,132 @@ func TestRefusesCapsBeyondTheHost(t *testing.T) {
 		}
 	case <-time.After(30 * time.Second):
 		t.Fatal("the notifier did not stop")
+	}
+}
+
+// sioConn is a socket.io client on a proc that keeps the events it got.
+type sioConn struct {
+	*sioclient.Client
+	mu     sync.Mutex
+	events []sioclient.Event
+}
+
+func dialProc(t *testing.T, p *proc) *sioConn {
+	t.Helper()
+	c := &sioConn{}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	sc, err := sioclient.Dial(ctx, "http://"+p.addr, sioclient.Options{OnEvent: func(e sioclient.Event) {
+		c.mu.Lock()
+		c.events = append(c.events, e)
+		c.mu.Unlock()
+	}})
+	must(t, err)
+	t.Cleanup(func() { sc.Close() })
+	c.Client = sc
+	return c
+}
+
+// named returns the first arguments of the events called name so far.
+func (c *sioConn) named(name string) []string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var out []string
+	for _, e := range c.events {
+		if e.Name == name && len(e.Args) > 0 {
+			out = append(out, string(e.Args[0]))
+		}
+	}
+	return out
+}
+
+// subscribe sends a subscribe with a token signed by secret for topic,
+// expiring at exp, and returns the ack.
+func (c *sioConn) subscribe(t *testing.T, secret, topic string, exp time.Time) (granted []string, denied map[string]string) {
+	t.Helper()
+	tok, err := jwt.NewWithClaims(jwt.SigningMethodHS256, jwt.MapClaims{
+		"sub": "u", "aud": "pushpoll", "topics": []string{topic}, "exp": exp.Unix(),
+	}).SignedString([]byte(secret))
+	must(t, err)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	args, err := c.EmitAck(ctx, "subscribe", map[string]any{"token": tok, "topics": map[string]int64{topic: 0}})
+	must(t, err)
+	var ack struct {
+		Granted []string
+		Denied  map[string]string
+	}
+	if len(args) != 1 || json.Unmarshal(args[0], &ack) != nil {
+		t.Fatalf("ack %s", args)
+	}
+	return ack.Granted, ack.Denied
+}
+
+// publish bumps topic over the HTTP API.
+func (p *proc) publish(t *testing.T, secret, topic string, v int64) {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodPost, "http://"+p.addr+"/v1/publish", strings.NewReader(fmt.Sprintf(`{"topic":%q,"v":%d}`, topic, v)))
+	req.Header.Set("Authorization", "Bearer "+secret)
+	resp, err := http.DefaultClient.Do(req)
+	must(t, err)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusAccepted {
+		t.Fatalf("publish: %d", resp.StatusCode)
+	}
+}
+
+// TestAttackGrantOutlivesItsKey: a socket subscribed with a key that a
+// SIGHUP then removed kept receiving hints until its token's exp, which
+// could be the year 9999. Now such a token is refused at the door
+// (--max-token-ttl), and on a reload the grants of removed keys end with
+// `expired` while the grants of kept keys go on.
+func TestAttackGrantOutlivesItsKey(t *testing.T) {
+	if testing.Short() {
+		t.Skip("real binary")
+	}
+	const (
+		oldSecret = "old-secret-0123456789abcdef0123456789"
+		newSecret = "new-secret-0123456789abcdef0123456789"
+		publish   = "publish-secret-0123456789"
+	)
+	secrets := filepath.Join(t.TempDir(), "secrets")
+	must(t, os.WriteFile(secrets, []byte(oldSecret+"\n"+newSecret+"\n"), 0o600))
+	p := startLimited(t, 0, "--token-secret-file", secrets, "--publish-secret", publish)
+	forever := time.Date(9999, 1, 1, 0, 0, 0, 0, time.UTC)
+	attacker, user := dialProc(t, p), dialProc(t, p)
+	if g, d := attacker.subscribe(t, oldSecret, "a", forever); len(g) != 0 || d["a"] != "lifetime too long" {
+		t.Fatalf("exp in the year 9999: granted %v, denied %v", g, d)
+	}
+	if got := p.metric(t, `pushpoll_auth_denied_total{reason="lifetime too long"}`); got != 1 {
+		t.Errorf("lifetime refusals counted %v, want 1", got)
+	}
+	hour := time.Now().Add(time.Hour)
+	if g, _ := attacker.subscribe(t, oldSecret, "a", hour); len(g) != 1 {
+		t.Fatalf("old key before the rotation: granted %v", g)
+	}
+	if g, _ := user.subscribe(t, newSecret, "b", hour); len(g) != 1 {
+		t.Fatalf("new key: granted %v", g)
+	}
+	must(t, os.WriteFile(secrets, []byte(newSecret+"\n"), 0o600))
+	must(t, p.cmd.Process.Signal(syscall.SIGHUP))
+	waitFor(t, 20*time.Second, "the old key's grant expired", func() bool {
+		return len(attacker.named("expired")) == 1
+	})
+	if got := attacker.named("expired")[0]; got != `{"topics":["a"]}` {
+		t.Fatalf("expired notice %s", got)
+	}
+	p.publish(t, publish, "a", 5)
+	p.publish(t, publish, "b", 5)
+	waitFor(t, 10*time.Second, "the kept key's grant still gets hints", func() bool {
+		return len(user.named("stale")) == 1
+	})
+	if got := attacker.named("stale"); len(got) != 0 {
+		t.Fatalf("the removed key's socket still got hints: %v", got)
+	}
+	if got := user.named("expired"); len(got) != 0 {
+		t.Fatalf("the kept key's grant expired: %v", got)
+	}
+	if got := p.metric(t, "pushpoll_grants_revoked_total"); got != 1 {
+		t.Errorf("revoked grants counted %v, want 1", got)
 	}
 }
