@@ -17,6 +17,9 @@ type Request struct {
 	Topics        []string // already validated topic names
 	Cookie        string   // the socket handshake's Cookie header (callback mode)
 	Authorization string   // the socket handshake's Authorization header (callback mode)
+	// Client is the client's address (callback mode): what names a callback
+	// credential for the node's bounds when nothing better does.
+	Client string
 }
 
 // Decision puts every requested topic either in Granted or in Denied, where
@@ -34,8 +37,12 @@ type Decision struct {
 	// the ones a client can invent, so the node bounds them per Credential.
 	ByPrefix []string
 	// Credential names who was granted, the same across subscribes and
-	// sockets: "sub:" and the token's subject, or "callback:" and a hash of
-	// the forwarded headers. It is never a secret. Empty when nothing was
+	// sockets: "sub:" and the token's subject or the sub of the callback
+	// answer; for a callback answer without one, a hash of the session
+	// cookie (Config.CallbackSessionCookie) or of the Authorization header
+	// ("cookie:", "authorization:"), else "client:" and the client address.
+	// Never the raw Cookie header, which a client can vary at will. It is
+	// never a secret. Empty when nothing was
 	// granted.
 	Credential string
 	// Key names the token key that verified the grant (never the key
@@ -56,19 +63,20 @@ type Authorizer interface {
 // Config selects how subscribers are authorized. A zero field takes the
 // default noted beside it.
 type Config struct {
-	TokenSecret          []byte        // HS256 secret, at least 32 bytes
-	TokenSecrets         [][]byte      // more HS256 secrets, all accepted (key rotation)
-	TokenPublicKey       []byte        // PEM, one or more blocks: RSA -> RS256, ECDSA P-256 -> ES256, Ed25519 -> EdDSA
-	Audience             string        // required aud; default "pushpoll"
-	Leeway               time.Duration // clock leeway for exp and nbf; default 5s
-	MaxTokenBytes        int           // tokens longer than this are refused before any crypto; default 8192
-	MaxTokenTTL          time.Duration // a token whose exp lies further ahead is refused ("lifetime too long"); default 24h
-	CallbackURL          string        // callback mode endpoint; empty = off
-	CallbackTimeout      time.Duration // whole callback round trip; default 2s
-	CallbackCacheEntries int           // credentials remembered; default 10000
-	CallbackDefaultTTL   time.Duration // lifetime of an answer without ttl; default 5m, at most CallbackMaxTTL
-	CallbackMaxTTL       time.Duration // cap on any answer's lifetime; default 1h
-	HTTPClient           *http.Client  // optional, used as given; default: a pooled keep-alive client that never follows redirects
+	TokenSecret           []byte        // HS256 secret, at least 32 bytes
+	TokenSecrets          [][]byte      // more HS256 secrets, all accepted (key rotation)
+	TokenPublicKey        []byte        // PEM, one or more blocks: RSA -> RS256, ECDSA P-256 -> ES256, Ed25519 -> EdDSA
+	Audience              string        // required aud; default "pushpoll"
+	Leeway                time.Duration // clock leeway for exp and nbf; default 5s
+	MaxTokenBytes         int           // tokens longer than this are refused before any crypto; default 8192
+	MaxTokenTTL           time.Duration // a token whose exp lies further ahead is refused ("lifetime too long"); default 24h
+	CallbackURL           string        // callback mode endpoint; empty = off
+	CallbackTimeout       time.Duration // whole callback round trip; default 2s
+	CallbackCacheEntries  int           // credentials remembered; default 10000
+	CallbackDefaultTTL    time.Duration // lifetime of an answer without ttl; default 5m, at most CallbackMaxTTL
+	CallbackMaxTTL        time.Duration // cap on any answer's lifetime; default 1h
+	CallbackSessionCookie string        // the cookie that names the user when an answer has no sub; empty: none
+	HTTPClient            *http.Client  // optional, used as given; default: a pooled keep-alive client that never follows redirects
 }
 
 const (

@@ -12,6 +12,7 @@ import (
 	"encoding/hex"
 	"encoding/pem"
 	"maps"
+	"net/http"
 	"reflect"
 	"strings"
 	"sync"
@@ -576,16 +577,66 @@ func TestDecisionNamesCredentialAndPrefixGrants(t *testing.T) {
 	if !reflect.DeepEqual(d.ByPrefix, []string{"acct:1"}) || d.Credential != "sub:user:7" {
 		t.Errorf("ByPrefix %q, Credential %q; want [acct:1], sub:user:7", d.ByPrefix, d.Credential)
 	}
-	app := newFakeApp(t, answer(200, `{"topics":["a:*"],"ttl":60}`))
-	cb := callbackAuth(t, app.URL, Config{})
-	d1 := cb.Authorize(context.Background(), Request{Topics: []string{"a:1"}, Cookie: "s=1"}, t0)
-	d2 := cb.Authorize(context.Background(), Request{Topics: []string{"a:2"}, Cookie: "s=1"}, t0)
-	d3 := cb.Authorize(context.Background(), Request{Topics: []string{"a:2"}, Cookie: "s=2"}, t0)
-	if !strings.HasPrefix(d1.Credential, "callback:") || d1.Credential != d2.Credential || d1.Credential == d3.Credential {
-		t.Errorf("callback credentials %q, %q, %q: want one per credential", d1.Credential, d2.Credential, d3.Credential)
+	if !reflect.DeepEqual(d.Key, keyID(testSecret)) {
+		t.Errorf("Key %q, want the id of the test secret", d.Key)
 	}
-	if strings.Contains(d1.Credential, "s=1") || !reflect.DeepEqual(d1.ByPrefix, []string{"a:1"}) {
-		t.Errorf("callback decision %+v", d1)
+}
+
+// TestCallbackCredential: a callback grant's credential names the user, so
+// that junk cookies or a second copy of the session cookie do not make a
+// fresh budget: the answer's sub, else the named session cookie when it is
+// there once, else the Authorization header, else the client address.
+func TestCallbackCredential(t *testing.T) {
+	withSub := newFakeApp(t, func(w http.ResponseWriter, r *http.Request) {
+		sid, _ := r.Cookie("sid")
+		if sid == nil {
+			http.Error(w, "who?", http.StatusForbidden)
+			return
+		}
+		answer(200, `{"topics":["a:*"],"ttl":60,"sub":"user-`+sid.Value+`"}`)(w, r)
+	})
+	noSub := newFakeApp(t, answer(200, `{"topics":["a:*"],"ttl":60}`))
+	longSub := newFakeApp(t, answer(200, `{"topics":["a:*"],"sub":"`+strings.Repeat("x", maxSubBytes+1)+`"}`))
+	bySub := callbackAuth(t, withSub.URL, Config{})
+	byCookie := callbackAuth(t, noSub.URL, Config{CallbackSessionCookie: "sid"})
+	plain := callbackAuth(t, noSub.URL, Config{})
+	credential := func(a Authorizer, req Request) string {
+		t.Helper()
+		req.Topics = []string{"a:1"}
+		d := a.Authorize(context.Background(), req, t0)
+		if len(d.Granted) != 1 {
+			t.Fatalf("%+v: not granted: %v", req, d.Denied)
+		}
+		return d.Credential
+	}
+	same := func(name string, a Authorizer, x, y Request, want bool) {
+		t.Helper()
+		cx, cy := credential(a, x), credential(a, y)
+		if (cx == cy) != want {
+			t.Errorf("%s: %q and %q, same = %v, want %v", name, cx, cy, cx == cy, want)
+		}
+		for _, c := range []string{cx, cy} {
+			if strings.Contains(c, "alice") && !strings.HasPrefix(c, "sub:") {
+				t.Errorf("%s: credential %q shows a cookie value", name, c)
+			}
+		}
+	}
+	alice := Request{Cookie: "sid=alice", Client: "198.51.100.1"}
+	same("sub: junk cookies", bySub, alice, Request{Cookie: "sid=alice; junk=1", Client: "203.0.113.9"}, true)
+	same("sub: another user", bySub, alice, Request{Cookie: "sid=bob"}, false)
+	if got := credential(bySub, alice); got != "sub:user-alice" {
+		t.Errorf("credential %q, want the answer's sub", got)
+	}
+	same("cookie: junk cookies", byCookie, alice, Request{Cookie: "junk=1; sid=alice; junk=2", Client: "203.0.113.9"}, true)
+	same("cookie: another user", byCookie, alice, Request{Cookie: "sid=bob", Client: "198.51.100.1"}, false)
+	same("cookie twice: the address", byCookie, Request{Cookie: "sid=x; sid=alice", Client: "198.51.100.1"}, Request{Cookie: "sid=y; sid=alice", Client: "198.51.100.1"}, true)
+	same("authorization", plain, Request{Cookie: "a=1", Authorization: "Bearer alice"}, Request{Cookie: "a=2", Authorization: "Bearer alice"}, true)
+	same("authorization: another", plain, Request{Authorization: "Bearer alice"}, Request{Authorization: "Bearer bob"}, false)
+	same("nothing: the address", plain, Request{Cookie: "junk=1", Client: "198.51.100.1"}, Request{Cookie: "junk=2", Client: "198.51.100.1"}, true)
+	same("nothing: another address", plain, Request{Cookie: "junk=1", Client: "198.51.100.1"}, Request{Cookie: "junk=1", Client: "198.51.100.2"}, false)
+	d := callbackAuth(t, longSub.URL, Config{}).Authorize(context.Background(), Request{Topics: []string{"a:1"}, Cookie: "s=1"}, t0)
+	if d.Denied["a:1"] != ErrAuthUnavailable.Error() {
+		t.Errorf("a sub of %d bytes: %+v", maxSubBytes+1, d)
 	}
 }
 

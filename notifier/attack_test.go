@@ -21,6 +21,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"strconv"
 	"strings"
@@ -1297,5 +1298,85 @@ func TestAttackProbesNeverLockedOut(t *testing.T) {
 				t.Fatalf("probe %s with the bound full: %d", path, code)
 			}
 		}
+	}
+}
+
+// TestAttackJunkCookies: in callback mode the prefix budget used to be keyed
+// on a hash of the whole Cookie header, so one session plus junk=1..5 got
+// six budgets, filled --max-topics and locked a real user out. Now the
+// budget is keyed on the user: the sub the app's answer names, or the
+// session cookie the operator names, or failing both the client address.
+func TestAttackJunkCookies(t *testing.T) {
+	// The app reads its own session cookie and ignores the rest, as apps do.
+	app := func(withSub bool) string {
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			sid, err := r.Cookie("sid")
+			if err != nil {
+				http.Error(w, "who are you", http.StatusForbidden)
+				return
+			}
+			sub := ""
+			if withSub {
+				sub = `,"sub":"` + sid.Value + `"`
+			}
+			fmt.Fprintf(w, `{"topics":["doc:*"],"ttl":300%s}`, sub)
+		}))
+		t.Cleanup(srv.Close)
+		return srv.URL
+	}
+	topics := func(user string, from int) map[string]int64 {
+		m := map[string]int64{}
+		for i := from; i < from+50; i++ {
+			m[fmt.Sprintf("doc:%s:%d", user, i)] = 0
+		}
+		return m
+	}
+	cases := []struct {
+		name   string
+		setup  func(*notifier.Config)
+		header func(user string, junk int) http.Header
+	}{
+		{"the answer names the user", func(c *notifier.Config) { c.AuthCallbackURL = app(true) },
+			func(user string, junk int) http.Header {
+				return http.Header{"Cookie": {fmt.Sprintf("sid=%s; junk=%d", user, junk)}}
+			}},
+		{"a named session cookie", func(c *notifier.Config) { c.AuthCallbackURL, c.CallbackSessionCookie = app(false), "sid" },
+			func(user string, junk int) http.Header {
+				return http.Header{"Cookie": {fmt.Sprintf("junk=%d; sid=%s", junk, user)}}
+			}},
+		{"neither: the client address", func(c *notifier.Config) {
+			c.AuthCallbackURL, c.TrustedProxies = app(false), []string{"127.0.0.1/32"}
+		}, func(user string, junk int) http.Header {
+			addr := map[string]string{"mallory": "198.51.100.66", "alice": "198.51.100.7"}[user]
+			return http.Header{"Cookie": {fmt.Sprintf("sid=%s; junk=%d", user, junk)}, "X-Forwarded-For": {addr}}
+		}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			cfg := testConfig()
+			cfg.MaxPrefixTopics = 50
+			cfg.MaxTopics = 120
+			c.setup(&cfg)
+			n := startNode(t, cfg)
+			settled(t, n)
+			healthy := hsWitness(t, n, "websocket")
+			first := dial(t, n, sioclient.Options{Header: c.header("mallory", 0)})
+			if a := first.subscribe("", topics("mallory", 0)); len(a.Granted) != 50 {
+				t.Fatalf("the attacker's first 50: %+v", a)
+			}
+			for junk := 1; junk <= 5; junk++ {
+				a := dial(t, n, sioclient.Options{Header: c.header("mallory", junk)}).subscribe("", topics("mallory", junk*50))
+				if len(a.Granted) != 0 || !strings.Contains(a.Error, "per credential") {
+					t.Fatalf("junk=%d: a fresh budget: %d granted, error %q", junk, len(a.Granted), a.Error)
+				}
+			}
+			if got := metricValue(t, n, `pushpoll_auth_denied_total{reason="prefix topic limit"}`); got != 5 {
+				t.Errorf("prefix-limit refusals counted %v, want 5", got)
+			}
+			if a := dial(t, n, sioclient.Options{Header: c.header("alice", 0)}).subscribe("", topics("alice", 0)); len(a.Granted) != 50 {
+				t.Fatalf("the real user was refused: %d granted, error %q", len(a.Granted), a.Error)
+			}
+			healthy.alive()
+		})
 	}
 }

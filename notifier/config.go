@@ -81,6 +81,10 @@ type Config struct {
 	// long after it connected: it can receive nothing but holds a
 	// descriptor and memory.
 	SubscribeTimeout time.Duration
+	// CallbackSessionCookie names the cookie that identifies the user
+	// when a callback answer has no sub: what a callback credential's
+	// bounds are keyed on (authbridge Decision.Credential).
+	CallbackSessionCookie string
 	// MaxTokenTTL refuses tokens whose exp lies further ahead (authbridge).
 	MaxTokenTTL time.Duration
 
@@ -178,6 +182,9 @@ func (c *Config) Validate() error {
 		if u, err := url.Parse(c.AuthCallbackURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 			errs = append(errs, errors.New("--auth-callback-url must be an http(s) URL"))
 		}
+	}
+	if strings.ContainsAny(c.CallbackSessionCookie, "=; \t\r\n,\"") {
+		errs = append(errs, fmt.Errorf("--auth-callback-session-cookie %q is not a cookie name", c.CallbackSessionCookie))
 	}
 	if c.CallbackTTL <= 0 || c.CallbackMaxTTL < c.CallbackTTL {
 		errs = append(errs, errors.New("--auth-callback-ttl must be positive and --auth-callback-max-ttl at least as long"))

@@ -106,6 +106,8 @@ func New(cfg Config) (*Server, error) {
 
 		CallbackDefaultTTL: cfg.CallbackTTL,
 		CallbackMaxTTL:     cfg.CallbackMaxTTL,
+
+		CallbackSessionCookie: cfg.CallbackSessionCookie,
 	})
 	if err != nil {
 		return nil, err
@@ -548,7 +550,7 @@ func (s *Server) subscribe(sk *socket, raw json.RawMessage) subscribeAck {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	d := s.auth.Authorize(ctx, authbridge.Request{
-		Token: req.Token, Topics: asked, Cookie: sk.cookie, Authorization: sk.authorization,
+		Token: req.Token, Topics: asked, Cookie: sk.cookie, Authorization: sk.authorization, Client: sk.client,
 	}, time.Now())
 	for t, reason := range d.Denied {
 		ack.Denied[t] = reason

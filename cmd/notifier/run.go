@@ -140,6 +140,7 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (n
 	str(&cfg.AuthCallbackURL, "auth-callback-url", "PUSHPOLL_AUTH_CALLBACK_URL", "callback mode: the app's authorize endpoint, asked when a subscribe carries no token")
 	dur(&cfg.CallbackTTL, "auth-callback-ttl", "PUSHPOLL_AUTH_CALLBACK_TTL", "lifetime of a callback answer without ttl: its grant expires then and the client subscribes again")
 	dur(&cfg.CallbackMaxTTL, "auth-callback-max-ttl", "PUSHPOLL_AUTH_CALLBACK_MAX_TTL", "cap on any callback answer's ttl: a credential revoked in the app stops receiving hints within it")
+	str(&cfg.CallbackSessionCookie, "auth-callback-session-cookie", "PUSHPOLL_AUTH_CALLBACK_SESSION_COOKIE", "callback mode: the cookie that identifies the user when the app's answer names no sub; per-user bounds (--max-prefix-topics) are keyed on it; empty: the Authorization header, else the client address")
 	str(&cfg.TokenAudience, "token-audience", "PUSHPOLL_TOKEN_AUDIENCE", "required aud claim")
 	str(&cfg.PublishSecret, "publish-secret", "PUSHPOLL_PUBLISH_SECRET", "bearer secret for POST /v1/publish; empty turns HTTP publish off")
 	str(&cfg.AdminSecret, "admin-secret", "PUSHPOLL_ADMIN_SECRET", "bearer secret for the admin API (/v1/admin/mode); empty turns it off")
