@@ -19,6 +19,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -1378,5 +1379,60 @@ func TestAttackJunkCookies(t *testing.T) {
 			}
 			healthy.alive()
 		})
+	}
+}
+
+// TestAttackPrefixReachesNodeKeys: with --channel-prefix pushpoll- the
+// publish API used to write pushpoll-node:<id> (the node registry) and
+// break forwarding to that node. The node's own keys and channels now carry
+// '#', which no topic and no valid prefix holds, so a publish of any topic
+// under any prefix cannot reach them; a prefix that could is refused.
+func TestAttackPrefixReachesNodeKeys(t *testing.T) {
+	if testing.Short() {
+		t.Skip("real redis-server")
+	}
+	rs := redistest.Start(t)
+	var nodes []*node
+	for range 2 {
+		cfg := testConfig()
+		cfg.RedisURL = rs.URL
+		cfg.ChannelPrefix = "pushpoll-"
+		cfg.DrainTimeout = 500 * time.Millisecond
+		nodes = append(nodes, startNode(t, cfg))
+	}
+	reg := advertised(t, rs)
+	if len(reg) != 2 {
+		t.Fatalf("registry %v", reg)
+	}
+	for id := range reg {
+		for _, topic := range []string{"node:" + id, "canary:" + id} {
+			if code, body := publishHTTP(t, nodes[0], publishSecret, bump(topic, 1)); code != http.StatusAccepted {
+				t.Fatalf("publish %s: %d %s", topic, code, body)
+			}
+		}
+	}
+	if after := advertised(t, rs); !maps.Equal(after, reg) {
+		t.Fatalf("the registry changed under publishes: %v -> %v", reg, after)
+	}
+	pollThroughBalancer(t, nodes) // forwarding between the nodes still works
+	for _, n := range nodes {
+		if got := metricValue(t, n, "pushpoll_push_trusted"); got != 1 {
+			t.Errorf("a node no longer trusts its link: the canary was disturbed")
+		}
+	}
+
+	for _, prefix := range []string{"", "pushpoll#", "a b", "x*", "p\n", strings.Repeat("p", 65)} {
+		cfg := testConfig()
+		cfg.ChannelPrefix = prefix
+		if _, err := notifier.New(cfg); err == nil || !strings.Contains(err.Error(), "--channel-prefix") {
+			t.Errorf("prefix %q: %v, want a refusal naming --channel-prefix", prefix, err)
+		}
+	}
+	for _, prefix := range []string{"pushpoll:", "app-1/", "{pp}:"} {
+		cfg := testConfig()
+		cfg.ChannelPrefix = prefix
+		if _, err := notifier.New(cfg); err != nil {
+			t.Errorf("prefix %q refused: %v", prefix, err)
+		}
 	}
 }

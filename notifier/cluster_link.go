@@ -80,7 +80,7 @@ func (l *shardLink) canaryChannel() (string, error) {
 	for i := range 1 << 20 {
 		tag := strconv.Itoa(i)
 		if s := topo.Shard(redisx.Slot(tag)); s >= 0 && topo.Shards[s].Master == l.addr {
-			return "pushpoll-canary:{" + tag + "}:" + l.b.opt.NodeID, nil
+			return nodeKeyPrefix + "canary:{" + tag + "}:" + l.b.opt.NodeID, nil
 		}
 	}
 	return "", errors.New("no slot of this shard found for the canary")

@@ -168,6 +168,9 @@ func (c *Config) Validate() error {
 	if c.TokenSecret != "" && len(c.TokenSecret) < 32 {
 		errs = append(errs, errors.New("--token-secret must be at least 32 characters"))
 	}
+	if err := ValidPrefix(c.ChannelPrefix); err != nil {
+		errs = append(errs, err)
+	}
 	if c.RedisURL != "" {
 		if _, err := redisx.Parse(c.RedisURL); err != nil {
 			errs = append(errs, err)

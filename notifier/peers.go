@@ -16,11 +16,12 @@ import (
 // Nodes on one Redis advertise where their peers reach them, so a polling
 // request that a load balancer sends to the wrong node is forwarded to the
 // node that owns its session (internal/socketio, forward.go). Each node keeps
-// the key pushpoll-node:<id> = its base URL, with a TTL it refreshes well
+// the key pushpoll#node:<id> = its base URL, with a TTL it refreshes well
 // within; a node that dies without a word drops out when its key expires,
 // one that stops cleanly deletes it. The key lies outside the topic
-// namespace (no channel prefix), so no topic's version key can collide.
-const peerKeyPrefix = "pushpoll-node:"
+// namespace whatever the channel prefix: '#' is in no topic and no valid
+// prefix (keys.go, ValidPrefix), so no topic's version key can be it.
+const peerKeyPrefix = nodeKeyPrefix + "node:"
 
 const (
 	// peerTTL bounds how long a dead node's address is still dialled: a
