@@ -36,6 +36,7 @@ import (
 
 	"github.com/pushpoll/pushpoll/internal/redistest"
 	"github.com/pushpoll/pushpoll/internal/sioclient"
+	"github.com/pushpoll/pushpoll/internal/socketio"
 	"github.com/pushpoll/pushpoll/notifier"
 )
 
@@ -1435,4 +1436,101 @@ func TestAttackPrefixReachesNodeKeys(t *testing.T) {
 			t.Errorf("prefix %q refused: %v", prefix, err)
 		}
 	}
+}
+
+// TestAttackForwardedCredentials: a forwarded poll used to carry the
+// browser's Cookie and Authorization to whatever address Redis held for the
+// session's node, and pass the answer back unchanged. Now neither header
+// leaves the node, an answer never sets a cookie, and with --node-secret
+// the nodes sign their forwarded requests and answers: an address that is
+// not a node of ours gets nothing answered through us, and a request that
+// claims to be forwarded without the secret is refused.
+func TestAttackForwardedCredentials(t *testing.T) {
+	if testing.Short() {
+		t.Skip("real redis-server")
+	}
+	const secret = "node-secret-0123456789abcdef0123456789"
+	rs := redistest.Start(t)
+	start := func(nodeSecret string) *node {
+		cfg := testConfig()
+		cfg.RedisURL = rs.URL
+		cfg.NodeSecret = nodeSecret
+		cfg.DrainTimeout = 500 * time.Millisecond
+		return startNode(t, cfg)
+	}
+	signed, open := start(secret), start("")
+
+	// Whatever Redis holds for node "planted0" (someone with Redis access
+	// wrote it) records what reaches it and tries to set a cookie.
+	var mu sync.Mutex
+	var got []http.Header
+	planted := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		got = append(got, r.Header.Clone())
+		mu.Unlock()
+		http.SetCookie(w, &http.Cookie{Name: "sid", Value: "planted"})
+		io.WriteString(w, "1:6")
+	}))
+	t.Cleanup(planted.Close)
+	_, err := rs.Do("SET", "pushpoll#node:planted0", planted.URL)
+	must(t, err)
+	poll := func(n *node) *http.Response {
+		t.Helper()
+		req, _ := http.NewRequest(http.MethodGet, n.url+"/socket.io/?EIO=3&transport=polling&sid=planted0AAAAAAAAAAAAAAAAAAAAAA", nil)
+		req.Header.Set("Cookie", "session=browser-cookie")
+		req.Header.Set("Authorization", "Bearer browser-token")
+		resp, err := http.DefaultClient.Do(req)
+		must(t, err)
+		resp.Body.Close()
+		return resp
+	}
+	resp := poll(open)
+	if resp.StatusCode != http.StatusOK || len(resp.Cookies()) != 0 {
+		t.Fatalf("without a node secret: %d, cookies %v; want the answer without its cookie", resp.StatusCode, resp.Cookies())
+	}
+	resp = poll(signed)
+	if resp.StatusCode != http.StatusBadGateway || len(resp.Cookies()) != 0 {
+		t.Fatalf("with a node secret, an unsigned answer: %d, cookies %v; want 502", resp.StatusCode, resp.Cookies())
+	}
+	if v := metricValue(t, signed, `pushpoll_forwarded_requests_total{result="unauthenticated"}`); v != 1 {
+		t.Errorf("unauthenticated answers counted %v, want 1", v)
+	}
+	mu.Lock()
+	for i, h := range got {
+		if h.Get("Cookie") != "" || h.Get("Authorization") != "" {
+			t.Errorf("forward %d carried the browser's credentials: Cookie %q, Authorization %q", i, h.Get("Cookie"), h.Get("Authorization"))
+		}
+	}
+	if len(got) != 2 || got[0].Get(socketio.NodeAuthHeader) != "" || got[1].Get(socketio.NodeAuthHeader) == "" {
+		t.Errorf("forwards seen %d; the signed node must sign, the open one not", len(got))
+	}
+	mu.Unlock()
+
+	// A request that claims to come from a node, straight to the owner.
+	c := dial(t, signed, sioclient.Options{Transport: "polling"})
+	for _, proof := range []string{"", "1.00", fmt.Sprintf("%d.%x", time.Now().Unix(), make([]byte, 32))} {
+		req, _ := http.NewRequest(http.MethodGet, signed.url+"/socket.io/?EIO=3&transport=polling&sid="+c.SID(), nil)
+		req.Header.Set(socketio.ForwardedHeader, "planted0")
+		if proof != "" {
+			req.Header.Set(socketio.NodeAuthHeader, proof)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		must(t, err)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusForbidden {
+			t.Errorf("forged forward with proof %q: %d, want 403", proof, resp.StatusCode)
+		}
+	}
+	if v := wireRejected(t, signed, "forward auth"); v != 3 {
+		t.Errorf("forged forwards counted %v, want 3", v)
+	}
+	if a := c.subscribe(token(t, "f"), map[string]int64{"f": 0}); len(a.Granted) != 1 {
+		t.Fatalf("the session the forgeries named: %+v", a)
+	}
+
+	// Nodes that share the secret forward to each other as before.
+	must(t, c.Close())
+	counts(t, signed, 0)
+	peer := start(secret)
+	pollThroughBalancer(t, []*node{signed, peer})
 }

@@ -81,6 +81,12 @@ type Config struct {
 	// long after it connected: it can receive nothing but holds a
 	// descriptor and memory.
 	SubscribeTimeout time.Duration
+	// NodeSecret (or the lines of NodeSecretFile: the first signs, all
+	// verify, so it rotates) is shared by the nodes of one deployment: they
+	// sign the polling requests they forward to each other and the answers
+	// (internal/socketio, forward.go). Empty: forwarding is not
+	// authenticated.
+	NodeSecret, NodeSecretFile string
 	// CallbackSessionCookie names the cookie that identifies the user
 	// when a callback answer has no sub: what a callback credential's
 	// bounds are keyed on (authbridge Decision.Credential).
@@ -225,6 +231,12 @@ func (c *Config) Validate() error {
 	}
 	if c.MaxTopics < 0 || c.MaxPrefixTopics < 0 {
 		errs = append(errs, errors.New("--max-topics and --max-prefix-topics must not be negative (0 for no limit)"))
+	}
+	if c.NodeSecret != "" && len(c.NodeSecret) < 32 {
+		errs = append(errs, errors.New("--node-secret must be at least 32 characters"))
+	}
+	if c.NodeSecret != "" && c.NodeSecretFile != "" {
+		errs = append(errs, errors.New("--node-secret and --node-secret-file exclude each other"))
 	}
 	if c.PublishSecret != "" && len(c.PublishSecret) < 16 {
 		errs = append(errs, errors.New("--publish-secret must be at least 16 characters"))

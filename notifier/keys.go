@@ -37,6 +37,26 @@ func (c *Config) tokenKeys() (authbridge.Keys, error) {
 	return k, nil
 }
 
+// nodeSecrets are --node-secret, or the lines of --node-secret-file.
+func (c *Config) nodeSecrets() ([][]byte, error) {
+	if c.NodeSecret != "" {
+		return [][]byte{[]byte(c.NodeSecret)}, nil
+	}
+	if c.NodeSecretFile == "" {
+		return nil, nil
+	}
+	secrets, err := readSecrets(c.NodeSecretFile)
+	if err != nil {
+		return nil, fmt.Errorf("--node-secret-file: %w", err)
+	}
+	for i, s := range secrets {
+		if len(s) < 32 {
+			return nil, fmt.Errorf("--node-secret-file: line %d of %d is %d characters, at least 32 are needed", i+1, len(secrets), len(s))
+		}
+	}
+	return secrets, nil
+}
+
 // readSecrets reads one secret per line; blank lines and lines starting
 // with # are skipped, and surrounding spaces do not count.
 func readSecrets(path string) ([][]byte, error) {

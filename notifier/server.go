@@ -125,7 +125,11 @@ func New(cfg Config) (*Server, error) {
 	}
 	s.writers = newWriterPool(writers)
 
-	s.sio, err = socketio.NewServer(s.socketConfig(), socketio.Handler[*socket]{
+	sioCfg := s.socketConfig()
+	if sioCfg.NodeSecrets, err = cfg.nodeSecrets(); err != nil {
+		return nil, err
+	}
+	s.sio, err = socketio.NewServer(sioCfg, socketio.Handler[*socket]{
 		Connect:    s.onConnect,
 		Disconnect: s.onDisconnect,
 		Error:      s.onError,

@@ -133,6 +133,8 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (n
 	str(&cfg.Listen, "listen", "PUSHPOLL_LISTEN", "HTTP address: socket.io, publish API, health, metrics")
 	str(&cfg.AdvertiseURL, "advertise-url", "PUSHPOLL_ADVERTISE_URL", "base URL where the other nodes reach this one to forward polling requests for its sessions; default http://<listen host, or this host's first interface address>:<port>")
 	str(&cfg.RedisURL, "redis-url", "PUSHPOLL_REDIS_URL", "redis[s]://[[user]:password@]host:port[/db], redis[s]-sentinel://[[user]:password@]host:port[,host:port…]/<master-name>[/<db>] or redis[s]-cluster://[[user]:password@]host:port[,host:port…]; empty runs the in-process broker (single node)")
+	str(&cfg.NodeSecret, "node-secret", "PUSHPOLL_NODE_SECRET", "secret shared by the nodes (at least 32 characters): they sign the polling requests they forward to each other, and refuse unsigned ones; empty: forwarding is not authenticated (prefer the environment variable or the file)")
+	str(&cfg.NodeSecretFile, "node-secret-file", "PUSHPOLL_NODE_SECRET_FILE", "file of node secrets, one per line: the first signs, all verify (rotation)")
 	str(&cfg.ChannelPrefix, "channel-prefix", "PUSHPOLL_CHANNEL_PREFIX", "Redis channel and version key = prefix + topic")
 	str(&cfg.TokenSecret, "token-secret", "PUSHPOLL_TOKEN_SECRET", "HS256 secret shared with the app (prefer the environment variable)")
 	str(&cfg.TokenSecretFile, "token-secret-file", "PUSHPOLL_TOKEN_SECRET_FILE", "file of HS256 secrets, one per line, all accepted; read again on SIGHUP (key rotation)")
