@@ -8,6 +8,7 @@ import "fmt"
 //   - the feature flag: <prefix>#mode (FlagKey);
 //   - the node's own: pushpoll#node:<id> (peers) and pushpoll#canary:...
 //     (the link canaries), under nodeKeyPrefix.
+//
 // So whoever may publish (the publish secret, the app's script) can raise
 // versions under any prefix, but never overwrite the node registry, fake a
 // canary or set the flag.
