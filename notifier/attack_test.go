@@ -1534,3 +1534,65 @@ func TestAttackForwardedCredentials(t *testing.T) {
 	peer := start(secret)
 	pollThroughBalancer(t, []*node{signed, peer})
 }
+
+// redisCalls is how many times Redis ran cmd (INFO commandstats).
+func redisCalls(t *testing.T, rs *redistest.Server, cmd string) int {
+	t.Helper()
+	info, err := rs.Do("INFO", "commandstats")
+	must(t, err)
+	for _, line := range strings.Split(info, "\n") {
+		if rest, ok := strings.CutPrefix(strings.TrimSpace(line), "cmdstat_"+cmd+":calls="); ok {
+			n, _ := strconv.Atoi(rest[:strings.IndexByte(rest, ',')])
+			return n
+		}
+	}
+	return 0
+}
+
+// TestAttackUnknownNodeIds: 300 forged polls naming a node no one runs
+// used to cost 300 Redis GETs. Misses are remembered for a few seconds and
+// concurrent lookups of one id share one GET; every poll is still answered
+// 400 and counted.
+func TestAttackUnknownNodeIds(t *testing.T) {
+	if testing.Short() {
+		t.Skip("real redis-server")
+	}
+	rs, nodes := cluster(t, 1)
+	n := nodes[0]
+	before := redisCalls(t, rs, "get")
+	var wg sync.WaitGroup
+	var wrong atomic.Int64
+	for i := range 300 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			// Three forged ids, a hundred polls each, all at once.
+			resp, err := http.Get(n.url + "/socket.io/?EIO=3&transport=polling&sid=" + fmt.Sprintf("forged0%d", i%3) + "AAAAAAAAAAAAAAAAAAAAAA")
+			if err != nil {
+				wrong.Add(1)
+				return
+			}
+			resp.Body.Close()
+			if resp.StatusCode != http.StatusBadRequest {
+				wrong.Add(1)
+			}
+		}()
+	}
+	wg.Wait()
+	if w := wrong.Load(); w != 0 {
+		t.Fatalf("%d forged polls not answered 400", w)
+	}
+	if gets := redisCalls(t, rs, "get") - before; gets > 6 {
+		t.Errorf("300 forged polls naming 3 ids cost %d Redis GETs, want at most a couple per id", gets)
+	}
+	if v := metricValue(t, n, `pushpoll_forwarded_requests_total{result="unknown node"}`); v != 300 {
+		t.Errorf("unknown-node outcomes counted %v, want 300", v)
+	}
+	// A real node is still found at once, however many misses came first.
+	pollThroughBalancer(t, append(nodes, startNode(t, func() notifier.Config {
+		cfg := testConfig()
+		cfg.RedisURL = rs.URL
+		cfg.DrainTimeout = 500 * time.Millisecond
+		return cfg
+	}())))
+}
