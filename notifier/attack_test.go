@@ -1596,3 +1596,36 @@ func TestAttackUnknownNodeIds(t *testing.T) {
 		return cfg
 	}())))
 }
+
+// TestAttackDenialCount: one subscribe of 1000 topics the token does not
+// cover used to add 1000 to pushpoll_auth_denied_total. A refusal now
+// counts once per subscribe, under each reason it met.
+func TestAttackDenialCount(t *testing.T) {
+	n, healthy := attackNode(t)
+	c := dial(t, n, sioclient.Options{})
+	many := map[string]int64{}
+	for i := range 1000 {
+		many[fmt.Sprintf("d%d", i)] = 0
+	}
+	denied := func(reason string) float64 {
+		return metricValue(t, n, `pushpoll_auth_denied_total{reason="`+reason+`"}`)
+	}
+	if a := c.subscribe(token(t, "other"), many); len(a.Granted) != 0 || len(a.Denied) != 1000 {
+		t.Fatalf("1000 topics not in the token: %d granted, %d denied", len(a.Granted), len(a.Denied))
+	}
+	if got := denied("not in token"); got != 1 {
+		t.Errorf("one subscribe of 1000 uncovered topics counted %v times, want 1", got)
+	}
+	mixed := map[string]int64{"bad topic": 0, "worse topic": 0, "mode": 0, "x:1": 0, "x:2": 0, "ok": 0}
+	if a := c.subscribe(token(t, "ok"), mixed); len(a.Granted) != 1 || len(a.Denied) != 5 {
+		t.Fatalf("mixed subscribe: %+v", a)
+	}
+	for reason, want := range map[string]float64{"not in token": 2, "invalid topic": 1, "reserved topic": 1} {
+		if got := denied(reason); got != want {
+			t.Errorf("%s counted %v, want %v", reason, got, want)
+		}
+	}
+	must(t, c.SendRaw(`42["subscribe",{"token":1}]`))
+	waitFor(t, 5*time.Second, "a malformed subscribe counted", func() bool { return denied("bad subscribe") == 1 })
+	healthy.alive()
+}

@@ -66,7 +66,7 @@ func newMetrics(s *Server) *metrics {
 	m.grantsRevoked = counter(f, "pushpoll_grants_revoked_total", "Topic grants ended because the token key that verified them was removed by a reload.")
 	m.modeChanges = counter(f, "pushpoll_mode_changes_total", "Feature flag changes applied.")
 	m.rejected = counterVec(f, "pushpoll_publishes_rejected_total", "Publishes dropped, by reason.", "reason")
-	m.authDenied = counterVec(f, "pushpoll_auth_denied_total", "Topics denied on subscribe, by reason.", "reason")
+	m.authDenied = counterVec(f, "pushpoll_auth_denied_total", "Subscribes refused whole or in part, once per subscribe and reason.", "reason")
 	m.wireRejected = counterVec(f, "pushpoll_wire_rejected_total", "Requests and frames refused before socket.io saw them, by reason.", "reason")
 	m.forwarded = counterVec(f, "pushpoll_forwarded_requests_total", "Polling requests for another node's session, by outcome: ok (the owner answered), unknown node, lookup failed, unreachable.", "result")
 	m.shadow = counterVec(f, "pushpoll_shadow_reports_total", "Shadow-mode hint accuracy reported by clients: hit (hint then change), false (hint, no change), missed (change, no hint).", "outcome")

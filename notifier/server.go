@@ -516,23 +516,26 @@ func (s *Server) onSubscribe(sk *socket, raw json.RawMessage) json.RawMessage {
 
 func (s *Server) subscribe(sk *socket, raw json.RawMessage) subscribeAck {
 	ack := subscribeAck{Granted: []string{}, Denied: map[string]string{}}
+	denied := denials{}
+	defer s.countDenials(denied)
 	if sk == nil {
 		ack.Error = "not connected"
 		return ack
 	}
 	if !sk.limiter.allow(time.Now()) {
 		ack.Error = "too many subscribes"
-		s.m.authDenied.WithLabelValues("rate limited").Inc()
+		denied.add("rate limited")
 		return ack
 	}
 	var req subscribeRequest
 	if err := json.Unmarshal(raw, &req); err != nil {
 		ack.Error = "bad subscribe: want {\"token\":\"…\",\"topics\":{\"topic\":version}}"
+		denied.add("bad subscribe")
 		return ack
 	}
 	if len(req.Topics)+sk.topicCount() > s.cfg.MaxTopicsPerSocket {
 		ack.Error = fmt.Sprintf("too many topics: at most %d per socket", s.cfg.MaxTopicsPerSocket)
-		s.m.authDenied.WithLabelValues("too many topics").Inc()
+		denied.add("too many topics")
 		return ack
 	}
 	asked := make([]string, 0, len(req.Topics))
@@ -540,10 +543,11 @@ func (s *Server) subscribe(sk *socket, raw json.RawMessage) subscribeAck {
 		switch err := CheckTopic(t); {
 		case errors.Is(err, ErrReservedTopic):
 			ack.Denied[t] = err.Error()
+			denied.add(err.Error())
 			continue
 		case err != nil:
 			ack.Denied[truncate(t, MaxTopicLen)] = "invalid topic"
-			s.m.authDenied.WithLabelValues("invalid topic").Inc()
+			denied.add("invalid topic")
 			continue
 		}
 		asked = append(asked, t)
@@ -558,7 +562,7 @@ func (s *Server) subscribe(sk *socket, raw json.RawMessage) subscribeAck {
 	}, time.Now())
 	for t, reason := range d.Denied {
 		ack.Denied[t] = reason
-		s.m.authDenied.WithLabelValues(reason).Inc()
+		denied.add(reason)
 	}
 	if len(d.Granted) == 0 {
 		return ack
@@ -578,7 +582,7 @@ func (s *Server) subscribe(sk *socket, raw json.RawMessage) subscribeAck {
 	if err != nil {
 		// A node-wide limit: nothing of this subscribe is kept.
 		sk.drop(added)
-		s.m.authDenied.WithLabelValues(err.Error()).Inc()
+		denied.add(err.Error())
 		ack.Granted = []string{}
 		ack.Error = s.limitMessage(err)
 		return ack
