@@ -1629,3 +1629,49 @@ func TestAttackDenialCount(t *testing.T) {
 	waitFor(t, 5*time.Second, "a malformed subscribe counted", func() bool { return denied("bad subscribe") == 1 })
 	healthy.alive()
 }
+
+// TestAttackShadowReportsAcrossSockets: one token on 50 sockets used to get
+// 50 report budgets and record 1000 `missed` reports in under a second. The
+// budget is now per credential too; another user's reports still count.
+func TestAttackShadowReportsAcrossSockets(t *testing.T) {
+	n, healthy := attackNode(t)
+	must(t, n.srv.SetMode("shadow"))
+	missed := func() float64 { return metricValue(t, n, `pushpoll_shadow_reports_total{outcome="missed"}`) }
+	limited := func() float64 {
+		return metricValue(t, n, `pushpoll_shadow_reports_ignored_total{reason="credential rate limited"}`)
+	}
+	tok := token(t, "r:1")
+	var socks []*client
+	for range 50 {
+		c := dial(t, n, sioclient.Options{})
+		if a := c.subscribe(tok, map[string]int64{"r:1": 0}); len(a.Granted) != 1 {
+			t.Fatalf("subscribe: %+v", a)
+		}
+		socks = append(socks, c)
+	}
+	for _, c := range socks {
+		waitFor(t, 5*time.Second, "socket told shadow", func() bool { return c.lastMode() == "shadow" })
+	}
+	for _, c := range socks {
+		for range 20 { // within each socket's own burst
+			must(t, c.Emit("report", map[string]any{"topic": "r:1", "missed": true}))
+		}
+	}
+	waitFor(t, 10*time.Second, "1000 reports counted or limited", func() bool { return missed()+limited() == 1000 })
+	// The credential's burst is 20; a few more may refill while they arrive.
+	if m := missed(); m > 30 {
+		t.Errorf("one credential on 50 sockets recorded %v missed reports, want about its burst of 20", m)
+	}
+	other := dial(t, n, sioclient.Options{})
+	otherTok := tokenWith(t, jwt.MapClaims{"sub": "user-2", "aud": "pushpoll", "topics": []string{"r:1"}, "exp": time.Now().Add(time.Hour).Unix()})
+	if a := other.subscribe(otherTok, map[string]int64{"r:1": 0}); len(a.Granted) != 1 {
+		t.Fatalf("other user: %+v", a)
+	}
+	before := missed()
+	for range 5 {
+		must(t, other.Emit("report", map[string]any{"topic": "r:1", "missed": true}))
+	}
+	waitFor(t, 10*time.Second, "another user's reports counted", func() bool { return missed() == before+5 })
+	must(t, n.srv.SetMode("push"))
+	healthy.alive()
+}

@@ -71,7 +71,7 @@ func newMetrics(s *Server) *metrics {
 	m.forwarded = counterVec(f, "pushpoll_forwarded_requests_total", "Polling requests for another node's session, by outcome: ok (the owner answered), unknown node, lookup failed, unreachable.", "result")
 	m.shadow = counterVec(f, "pushpoll_shadow_reports_total", "Shadow-mode hint accuracy reported by clients: hit (hint then change), false (hint, no change), missed (change, no hint).", "outcome")
 	m.keyReloads = counterVec(f, "pushpoll_token_key_reloads_total", "Token key reloads (SIGHUP), by result: ok or failed (the old keys stay).", "result")
-	m.shadowIgnored = counterVec(f, "pushpoll_shadow_reports_ignored_total", "Shadow reports not counted, by reason: not in shadow mode, topic not held, rate limited, bad report.", "reason")
+	m.shadowIgnored = counterVec(f, "pushpoll_shadow_reports_ignored_total", "Shadow reports not counted, by reason: not in shadow mode, topic not held, rate limited (per socket), credential rate limited (per credential, across its sockets), bad report.", "reason")
 	m.linkTransitions = counterVec(f, "pushpoll_broker_link_changes_total", "Broker link going down or up.", "state")
 	m.latency = histogram(f, "pushpoll_publish_to_emit_seconds", "From the publisher's ts to the hint being handed to the socket.",
 		[]float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5})

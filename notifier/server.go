@@ -47,6 +47,7 @@ type Server struct {
 	caps     caps              // connection bounds fitted to the host (budget.go)
 	clientIP clientip.Resolver // who a request's client is (--trusted-proxies)
 	clients  *clientCounts     // sockets per client address
+	reports  *reportLimits     // shadow-report budget per credential
 
 	flag     atomic.Value // string: the feature flag, push/shadow/poll
 	trusted  atomic.Bool  // broker link up and resynced: push may be trusted
@@ -114,6 +115,7 @@ func New(cfg Config) (*Server, error) {
 	}
 	s.auth = auth
 	s.hub = newHub(s.broker, cfg.MaxTopics, cfg.MaxPrefixTopics)
+	s.reports = newReportLimits(2*reportBurst, cfg.FastInterval/reportBurst)
 	s.m = newMetrics(s)
 	s.hints = newHintThrottle(cfg.HintThrottle, s.fanOut, s.m.hintsThrottled.Inc)
 	// Enough workers to keep both cores busy verifying tokens in a storm
@@ -573,6 +575,7 @@ func (s *Server) subscribe(sk *socket, raw json.RawMessage) subscribeAck {
 	}
 	ack.Granted = d.Granted
 	sk.subscribed.Store(true)
+	sk.credential.Store(&d.Credential)
 	added := sk.grant(held, d.Expires, func() { s.expire(sk) })
 	sk.signedBy(d.Granted, d.Key)
 	known, err := s.hub.join(sk, added, newOnly(d.ByPrefix, added), d.Credential)
@@ -741,6 +744,9 @@ func (s *Server) onReport(sk *socket, raw json.RawMessage) {
 		return
 	case !sk.holds(r.Topic):
 		s.m.shadowIgnored.WithLabelValues("topic not held").Inc()
+		return
+	case !s.reports.allow(sk.who(), time.Now()):
+		s.m.shadowIgnored.WithLabelValues("credential rate limited").Inc()
 		return
 	}
 	switch {

@@ -38,6 +38,9 @@ type socket struct {
 	client     string
 	idle       *time.Timer
 	subscribed atomic.Bool
+	// credential is who its latest grant was for (authbridge
+	// Decision.Credential): shadow reports are limited per credential.
+	credential atomic.Pointer[string]
 
 	// onWrite is told how many hints each delivered batch carried.
 	onWrite func(hints int)
@@ -232,6 +235,14 @@ func (s *socket) expire(now time.Time, onExpire func()) []string {
 	}
 	s.armExpiry(onExpire)
 	return gone
+}
+
+// who is the credential of the socket's latest grant, "" before any.
+func (s *socket) who() string {
+	if c := s.credential.Load(); c != nil {
+		return *c
+	}
+	return ""
 }
 
 // signedBy records which token key granted topics; "" (a callback grant)
