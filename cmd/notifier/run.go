@@ -14,6 +14,7 @@ import (
 	"os"
 	"os/signal"
 	"sort"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -121,7 +122,7 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (n
 		settings = append(settings, setting{name, env, help})
 	}
 	dur := func(p *time.Duration, name, env, help string) {
-		fs.DurationVar(p, name, *p, help)
+		fs.Var(durationFlag{p}, name, help)
 		settings = append(settings, setting{name, env, help})
 	}
 	num := func(p *int, name, env, help string) {
@@ -200,6 +201,30 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (n
 	cfg.TrustedProxies = notifier.SplitList(proxies)
 	cfg.MaxPublishBytes = int64(maxPublish)
 	return cfg, opts, nil
+}
+
+// durationFlag is a time.Duration flag whose error says what a duration
+// looks like: the flag package's own says "parse error", which leaves
+// `--fast-interval 5` a riddle.
+type durationFlag struct{ p *time.Duration }
+
+func (d durationFlag) String() string {
+	if d.p == nil {
+		return ""
+	}
+	return d.p.String()
+}
+
+func (d durationFlag) Set(s string) error {
+	v, err := time.ParseDuration(s)
+	if err == nil {
+		*d.p = v
+		return nil
+	}
+	if _, nerr := strconv.ParseFloat(s, 64); nerr == nil {
+		return fmt.Errorf("%q has no unit: use a duration such as %ss, 1m or 250ms", s, s)
+	}
+	return fmt.Errorf("%q is not a duration: use one such as 5s, 1m or 250ms", s)
 }
 
 func usage(fs *flag.FlagSet, settings []setting, w io.Writer) {
