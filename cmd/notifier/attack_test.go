@@ -7,16 +7,21 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"encoding/pem"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -24,6 +29,7 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 	"github.com/gorilla/websocket"
 
+	"github.com/pushpoll/pushpoll/internal/redistest"
 	"github.com/pushpoll/pushpoll/internal/sioclient"
 )
 
@@ -47,6 +53,12 @@ func startLimited(t *testing.T, files int, args ...string) *proc {
 
 func startProc(t *testing.T, files int, args ...string) *proc {
 	t.Helper()
+	return startProcEnv(t, files, nil, args...)
+}
+
+// startProcEnv is startProc with env added to the process's environment.
+func startProcEnv(t *testing.T, files int, env []string, args ...string) *proc {
+	t.Helper()
 	bin := buildNotifier(t)
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	must(t, err)
@@ -60,6 +72,7 @@ func startProc(t *testing.T, files int, args ...string) *proc {
 	} else {
 		p.cmd = exec.Command(bin, args...)
 	}
+	p.cmd.Env = append(os.Environ(), env...)
 	stderr, err := p.cmd.StderrPipe()
 	must(t, err)
 	must(t, p.cmd.Start())
@@ -362,5 +375,45 @@ func TestAttackGrantOutlivesItsKey(t *testing.T) {
 	}
 	if got := p.metric(t, "pushpoll_grants_revoked_total"); got != 1 {
 		t.Errorf("revoked grants counted %v, want 1", got)
+	}
+}
+
+// TestForwardingToHTTPSAdvertisedNode: a node may advertise an https URL
+// (a TLS proxy in front of it); its peers forward polls there, verify its
+// certificate against the roots they trust, and sign with the node secret.
+func TestForwardingToHTTPSAdvertisedNode(t *testing.T) {
+	if testing.Short() {
+		t.Skip("real binary and redis-server")
+	}
+	const nodeSecret = "node-secret-0123456789abcdef0123456789"
+	rs := redistest.Start(t)
+	var ownerAddr atomic.Value
+	tlsFront := httptest.NewTLSServer(&httputil.ReverseProxy{Rewrite: func(pr *httputil.ProxyRequest) {
+		pr.SetURL(&url.URL{Scheme: "http", Host: ownerAddr.Load().(string)})
+		pr.Out.Host = pr.In.Host
+	}})
+	t.Cleanup(tlsFront.Close)
+	ca := filepath.Join(t.TempDir(), "ca.pem")
+	must(t, os.WriteFile(ca, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: tlsFront.Certificate().Raw}), 0o600))
+
+	common := []string{"--token-secret", attackSecret, "--redis-url", rs.URL, "--node-secret", nodeSecret}
+	owner := startLimited(t, 0, append(common, "--advertise-url", tlsFront.URL)...)
+	ownerAddr.Store(owner.addr)
+	forwarder := startProcEnv(t, 0, []string{"SSL_CERT_FILE=" + ca}, common...)
+	forwarder.waitLog(t, "listening")
+
+	// A long-polling session on the owner, polled through the other node.
+	code, open, err := owner.get("/socket.io/?EIO=3&transport=polling&b64=1", 5*time.Second)
+	if err != nil || code != http.StatusOK || !strings.Contains(open, `"sid":"`) {
+		t.Fatalf("handshake: %d %q %v", code, open, err)
+	}
+	sid := open[strings.Index(open, `"sid":"`)+7:]
+	sid = sid[:strings.IndexByte(sid, '"')]
+	code, body, err := forwarder.get("/socket.io/?EIO=3&transport=polling&b64=1&sid="+sid, 10*time.Second)
+	if err != nil || code != http.StatusOK || !strings.Contains(body, "40") {
+		t.Fatalf("poll through the other node: %d %q %v", code, body, err)
+	}
+	if got := forwarder.metric(t, `pushpoll_forwarded_requests_total{result="ok"}`); got != 1 {
+		t.Errorf("forwarded ok = %v, want 1", got)
 	}
 }
