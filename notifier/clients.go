@@ -64,8 +64,9 @@ func (s *Server) refuseClient(addr string) {
 	s.warn.Warn("per client", "socket refused: its address holds --max-sockets-per-client sockets", "client", addr, "limit", s.caps.perClient)
 }
 
-// admit counts sk against its client's bound and arms the subscribe
-// timeout; it reports false when sk is over the bound and must be closed.
+// admit counts sk against its client's bound and the node's, and arms the
+// subscribe timeout; it reports false when sk is over a bound and must be
+// closed.
 func (s *Server) admit(sk *socket, addr string) bool {
 	sk.client = addr
 	sk.idle = time.AfterFunc(s.cfg.SubscribeTimeout, func() {
@@ -76,6 +77,13 @@ func (s *Server) admit(sk *socket, addr string) bool {
 	})
 	if n := s.clients.add(addr); s.caps.perClient > 0 && n > s.caps.perClient {
 		s.refuseClient(addr)
+		return false
+	}
+	// The wire refuses handshakes once the node is full, but handshakes
+	// that arrive together all pass its check: the one past the bound is
+	// closed here, so --max-sockets holds exactly.
+	if s.caps.sockets > 0 && s.sio.Sockets() > s.caps.sockets {
+		s.m.wireRejected.WithLabelValues("full").Inc()
 		return false
 	}
 	return true

@@ -186,47 +186,57 @@ func TestAttackBareWebsocketFlood(t *testing.T) {
 			t.Fatalf("/healthz %s: %d %v", when, code, err)
 		}
 	}
-	// One address: per-client bound, then 429.
-	open, refused := 0, 0
+	sockets := func(want int) {
+		t.Helper()
+		waitFor(t, 10*time.Second, fmt.Sprintf("%d sockets on the node", want), func() bool {
+			return p.metric(t, "pushpoll_sockets") == float64(want)
+		})
+	}
+	// One address: the per-client bound, then 429. A handshake that races
+	// the check (its predecessor not yet counted) is accepted and closed at
+	// once, and counted the same way: what stays open is the bound exactly.
+	accepted, refused := 0, 0
 	for range perClient + 20 {
 		if _, code := bareWebsocket(t, p.addr, nil); code == http.StatusSwitchingProtocols {
-			open++
+			accepted++
 		} else if code == http.StatusTooManyRequests {
 			refused++
 		} else {
 			t.Fatalf("handshake answered %d", code)
 		}
 	}
-	if open != perClient || refused != 20 {
-		t.Fatalf("one address: %d open, %d refused; want %d and 20", open, refused, perClient)
+	if accepted < perClient || accepted > perClient+5 {
+		t.Fatalf("one address: %d accepted, %d refused; want %d accepted and a few closed at once", accepted, refused, perClient)
+	}
+	sockets(perClient)
+	if got := p.metric(t, `pushpoll_wire_rejected_total{reason="per client"}`); got != 20 {
+		t.Errorf("per-client refusals counted %v, want 20", got)
 	}
 	healthy("after one address's flood")
 	// Many addresses behind the balancer: the node's bound, then 503.
 	full := 0
-	for i := 0; open+full < 650; i++ {
+	for i := 0; full < 50; i++ {
 		h := http.Header{"X-Forwarded-For": {fmt.Sprintf("198.18.%d.%d", i/250, i%250+1)}}
 		switch _, code := bareWebsocket(t, p.addr, h); code {
 		case http.StatusSwitchingProtocols:
-			open++
+			accepted++
 		case http.StatusServiceUnavailable:
 			full++
 		default:
 			t.Fatalf("handshake %d answered %d", i, code)
 		}
 		if i%100 == 0 {
-			healthy(fmt.Sprintf("at %d sockets", open))
+			healthy(fmt.Sprintf("after %d more handshakes", i))
+		}
+		if i > 1000 {
+			t.Fatalf("1000 handshakes from many addresses and the node is not full")
 		}
 	}
-	if open != maxSockets {
-		t.Fatalf("%d websockets open, want --max-sockets %d", open, maxSockets)
+	sockets(maxSockets)
+	if got, want := p.metric(t, `pushpoll_wire_rejected_total{reason="per client"}`)+p.metric(t, `pushpoll_wire_rejected_total{reason="full"}`), float64(accepted-maxSockets+refused+full); got != want {
+		t.Errorf("refusals counted %v, want %v (every handshake beyond the bounds)", got, want)
 	}
 	healthy("with the node full")
-	if got := p.metric(t, `pushpoll_wire_rejected_total{reason="per client"}`); got != 20 {
-		t.Errorf("per-client refusals counted %v, want 20", got)
-	}
-	if got := p.metric(t, `pushpoll_wire_rejected_total{reason="full"}`); got != float64(full) {
-		t.Errorf("full refusals counted %v, want %d", got, full)
-	}
 }
 
 // TestRefusesCapsBeyondTheHost: explicit caps that the open-file limit
