@@ -1244,6 +1244,7 @@ func TestAttackSocketsPerClient(t *testing.T) {
 func TestAttackProbesNeverLockedOut(t *testing.T) {
 	cfg := testConfig()
 	cfg.MaxHTTPConns = 20
+	cfg.DrainTimeout = 500 * time.Millisecond // the test's clients do not move on drain
 	n := startNode(t, cfg)
 	settled(t, n)
 	healthy := hsWitness(t, n, "websocket") // a websocket is not an HTTP connection
