@@ -17,6 +17,9 @@ type Request struct {
 	Topics        []string // already validated topic names
 	Cookie        string   // the socket handshake's Cookie header (callback mode)
 	Authorization string   // the socket handshake's Authorization header (callback mode)
+	// Client is the client's address (callback mode): what names a callback
+	// credential for the node's bounds when nothing better does.
+	Client string
 }
 
 // Decision puts every requested topic either in Granted or in Denied, where
@@ -34,10 +37,18 @@ type Decision struct {
 	// the ones a client can invent, so the node bounds them per Credential.
 	ByPrefix []string
 	// Credential names who was granted, the same across subscribes and
-	// sockets: "sub:" and the token's subject, or "callback:" and a hash of
-	// the forwarded headers. It is never a secret. Empty when nothing was
+	// sockets: "sub:" and the token's subject or the sub of the callback
+	// answer; for a callback answer without one, a hash of the session
+	// cookie (Config.CallbackSessionCookie) or of the Authorization header
+	// ("cookie:", "authorization:"), else "client:" and the client address.
+	// Never the raw Cookie header, which a client can vary at will. It is
+	// never a secret. Empty when nothing was
 	// granted.
 	Credential string
+	// Key names the token key that verified the grant (never the key
+	// itself), so that a grant can end when its key is removed
+	// (KeySetter.Holds). Empty for callback grants.
+	Key string
 }
 
 // Authorizer decides what a subscriber may receive. Implementations are safe
@@ -52,18 +63,20 @@ type Authorizer interface {
 // Config selects how subscribers are authorized. A zero field takes the
 // default noted beside it.
 type Config struct {
-	TokenSecret          []byte        // HS256 secret, at least 32 bytes
-	TokenSecrets         [][]byte      // more HS256 secrets, all accepted (key rotation)
-	TokenPublicKey       []byte        // PEM, one or more blocks: RSA -> RS256, ECDSA P-256 -> ES256, Ed25519 -> EdDSA
-	Audience             string        // required aud; default "pushpoll"
-	Leeway               time.Duration // clock leeway for exp and nbf; default 5s
-	MaxTokenBytes        int           // tokens longer than this are refused before any crypto; default 8192
-	CallbackURL          string        // callback mode endpoint; empty = off
-	CallbackTimeout      time.Duration // whole callback round trip; default 2s
-	CallbackCacheEntries int           // credentials remembered; default 10000
-	CallbackDefaultTTL   time.Duration // lifetime of an answer without ttl; default 5m, at most CallbackMaxTTL
-	CallbackMaxTTL       time.Duration // cap on any answer's lifetime; default 1h
-	HTTPClient           *http.Client  // optional, used as given; default: a pooled keep-alive client that never follows redirects
+	TokenSecret           []byte        // HS256 secret, at least 32 bytes
+	TokenSecrets          [][]byte      // more HS256 secrets, all accepted (key rotation)
+	TokenPublicKey        []byte        // PEM, one or more blocks: RSA -> RS256, ECDSA P-256 -> ES256, Ed25519 -> EdDSA
+	Audience              string        // required aud; default "pushpoll"
+	Leeway                time.Duration // clock leeway for exp and nbf; default 5s
+	MaxTokenBytes         int           // tokens longer than this are refused before any crypto; default 8192
+	MaxTokenTTL           time.Duration // a token whose exp lies further ahead is refused ("lifetime too long"); default 24h
+	CallbackURL           string        // callback mode endpoint; empty = off
+	CallbackTimeout       time.Duration // whole callback round trip; default 2s
+	CallbackCacheEntries  int           // credentials remembered; default 10000
+	CallbackDefaultTTL    time.Duration // lifetime of an answer without ttl; default 5m, at most CallbackMaxTTL
+	CallbackMaxTTL        time.Duration // cap on any answer's lifetime; default 1h
+	CallbackSessionCookie string        // the cookie that names the user when an answer has no sub; empty: none
+	HTTPClient            *http.Client  // optional, used as given; default: a pooled keep-alive client that never follows redirects
 }
 
 const (
@@ -74,6 +87,10 @@ const (
 	// defaultMaxTokenBytes is far above any sensible token (a few hundred
 	// topics) yet keeps an attacker from making us decode and hash megabytes.
 	defaultMaxTokenBytes = 8192
+	// defaultMaxTokenTTL: tokens only authorize subscribes and the shim
+	// fetches a new one on every reconnect, so a day is far above any
+	// sensible lifetime while still ending a leaked token's use.
+	defaultMaxTokenTTL = 24 * time.Hour
 	// defaultCallbackTimeout bounds how long a subscribe waits on the app; a
 	// client that is denied with "auth unavailable" polls meanwhile, so a
 	// short wait is better than a hanging subscribe.
@@ -106,6 +123,7 @@ var (
 	ErrNotInToken      = errors.New("not in token")
 	ErrNotAuthorized   = errors.New("not authorized")
 	ErrAuthUnavailable = errors.New("auth unavailable")
+	ErrLifetimeTooLong = errors.New("lifetime too long")
 )
 
 // reasons lists the sentinels so that a wrapped error can be turned back into
@@ -113,6 +131,7 @@ var (
 var reasons = []error{
 	ErrNoToken, ErrMalformedToken, ErrBadSignature, ErrExpired, ErrNotYetValid,
 	ErrWrongAudience, ErrMissingClaim, ErrNotInToken, ErrNotAuthorized, ErrAuthUnavailable,
+	ErrLifetimeTooLong,
 }
 
 // reason returns the client-facing text for err, which wraps one of the
@@ -154,6 +173,9 @@ func New(cfg Config) (Authorizer, error) {
 	}
 	if cfg.MaxTokenBytes <= 0 {
 		cfg.MaxTokenBytes = defaultMaxTokenBytes
+	}
+	if cfg.MaxTokenTTL <= 0 {
+		cfg.MaxTokenTTL = defaultMaxTokenTTL
 	}
 	if cfg.CallbackTimeout <= 0 {
 		cfg.CallbackTimeout = defaultCallbackTimeout
@@ -204,10 +226,12 @@ type Keys struct {
 }
 
 // KeySetter is implemented by an Authorizer from New that verifies tokens:
-// SetKeys replaces its keys at once for every later subscribe. Grants
-// already made keep their expiry; no socket is dropped.
+// SetKeys replaces its keys at once for every later subscribe. Holds says
+// whether a grant's Decision.Key is still among them: the caller ends the
+// grants whose key is gone.
 type KeySetter interface {
 	SetKeys(Keys) error
+	Holds(key string) bool
 }
 
 // SetKeys implements KeySetter. On error the keys in use stay.
@@ -221,6 +245,11 @@ func (b *bridge) SetKeys(k Keys) error {
 	}
 	b.token.keys.Store(&ks)
 	return nil
+}
+
+// Holds implements KeySetter.
+func (b *bridge) Holds(key string) bool {
+	return b.token != nil && b.token.keys.Load().holds(key)
 }
 
 // compile checks the keys and sorts them by algorithm.

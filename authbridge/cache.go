@@ -15,6 +15,7 @@ type credential [32]byte
 type callbackGrant struct {
 	grants  grants
 	expires time.Time
+	sub     string // who the app says the credential is; may be empty
 }
 
 // grantCache remembers callback answers per credential for their ttl. It is

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"strings"
 	"time"
 
 	"golang.org/x/sync/singleflight"
@@ -34,6 +35,8 @@ type callbackClient struct {
 	// every answer's, so a credential the app has since revoked stops
 	// receiving hints within it, whatever the app asked for.
 	defaultTTL, maxTTL time.Duration
+	// sessionCookie names the cookie that identifies the user (who).
+	sessionCookie string
 	// flight makes concurrent subscribes with one credential (a reconnect
 	// storm after a deploy) share a single call to the app.
 	flight singleflight.Group
@@ -77,8 +80,9 @@ func newCallbackClient(cfg Config) *callbackClient {
 		client:  client,
 		cache:   newGrantCache(cfg.CallbackCacheEntries),
 
-		defaultTTL: cfg.CallbackDefaultTTL,
-		maxTTL:     cfg.CallbackMaxTTL,
+		defaultTTL:    cfg.CallbackDefaultTTL,
+		maxTTL:        cfg.CallbackMaxTTL,
+		sessionCookie: cfg.CallbackSessionCookie,
 	}
 }
 
@@ -133,7 +137,7 @@ func credentialKey(cookie, authorization string) credential {
 func (c *callbackClient) authorize(ctx context.Context, req Request, now time.Time) Decision {
 	key := credentialKey(req.Cookie, req.Authorization)
 	if g, ok := c.cache.get(key, now); ok {
-		return c.decide(req.Topics, key, g)
+		return c.decide(req, g)
 	}
 	ch := c.flight.DoChan(string(key[:]), func() (any, error) {
 		// A flight that just finished may have filled the cache between
@@ -161,18 +165,59 @@ func (c *callbackClient) authorize(ctx context.Context, req Request, now time.Ti
 		return denyAll(req.Topics, res.Err)
 	}
 	g := res.Val.(flightResult).grant
-	return c.decide(req.Topics, key, g)
+	return c.decide(req, g)
 }
 
-// decide matches topics against an answer for the credential key.
-func (c *callbackClient) decide(topics []string, key credential, g callbackGrant) Decision {
-	d := decide(topics, g.grants, ErrNotAuthorized, g.expires)
+// decide matches req's topics against an answer for its credential.
+func (c *callbackClient) decide(req Request, g callbackGrant) Decision {
+	d := decide(req.Topics, g.grants, ErrNotAuthorized, g.expires)
 	if len(d.Granted) > 0 {
-		// Half the hash names the credential without being worth anything
-		// to someone who reads it.
-		d.Credential = "callback:" + hex.EncodeToString(key[:16])
+		d.Credential = c.who(req, g)
 	}
 	return d
+}
+
+// who names the user behind a callback grant for the node's per-credential
+// bounds. Never the raw Cookie header: a client may add any cookies it
+// likes (junk=1, junk=2…) that the app ignores, and each variant would be a
+// fresh budget. In order: the sub the app's answer names; the session
+// cookie named by --auth-callback-session-cookie, if it appears exactly
+// once (the app might read either of two); the Authorization header; and
+// failing those, the client's address, which a client cannot vary at will.
+// Hashes name a value without being worth anything to whoever reads them.
+func (c *callbackClient) who(req Request, g callbackGrant) string {
+	if g.sub != "" {
+		return "sub:" + g.sub
+	}
+	if c.sessionCookie != "" {
+		if v, ok := cookieValue(req.Cookie, c.sessionCookie); ok {
+			return "cookie:" + shortHash(v)
+		}
+	}
+	if req.Authorization != "" {
+		return "authorization:" + shortHash(req.Authorization)
+	}
+	return "client:" + req.Client
+}
+
+// cookieValue is the value of the cookie called name in a Cookie header,
+// if it is there exactly once.
+func cookieValue(header, name string) (string, bool) {
+	var value string
+	found := 0
+	for _, part := range strings.Split(header, ";") {
+		k, v, ok := strings.Cut(strings.TrimSpace(part), "=")
+		if ok && k == name {
+			value = v
+			found++
+		}
+	}
+	return value, found == 1
+}
+
+func shortHash(s string) string {
+	sum := sha256.Sum256([]byte(s))
+	return hex.EncodeToString(sum[:16])
 }
 
 // ask calls the app about req's topics and caches its answer.
@@ -197,7 +242,12 @@ type callbackRequest struct {
 type callbackResponse struct {
 	Topics []string `json:"topics"`
 	TTL    float64  `json:"ttl"`
+	// Sub names the user, for the node's per-user bounds; optional.
+	Sub string `json:"sub"`
 }
+
+// maxSubBytes bounds the sub an answer may name: it is kept per socket.
+const maxSubBytes = 256
 
 // call makes one request to the app. The errors wrap ErrNotAuthorized or
 // ErrAuthUnavailable.
@@ -249,7 +299,10 @@ func (c *callbackClient) call(ctx context.Context, req Request, now time.Time) (
 		// An answer without topics is a broken endpoint, not a refusal.
 		return callbackGrant{}, fmt.Errorf("%w: answer has no topics", ErrAuthUnavailable)
 	}
-	return callbackGrant{grants: compileGrants(ans.Topics), expires: now.Add(c.lifetime(ans.TTL))}, nil
+	if len(ans.Sub) > maxSubBytes {
+		return callbackGrant{}, fmt.Errorf("%w: answer's sub is %d bytes, limit %d", ErrAuthUnavailable, len(ans.Sub), maxSubBytes)
+	}
+	return callbackGrant{grants: compileGrants(ans.Topics), expires: now.Add(c.lifetime(ans.TTL)), sub: ans.Sub}, nil
 }
 
 // lifetime turns the app's ttl in seconds into how long its answer holds:

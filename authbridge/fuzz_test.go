@@ -197,3 +197,25 @@ func signFuzz(f *testing.F, method jwt.SigningMethod, key any) string {
 	}
 	return s
 }
+
+// FuzzCookieValue: the session cookie a callback credential is keyed on is
+// found only when the header holds it exactly once, and is then one of the
+// header's own name=value pairs.
+func FuzzCookieValue(f *testing.F) {
+	f.Add("sid=alice; junk=1", "sid")
+	f.Add("sid=a; sid=b", "sid")
+	f.Add(" sid = x ;sid=", "sid")
+	f.Add(";;=;", "")
+	f.Fuzz(func(t *testing.T, header, name string) {
+		v, ok := cookieValue(header, name)
+		if !ok {
+			return
+		}
+		if !strings.Contains(header, name+"="+v) {
+			t.Fatalf("cookieValue(%q, %q) = %q, which the header does not hold", header, name, v)
+		}
+		if _, again := cookieValue(header+"; "+name+"=other", name); again {
+			t.Fatalf("a second %s cookie still names a credential", name)
+		}
+	})
+}

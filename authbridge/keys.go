@@ -5,7 +5,9 @@ import (
 	"crypto/ed25519"
 	"crypto/elliptic"
 	"crypto/rsa"
+	"crypto/sha256"
 	"crypto/x509"
+	"encoding/hex"
 	"encoding/pem"
 	"errors"
 	"fmt"
@@ -24,6 +26,37 @@ type keySet map[string][]jwt.VerificationKey
 
 func (ks keySet) add(m jwt.SigningMethod, key jwt.VerificationKey) {
 	ks[m.Alg()] = append(ks[m.Alg()], key)
+}
+
+// keyID names a key without revealing it: the first 16 bytes of a SHA-256
+// of the secret, or of the public key's PKIX encoding, in hex. It is never
+// sent or logged; it only tells whether a grant's key is still held.
+func keyID(key jwt.VerificationKey) string {
+	var b []byte
+	switch k := key.(type) {
+	case []byte:
+		b = append([]byte("secret:"), k...)
+	default:
+		der, err := x509.MarshalPKIXPublicKey(k)
+		if err != nil {
+			return ""
+		}
+		b = append([]byte("public:"), der...)
+	}
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:16])
+}
+
+// holds reports whether ks has the key with id.
+func (ks keySet) holds(id string) bool {
+	for _, keys := range ks {
+		for _, k := range keys {
+			if keyID(k) == id {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 func (ks keySet) algs() []string {

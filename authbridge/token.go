@@ -3,6 +3,7 @@ package authbridge
 import (
 	"errors"
 	"fmt"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -91,6 +92,8 @@ type tokenVerifier struct {
 	audience string
 	leeway   time.Duration
 	maxBytes int
+	// maxTTL bounds how far ahead a token's exp may lie; see authorize.
+	maxTTL time.Duration
 }
 
 func newTokenVerifier(ks keySet, cfg Config) *tokenVerifier {
@@ -98,6 +101,7 @@ func newTokenVerifier(ks keySet, cfg Config) *tokenVerifier {
 		audience: cfg.Audience,
 		leeway:   cfg.Leeway,
 		maxBytes: cfg.MaxTokenBytes,
+		maxTTL:   cfg.MaxTokenTTL,
 	}
 	v.keys.Store(&ks)
 	return v
@@ -105,7 +109,7 @@ func newTokenVerifier(ks keySet, cfg Config) *tokenVerifier {
 
 // authorize verifies raw and matches topics against its topics claim.
 func (v *tokenVerifier) authorize(raw string, topics []string, now time.Time) Decision {
-	c, err := v.verify(raw, now)
+	c, key, err := v.verify(raw, now)
 	if err != nil {
 		return denyAll(topics, err)
 	}
@@ -120,6 +124,13 @@ func (v *tokenVerifier) authorize(raw string, topics []string, now time.Time) De
 		return denyAll(topics, ErrMissingClaim)
 	}
 	exp := expTime.Time
+	// A token whose exp lies further ahead than maxTTL is refused, not
+	// capped: capping would grant the same token again after each cap, so
+	// a leaked token minted for the year 9999 would still work for ever;
+	// refusing makes the app that mints it find out on its first subscribe.
+	if exp.Sub(now) > v.maxTTL+v.leeway {
+		return denyAll(topics, ErrLifetimeTooLong)
+	}
 	// The grant lasts as long as the verifier would still accept the token.
 	// time.Time.Add wraps instead of saturating, so an absurd exp near the
 	// end of time must not turn into an expiry in the past.
@@ -131,17 +142,19 @@ func (v *tokenVerifier) authorize(raw string, topics []string, now time.Time) De
 	if len(d.Granted) > 0 {
 		sub, _ := c.GetSubject() // checked by Validate
 		d.Credential = "sub:" + sub
+		d.Key = key
 	}
 	return d
 }
 
-// verify checks raw and returns its claims, or an error wrapping one of the
-// reason sentinels (with jwt's error as detail).
-func (v *tokenVerifier) verify(raw string, now time.Time) (*tokenClaims, error) {
+// verify checks raw and returns its claims and the id of the key that
+// verified it, or an error wrapping one of the reason sentinels (with jwt's
+// error as detail).
+func (v *tokenVerifier) verify(raw string, now time.Time) (*tokenClaims, string, error) {
 	// The cap comes before any decoding or crypto, so an oversized token
 	// costs a length check and nothing more.
 	if len(raw) > v.maxBytes {
-		return nil, fmt.Errorf("%w: token is %d bytes, limit %d", ErrMalformedToken, len(raw), v.maxBytes)
+		return nil, "", fmt.Errorf("%w: token is %d bytes, limit %d", ErrMalformedToken, len(raw), v.maxBytes)
 	}
 	ks := *v.keys.Load() // one set for the whole check, even across a SetKeys
 	parser := jwt.NewParser(
@@ -154,11 +167,29 @@ func (v *tokenVerifier) verify(raw string, now time.Time) (*tokenClaims, error) 
 		jwt.WithTimeFunc(func() time.Time { return now }),
 	)
 	c := &tokenClaims{}
-	_, err := parser.ParseWithClaims(raw, c, ks.keyFunc)
+	t, err := parser.ParseWithClaims(raw, c, ks.keyFunc)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %w", tokenReason(err), err)
+		return nil, "", fmt.Errorf("%w: %w", tokenReason(err), err)
 	}
-	return c, nil
+	return c, ks.signer(t, raw), nil
+}
+
+// signer is the id of the key in ks that verified t (raw): the only one of
+// its algorithm, or the first whose signature check passes again. jwt does
+// not say which key of a set it used, and a grant must end when that key is
+// removed (the node's ReloadKeys).
+func (ks keySet) signer(t *jwt.Token, raw string) string {
+	keys := ks[t.Method.Alg()]
+	if len(keys) == 1 {
+		return keyID(keys[0])
+	}
+	signed := raw[:strings.LastIndexByte(raw, '.')]
+	for _, k := range keys {
+		if t.Method.Verify(signed, t.Signature, k) == nil {
+			return keyID(k)
+		}
+	}
+	return ""
 }
 
 // keyFunc hands jwt the keys made for the token's algorithm; jwt tries

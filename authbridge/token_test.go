@@ -9,8 +9,10 @@ import (
 	"crypto/rsa"
 	"crypto/x509"
 	"encoding/base64"
+	"encoding/hex"
 	"encoding/pem"
 	"maps"
+	"net/http"
 	"reflect"
 	"strings"
 	"sync"
@@ -552,7 +554,7 @@ func TestTokenOversizeCheckedBeforeParsing(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			_, err := v.verify(tt.token, t0)
+			_, _, err := v.verify(tt.token, t0)
 			if err == nil || reason(err) != tt.want.Error() {
 				t.Fatalf("verify = %v, want %v", err, tt.want)
 			}
@@ -575,16 +577,66 @@ func TestDecisionNamesCredentialAndPrefixGrants(t *testing.T) {
 	if !reflect.DeepEqual(d.ByPrefix, []string{"acct:1"}) || d.Credential != "sub:user:7" {
 		t.Errorf("ByPrefix %q, Credential %q; want [acct:1], sub:user:7", d.ByPrefix, d.Credential)
 	}
-	app := newFakeApp(t, answer(200, `{"topics":["a:*"],"ttl":60}`))
-	cb := callbackAuth(t, app.URL, Config{})
-	d1 := cb.Authorize(context.Background(), Request{Topics: []string{"a:1"}, Cookie: "s=1"}, t0)
-	d2 := cb.Authorize(context.Background(), Request{Topics: []string{"a:2"}, Cookie: "s=1"}, t0)
-	d3 := cb.Authorize(context.Background(), Request{Topics: []string{"a:2"}, Cookie: "s=2"}, t0)
-	if !strings.HasPrefix(d1.Credential, "callback:") || d1.Credential != d2.Credential || d1.Credential == d3.Credential {
-		t.Errorf("callback credentials %q, %q, %q: want one per credential", d1.Credential, d2.Credential, d3.Credential)
+	if !reflect.DeepEqual(d.Key, keyID(testSecret)) {
+		t.Errorf("Key %q, want the id of the test secret", d.Key)
 	}
-	if strings.Contains(d1.Credential, "s=1") || !reflect.DeepEqual(d1.ByPrefix, []string{"a:1"}) {
-		t.Errorf("callback decision %+v", d1)
+}
+
+// TestCallbackCredential: a callback grant's credential names the user, so
+// that junk cookies or a second copy of the session cookie do not make a
+// fresh budget: the answer's sub, else the named session cookie when it is
+// there once, else the Authorization header, else the client address.
+func TestCallbackCredential(t *testing.T) {
+	withSub := newFakeApp(t, func(w http.ResponseWriter, r *http.Request) {
+		sid, _ := r.Cookie("sid")
+		if sid == nil {
+			http.Error(w, "who?", http.StatusForbidden)
+			return
+		}
+		answer(200, `{"topics":["a:*"],"ttl":60,"sub":"user-`+sid.Value+`"}`)(w, r)
+	})
+	noSub := newFakeApp(t, answer(200, `{"topics":["a:*"],"ttl":60}`))
+	longSub := newFakeApp(t, answer(200, `{"topics":["a:*"],"sub":"`+strings.Repeat("x", maxSubBytes+1)+`"}`))
+	bySub := callbackAuth(t, withSub.URL, Config{})
+	byCookie := callbackAuth(t, noSub.URL, Config{CallbackSessionCookie: "sid"})
+	plain := callbackAuth(t, noSub.URL, Config{})
+	credential := func(a Authorizer, req Request) string {
+		t.Helper()
+		req.Topics = []string{"a:1"}
+		d := a.Authorize(context.Background(), req, t0)
+		if len(d.Granted) != 1 {
+			t.Fatalf("%+v: not granted: %v", req, d.Denied)
+		}
+		return d.Credential
+	}
+	same := func(name string, a Authorizer, x, y Request, want bool) {
+		t.Helper()
+		cx, cy := credential(a, x), credential(a, y)
+		if (cx == cy) != want {
+			t.Errorf("%s: %q and %q, same = %v, want %v", name, cx, cy, cx == cy, want)
+		}
+		for _, c := range []string{cx, cy} {
+			if strings.Contains(c, "alice") && !strings.HasPrefix(c, "sub:") {
+				t.Errorf("%s: credential %q shows a cookie value", name, c)
+			}
+		}
+	}
+	alice := Request{Cookie: "sid=alice", Client: "198.51.100.1"}
+	same("sub: junk cookies", bySub, alice, Request{Cookie: "sid=alice; junk=1", Client: "203.0.113.9"}, true)
+	same("sub: another user", bySub, alice, Request{Cookie: "sid=bob"}, false)
+	if got := credential(bySub, alice); got != "sub:user-alice" {
+		t.Errorf("credential %q, want the answer's sub", got)
+	}
+	same("cookie: junk cookies", byCookie, alice, Request{Cookie: "junk=1; sid=alice; junk=2", Client: "203.0.113.9"}, true)
+	same("cookie: another user", byCookie, alice, Request{Cookie: "sid=bob", Client: "198.51.100.1"}, false)
+	same("cookie twice: the address", byCookie, Request{Cookie: "sid=x; sid=alice", Client: "198.51.100.1"}, Request{Cookie: "sid=y; sid=alice", Client: "198.51.100.1"}, true)
+	same("authorization", plain, Request{Cookie: "a=1", Authorization: "Bearer alice"}, Request{Cookie: "a=2", Authorization: "Bearer alice"}, true)
+	same("authorization: another", plain, Request{Authorization: "Bearer alice"}, Request{Authorization: "Bearer bob"}, false)
+	same("nothing: the address", plain, Request{Cookie: "junk=1", Client: "198.51.100.1"}, Request{Cookie: "junk=2", Client: "198.51.100.1"}, true)
+	same("nothing: another address", plain, Request{Cookie: "junk=1", Client: "198.51.100.1"}, Request{Cookie: "junk=1", Client: "198.51.100.2"}, false)
+	d := callbackAuth(t, longSub.URL, Config{}).Authorize(context.Background(), Request{Topics: []string{"a:1"}, Cookie: "s=1"}, t0)
+	if d.Denied["a:1"] != ErrAuthUnavailable.Error() {
+		t.Errorf("a sub of %d bytes: %+v", maxSubBytes+1, d)
 	}
 }
 
@@ -639,5 +691,84 @@ func TestKeyRotation(t *testing.T) {
 		if got := len(d.Granted) == 1; got != tc.ok {
 			t.Errorf("%s: granted = %v, want %v (%v)", tc.name, got, tc.ok, d.Denied)
 		}
+	}
+}
+
+// TestDecisionNamesItsKey: a grant says which key verified it, in a form
+// that is not the key, and Holds follows SetKeys, so a node can end the
+// grants of a key a reload removed.
+func TestDecisionNamesItsKey(t *testing.T) {
+	k := testKeys()
+	other := []byte("the-next-secret-0123456789abcdef-0123")
+	a := mustNew(t, Config{TokenSecrets: [][]byte{testSecret, other}})
+	key := func(a Authorizer, tok string) string {
+		t.Helper()
+		d := a.Authorize(context.Background(), Request{Token: tok, Topics: []string{"project:42"}}, t0)
+		if len(d.Granted) != 1 {
+			t.Fatalf("not granted: %v", d.Denied)
+		}
+		return d.Key
+	}
+	first, second := key(a, sign(t, jwt.SigningMethodHS256, testSecret, claims(nil))), key(a, sign(t, jwt.SigningMethodHS256, other, claims(nil)))
+	if first == "" || second == "" || first == second {
+		t.Fatalf("keys %q and %q: want two distinct ids", first, second)
+	}
+	if strings.Contains(first, string(testSecret)) || strings.Contains(first, hex.EncodeToString(testSecret)) {
+		t.Fatalf("the key id %q shows the secret", first)
+	}
+	ks := a.(KeySetter)
+	if !ks.Holds(first) || !ks.Holds(second) {
+		t.Fatal("Holds is false for keys in use")
+	}
+	if err := ks.SetKeys(Keys{Secrets: [][]byte{other}}); err != nil {
+		t.Fatal(err)
+	}
+	if ks.Holds(first) || !ks.Holds(second) {
+		t.Fatalf("after removing the first key: Holds(first) = %v, Holds(second) = %v", ks.Holds(first), ks.Holds(second))
+	}
+	p := mustNew(t, Config{TokenPublicKey: append(append([]byte{}, k.rsaPEM...), k.edPEM...)})
+	rsaKey, edKey := key(p, sign(t, jwt.SigningMethodRS256, k.rsa, claims(nil))), key(p, sign(t, jwt.SigningMethodEdDSA, k.ed, claims(nil)))
+	if rsaKey == edKey || !p.(KeySetter).Holds(rsaKey) {
+		t.Fatalf("public keys: %q, %q", rsaKey, edKey)
+	}
+	if err := p.(KeySetter).SetKeys(Keys{PublicKeyPEM: k.edPEM}); err != nil {
+		t.Fatal(err)
+	}
+	if p.(KeySetter).Holds(rsaKey) || !p.(KeySetter).Holds(edKey) {
+		t.Fatal("Holds does not follow the public keys")
+	}
+}
+
+// TestMaxTokenTTL: a token whose exp lies further ahead than the cap is
+// refused whole, with its own reason; up to the cap (and the leeway) it
+// passes.
+func TestMaxTokenTTL(t *testing.T) {
+	a := mustNew(t, Config{TokenSecret: testSecret})
+	capped := mustNew(t, Config{TokenSecret: testSecret, MaxTokenTTL: time.Hour})
+	for _, c := range []struct {
+		name string
+		a    Authorizer
+		exp  time.Time
+		want string
+	}{
+		{"year 9999", a, time.Date(9999, 1, 1, 0, 0, 0, 0, time.UTC), ErrLifetimeTooLong.Error()},
+		{"a day and a minute", a, t0.Add(24*time.Hour + time.Minute), ErrLifetimeTooLong.Error()},
+		{"a day", a, t0.Add(24 * time.Hour), ""},
+		{"a day plus the leeway", a, t0.Add(24*time.Hour + defaultLeeway), ""},
+		{"two hours under a one-hour cap", capped, t0.Add(2 * time.Hour), ErrLifetimeTooLong.Error()},
+		{"an hour under a one-hour cap", capped, t0.Add(time.Hour), ""},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			d := c.a.Authorize(context.Background(), Request{Token: sign(t, jwt.SigningMethodHS256, testSecret, claims(map[string]any{"exp": c.exp.Unix()})), Topics: []string{"project:42", "acct:1"}}, t0)
+			if c.want == "" {
+				if len(d.Granted) != 2 {
+					t.Fatalf("denied: %v", d.Denied)
+				}
+				return
+			}
+			if len(d.Granted) != 0 || !maps.Equal(d.Denied, deniedAll(c.want, "project:42", "acct:1")) {
+				t.Fatalf("decision %+v, want every topic denied %q", d, c.want)
+			}
+		})
 	}
 }

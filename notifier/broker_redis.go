@@ -82,9 +82,9 @@ func (b *RedisBroker) FlagKey() string { return FlagKey(b.opt.Prefix) }
 // FlagKey is the feature flag's key and channel for a channel prefix.
 func FlagKey(prefix string) string { return prefix + "#mode" }
 
-// canaryChannel lies outside the topic namespace (no prefix), so no topic
-// can ever collide with it.
-func (b *RedisBroker) canaryChannel() string { return "pushpoll-canary:" + b.opt.NodeID }
+// canaryChannel lies outside the topic namespace for every valid prefix
+// ('#', see ValidPrefix), so no topic can ever collide with it.
+func (b *RedisBroker) canaryChannel() string { return nodeKeyPrefix + "canary:" + b.opt.NodeID }
 
 var _ Broker = (*RedisBroker)(nil)
 

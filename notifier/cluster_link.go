@@ -38,7 +38,7 @@ func (l *shardLink) fixedChannels() (flag, canary string, err error) {
 	for i := range 1 << 20 {
 		tag := strconv.Itoa(i)
 		if s := topo.Shard(redisx.Slot(tag)); s >= 0 && topo.Shards[s].Master == l.addr {
-			canary = "pushpoll-canary:{" + tag + "}:" + l.b.opt.NodeID
+			canary = nodeKeyPrefix + "canary:{" + tag + "}:" + l.b.opt.NodeID
 			break
 		}
 	}

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/pushpoll/pushpoll/internal/clientip"
 	"github.com/pushpoll/pushpoll/internal/redisx"
 )
 
@@ -66,6 +67,33 @@ type Config struct {
 	// of a big topic do not all poll in the same instant.
 	ResyncSpread time.Duration
 
+	// Flood bounds (budget.go, clients.go). MaxSockets above is per node;
+	// 0 there derives it from the open-file and memory limits, -1 is none.
+	// MaxSocketsPerClient bounds the sockets of one client address (see
+	// TrustedProxies); 0: a tenth of the node's sockets, at least 100; -1:
+	// none.
+	MaxSocketsPerClient int
+	// TrustedProxies are the CIDRs of the load balancers whose
+	// X-Forwarded-For names the client (internal/clientip); empty trusts
+	// none, so the peer address is the client.
+	TrustedProxies []string
+	// SubscribeTimeout closes a socket that holds no granted topic this
+	// long after it connected: it can receive nothing but holds a
+	// descriptor and memory.
+	SubscribeTimeout time.Duration
+	// NodeSecret (or the lines of NodeSecretFile: the first signs, all
+	// verify, so it rotates) is shared by the nodes of one deployment: they
+	// sign the polling requests they forward to each other and the answers
+	// (internal/socketio, forward.go). Empty: forwarding is not
+	// authenticated.
+	NodeSecret, NodeSecretFile string
+	// CallbackSessionCookie names the cookie that identifies the user
+	// when a callback answer has no sub: what a callback credential's
+	// bounds are keyed on (authbridge Decision.Credential).
+	CallbackSessionCookie string
+	// MaxTokenTTL refuses tokens whose exp lies further ahead (authbridge).
+	MaxTokenTTL time.Duration
+
 	Logger *slog.Logger
 }
 
@@ -120,6 +148,13 @@ func Default() Config {
 		PingInterval: 25 * time.Second,
 		PingTimeout:  60 * time.Second,
 		ResyncSpread: 2 * time.Second,
+		// The shim subscribes as soon as it connects; a minute covers a slow
+		// token fetch or a callback retry, and bounds a flood of bare
+		// sockets to what it can open in a minute.
+		SubscribeTimeout: time.Minute,
+		// The shim fetches a token on every reconnect; a day is far above
+		// any sensible lifetime and still ends a leaked token's use.
+		MaxTokenTTL: 24 * time.Hour,
 	}
 }
 
@@ -139,6 +174,9 @@ func (c *Config) Validate() error {
 	if c.TokenSecret != "" && len(c.TokenSecret) < 32 {
 		errs = append(errs, errors.New("--token-secret must be at least 32 characters"))
 	}
+	if err := ValidPrefix(c.ChannelPrefix); err != nil {
+		errs = append(errs, err)
+	}
 	if c.RedisURL != "" {
 		if _, err := redisx.Parse(c.RedisURL); err != nil {
 			errs = append(errs, err)
@@ -153,6 +191,9 @@ func (c *Config) Validate() error {
 		if u, err := url.Parse(c.AuthCallbackURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 			errs = append(errs, errors.New("--auth-callback-url must be an http(s) URL"))
 		}
+	}
+	if strings.ContainsAny(c.CallbackSessionCookie, "=; \t\r\n,\"") {
+		errs = append(errs, fmt.Errorf("--auth-callback-session-cookie %q is not a cookie name", c.CallbackSessionCookie))
 	}
 	if c.CallbackTTL <= 0 || c.CallbackMaxTTL < c.CallbackTTL {
 		errs = append(errs, errors.New("--auth-callback-ttl must be positive and --auth-callback-max-ttl at least as long"))
@@ -177,11 +218,23 @@ func (c *Config) Validate() error {
 	if c.MaxTopicsPerSocket < 1 || c.MaxFrameBytes < 256 || c.MaxPublishBytes < 1024 || c.SubscribeBurst < 1 {
 		errs = append(errs, errors.New("--max-topics-per-socket, --max-frame-bytes (≥256), --max-publish-bytes (≥1024) and --subscribe-burst must be positive"))
 	}
+	if c.MaxSockets < -1 || c.MaxSocketsPerClient < -1 {
+		errs = append(errs, errors.New("--max-sockets and --max-sockets-per-client must be at least -1 (0: derived from the host's limits, -1: no limit)"))
+	}
+	if _, err := clientip.ParseTrusted(c.TrustedProxies); err != nil {
+		errs = append(errs, fmt.Errorf("--trusted-proxies: %w", err))
+	}
 	if c.MaxHTTPConns < -1 {
 		errs = append(errs, errors.New("--max-http-conns must be at least -1 (0: half the open-file limit, -1: no limit)"))
 	}
 	if c.MaxTopics < 0 || c.MaxPrefixTopics < 0 {
 		errs = append(errs, errors.New("--max-topics and --max-prefix-topics must not be negative (0 for no limit)"))
+	}
+	if c.NodeSecret != "" && len(c.NodeSecret) < 32 {
+		errs = append(errs, errors.New("--node-secret must be at least 32 characters"))
+	}
+	if c.NodeSecret != "" && c.NodeSecretFile != "" {
+		errs = append(errs, errors.New("--node-secret and --node-secret-file exclude each other"))
 	}
 	if c.PublishSecret != "" && len(c.PublishSecret) < 16 {
 		errs = append(errs, errors.New("--publish-secret must be at least 16 characters"))
@@ -231,6 +284,12 @@ func (c *Config) durationBounds() []durationBound {
 		{"write-timeout", c.WriteTimeout, 100 * time.Millisecond, 5 * time.Minute},
 		// A body that takes minutes is a client holding a connection.
 		{"body-timeout", c.BodyTimeout, 100 * time.Millisecond, 5 * time.Minute},
+		// Long enough for a token fetch and a retry; an hour keeps a bare
+		// socket as long as any proxy would.
+		{"subscribe-timeout", c.SubscribeTimeout, time.Second, time.Hour},
+		// A minute is below any token an app would mint; thirty days is as
+		// far as "bounded" can stretch.
+		{"max-token-ttl", c.MaxTokenTTL, time.Minute, 30 * 24 * time.Hour},
 		{"ping-interval", c.PingInterval, time.Second, 5 * time.Minute},
 		{"ping-timeout", c.PingTimeout, 2 * time.Second, 10 * time.Minute},
 	}

@@ -70,6 +70,8 @@ func set(c *Config, flag string, d time.Duration) {
 		"body-timeout":          &c.BodyTimeout,
 		"ping-interval":         &c.PingInterval,
 		"ping-timeout":          &c.PingTimeout,
+		"subscribe-timeout":     &c.SubscribeTimeout,
+		"max-token-ttl":         &c.MaxTokenTTL,
 	}[flag]
 	*p = d
 }

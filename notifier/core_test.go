@@ -87,6 +87,8 @@ func TestHTTPPublishErrors(t *testing.T) {
 		{"missing v", publishSecret, `{"topic":"a"}`, 400, `is required`},
 		{"negative v", publishSecret, `{"topic":"a","v":-1}`, 400, "negative"},
 		{"float v", publishSecret, `{"topic":"a","v":1.5}`, 400, "not an int64"},
+		// The value as sent, escaped once by the JSON answer, not twice.
+		{"string v", publishSecret, `{"topic":"a","v":"x"}`, 400, `bad version: \"x\" is not an int64"}`},
 		{"bad item in batch", publishSecret, `[{"topic":"a","v":1},{"topic":"","v":2}]`, 400, "item 1"},
 		{"empty batch", publishSecret, `[]`, 400, "1 to 1000"},
 		{"too large", publishSecret, `{"topic":"a","v":1,"pad":"` + strings.Repeat("x", 5000) + `"}`, 413, "over 4096"},

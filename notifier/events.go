@@ -27,6 +27,13 @@ type socketEvents struct {
 	m       *metrics
 	work    *workers    // runs subscribes off the socket reader goroutines
 	writers *writerPool // empties socket mailboxes (writer.go)
+	reports *reportLimits
+
+	// admit counts a new socket against the node's and its client's bounds
+	// and reports false when it must be closed; release undoes it
+	// (clients.go).
+	admit   func(sk *socket, client string) bool
+	release func(sk *socket)
 }
 
 func (s *socketEvents) currentMode() modeMsg           { return s.trust.currentMode() }
@@ -43,13 +50,18 @@ func (s *socketEvents) onConnect(c socketio.Conn) *socket {
 	sk.onWrite = func(hints int) { s.m.hintsSent.Add(float64(hints)) }
 	sk.limiter = newBucket(s.cfg.SubscribeBurst, s.cfg.SubscribeEvery)
 	sk.reports = newBucket(2*reportBurst, s.cfg.FastInterval/reportBurst)
+	admitted := s.admit(sk, h.Get(clientHeader))
 	s.hub.addSocket(sk)
 	sk.setMode(s.currentMode())
+	if !admitted {
+		_ = c.Close() // Disconnect follows, with sk
+	}
 	return sk
 }
 
 func (s *socketEvents) onDisconnect(sk *socket) {
 	if sk != nil {
+		s.release(sk)
 		s.hub.removeSocket(sk)
 	}
 }
@@ -88,23 +100,26 @@ func (s *socketEvents) onSubscribe(sk *socket, raw json.RawMessage) json.RawMess
 
 func (s *socketEvents) subscribe(sk *socket, raw json.RawMessage) subscribeAck {
 	ack := subscribeAck{Granted: []string{}, Denied: map[string]string{}}
+	denied := denials{}
+	defer s.countDenials(denied)
 	if sk == nil {
 		ack.Error = "not connected"
 		return ack
 	}
 	if !sk.limiter.allow(time.Now()) {
 		ack.Error = "too many subscribes"
-		s.m.authDenied.WithLabelValues("rate limited").Inc()
+		denied.add("rate limited")
 		return ack
 	}
 	var req subscribeRequest
 	if err := json.Unmarshal(raw, &req); err != nil {
 		ack.Error = "bad subscribe: want {\"token\":\"…\",\"topics\":{\"topic\":version}}"
+		denied.add("bad subscribe")
 		return ack
 	}
 	if len(req.Topics)+sk.topicCount() > s.cfg.MaxTopicsPerSocket {
 		ack.Error = fmt.Sprintf("too many topics: at most %d per socket", s.cfg.MaxTopicsPerSocket)
-		s.m.authDenied.WithLabelValues("too many topics").Inc()
+		denied.add("too many topics")
 		return ack
 	}
 	asked := make([]string, 0, len(req.Topics))
@@ -112,10 +127,11 @@ func (s *socketEvents) subscribe(sk *socket, raw json.RawMessage) subscribeAck {
 		switch err := CheckTopic(t); {
 		case errors.Is(err, ErrReservedTopic):
 			ack.Denied[t] = err.Error()
+			denied.add(err.Error())
 			continue
 		case err != nil:
 			ack.Denied[truncate(t, MaxTopicLen)] = "invalid topic"
-			s.m.authDenied.WithLabelValues("invalid topic").Inc()
+			denied.add("invalid topic")
 			continue
 		}
 		asked = append(asked, t)
@@ -126,11 +142,11 @@ func (s *socketEvents) subscribe(sk *socket, raw json.RawMessage) subscribeAck {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	d := s.auth.Authorize(ctx, authbridge.Request{
-		Token: req.Token, Topics: asked, Cookie: sk.cookie, Authorization: sk.authorization,
+		Token: req.Token, Topics: asked, Cookie: sk.cookie, Authorization: sk.authorization, Client: sk.client,
 	}, time.Now())
 	for t, reason := range d.Denied {
 		ack.Denied[t] = reason
-		s.m.authDenied.WithLabelValues(reason).Inc()
+		denied.add(reason)
 	}
 	if len(d.Granted) == 0 {
 		return ack
@@ -140,7 +156,10 @@ func (s *socketEvents) subscribe(sk *socket, raw json.RawMessage) subscribeAck {
 		held[t] = max(req.Topics[t], 0)
 	}
 	ack.Granted = d.Granted
+	sk.subscribed.Store(true)
+	sk.credential.Store(&d.Credential)
 	added := sk.grant(held, d.Expires, func() { s.expire(sk) })
+	sk.signedBy(d.Granted, d.Key)
 	known, err := s.hub.join(sk, added, newOnly(d.ByPrefix, added), d.Credential)
 	if errors.Is(err, errSocketGone) {
 		return ack // nobody is left to read it
@@ -148,7 +167,7 @@ func (s *socketEvents) subscribe(sk *socket, raw json.RawMessage) subscribeAck {
 	if err != nil {
 		// A node-wide limit: nothing of this subscribe is kept.
 		sk.drop(added)
-		s.m.authDenied.WithLabelValues(err.Error()).Inc()
+		denied.add(err.Error())
 		ack.Granted = []string{}
 		ack.Error = s.limitMessage(err)
 		return ack
@@ -306,6 +325,9 @@ func (s *socketEvents) onReport(sk *socket, raw json.RawMessage) {
 		return
 	case !sk.holds(r.Topic):
 		s.m.shadowIgnored.WithLabelValues("topic not held").Inc()
+		return
+	case !s.reports.allow(sk.who(), time.Now()):
+		s.m.shadowIgnored.WithLabelValues("credential rate limited").Inc()
 		return
 	}
 	switch {

@@ -37,6 +37,26 @@ func (c *Config) tokenKeys() (authbridge.Keys, error) {
 	return k, nil
 }
 
+// nodeSecrets are --node-secret, or the lines of --node-secret-file.
+func (c *Config) nodeSecrets() ([][]byte, error) {
+	if c.NodeSecret != "" {
+		return [][]byte{[]byte(c.NodeSecret)}, nil
+	}
+	if c.NodeSecretFile == "" {
+		return nil, nil
+	}
+	secrets, err := readSecrets(c.NodeSecretFile)
+	if err != nil {
+		return nil, fmt.Errorf("--node-secret-file: %w", err)
+	}
+	for i, s := range secrets {
+		if len(s) < 32 {
+			return nil, fmt.Errorf("--node-secret-file: line %d of %d is %d characters, at least 32 are needed", i+1, len(secrets), len(s))
+		}
+	}
+	return secrets, nil
+}
+
 // readSecrets reads one secret per line; blank lines and lines starting
 // with # are skipped, and surrounding spaces do not count.
 func readSecrets(path string) ([][]byte, error) {
@@ -60,8 +80,10 @@ func readSecrets(path string) ([][]byte, error) {
 
 // ReloadKeys reads the token keys again from --token-secret-file and
 // --token-public-key (cmd/notifier calls it on SIGHUP). Subscribes from
-// then on are verified with the new keys; sockets and their grants stay.
-// On error the keys in use stay.
+// then on are verified with the new keys; sockets stay, and so do their
+// grants, except those whose key was removed: they end with `expired`, and
+// the client subscribes again with a fresh token. On error the keys in use
+// stay.
 func (s *Server) ReloadKeys() error {
 	err := s.reloadKeys()
 	if err != nil {
@@ -70,8 +92,28 @@ func (s *Server) ReloadKeys() error {
 		return err
 	}
 	s.m.keyReloads.WithLabelValues("ok").Inc()
-	s.log.Info("token keys reloaded")
+	revoked := s.revokeRemovedKeys()
+	s.log.Info("token keys reloaded", "grants_revoked", revoked)
 	return nil
+}
+
+// revokeRemovedKeys ends, with `expired`, every grant whose token key the
+// reload removed: whoever can no longer get a token signed by a held key
+// must not keep receiving hints until an exp that may be far off.
+func (s *Server) revokeRemovedKeys() int {
+	setter, ok := s.auth.(authbridge.KeySetter)
+	if !ok {
+		return 0
+	}
+	total := 0
+	s.hub.eachSocket(func(sk *socket) {
+		if n := sk.revoke(setter.Holds); n > 0 {
+			total += n
+			s.events.expire(sk)
+		}
+	})
+	s.m.grantsRevoked.Add(float64(total))
+	return total
 }
 
 func (s *Server) reloadKeys() error {

@@ -27,6 +27,7 @@ type metrics struct {
 	shadowLead      prometheus.Histogram
 	shadowIgnored   *prometheus.CounterVec
 	keyReloads      *prometheus.CounterVec
+	grantsRevoked   prometheus.Counter
 	modeChanges     prometheus.Counter
 	linkTransitions *prometheus.CounterVec
 }
@@ -62,14 +63,15 @@ func newMetrics(s *Server) *metrics {
 	m.hintsThrottled = counter(f, "pushpoll_hints_throttled_total", "Bumps held back by the per-topic throttle (--hint-throttle) and folded into one trailing fan-out of the newest version.")
 	m.published = counter(f, "pushpoll_publishes_total", "Valid publishes received from the broker.")
 	m.slow = counter(f, "pushpoll_slow_disconnects_total", "Sockets closed because a write missed its deadline.")
+	m.grantsRevoked = counter(f, "pushpoll_grants_revoked_total", "Topic grants ended because the token key that verified them was removed by a reload.")
 	m.modeChanges = counter(f, "pushpoll_mode_changes_total", "Feature flag changes applied.")
 	m.rejected = counterVec(f, "pushpoll_publishes_rejected_total", "Publishes dropped, by reason.", "reason")
-	m.authDenied = counterVec(f, "pushpoll_auth_denied_total", "Topics denied on subscribe, by reason.", "reason")
+	m.authDenied = counterVec(f, "pushpoll_auth_denied_total", "Subscribes refused whole or in part, once per subscribe and reason.", "reason")
 	m.wireRejected = counterVec(f, "pushpoll_wire_rejected_total", "Requests and frames refused before socket.io saw them, by reason.", "reason")
 	m.forwarded = counterVec(f, "pushpoll_forwarded_requests_total", "Polling requests for another node's session, by outcome: ok (the owner answered), unknown node, lookup failed, unreachable.", "result")
 	m.shadow = counterVec(f, "pushpoll_shadow_reports_total", "Shadow-mode hint accuracy reported by clients: hit (hint then change), false (hint, no change), missed (change, no hint).", "outcome")
 	m.keyReloads = counterVec(f, "pushpoll_token_key_reloads_total", "Token key reloads (SIGHUP), by result: ok or failed (the old keys stay).", "result")
-	m.shadowIgnored = counterVec(f, "pushpoll_shadow_reports_ignored_total", "Shadow reports not counted, by reason: not in shadow mode, topic not held, rate limited, bad report.", "reason")
+	m.shadowIgnored = counterVec(f, "pushpoll_shadow_reports_ignored_total", "Shadow reports not counted, by reason: not in shadow mode, topic not held, rate limited (per socket), credential rate limited (per credential, across its sockets), bad report.", "reason")
 	m.linkTransitions = counterVec(f, "pushpoll_broker_link_changes_total", "Broker link going down or up.", "state")
 	m.latency = histogram(f, "pushpoll_publish_to_emit_seconds", "From the publisher's ts to the hint being handed to the socket.",
 		[]float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5})

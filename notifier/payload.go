@@ -128,7 +128,10 @@ func ParsePayload(p []byte) (v, ts int64, err error) {
 func parseVersion(s string) (int64, error) {
 	v, err := strconv.ParseInt(s, 10, 64)
 	if err != nil {
-		return 0, fmt.Errorf("%w: %q is not an int64", ErrBadVersion, truncate(s, 32))
+		// s is a JSON value as sent (a string keeps its quotes), bounded;
+		// quoting it again would escape it twice once the error is sent
+		// back as JSON.
+		return 0, fmt.Errorf("%w: %s is not an int64", ErrBadVersion, truncate(s, 32))
 	}
 	if v < 0 {
 		return 0, fmt.Errorf("%w: negative", ErrBadVersion)

@@ -10,17 +10,20 @@ import (
 	"sync"
 	"time"
 
+	"golang.org/x/sync/singleflight"
+
 	"github.com/pushpoll/pushpoll/internal/socketio"
 )
 
 // Nodes on one Redis advertise where their peers reach them, so a polling
 // request that a load balancer sends to the wrong node is forwarded to the
 // node that owns its session (internal/socketio, forward.go). Each node keeps
-// the key pushpoll-node:<id> = its base URL, with a TTL it refreshes well
+// the key pushpoll#node:<id> = its base URL, with a TTL it refreshes well
 // within; a node that dies without a word drops out when its key expires,
 // one that stops cleanly deletes it. The key lies outside the topic
-// namespace (no channel prefix), so no topic's version key can collide.
-const peerKeyPrefix = "pushpoll-node:"
+// namespace whatever the channel prefix: '#' is in no topic and no valid
+// prefix (keys.go, ValidPrefix), so no topic's version key can be it.
+const peerKeyPrefix = nodeKeyPrefix + "node:"
 
 const (
 	// peerTTL bounds how long a dead node's address is still dialled: a
@@ -34,6 +37,15 @@ const (
 	// client polls at least every ping interval); a node that left is
 	// noticed by the failed dial meanwhile.
 	peerCacheFor = 2 * time.Second
+	// peerMissFor: an id no node advertises is not asked about again for
+	// this long, so forged polls naming it cost one Redis GET, not one
+	// each. A new node advertises before it serves, so no real id is
+	// missed in the meantime; one whose key lapsed in a Redis outage
+	// re-advertises within peerRefresh, and its clients reconnect at worst.
+	peerMissFor = 5 * time.Second
+	// maxPeerMisses bounds the remembered misses: forged ids are free to
+	// invent, and past this many the oldest are forgotten wholesale.
+	maxPeerMisses = 10000
 	// peerLookupTimeout: a poll waits at most this long for Redis before
 	// its client is told to reconnect.
 	peerLookupTimeout = time.Second
@@ -56,6 +68,11 @@ type peers struct {
 
 	mu    sync.Mutex
 	cache map[string]cachedPeer // found peers only, so its size is the number of nodes seen
+	// misses are ids no node advertised when last asked, until when they
+	// are not asked about again (peerMissFor); at most maxPeerMisses.
+	misses map[string]time.Time
+	// flight makes concurrent polls naming one id share one lookup.
+	flight singleflight.Group
 }
 
 type cachedPeer struct {
@@ -64,7 +81,7 @@ type cachedPeer struct {
 }
 
 func newPeers(store peerStore, self string, log *slog.Logger) *peers {
-	return &peers{store: store, self: self, log: log, cache: map[string]cachedPeer{}}
+	return &peers{store: store, self: self, log: log, cache: map[string]cachedPeer{}, misses: map[string]time.Time{}}
 }
 
 // lookup is the wire's Config.Peer.
@@ -75,11 +92,26 @@ func (p *peers) lookup(ctx context.Context, node string) (string, error) {
 	now := time.Now()
 	p.mu.Lock()
 	c, ok := p.cache[node]
+	missed, isMiss := p.misses[node]
 	p.mu.Unlock()
 	if ok && now.Before(c.expires) {
 		return c.url, nil
 	}
-	ctx, cancel := context.WithTimeout(ctx, peerLookupTimeout)
+	if isMiss && now.Before(missed) {
+		return "", fmt.Errorf("node %s advertised nothing when last asked: %w", node, socketio.ErrUnknownPeer)
+	}
+	v, err, _ := p.flight.Do(node, func() (any, error) { return p.ask(ctx, node, now) })
+	if err != nil {
+		return "", err
+	}
+	return v.(string), nil
+}
+
+// ask looks node up in the store and caches the answer, found or not.
+func (p *peers) ask(ctx context.Context, node string, now time.Time) (string, error) {
+	// The flight serves every poll that waits on it; one of them leaving
+	// must not fail the others, and the timeout still bounds it.
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), peerLookupTimeout)
 	defer cancel()
 	u, err := p.store.lookup(ctx, node)
 	if err == nil && validAdvertiseURL(u) != nil {
@@ -91,10 +123,29 @@ func (p *peers) lookup(ctx context.Context, node string) (string, error) {
 	defer p.mu.Unlock()
 	if err != nil {
 		delete(p.cache, node)
+		if errors.Is(err, socketio.ErrUnknownPeer) {
+			p.rememberMiss(node, now)
+		}
 		return "", err
 	}
+	delete(p.misses, node)
 	p.cache[node] = cachedPeer{url: u, expires: now.Add(peerCacheFor)}
 	return u, nil
+}
+
+// rememberMiss records that no node advertises node. p.mu must be held.
+func (p *peers) rememberMiss(node string, now time.Time) {
+	if len(p.misses) >= maxPeerMisses {
+		for id, until := range p.misses {
+			if !now.Before(until) {
+				delete(p.misses, id)
+			}
+		}
+		if len(p.misses) >= maxPeerMisses {
+			clear(p.misses)
+		}
+	}
+	p.misses[node] = now.Add(peerMissFor)
 }
 
 // run advertises url until ctx ends, then withdraws it. ready is closed

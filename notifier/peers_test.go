@@ -49,13 +49,13 @@ func cluster(t testing.TB, n int) (*redistest.Server, []*node) {
 // advertised is the registry as Redis holds it: node id -> URL.
 func advertised(t *testing.T, rs *redistest.Server) map[string]string {
 	t.Helper()
-	keys, err := rs.Do("KEYS", "pushpoll-node:*")
+	keys, err := rs.Do("KEYS", "pushpoll#node:*")
 	must(t, err)
 	out := map[string]string{}
 	for _, k := range strings.Fields(keys) {
 		v, err := rs.Do("GET", k)
 		must(t, err)
-		out[strings.TrimPrefix(k, "pushpoll-node:")] = v
+		out[strings.TrimPrefix(k, "pushpoll#node:")] = v
 	}
 	return out
 }
@@ -159,7 +159,7 @@ func TestForwardingDialsOnlyRegisteredNodes(t *testing.T) {
 	}()
 	trap := ln.Addr().String()
 	// Garbage under a node key is no address either.
-	_, err = rs.Do("SET", "pushpoll-node:garbage0", "gopher://"+trap)
+	_, err = rs.Do("SET", "pushpoll#node:garbage0", "gopher://"+trap)
 	must(t, err)
 
 	const tail = "AAAAAAAAAAAAAAAAAAAAAA" // 22 characters: 128 bits

@@ -16,6 +16,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/pushpoll/pushpoll/authbridge"
+	"github.com/pushpoll/pushpoll/internal/clientip"
 	"github.com/pushpoll/pushpoll/internal/ratelog"
 	"github.com/pushpoll/pushpoll/internal/socketio"
 )
@@ -41,6 +42,10 @@ type Server struct {
 	node    string        // this node's id, the prefix of its session ids
 	peers   *peers        // the other nodes; nil on the in-process broker
 
+	caps     caps              // connection bounds fitted to the host (budget.go)
+	clientIP clientip.Resolver // who a request's client is (--trusted-proxies)
+	clients  *clientCounts     // sockets per client address
+
 	flag     modeFlag   // the feature flag
 	trust    *linkTrust // what the broker's link events allow this node to promise (trust.go)
 	draining atomic.Bool
@@ -57,7 +62,12 @@ func New(cfg Config) (*Server, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	s := &Server{cfg: cfg, log: log.With("component", "notifier"), parts: log}
+	s := &Server{cfg: cfg, log: log.With("component", "notifier"), parts: log, clients: newClientCounts()}
+	var err error
+	if s.caps, err = cfg.caps(currentLimits()); err != nil {
+		return nil, err
+	}
+	s.clientIP, _ = clientip.ParseTrusted(cfg.TrustedProxies) // checked by Validate
 	s.warn = ratelog.New(s.log, 10*time.Second)
 	s.flag.Swap(Mode(cfg.Mode)) // Validate checked it
 	s.node = socketio.NewNodeID()
@@ -78,12 +88,15 @@ func New(cfg Config) (*Server, error) {
 	auth, err := authbridge.New(authbridge.Config{
 		TokenSecrets:    keys.Secrets,
 		TokenPublicKey:  keys.PublicKeyPEM,
+		MaxTokenTTL:     cfg.MaxTokenTTL,
 		Audience:        cfg.TokenAudience,
 		CallbackURL:     cfg.AuthCallbackURL,
 		CallbackTimeout: 2 * time.Second,
 
 		CallbackDefaultTTL: cfg.CallbackTTL,
 		CallbackMaxTTL:     cfg.CallbackMaxTTL,
+
+		CallbackSessionCookie: cfg.CallbackSessionCookie,
 	})
 	if err != nil {
 		return nil, err
@@ -105,9 +118,15 @@ func New(cfg Config) (*Server, error) {
 	s.events = &socketEvents{
 		cfg: cfg, warn: s.warn, auth: s.auth, hub: s.hub, broker: s.broker,
 		trust: s.trust, m: s.m, work: s.work, writers: s.writers,
+		reports: newReportLimits(2*reportBurst, cfg.FastInterval/reportBurst),
+		admit:   s.admit, release: s.release,
 	}
 
-	s.sio, err = socketio.NewServer(s.socketConfig(), socketio.Handler[*socket]{
+	sioCfg := s.socketConfig()
+	if sioCfg.NodeSecrets, err = cfg.nodeSecrets(); err != nil {
+		return nil, err
+	}
+	s.sio, err = socketio.NewServer(sioCfg, socketio.Handler[*socket]{
 		Connect:    s.events.onConnect,
 		Disconnect: s.events.onDisconnect,
 		Error:      s.events.onError,
@@ -125,7 +144,7 @@ func New(cfg Config) (*Server, error) {
 	}
 
 	r := mux.NewRouter()
-	r.PathPrefix("/socket.io/").Handler(s.sio)
+	r.PathPrefix("/socket.io/").Handler(s.clientGate(s.sio))
 	r.HandleFunc("/v1/publish", s.handlePublish).Methods(http.MethodPost)
 	r.HandleFunc("/v1/admin/mode", s.handleMode).Methods(http.MethodGet, http.MethodPost)
 	r.HandleFunc("/healthz", s.handleHealth).Methods(http.MethodGet, http.MethodHead)
@@ -146,7 +165,7 @@ func (s *Server) socketConfig() socketio.Config {
 		WriteTimeout:   s.cfg.WriteTimeout,
 		PingInterval:   s.cfg.PingInterval,
 		PingTimeout:    s.cfg.PingTimeout,
-		MaxSockets:     s.cfg.MaxSockets,
+		MaxSockets:     s.caps.sockets,
 		Draining:       s.draining.Load,
 		OnReject:       func(reason string) { s.m.wireRejected.WithLabelValues(reason).Inc() },
 		OnSlow:         s.m.slow.Inc,
@@ -154,7 +173,7 @@ func (s *Server) socketConfig() socketio.Config {
 		NodeID:         s.node,
 		OnForward:      func(result string) { s.m.forwarded.WithLabelValues(result).Inc() },
 		// All onConnect reads: the callback mode forwards no other header.
-		Headers: []string{"Cookie", "Authorization"},
+		Headers: []string{"Cookie", "Authorization", clientHeader},
 	}
 	if s.peers != nil {
 		c.Peer = s.peers.lookup
@@ -194,12 +213,15 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 		IdleTimeout: 2 * time.Minute,
 	}
 	if limit := s.httpConnLimit(); limit > 0 {
-		l := &connLimit{max: int64(limit), refused: func() { s.m.wireRejected.WithLabelValues("too many connections").Inc() }}
-		s.httpServer.ConnState = l.state
+		l := newConnLimit(limit, func() { s.m.wireRejected.WithLabelValues("too many connections").Inc() },
+			func() { s.m.wireRejected.WithLabelValues("idle keep-alive shed").Inc() })
+		s.httpServer.ConnState, s.httpServer.ConnContext = l.state, l.context
+		s.httpServer.Handler = l.probesOnly(s.httpServer.Handler)
 	}
 	served := make(chan error, 1)
 	go func() { served <- s.httpServer.Serve(ln) }()
-	s.log.Info("listening", "addr", ln.Addr().String(), "broker", fmt.Sprintf("%T", s.broker), "mode", s.cfg.Mode, "node", s.node, "advertise", advertised)
+	s.log.Info("listening", "addr", ln.Addr().String(), "broker", fmt.Sprintf("%T", s.broker), "mode", s.cfg.Mode, "node", s.node, "advertise", advertised,
+		"max_sockets", s.caps.sockets, "max_sockets_per_client", s.caps.perClient, "max_http_conns", s.caps.httpConns)
 
 	select {
 	case err := <-served:
@@ -257,14 +279,8 @@ func (s *Server) advertise(ln net.Listener) (string, func()) {
 	return u, func() { cancel(); <-done }
 }
 
-// httpConnLimit is --max-http-conns, by default half the open-file limit:
-// the other half is for websockets (--max-sockets) and Redis.
-func (s *Server) httpConnLimit() int {
-	if s.cfg.MaxHTTPConns != 0 {
-		return max(s.cfg.MaxHTTPConns, 0)
-	}
-	return openFileLimit() / 2
-}
+// httpConnLimit is --max-http-conns as fitted to the host (budget.go).
+func (s *Server) httpConnLimit() int { return s.caps.httpConns }
 
 // shutdown drains: refuse new handshakes and fail readiness, tell every
 // socket to move within the drain window, wait for them to leave, then close

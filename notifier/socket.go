@@ -33,6 +33,14 @@ type socket struct {
 	// cookie and authorization are the handshake's headers, forwarded to the
 	// app in callback mode. They are never logged.
 	cookie, authorization string
+	// client is the client's address (clients.go); idle closes the socket
+	// unless subscribed is set by a granted subscribe before it fires.
+	client     string
+	idle       *time.Timer
+	subscribed atomic.Bool
+	// credential is who its latest grant was for (authbridge
+	// Decision.Credential): shadow reports are limited per credential.
+	credential atomic.Pointer[string]
 
 	// onWrite is told how many hints each delivered batch carried.
 	onWrite func(hints int)
@@ -52,6 +60,10 @@ type socket struct {
 	topics  map[string]int64
 	expires map[string]time.Time // topic -> when its grant lapses; absent = never
 	expiry  *time.Timer          // fires at the earliest entry of expires
+	// keys maps a topic granted by a token to the id of the key that
+	// verified it (authbridge Decision.Key), so that the grant ends when
+	// a reload removes the key.
+	keys map[string]string
 
 	hints map[string]int64 // pending stale hints, topic -> newest version
 	// shared is the bump's frame for hints when they hold exactly its
@@ -85,6 +97,7 @@ func newSocket(id string, conn packetConn, pool *writerPool) *socket {
 		pool:    pool,
 		topics:  make(map[string]int64),
 		expires: make(map[string]time.Time),
+		keys:    make(map[string]string),
 		hints:   make(map[string]int64),
 	}
 	s.tabs.Store(1)
@@ -211,6 +224,7 @@ func (s *socket) expire(now time.Time, onExpire func()) []string {
 		if !e.After(now) {
 			gone = append(gone, t)
 			delete(s.expires, t)
+			delete(s.keys, t)
 			delete(s.topics, t)
 			delete(s.hints, t)
 		}
@@ -221,6 +235,47 @@ func (s *socket) expire(now time.Time, onExpire func()) []string {
 	}
 	s.armExpiry(onExpire)
 	return gone
+}
+
+// who is the credential of the socket's latest grant, "" before any.
+func (s *socket) who() string {
+	if c := s.credential.Load(); c != nil {
+		return *c
+	}
+	return ""
+}
+
+// signedBy records which token key granted topics; "" (a callback grant)
+// forgets it.
+func (s *socket) signedBy(topics []string, key string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, t := range topics {
+		if _, held := s.topics[t]; !held {
+			continue
+		}
+		if key == "" {
+			delete(s.keys, t)
+		} else {
+			s.keys[t] = key
+		}
+	}
+}
+
+// revoke makes the grants whose key is no longer held lapse now; the
+// caller then runs expire, which drops them and tells the client
+// `expired`. It returns how many it revoked.
+func (s *socket) revoke(held func(key string) bool) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n := 0
+	for t, k := range s.keys {
+		if !held(k) {
+			s.expires[t] = time.Time{}.Add(1) // before any now
+			n++
+		}
+	}
+	return n
 }
 
 // drop forgets topics (an unsubscribe) and returns those that were held.
@@ -234,6 +289,7 @@ func (s *socket) drop(topics []string) []string {
 			delete(s.topics, t)
 			delete(s.hints, t)
 			delete(s.expires, t)
+			delete(s.keys, t)
 		}
 	}
 	return held

@@ -14,6 +14,7 @@ import (
 	"os"
 	"os/signal"
 	"sort"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -114,14 +115,14 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (n
 	fs := flag.NewFlagSet("notifier", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 
-	var origins string
+	var origins, proxies string
 	var settings []setting
 	str := func(p *string, name, env, help string) {
 		fs.StringVar(p, name, *p, help)
 		settings = append(settings, setting{name, env, help})
 	}
 	dur := func(p *time.Duration, name, env, help string) {
-		fs.DurationVar(p, name, *p, help)
+		fs.Var(durationFlag{p}, name, help)
 		settings = append(settings, setting{name, env, help})
 	}
 	num := func(p *int, name, env, help string) {
@@ -133,6 +134,8 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (n
 	str(&cfg.Listen, "listen", "PUSHPOLL_LISTEN", "HTTP address: socket.io, publish API, health, metrics")
 	str(&cfg.AdvertiseURL, "advertise-url", "PUSHPOLL_ADVERTISE_URL", "base URL where the other nodes reach this one to forward polling requests for its sessions; default http://<listen host, or this host's first interface address>:<port>")
 	str(&cfg.RedisURL, "redis-url", "PUSHPOLL_REDIS_URL", "redis[s]://[[user]:password@]host:port[/db], redis[s]-sentinel://[[user]:password@]host:port[,host:port…]/<master-name>[/<db>] or redis[s]-cluster://[[user]:password@]host:port[,host:port…]; empty runs the in-process broker (single node)")
+	str(&cfg.NodeSecret, "node-secret", "PUSHPOLL_NODE_SECRET", "secret shared by the nodes (at least 32 characters): they sign the polling requests they forward to each other, and refuse unsigned ones; empty: forwarding is not authenticated (prefer the environment variable or the file)")
+	str(&cfg.NodeSecretFile, "node-secret-file", "PUSHPOLL_NODE_SECRET_FILE", "file of node secrets, one per line: the first signs, all verify (rotation)")
 	str(&cfg.ChannelPrefix, "channel-prefix", "PUSHPOLL_CHANNEL_PREFIX", "Redis channel and version key = prefix + topic")
 	str(&cfg.TokenSecret, "token-secret", "PUSHPOLL_TOKEN_SECRET", "HS256 secret shared with the app (prefer the environment variable)")
 	str(&cfg.TokenSecretFile, "token-secret-file", "PUSHPOLL_TOKEN_SECRET_FILE", "file of HS256 secrets, one per line, all accepted; read again on SIGHUP (key rotation)")
@@ -140,6 +143,7 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (n
 	str(&cfg.AuthCallbackURL, "auth-callback-url", "PUSHPOLL_AUTH_CALLBACK_URL", "callback mode: the app's authorize endpoint, asked when a subscribe carries no token")
 	dur(&cfg.CallbackTTL, "auth-callback-ttl", "PUSHPOLL_AUTH_CALLBACK_TTL", "lifetime of a callback answer without ttl: its grant expires then and the client subscribes again")
 	dur(&cfg.CallbackMaxTTL, "auth-callback-max-ttl", "PUSHPOLL_AUTH_CALLBACK_MAX_TTL", "cap on any callback answer's ttl: a credential revoked in the app stops receiving hints within it")
+	str(&cfg.CallbackSessionCookie, "auth-callback-session-cookie", "PUSHPOLL_AUTH_CALLBACK_SESSION_COOKIE", "callback mode: the cookie that identifies the user when the app's answer names no sub; per-user bounds (--max-prefix-topics) are keyed on it; empty: the Authorization header, else the client address")
 	str(&cfg.TokenAudience, "token-audience", "PUSHPOLL_TOKEN_AUDIENCE", "required aud claim")
 	str(&cfg.PublishSecret, "publish-secret", "PUSHPOLL_PUBLISH_SECRET", "bearer secret for POST /v1/publish; empty turns HTTP publish off")
 	str(&cfg.AdminSecret, "admin-secret", "PUSHPOLL_ADMIN_SECRET", "bearer secret for the admin API (/v1/admin/mode); empty turns it off")
@@ -153,7 +157,11 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (n
 	num(&cfg.MaxTopics, "max-topics", "PUSHPOLL_MAX_TOPICS", "distinct topics held on this node, 0 for no limit; a subscribe past it is refused")
 	num(&cfg.MaxPrefixTopics, "max-prefix-topics", "PUSHPOLL_MAX_PREFIX_TOPICS", "distinct topics one credential (token sub, or callback credential) holds on this node through prefix grants, 0 for no limit")
 	num(&cfg.MaxFrameBytes, "max-frame-bytes", "PUSHPOLL_MAX_FRAME_BYTES", "largest incoming socket.io frame; a larger one closes that socket")
-	num(&cfg.MaxSockets, "max-sockets", "PUSHPOLL_MAX_SOCKETS", "sockets per node, 0 for no limit; beyond it handshakes get 503")
+	num(&cfg.MaxSockets, "max-sockets", "PUSHPOLL_MAX_SOCKETS", "sockets per node; beyond it handshakes get 503; 0: what the open-file limit leaves after --max-http-conns and 128 reserved, and at most half the cgroup memory limit at 16 KiB a socket; -1: no limit; caps that cannot fit stop the start")
+	num(&cfg.MaxSocketsPerClient, "max-sockets-per-client", "PUSHPOLL_MAX_SOCKETS_PER_CLIENT", "sockets of one client address (see --trusted-proxies); beyond it handshakes get 429; 0: a tenth of --max-sockets, at least 100; -1: no limit")
+	str(&proxies, "trusted-proxies", "PUSHPOLL_TRUSTED_PROXIES", "comma list of CIDRs of load balancers whose X-Forwarded-For names the client; empty: the peer address is the client")
+	dur(&cfg.MaxTokenTTL, "max-token-ttl", "PUSHPOLL_MAX_TOKEN_TTL", "a token whose exp lies further ahead is refused (\"lifetime too long\"), not capped: a capped token could be sent again after each cap")
+	dur(&cfg.SubscribeTimeout, "subscribe-timeout", "PUSHPOLL_SUBSCRIBE_TIMEOUT", "a socket that holds no granted topic this long after it connected is closed")
 	num(&cfg.MaxHTTPConns, "max-http-conns", "PUSHPOLL_MAX_HTTP_CONNS", "HTTP connections that are not websockets (requests, long-polls); beyond it new ones are closed at once; 0: half the open-file limit, -1: no limit")
 	dur(&cfg.BodyTimeout, "body-timeout", "PUSHPOLL_BODY_TIMEOUT", "time one request has to deliver its whole body, on every path")
 	num(&maxPublish, "max-publish-bytes", "PUSHPOLL_MAX_PUBLISH_BYTES", "largest POST /v1/publish body (413 beyond)")
@@ -190,8 +198,33 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (n
 		cfg.Listen = devListen
 	}
 	cfg.AllowedOrigins = notifier.SplitList(origins)
+	cfg.TrustedProxies = notifier.SplitList(proxies)
 	cfg.MaxPublishBytes = int64(maxPublish)
 	return cfg, opts, nil
+}
+
+// durationFlag is a time.Duration flag whose error says what a duration
+// looks like: the flag package's own says "parse error", which leaves
+// `--fast-interval 5` a riddle.
+type durationFlag struct{ p *time.Duration }
+
+func (d durationFlag) String() string {
+	if d.p == nil {
+		return ""
+	}
+	return d.p.String()
+}
+
+func (d durationFlag) Set(s string) error {
+	v, err := time.ParseDuration(s)
+	if err == nil {
+		*d.p = v
+		return nil
+	}
+	if _, nerr := strconv.ParseFloat(s, 64); nerr == nil {
+		return fmt.Errorf("%q has no unit: use a duration such as %ss, 1m or 250ms", s, s)
+	}
+	return fmt.Errorf("%q is not a duration: use one such as 5s, 1m or 250ms", s)
 }
 
 func usage(fs *flag.FlagSet, settings []setting, w io.Writer) {

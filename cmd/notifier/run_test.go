@@ -102,6 +102,9 @@ func TestBadSettingsNameTheFlag(t *testing.T) {
 		"--ping-interval 0s is out of range":                                 {"--ping-interval", "0s"},
 		"--drain-timeout -1s is out of range":                                {"--drain-timeout", "-1s"},
 		"--advertise-url":                                                    {"--advertise-url", "http://10.0.0.7:8080/socket.io/"},
+		// A number without its unit: the message says what a duration is.
+		`"5" has no unit: use a duration such as 5s, 1m or 250ms`: {"--fast-interval", "5"},
+		`"soon" is not a duration: use one such as 5s`:            {"--drain-timeout", "soon"},
 	}
 	for want, args := range cases {
 		t.Run(want, func(t *testing.T) {
@@ -112,6 +115,13 @@ func TestBadSettingsNameTheFlag(t *testing.T) {
 			}
 		})
 	}
+	t.Run("a duration without its unit from the environment", func(t *testing.T) {
+		err := run(context.Background(), []string{"--listen", "127.0.0.1:0", "--auth-callback-url", "http://app.internal/authorize"},
+			env(map[string]string{"PUSHPOLL_FAST_INTERVAL": "5"}), &bytes.Buffer{})
+		if err == nil || !strings.Contains(err.Error(), `PUSHPOLL_FAST_INTERVAL: "5" has no unit: use a duration such as 5s`) {
+			t.Fatalf("err = %v, want the unit named", err)
+		}
+	})
 	t.Run("from the environment", func(t *testing.T) {
 		err := run(context.Background(), []string{"--listen", "127.0.0.1:0", "--auth-callback-url", "http://app.internal/authorize"},
 			env(map[string]string{"PUSHPOLL_SLOW_INTERVAL": "900h"}), &bytes.Buffer{})

@@ -66,6 +66,11 @@ type Config struct {
 	// requests are answered 400 as unknown sessions. It is called from many
 	// goroutines at once.
 	Peer func(ctx context.Context, node string) (string, error)
+	// NodeSecrets, when set, make nodes sign the requests they forward and
+	// the answers to them (forward.go): the first signs, any verifies, so
+	// the secret rotates like token secrets. Empty: forwarding is not
+	// authenticated.
+	NodeSecrets [][]byte
 	// OnForward is called once per polling request for another node's
 	// session, with its outcome (the Forward* constants). It is called from
 	// many goroutines at once.
@@ -74,7 +79,8 @@ type Config struct {
 	// OnReject is called once per refused request or connection with one of
 	// "origin", "jsonp", "binary packet", "frame too large", "body too
 	// large", "bad transport", "draining", "full", "wrong node" (an
-	// upgrade for another node's session), "abandoned" (no first poll
+	// upgrade for another node's session), "forward auth" (a forwarded
+	// request not signed with NodeSecrets), "abandoned" (no first poll
 	// within FirstPollTimeout). It is called from many
 	// goroutines at once.
 	OnReject func(reason string)

@@ -96,6 +96,9 @@ func (g *guard) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		// body whole and answers 413.
 		r.Body = http.MaxBytesReader(w, r.Body, g.cfg.MaxPollBody)
 	}
+	if !g.authenticForward(w, r) {
+		return
+	}
 	if sid := q.Get("sid"); sid != "" && sidNode(sid) != g.cfg.NodeID {
 		g.forward(w, r, sidNode(sid))
 		return
