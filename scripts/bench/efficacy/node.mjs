@@ -36,8 +36,8 @@ export function fanoutLast(holders) {
 }
 
 export class Node {
-  // sim: {clock, random, P (parameters), version (the app's table), onFanOut(page, topic,
-  // v, lost), onHint(page, topic, v)}; speed scales the fan-out latency, redisMs is how long
+  // sim: {clock, random, P (parameters), version (the app's table), nodes, redisUp,
+  // onFanOut(socket, topic, v, lost)}; speed scales the fan-out latency, redisMs is how long
   // a publish takes to reach this node.
   constructor(sim, id, speed, redisMs) {
     this.sim = sim;
@@ -135,7 +135,7 @@ export class Node {
     for (const s of hs) {
       const iid = random() < P.loss;
       const lost = iid || s.halfOpen;
-      this.sim.onFanOut(s.page, topic, v, lost);
+      this.sim.onFanOut(s, topic, v, lost);
       if (lost) {
         if (iid) this.lost++;
         else this.lostHalfOpen++;
@@ -145,7 +145,6 @@ export class Node {
       const epoch = s.epoch;
       clock.task(random() * (last + within) + this.oneWay(), s.page, () => {
         if (!s.connected || s.epoch !== epoch || s.halfOpen) return;
-        this.sim.onHint(s.page, topic, v);
         s.fire("stale", { [topic]: v }, ...extra);
       });
     }
@@ -198,7 +197,6 @@ export class Node {
       if (!s.connected || s.epoch !== epoch) return;
       ack({ granted: topics, denied: {} });
       if (!any) return;
-      for (const t of Object.keys(missed)) this.sim.onHint(s.page, t, missed[t]);
       s.fire("stale", missed);
     });
   }

@@ -36,6 +36,7 @@ import { Clock, rng, exp } from "./clock.mjs";
 import { Node, Socket, fanoutLast } from "./node.mjs";
 import { WORKLOADS } from "./workloads.mjs";
 import { EVENTS } from "./events.mjs";
+import { Browser } from "./browser.mjs";
 import {
   Bins,
   Samples,
@@ -84,6 +85,7 @@ const { values: a } = parseArgs({
     "ping-ms": { type: "string", default: "25000" }, // the node's --ping-interval
     "ping-timeout-ms": { type: "string", default: "60000" }, // the node's --ping-timeout
     "safety-net-ms": { type: "string", default: "" }, // the longest safety net in force (default slow)
+    "tabs-per-browser": { type: "string", default: "1" }, // >1: that many slots share a browser and run tabs.js
     sample: { type: "string", default: "1" }, // simulate this share of the tabs; counts are scaled back
     seed: { type: "string", default: "1" },
     "series-dir": { type: "string", default: "" },
@@ -114,6 +116,7 @@ const P = {
   pingMs: +a["ping-ms"],
   pingTimeoutMs: +a["ping-timeout-ms"],
   safetyNetMs: +(a["safety-net-ms"] || a.slow),
+  tabsPerBrowser: +a["tabs-per-browser"],
   sample: +a.sample,
   scale: 1 / +a.sample,
   seed: +a.seed,
@@ -121,6 +124,8 @@ const P = {
 const shimOptions = JSON.parse(a["shim-options"]);
 const shimPath = resolve(a.shim);
 const { start } = await import(pathToFileURL(shimPath).href);
+// The shim's tab sharing, from beside the shim: createTabs(env) is its documented injection point.
+const { createTabs } = await import(pathToFileURL(join(dirname(shimPath), "tabs.js")).href);
 // Bumps stop this long before the end, so each has time to reach every tab.
 const TAIL = Math.max(2 * P.fast, 15000);
 const secs = Math.ceil(P.durationMs / 1000);
@@ -228,15 +233,15 @@ async function push(W, tabs, bumps, eventName) {
     version: new Map(), // the app's version table
     redisUp: true,
     nodes: [],
-    // A fan-out decided the fate of every bump the page has not seen yet up to v.
-    onFanOut(page, topic, v, lost) {
-      for (const e of page.open.get(topic) || []) if (e.v <= v && e.cls === null) e.cls = lost ? "lost" : "hinted";
-    },
-    // A hint reached the page: the bumps it announces start waiting on the shim.
-    onHint(page, topic, v) {
-      for (const e of page.open.get(topic) || []) if (e.v <= v && e.hintAt === undefined) e.hintAt = clock.now;
+    // A fan-out to a socket decided the fate of every bump its tabs have not seen yet up
+    // to v (all the tabs of its browser when they share it).
+    onFanOut(s, topic, v, lost) {
+      for (const page of s.page.browser ? s.page.browser.pages : [s.page]) {
+        for (const e of page.open.get(topic) || []) if (e.v <= v && e.cls === null) e.cls = lost ? "lost" : "hinted";
+      }
     },
   };
+  const browsers = new Map(); // slot / tabsPerBrowser -> Browser
   const nodeRandom = rng(P.seed * 7919 + 3);
   const nodes = +a.nodes || W.nodes || 1;
   for (let i = 0; i < nodes; i++) {
@@ -245,7 +250,15 @@ async function push(W, tabs, bumps, eventName) {
   }
 
   function openTab(slot, life) {
+    let browser = null;
+    if (P.tabsPerBrowser > 1) {
+      const b = Math.floor(slot / P.tabsPerBrowser);
+      if (!browsers.has(b)) browsers.set(b, new Browser(clock));
+      browser = browsers.get(b);
+    }
     const page = {
+      browser,
+      random,
       slot,
       topics: W.topicsOf(slot),
       hidden: life.hidden0,
@@ -280,6 +293,7 @@ async function push(W, tabs, bumps, eventName) {
       byTopic.get(t).add(page);
     }
     clock.page = page;
+    if (browser) browser.pages.add(page);
     page.pp = start({
       url: "https://notifier.invalid",
       token: "t",
@@ -288,7 +302,13 @@ async function push(W, tabs, bumps, eventName) {
       slow: P.slow,
       jitter: P.jitter,
       ...shimOptions,
-      io: (url, opts) => (page.sock = new Socket(sim, page, opts)),
+      io: (url, opts) => {
+        page.sock = new Socket(sim, page, opts);
+        if (browser) browser.sock = page.sock;
+        return page.sock;
+      },
+      tabs: browser ? createTabs(browser.env(page)) : undefined,
+      onHint: (topic, v) => hinted(page, topic, v),
       random,
       now: () => clock.now,
       document: page.doc,
@@ -309,14 +329,24 @@ async function push(W, tabs, bumps, eventName) {
     for (const fn of page.listeners.slice()) fn({ type: "visibilitychange" });
   }
 
+  // A hint reached the page's shim: the bumps it announces start waiting on the shim.
+  function hinted(page, topic, v) {
+    for (const e of page.open.get(topic) || []) if (e.v <= v && e.hintAt === undefined) e.hintAt = clock.now;
+  }
+
+  // classOf: a bump no fan-out ever reached (its node died or stopped pushing between the
+  // bump and the fan-out) was fetched without push: "down", unless a hint came anyway.
   function classOf(page, e) {
-    return e.hides !== page.hides ? "hidden" : e.cls === null ? "hinted" : e.cls;
+    if (e.hides !== page.hides) return "hidden";
+    if (e.cls === null) return e.hintAt !== undefined ? "hinted" : "down";
+    return e.cls;
   }
 
   // closeTab: bumps the tab never fetched were stale until it closed.
   function closeTab(page) {
     page.alive = false;
     page.pp.stop();
+    if (page.browser) page.browser.gone(page);
     for (const t of page.topics) {
       byTopic.get(t).delete(page);
       for (const e of page.open.get(t)) if (e.at >= P.warmMs) stale[classOf(page, e)].add(clock.now - e.at, true);
@@ -367,7 +397,7 @@ async function push(W, tabs, bumps, eventName) {
     sim.version.set(topic, v);
     if (measured) {
       for (const page of byTopic.get(topic) || []) {
-        const s = page.sock;
+        const s = page.browser ? page.browser.sock : page.sock;
         const held = s && s.connected && s.node.pushing() && s.topics.includes(topic);
         page.open.get(topic).push({ v, at, hides: page.hides, cls: page.hidden ? "hidden" : held ? null : "down", hintAt: undefined });
       }
@@ -471,6 +501,7 @@ for (const name of names) {
     event_about: EVENTS[eventName].about,
     tabs: W.tabs,
     tabs_simulated: tabs.length,
+    browsers: P.tabsPerBrowser > 1 ? Math.ceil(W.tabs / P.tabsPerBrowser) : W.tabs,
     nodes: +a.nodes || W.nodes || 1,
     bumps: bumps.length,
     bumps_measured: bumps.filter((b) => b.measured).length,
