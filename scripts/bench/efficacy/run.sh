@@ -18,8 +18,9 @@ if [ "${1:-}" = --quick ]; then
   QUICK=1
   shift
 fi
-cd "$(dirname "$0")/../../.."
 mkdir -p "$OUT"
+OUT=$(cd "$OUT" && pwd)
+cd "$(dirname "$0")/../../.."
 
 # name, duration s, event at s, event length s (the event is the workload's: kill for the
 # first round's three, none for global and flood, the named one for tracker-*)

@@ -245,7 +245,7 @@ func (r *report) effStaleTable(runs []effRun) {
 // effCompare sets the figures from before issue 18 beside today's, per workload.
 func (r *report) effCompare(runs []effRun) {
 	before := parseRuns(readLines(beforeFile))
-	if len(before) == 0 {
+	if len(before) == 0 || sameRuns(before, runs) {
 		return
 	}
 	for i := range before {
@@ -276,6 +276,22 @@ func (r *report) effCompare(runs []effRun) {
 		}
 	}
 	r.p("\n")
+}
+
+// sameRuns says whether runs are the measurement kept as before (the report
+// written from it has nothing to compare).
+func sameRuns(before, runs []effRun) bool {
+	if len(before) != len(runs) {
+		return false
+	}
+	sortRuns(before)
+	for i := range before {
+		b, r := before[i], runs[i]
+		if b.s("workload") != r.s("workload") || b.push.f("mean") != r.push.f("mean") || b.push.f("peak") != r.push.f("peak") {
+			return false
+		}
+	}
+	return true
 }
 
 // efficacyPlot draws one workload's largest sliding 1 s window per second:
