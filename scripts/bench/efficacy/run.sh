@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Runs every efficacy workload, two at a time (each simulation is single-threaded), into
+# Runs every efficacy workload, $EFFICACY_JOBS at a time (default 2: each simulation is
+# single-threaded), into
 # OUT/efficacy-<workload>[-<label>].jsonl and .series, and appends the exact commands to
 # OUT/commands.txt. Extra arguments go to every sim.mjs (e.g. --shim FILE --label before).
 #
@@ -56,7 +57,7 @@ for job in "${JOBS[@]}"; do
   echo "node scripts/bench/efficacy/sim.mjs ${args[*]} $*" >>"$OUT/commands.txt"
   node scripts/bench/efficacy/sim.mjs "${args[@]}" "$@" --series-dir "$OUT" >"$OUT/efficacy-$name$label.jsonl" &
   running=$((running + 1))
-  if ((running >= 2)); then
+  if ((running >= ${EFFICACY_JOBS:-2})); then
     wait -n
     running=$((running - 1))
   fi
