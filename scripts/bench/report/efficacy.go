@@ -165,7 +165,8 @@ func (r *report) efficacy() {
 	r.p("and the spread window the node computes (`scripts/bench/efficacy/spread.mjs`, factor %g, which must match `notifier/spread.go`); ", e0.f("spreadFactor"))
 	r.p("%s–%s ms of network each way; fast %s s, slow %s s, jitter %s ms. Nothing is warmed up: the opening herd (every tab loading within ",
 		ms(e0.f("netMs")), ms(e0.f("netMs")+e0.f("netSpreadMs")), ms(e0.f("fast")/1000), ms(e0.f("slow")/1000), ms(e0.f("jitter")))
-	r.p("one `fast`) counts.\n\n")
+	r.p("one `fast`) counts. `scripts/bench/run --only efficacy` reruns this section (`scripts/bench/efficacy/run.sh`, the commands under ")
+	r.p("*Exact commands*); the simulation and its measures are described in `scripts/bench/efficacy/README.md`.\n\n")
 	r.p("*Polls/s*: mean over the run (and during the server event), p99 and peak of 1 s windows sliding by 10 ms, and the peak of aligned ")
 	r.p("seconds. *Above plain*: the seconds holding the start of a sliding window in which pushpoll polled more than that baseline in the same ")
 	r.p("window, with the sum of each second's largest surplus. *Worst tab*: most polls one tab made in any 1 s and any 60 s. ")
@@ -185,8 +186,11 @@ func (r *report) efficacy() {
 			if e.f("sample") < 1 {
 				sampled = fmt.Sprintf(" (%s of them simulated, counts scaled by %g)", ms(e.f("tabs_simulated")), e.f("scale"))
 			}
-			r.p("- **%s**%s: %s; %s nodes; %s s simulated; event at %s s for %s s: %s.\n", w, sampled, e.s("about"), ms(e.f("nodes")),
-				ms(e.f("durationMs")/1000), ms(e.f("eventAtMs")/1000), ms(e.f("eventMs")/1000), e.s("event_about"))
+			event := "no server event"
+			if e.s("event") != "none" && e.f("eventMs") > 0 {
+				event = fmt.Sprintf("from %s s for %s s, %s: %s", ms(e.f("eventAtMs")/1000), ms(e.f("eventMs")/1000), e.s("event"), e.s("event_about"))
+			}
+			r.p("- **%s**%s: %s; %s nodes; %s s simulated; %s.\n", w, sampled, e.s("about"), ms(e.f("nodes")), ms(e.f("durationMs")/1000), event)
 		}
 	}
 	r.p("\nTargets (issue 18; reported, not asserted):\n\n| workload | shim | target | measured | |\n|---|---|---|---|---|\n")
@@ -217,16 +221,25 @@ func (r *report) effTable(runs []effRun) {
 				if i == 0 {
 					name = "**" + w + "**"
 				}
-				r.p("| %s | %s | %.1f (%.1f) | %s | %s | %s | %.1f× | | | %s, %s |\n", name, b.name, l.f("mean"), l.f("mean_event"), ms(l.f("p99")), ms(l.f("peak")),
+				r.p("| %s | %s | %s | %s | %s | %s | %.1f× | | | %s, %s |\n", name, b.name, meanEvent(l), ms(l.f("p99")), ms(l.f("peak")),
 					ms(l.f("peak_aligned")), e.base("timeout").f("mean")/l.f("mean"), ms(l.f("worst_tab_per_1s")), ms(l.f("worst_tab_per_60s")))
 			}
 		}
 		ot, oi := e.over("timeout"), e.over("interval")
-		r.p("| | pushpoll, %s | %.1f (%.1f) | %s | %s | %s | %.1f× | %s (+%s) | %s (+%s) | %s, %s |\n", e.variant(), e.push.f("mean"), e.push.f("mean_event"),
+		r.p("| | pushpoll, %s | %s | %s | %s | %s | %.1f× | %s (+%s) | %s (+%s) | %s, %s |\n", e.variant(), meanEvent(e.push),
 			ms(e.push.f("p99")), ms(e.push.f("peak")), ms(e.push.f("peak_aligned")), e.f("reduction"), ms(ot.f("seconds")), ms(ot.f("excess")),
 			ms(oi.f("seconds")), ms(oi.f("excess")), ms(e.push.f("worst_tab_per_1s")), ms(e.push.f("worst_tab_per_60s")))
 	}
 	r.p("\n")
+}
+
+// meanEvent is a side's mean polls/s, with the mean during the server event
+// when there was one.
+func meanEvent(l line) string {
+	if !l.has("mean_event") {
+		return fmt.Sprintf("%.1f", l.f("mean"))
+	}
+	return fmt.Sprintf("%.1f (%.1f)", l.f("mean"), l.f("mean_event"))
 }
 
 func (r *report) effStaleTable(runs []effRun) {
