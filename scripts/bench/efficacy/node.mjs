@@ -65,7 +65,8 @@ export class Node {
     return P.netMs + this.sim.random() * P.netSpreadMs;
   }
 
-  // pushing says whether a bump published now would reach this node's sockets as hints.
+  // pushing says whether this node's pages have push in force for a bump published now:
+  // hints reach them and the node has not told them to poll.
   pushing() {
     return this.up && !this.stalled && this.mode === "push" && this.sim.redisUp;
   }
@@ -77,8 +78,9 @@ export class Node {
       this.stallQueue.push(() => this.receive(topic, v));
       return;
     }
+    // The mode only tells the pages how far to trust push (notifier/server.go currentMode);
+    // the node fans out every bump it receives, whatever it told them.
     this.known.set(topic, Math.max(v, this.known.get(topic) || 0));
-    if (this.mode !== "push") return;
     const W = this.sim.P.nodeThrottleMs;
     if (W <= 0) {
       this.fanOut(topic, v);
