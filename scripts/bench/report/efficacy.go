@@ -92,6 +92,16 @@ func sortRuns(out []effRun) {
 	})
 }
 
+// reduction is plain polling's mean over pushpoll's (chained setTimeout),
+// outside the server event when there was one: what the first round reported.
+func reduction(e effRun) float64 {
+	base, push := e.base("timeout"), e.push
+	if push.has("mean_outside") && push.f("mean_outside") > 0 {
+		return base.f("mean_outside") / push.f("mean_outside")
+	}
+	return e.f("reduction")
+}
+
 // heartbeat is the shim's silence watchdog: the ping interval + 10 s.
 func heartbeat(e effRun) float64 { return e.f("pingMs") + 10000 }
 
@@ -110,7 +120,8 @@ func efficacyTargets(e effRun) [][3]string {
 		if e.variant() != "default" {
 			want = 20
 		}
-		add(fmt.Sprintf("≥ %.0f× fewer polls than chained setTimeout", want), fmt.Sprintf("%.1f×", e.f("reduction")), e.f("reduction") >= want)
+		red := reduction(e)
+		add(fmt.Sprintf("≥ %.0f× fewer polls than chained setTimeout, outside the server event", want), fmt.Sprintf("%.1f×", red), red >= want)
 	}
 	h := e.staleness("hinted")
 	switch w {
@@ -209,7 +220,7 @@ func (r *report) efficacy() {
 }
 
 func (r *report) effTable(runs []effRun) {
-	r.p("| workload | | polls/s mean (event) | p99 | sliding peak | aligned peak | ÷ setTimeout mean | above setTimeout: s (+polls) | above setInterval: s (+polls) | worst tab /1 s, /60 s |\n")
+	r.p("| workload | | polls/s mean (event) | p99 | sliding peak | aligned peak | ÷ setTimeout mean (outside the event) | above setTimeout: s (+polls) | above setInterval: s (+polls) | worst tab /1 s, /60 s |\n")
 	r.p("|---|---|---|---|---|---|---|---|---|---|\n")
 	last := ""
 	for _, e := range runs {
@@ -226,8 +237,8 @@ func (r *report) effTable(runs []effRun) {
 			}
 		}
 		ot, oi := e.over("timeout"), e.over("interval")
-		r.p("| | pushpoll, %s | %s | %s | %s | %s | %.1f× | %s (+%s) | %s (+%s) | %s, %s |\n", e.variant(), meanEvent(e.push),
-			ms(e.push.f("p99")), ms(e.push.f("peak")), ms(e.push.f("peak_aligned")), e.f("reduction"), ms(ot.f("seconds")), ms(ot.f("excess")),
+		r.p("| | pushpoll, %s | %s | %s | %s | %s | %.1f× (%.1f×) | %s (+%s) | %s (+%s) | %s, %s |\n", e.variant(), meanEvent(e.push),
+			ms(e.push.f("p99")), ms(e.push.f("peak")), ms(e.push.f("peak_aligned")), e.f("reduction"), reduction(e), ms(ot.f("seconds")), ms(ot.f("excess")),
 			ms(oi.f("seconds")), ms(oi.f("excess")), ms(e.push.f("worst_tab_per_1s")), ms(e.push.f("worst_tab_per_60s")))
 	}
 	r.p("\n")
