@@ -186,6 +186,11 @@ func (r *report) efficacy() {
 	r.p("started more than `jitter` after the hint arrived: the budget or the spread held it) and *not delayed*; *lost*: the hint was lost ")
 	r.p("(i.i.d. or half-open); *down*: push was down for the tab at the bump (not connected, mode poll, Redis down, node stalled); *hidden*: ")
 	r.p("the tab was hidden at some point before its poll.\n\n")
+	if before := parseRuns(readLines(beforeFile)); len(before) > 0 && sameRuns(before, runs) {
+		r.p("These are the **before** figures: the shim and node as they were before issue 18 (`client-js/src/pushpoll.js` of ")
+		r.p("commit 23b7623), kept in `%s` (`%s` measures them again). A rerun after the issue's changes sets them ", beforeFile, beforeCommand)
+		r.p("beside the new figures under *Before and after*.\n\n")
+	}
 	r.effTable(runs)
 	r.effStaleTable(runs)
 	r.p("Workloads and events:\n\n")
@@ -340,16 +345,20 @@ func (r *report) efficacyPlot(workload string, runs []effRun) bool {
 		plots = append(plots, fmt.Sprintf("%q u 1:($7+0.5) w l t \"pushpoll, %s\"", series, e.variant()))
 	}
 	png := filepath.Join(r.plots, "efficacy-"+workload+".png")
+	event := "no server event"
+	if e.s("event") != "none" && e.f("eventMs") > 0 {
+		event = fmt.Sprintf("%s from %s s", e.s("event"), ms(e.f("eventAtMs")/1000))
+	}
 	script := fmt.Sprintf(`set terminal pngcairo size 900,480 noenhanced
 set output %q
-set title "App polls in the busiest sliding 1 s window of each second, %s (%s from %s s)"
+set title "App polls in the busiest sliding 1 s window of each second, %s (%s)"
 set xlabel "simulated time, s"
 set ylabel "polls/s (log)"
 set logscale y
 set grid
 set key bottom right
 plot %s
-`, png, workload, e.s("event"), ms(e.f("eventAtMs")/1000), strings.Join(plots, ", "))
+`, png, workload, event, strings.Join(plots, ", "))
 	return r.gnuplot(script)
 }
 
