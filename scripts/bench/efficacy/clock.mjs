@@ -8,7 +8,8 @@
 //   - from the sixth nested timer on, a delay below 4 ms is 4 ms (HTML timer nesting);
 //   - in a hidden page a timer fires only at the page's next whole-second wake-up, and once
 //     the page has been hidden five minutes, a timer at nesting level 5 or more waits for
-//     the next whole minute ("intensive throttling").
+//     the next whole minute ("intensive throttling"). Each page's wake-ups have their own
+//     phase (page.wakePhase, 0..60 s): browsers do not share a clock.
 // After each event the promise callbacks it started (a poll's answer reaching the shim)
 // run before the next event, as they would in a browser between two tasks: the loop
 // yields SETTLE times to the microtask queue, twice the longest chain in the shim (3 give
@@ -50,8 +51,11 @@ export class Clock {
   wakeUp(ev) {
     const p = ev.page;
     if (!ev.timer || !p || !p.hidden) return ev.at;
+    // Wake-ups fall at whole seconds and minutes of each browser's own clock: the phase is
+    // the page's, over a minute, and its whole seconds are that phase modulo a second.
     const step = this.now - p.hiddenSince >= 300000 && ev.nesting >= 5 ? 60000 : 1000;
-    return Math.ceil((ev.at - p.wakePhase) / step) * step + p.wakePhase;
+    const phase = p.wakePhase % step;
+    return Math.ceil((ev.at - phase) / step) * step + phase;
   }
 
   async run(until) {

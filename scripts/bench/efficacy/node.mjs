@@ -1,18 +1,20 @@
-// The notifier side of the simulation: one node holding every page's socket, and the
-// socket.io-client 2 socket each page's shim talks to.
+// The notifier side of the simulation: a cluster of nodes behind a balancer, sharing the
+// app's version table (Redis), and the socket.io-client 2 socket each page's shim talks to.
 //
-// The node fans a bump out to a topic's holders through the per-topic hint throttle
-// (leading hint at once, one trailing hint of the newest version at the window's end, as
-// notifier/throttle.go does), loses each hint with probability `loss`, and delivers the
-// rest after the fan-out latency the load benchmark measured for that many holders plus
-// a one-way trip to the browser. When the node dies every socket sees "transport close"
-// and reconnects with socket.io's own backoff (the real backo2 module, with the options
-// the shim passes), failing with connect_error until the node is back.
+// Each node fans a bump out to the topic's holders it has through its own per-topic hint
+// throttle (leading hint at once, one trailing hint of the newest version at the window's
+// end, as notifier/throttle.go does), with the node's spread window (spread.mjs) as the
+// hint's second argument, loses each hint with probability `loss` (i.i.d.) and every hint
+// to a half-open socket (correlated: until the client's ping timeout closes it), and
+// delivers the rest after the fan-out latency the load benchmark measured for that many
+// holders, scaled by the node's own speed, plus a one-way trip to the browser. Server
+// events (events.mjs) kill, drain, stall and flip nodes and take Redis away.
 import { createRequire } from "node:module";
+import { spreadWindowMs, visibleTabs } from "./spread.mjs";
+import { exp } from "./clock.mjs";
 
 const require = createRequire(import.meta.url);
 const Backoff = require("../../../client-js/node_modules/backo2/index.js");
-
 // Last-client fan-out latency in ms by holders on one node (BENCHMARKS.md §1, pushpoll
 // notifier, median last client: 1K 17 ms, 10K 230 ms, 19K 570 ms); interpolated linearly.
 const FANOUT_LAST = [
@@ -34,17 +36,27 @@ export function fanoutLast(holders) {
 }
 
 export class Node {
-  // sim: {clock, random, P (parameters), onFanOut(page, topic, v, lost)}
-  constructor(sim) {
+  // sim: {clock, random, P (parameters), version (the app's table), nodes, redisUp,
+  // onFanOut(socket, topic, v, lost)}; speed scales the fan-out latency, redisMs is how long
+  // a publish takes to reach this node.
+  constructor(sim, id, speed, redisMs) {
     this.sim = sim;
+    this.id = id;
+    this.speed = speed;
+    this.redisMs = redisMs;
     this.up = true;
+    this.draining = false;
+    this.stalled = false;
+    this.mode = "push";
+    this.stallQueue = []; // what the node would have done while stalled, done at the flush
     this.sockets = new Set();
     this.holders = new Map(); // topic -> Set(socket)
-    this.version = new Map(); // the version table the app writes: topic -> newest version
+    this.known = new Map(); // topic -> newest version this node received
     this.busy = new Map(); // throttle: topic -> {held, v}
     this.fanOuts = 0;
     this.hints = 0;
     this.lost = 0;
+    this.lostHalfOpen = 0;
   }
 
   // The network between a browser and the node, one way.
@@ -53,24 +65,35 @@ export class Node {
     return P.netMs + this.sim.random() * P.netSpreadMs;
   }
 
-  bump(topic) {
-    const v = (this.version.get(topic) || 0) + 1;
-    this.version.set(topic, v);
-    if (!this.up) return v;
+  // pushing says whether this node's pages have push in force for a bump published now:
+  // hints reach them and the node has not told them to poll.
+  pushing() {
+    return this.up && !this.stalled && this.mode === "push" && this.sim.redisUp;
+  }
+
+  // receive is a bump arriving on the node's Redis subscription.
+  receive(topic, v) {
+    if (!this.up) return;
+    if (this.stalled) {
+      this.stallQueue.push(() => this.receive(topic, v));
+      return;
+    }
+    // The mode only tells the pages how far to trust push (notifier/server.go currentMode);
+    // the node fans out every bump it receives, whatever it told them.
+    this.known.set(topic, Math.max(v, this.known.get(topic) || 0));
     const W = this.sim.P.nodeThrottleMs;
     if (W <= 0) {
       this.fanOut(topic, v);
-      return v;
+      return;
     }
     const b = this.busy.get(topic);
     if (b) {
       b.held = true;
-      b.v = v;
-      return v;
+      b.v = Math.max(b.v, v);
+      return;
     }
     this.openWindow(topic, W);
     this.fanOut(topic, v);
-    return v;
   }
 
   openWindow(topic, W) {
@@ -82,28 +105,49 @@ export class Node {
         this.busy.delete(topic);
         return;
       }
+      if (this.stalled) {
+        this.busy.delete(topic);
+        this.stallQueue.push(() => this.receive(topic, b.v));
+        return;
+      }
       this.openWindow(topic, W);
       this.fanOut(topic, b.v);
     });
   }
 
-  fanOut(topic, v) {
+  // spread is the window this node puts on a hint of topic now.
+  spread(hs) {
+    let holdersVisible = 0;
+    for (const s of hs) if (s.visible > 0) holdersVisible++;
+    let socketsVisible = 0;
+    for (const s of this.sockets) if (s.visible > 0) socketsVisible++;
+    const P = this.sim.P;
+    return spreadWindowMs({ holdersVisible, socketsVisible, fast: P.serverFast, factor: P.spreadFactor });
+  }
+
+  // fanOut hints every holder; within spreads the sends over that many ms (a resync).
+  fanOut(topic, v, within = 0) {
     const hs = this.holders.get(topic);
-    if (!hs) return;
+    if (!hs || hs.size === 0) return;
     this.fanOuts++;
     const { clock, random, P } = this.sim;
-    const last = fanoutLast(hs.size);
+    const last = this.speed * fanoutLast(hs.size * P.scale);
+    const spread = P.spreadFactor > 0 ? this.spread(hs) : 0;
+    const extra = spread > 0 ? [{ spread }] : [];
     for (const s of hs) {
-      const lost = random() < P.loss;
-      this.sim.onFanOut(s.page, topic, v, lost);
+      const iid = random() < P.loss;
+      const lost = iid || s.halfOpen;
+      this.sim.onFanOut(s, topic, v, lost);
       if (lost) {
-        this.lost++;
+        if (iid) this.lost++;
+        else this.lostHalfOpen++;
         continue;
       }
       this.hints++;
       const epoch = s.epoch;
-      clock.task(random() * last + this.oneWay(), s.page, () => {
-        if (s.connected && s.epoch === epoch) s.fire("stale", { [topic]: v });
+      clock.task(random() * (last + within) + this.oneWay(), s.page, () => {
+        if (!s.connected || s.epoch !== epoch || s.halfOpen) return;
+        s.fire("stale", { [topic]: v }, ...extra);
       });
     }
   }
@@ -121,57 +165,120 @@ export class Node {
     s.topics = [];
   }
 
-  // subscribe answers after the round trip, then hints what the page is behind on.
+  // subscribe answers after the round trip, then hints what the page is behind on (from
+  // the version table, as a node with one does).
   subscribe(s, req, ack) {
     const epoch = s.epoch;
-    this.sim.clock.task(this.oneWay(), s.page, () => {
-      if (!s.connected || s.epoch !== epoch) return;
-      const topics = Object.keys(req.topics || {});
+    this.sim.clock.task(this.oneWay(), s.page, () => this.subscribed(s, epoch, req, ack));
+  }
+
+  subscribed(s, epoch, req, ack) {
+    if (!s.connected || s.epoch !== epoch) return;
+    if (this.stalled) {
+      this.stallQueue.push(() => this.subscribed(s, epoch, req, ack));
+      return;
+    }
+    const topics = Object.keys(req.topics || {});
+    for (const t of topics) {
+      if (!this.holders.has(t)) this.holders.set(t, new Set());
+      this.holders.get(t).add(s);
+    }
+    s.topics = topics;
+    const missed = {};
+    let any = false;
+    if (this.sim.redisUp) {
       for (const t of topics) {
-        if (!this.holders.has(t)) this.holders.set(t, new Set());
-        this.holders.get(t).add(s);
-      }
-      s.topics = topics;
-      const missed = {};
-      let any = false;
-      for (const t of topics) {
-        const v = this.version.get(t) || 0;
+        const v = this.sim.version.get(t) || 0;
         if (v > req.topics[t]) {
           missed[t] = v;
           any = true;
         }
       }
-      this.sim.clock.task(this.oneWay(), s.page, () => {
-        if (!s.connected || s.epoch !== epoch) return;
-        ack({ granted: topics, denied: {} });
-        if (any) s.fire("stale", missed);
-      });
+    }
+    this.sim.clock.task(this.oneWay(), s.page, () => {
+      if (!s.connected || s.epoch !== epoch) return;
+      ack({ granted: topics, denied: {} });
+      if (!any) return;
+      s.fire("stale", missed);
     });
+  }
+
+  // setMode tells every socket the node's mode, as a flag flip or a broker outage does.
+  setMode(mode) {
+    this.mode = mode;
+    const P = this.sim.P;
+    for (const s of this.sockets) s.send("mode", { mode, fast: P.serverFast, slow: P.serverSlow });
+  }
+
+  // resync is the node's answer to its broker link coming back: hint every holder of a
+  // topic the table has moved on, spread over ResyncSpread, then mode push.
+  resync() {
+    const P = this.sim.P;
+    for (const [t, hs] of this.holders) {
+      const v = this.sim.version.get(t) || 0;
+      if (hs.size > 0 && v > (this.known.get(t) || 0)) {
+        this.known.set(t, v);
+        this.fanOut(t, v, P.resyncSpreadMs);
+      }
+    }
+    this.sim.clock.task(P.resyncSpreadMs, null, () => this.setMode("push"));
+  }
+
+  // drain tells every socket to move away within `within`, as SIGTERM does, and closes
+  // what is left after the drain timeout.
+  drain(within, timeout, downMs) {
+    this.draining = true;
+    for (const s of this.sockets) s.send("drain", { within });
+    this.sim.clock.task(timeout, null, () => {
+      this.kill();
+      this.sim.clock.task(downMs, null, () => this.restart());
+    });
+  }
+
+  stall() {
+    this.stalled = true;
+  }
+
+  // flush ends a stall: everything the node held back happens at once.
+  flush() {
+    this.stalled = false;
+    const q = this.stallQueue;
+    this.stallQueue = [];
+    for (const fn of q) fn();
   }
 
   kill() {
     this.up = false;
     this.busy.clear();
-    for (const s of Array.from(this.sockets)) s.dropped();
+    this.stallQueue = [];
+    for (const s of Array.from(this.sockets)) s.dropped("transport close");
   }
 
   restart() {
     this.up = true;
+    this.draining = false;
+    this.stalled = false;
+    this.mode = "push";
   }
 }
 
 // Socket is what io(url, opts) returns to the shim: the socket.io-client 2 surface it
 // uses (on/off/emit/connect/disconnect/close, io.engine.pingInterval), with the
-// Manager's reconnect loop.
+// Manager's reconnect loop. Each connection goes to a node the balancer picks at random
+// among those up and not draining.
 export class Socket {
   constructor(sim, page, opts) {
     this.sim = sim;
     this.page = page;
-    this.node = sim.node;
+    this.node = null;
     this.handlers = new Map();
     this.connected = false;
+    this.halfOpen = false;
     this.epoch = 0;
     this.topics = [];
+    this.tabs = 1;
+    this.visible = 1;
+    this.lastPong = 0;
     this.io = { engine: { pingInterval: sim.P.pingMs } };
     this.backoff = new Backoff({
       min: opts.reconnectionDelay ?? 1000,
@@ -201,49 +308,80 @@ export class Socket {
     for (const fn of (this.handlers.get(ev) || []).slice()) fn(...args);
   }
 
+  // send is a server event on its way to this connection.
+  send(ev, msg) {
+    const epoch = this.epoch;
+    this.sim.clock.task(this.node.oneWay(), this.page, () => {
+      if (this.connected && this.epoch === epoch && !this.halfOpen) this.fire(ev, msg);
+    });
+  }
+
   emit(ev, req, ack) {
-    if (ev === "subscribe" && this.connected) this.node.subscribe(this, req, ack);
+    if (!this.connected || this.halfOpen) return this;
+    if (ev === "subscribe") this.node.subscribe(this, req, ack);
+    if (ev === "tabs") Object.assign(this, visibleTabs(req));
     return this;
   }
 
   // open is one connection attempt: a handshake round trip, then connected or refused.
   open() {
     const clock = this.sim.clock;
-    const rtt = 2 * this.node.oneWay();
+    const ups = this.sim.nodes.filter((n) => n.up && !n.draining);
+    const node = ups.length ? ups[Math.floor(this.sim.random() * ups.length)] : this.sim.nodes[0];
+    const rtt = 2 * node.oneWay();
     clock.task(rtt, this.page, () => {
       if (this.skip || this.connected) return;
-      if (!this.node.up) {
+      if (!node.up || node.draining) {
         this.fire("connect_error", new Error("xhr poll error"));
         this.reconnecting = false;
         this.reconnect();
         return;
       }
+      this.node = node;
       this.backoff.reset();
       this.reconnecting = false;
       this.connected = true;
+      this.halfOpen = false;
+      this.tabs = 1;
+      this.visible = 1;
       this.epoch++;
-      this.node.attach(this);
+      this.lastPong = clock.now;
+      node.attach(this);
       this.fire("connect");
       const epoch = this.epoch;
       const P = this.sim.P;
-      clock.task(this.node.oneWay(), this.page, () => {
-        if (this.connected && this.epoch === epoch) this.fire("mode", { mode: "push", fast: P.serverFast, slow: P.serverSlow });
+      clock.task(node.oneWay(), this.page, () => {
+        if (this.connected && this.epoch === epoch) this.fire("mode", { mode: node.mode, fast: P.serverFast, slow: P.serverSlow });
       });
+      if (P.halfOpenPerHour > 0) {
+        clock.task(exp(this.sim.random, 3600000 / P.halfOpenPerHour), this.page, () => {
+          if (this.connected && this.epoch === epoch) this.halfOpen = true;
+        });
+      }
       this.ping(epoch);
     });
   }
 
   // ping is engine.io's heartbeat: the page's own timer; the pong it brings back is
-  // counted at the ping (a round trip is nothing next to the interval).
+  // counted at the ping (a round trip is nothing next to the interval). No pong comes
+  // from a stalled node or over a half-open connection; once the last one is older than
+  // pingInterval + pingTimeout, socket.io-client closes the connection ("ping timeout").
   ping(epoch) {
     const clock = this.sim.clock;
     const prev = clock.page;
     clock.page = this.page;
+    const P = this.sim.P;
     const t = clock.setTimeout(() => {
       if (!this.connected || this.epoch !== epoch) return;
-      this.fire("pong");
+      if (!this.halfOpen && !this.node.stalled) {
+        this.lastPong = clock.now;
+        this.fire("pong");
+      } else if (clock.now - this.lastPong >= P.pingMs + P.pingTimeoutMs) {
+        this.dropped("ping timeout");
+        return;
+      }
       this.ping(epoch);
-    }, this.sim.P.pingMs);
+    }, P.pingMs);
     t.sync = true;
     clock.page = prev;
     this.timers.push(t);
@@ -287,12 +425,13 @@ export class Socket {
     return this.disconnect();
   }
 
-  // dropped: the node died under this socket.
-  dropped() {
+  // dropped: the node died under this socket, or the client gave up on its silence.
+  dropped(reason) {
     if (!this.connected) return;
     this.connected = false;
+    this.halfOpen = false;
     this.node.detach(this);
-    this.fire("disconnect", "transport close");
+    this.fire("disconnect", reason);
     this.backoff.reset();
     this.reconnect();
   }

@@ -1,23 +1,31 @@
 // Efficacy benchmark: what pushpoll costs the app, measured with the REAL shim
 // (client-js/src/pushpoll.js, or --shim) in thousands of simulated tabs on a simulated
-// clock, against what plain polling at `fast` would cost it.
+// clock, against what plain polling at `fast` would cost the app in the same tabs.
 //
 //   tabs (the shim, unmodified; document stub with visibility) ── poll() ──► stub app
-//     ▲ socket.io 2 socket: stale/mode/pong, reconnect with socket.io's backoff  │ versions
-//     └── node (node.mjs): hint throttle, fan-out latency, hint loss ◄── bumps ──┘
+//     ▲ socket.io 2 socket: stale/mode/drain/pong, reconnect with socket.io's backoff │ versions
+//     └── nodes (node.mjs) behind a balancer: hint throttle, spread, fan-out latency,
+//         hint loss, half-open sockets, server events (events.mjs) ◄── bumps (Redis) ──┘
+//
+// The sim couples to the shim only through its public API: start(options) with the
+// injection points (io, random, now, document, poll) and onPoll; the socket it is given
+// speaks the wire events of DESIGN §2. So a rewritten shim runs here unchanged.
 //
 // Everything a browser would do to the shim is done to it: timers clamped and throttled as
 // Chromium does (clock.mjs), tabs hidden and shown, tabs closed and reopened, hints lost
-// with probability --loss and delayed by the measured fan-out latency, and the notifier
-// dying for --outage-s with every socket reconnecting on socket.io's own backoff. Nothing
-// is asserted: the targets of the design are reported next to the figures.
+// (i.i.d. with probability --loss, and all of them on a half-open socket until the
+// client's ping timeout closes it), delayed by each node's fan-out latency, and the
+// workload's server event. Nothing is asserted: the targets are reported beside the
+// figures (scripts/bench/report).
 //
-// Plain polling is the app's setInterval(poll, fast) in the same tabs with the same
-// lifetimes: every open tab polls every `fast` from a random phase, hidden or not (the
-// bound pushpoll promises never to exceed).
+// Two plain-polling baselines in the same tabs with the same lifetimes and visibility
+// (measures.mjs): `timeout`, an app chaining setTimeout after each answer, and `interval`,
+// an app on setInterval(poll, fast) throttled as Chrome throttles hidden tabs (whole
+// seconds, then once a minute after 5 minutes hidden).
 //
 // Output: one JSON line per workload on stdout ({"type":"efficacy",...}); with
-// --series-dir, DIR/efficacy-<workload>.series holds app polls per second (t_s plain push).
+// --series-dir, DIR/efficacy-<workload>.series holds, per second, app polls in the aligned
+// second and the largest sliding 1 s window starting in it, for both baselines and push.
 //
 //   node scripts/bench/efficacy/sim.mjs --workload tracker --duration-s 900
 import { parseArgs } from "node:util";
@@ -27,6 +35,22 @@ import { fileURLToPath, pathToFileURL } from "node:url";
 import { Clock, rng, exp } from "./clock.mjs";
 import { Node, Socket, fanoutLast } from "./node.mjs";
 import { WORKLOADS } from "./workloads.mjs";
+import { EVENTS } from "./events.mjs";
+import { Browser } from "./browser.mjs";
+import {
+  Bins,
+  Samples,
+  TabWindow,
+  rates,
+  over,
+  sliding,
+  aligned,
+  timeoutPolls,
+  intervalPolls,
+  baselineStaleness,
+  STEP,
+  WINDOW,
+} from "./measures.mjs";
 
 const here = dirname(fileURLToPath(import.meta.url));
 const { values: a } = parseArgs({
@@ -36,7 +60,7 @@ const { values: a } = parseArgs({
     shim: { type: "string", default: join(here, "../../../client-js/src/pushpoll.js") },
     "shim-options": { type: "string", default: "{}" }, // JSON merged into the shim's options
     "duration-s": { type: "string", default: "900" },
-    "warm-s": { type: "string", default: "120" }, // left out of rates and staleness
+    "warm-s": { type: "string", default: "0" }, // left out of staleness; 0 measures the opening herd
     fast: { type: "string", default: "5000" },
     slow: { type: "string", default: "60000" },
     jitter: { type: "string", default: "1000" },
@@ -46,15 +70,23 @@ const { values: a } = parseArgs({
     "net-ms": { type: "string", default: "20" }, // browser <-> servers, one way: net + U(0, spread)
     "net-spread-ms": { type: "string", default: "40" },
     loss: { type: "string", default: "0.001" }, // each hint is lost with this probability
+    "half-open-per-hour": { type: "string", default: "0.1" }, // per connection: goes half-open at this rate
     "node-throttle-ms": { type: "string", default: "1000" }, // the node's --hint-throttle; 0 off
+    "spread-factor": { type: "string", default: "1" }, // spread.mjs; 0: the node sends no spread
+    "resync-spread-ms": { type: "string", default: "2000" },
+    nodes: { type: "string", default: "" }, // default: the workload's
     "hidden-share": { type: "string", default: "0.5" }, // share of the time a tab is hidden
     "visible-mean-s": { type: "string", default: "300" }, // mean visible spell
     "tab-life-s": { type: "string", default: "1800" }, // mean tab lifetime
     "reopen-s": { type: "string", default: "30" }, // mean wait before the slot's next tab
-    "outage-at-s": { type: "string", default: "480" },
-    "outage-s": { type: "string", default: "60" },
+    event: { type: "string", default: "" }, // default: the workload's (events.mjs)
+    "event-at-s": { type: "string", default: "480" },
+    "event-s": { type: "string", default: "60" },
     "ping-ms": { type: "string", default: "25000" }, // the node's --ping-interval
+    "ping-timeout-ms": { type: "string", default: "60000" }, // the node's --ping-timeout
     "safety-net-ms": { type: "string", default: "" }, // the longest safety net in force (default slow)
+    "tabs-per-browser": { type: "string", default: "1" }, // >1: that many slots share a browser and run tabs.js
+    sample: { type: "string", default: "1" }, // simulate this share of the tabs; counts are scaled back
     seed: { type: "string", default: "1" },
     "series-dir": { type: "string", default: "" },
   },
@@ -71,138 +103,113 @@ const P = {
   netMs: +a["net-ms"],
   netSpreadMs: +a["net-spread-ms"],
   loss: +a.loss,
+  halfOpenPerHour: +a["half-open-per-hour"],
   nodeThrottleMs: +a["node-throttle-ms"],
+  spreadFactor: +a["spread-factor"],
+  resyncSpreadMs: +a["resync-spread-ms"],
   hiddenShare: +a["hidden-share"],
   visibleMeanMs: +a["visible-mean-s"] * 1000,
   tabLifeMs: +a["tab-life-s"] * 1000,
   reopenMs: +a["reopen-s"] * 1000,
-  outageAtMs: +a["outage-at-s"] * 1000,
-  outageMs: +a["outage-s"] * 1000,
+  eventAtMs: +a["event-at-s"] * 1000,
+  eventMs: +a["event-s"] * 1000,
   pingMs: +a["ping-ms"],
+  pingTimeoutMs: +a["ping-timeout-ms"],
   safetyNetMs: +(a["safety-net-ms"] || a.slow),
+  tabsPerBrowser: +a["tabs-per-browser"],
+  sample: +a.sample,
+  scale: 1 / +a.sample,
   seed: +a.seed,
 };
 const shimOptions = JSON.parse(a["shim-options"]);
 const shimPath = resolve(a.shim);
 const { start } = await import(pathToFileURL(shimPath).href);
+// The shim's tab sharing, from beside the shim: createTabs(env) is its documented injection point.
+const { createTabs } = await import(pathToFileURL(join(dirname(shimPath), "tabs.js")).href);
 // Bumps stop this long before the end, so each has time to reach every tab.
 const TAIL = Math.max(2 * P.fast, 15000);
 const secs = Math.ceil(P.durationMs / 1000);
-const inOutage = (t) => P.outageMs > 0 && t >= P.outageAtMs && t < P.outageAtMs + P.outageMs + 30000;
 
-// lives draws, per tab slot, when a tab is open: [open, close) spans over the run. Pages
-// first load over one fast interval, as visitors arrive.
+// lives draws, per tab slot, when a tab is open and when it is hidden: [open, close) lives
+// over the run, each with its visibility flips, in the slot's browser (its timers' wake-up
+// phase). Pages first load over one fast interval, as visitors arrive. Only a share
+// --sample of the slots is kept.
 function lives(W, random) {
   const out = [];
+  const hiddenMean = (P.visibleMeanMs * P.hiddenShare) / Math.max(1e-9, 1 - P.hiddenShare);
   for (let i = 0; i < W.tabs; i++) {
+    const keep = random() < P.sample;
+    const phase = random() * 60000;
     const spans = [];
     let at = random() * P.fast;
     while (at < P.durationMs) {
-      const close = at + exp(random, P.tabLifeMs);
-      spans.push([at, Math.min(close, P.durationMs)]);
+      const close = Math.min(at + exp(random, P.tabLifeMs), P.durationMs);
+      const hidden0 = random() < P.hiddenShare;
+      const flips = [];
+      let h = hidden0;
+      for (let f = at + exp(random, h ? hiddenMean : P.visibleMeanMs); f < close; f += exp(random, h ? hiddenMean : P.visibleMeanMs)) {
+        flips.push(f);
+        h = !h;
+      }
+      spans.push({ open: at, close, hidden0, flips, phase });
       at = close + exp(random, P.reopenMs);
     }
-    out.push(spans);
+    if (keep) out.push({ slot: i, spans });
   }
   return out;
 }
 
+// bumpList draws the workload's bumps; a workload with `staleEvery` k measures the
+// staleness of one bump in k (flood: 5 bumps a second in 10,000 tabs).
 function bumpList(W, random) {
   const out = [];
   W.bumps(random, P.durationMs - TAIL, (at, topic) => out.push({ at, topic }));
-  return out.sort((x, y) => x.at - y.at);
+  out.sort((x, y) => x.at - y.at);
+  const k = W.staleEvery || 1;
+  out.forEach((b, i) => (b.measured = i % k === 0));
+  return out;
 }
 
-// A growable list of float samples.
-class Samples {
-  constructor() {
-    this.a = new Float64Array(1024);
-    this.n = 0;
-  }
-  add(x) {
-    if (this.n === this.a.length) {
-      const b = new Float64Array(this.a.length * 2);
-      b.set(this.a);
-      this.a = b;
-    }
-    this.a[this.n++] = x;
-  }
-  summary() {
-    if (this.n === 0) return { n: 0, p50: null, p99: null, max: null };
-    const s = this.a.slice(0, this.n).sort();
-    const q = (f) => Math.round(s[Math.min(s.length - 1, Math.max(0, Math.ceil(f * s.length) - 1))]);
-    return { n: this.n, p50: q(0.5), p99: q(0.99), max: Math.round(s[s.length - 1]) };
-  }
-}
-
-// rates reports a per-second series after the warm-up: mean, peak and p99 of 1 s windows,
-// and the mean outside and inside the outage.
-function rates(perSecond) {
-  const xs = [];
-  let steady = 0;
-  let steadyN = 0;
-  let down = 0;
-  let downN = 0;
-  for (let s = P.warmMs / 1000; s < secs; s++) {
-    const n = perSecond[s];
-    xs.push(n);
-    if (inOutage(s * 1000)) {
-      down += n;
-      downN++;
-    } else {
-      steady += n;
-      steadyN++;
-    }
-  }
-  xs.sort((x, y) => x - y);
-  return {
-    mean: +(steady / Math.max(1, steadyN)).toFixed(2),
-    mean_outage: downN ? +(down / downN).toFixed(2) : null,
-    peak: xs[xs.length - 1],
-    p99: xs[Math.ceil(0.99 * xs.length) - 1],
-  };
-}
-
-// plain is the app's own setInterval(poll, fast) in every open tab, and the staleness it
-// gives each bump.
-function plain(W, spans, bumps, random) {
-  const perSecond = new Int32Array(secs);
-  for (const slot of spans) {
-    for (const [open, close] of slot) {
-      for (let t = open + P.fast; t < close; t += P.fast) perSecond[Math.floor(t / 1000)]++;
-    }
-  }
-  const holders = slotsByTopic(W);
-  const stale = new Samples();
-  for (const b of bumps) {
-    if (b.at < P.warmMs) continue;
-    for (const i of holders.get(b.topic) || []) {
-      const span = spans[i].find(([o, c]) => o <= b.at && b.at < c);
-      if (!span) continue;
-      // The next poll whose request reaches the app after the bump.
-      const ow = P.netMs + random() * P.netSpreadMs;
-      const k = Math.max(1, Math.ceil((b.at - ow - span[0]) / P.fast));
-      const sent = span[0] + k * P.fast;
-      if (sent >= span[1]) continue;
-      stale.add(sent + 2 * ow + P.appMs - b.at);
-    }
-  }
-  return { perSecond, ...rates(perSecond), staleness: stale.summary() };
-}
-
-function slotsByTopic(W) {
+// bumpsByTopic: topic -> sorted times of its measured bumps after the warm-up.
+function bumpsByTopic(bumps) {
   const m = new Map();
-  for (let i = 0; i < W.tabs; i++) {
-    for (const t of W.topicsOf(i)) {
-      if (!m.has(t)) m.set(t, []);
-      m.get(t).push(i);
-    }
+  for (const b of bumps) {
+    if (!b.measured || b.at < P.warmMs) continue;
+    if (!m.has(b.topic)) m.set(b.topic, []);
+    m.get(b.topic).push(b.at);
   }
   return m;
 }
 
-// push runs the shim in every tab, against the node.
-async function push(W, spans, bumps) {
+// baseline is plain polling in the same tabs: polls, staleness and the worst tab.
+function baseline(W, tabs, bumps, kind, random) {
+  const bins = new Bins(P.durationMs);
+  const stale = new Samples();
+  const byTopic = bumpsByTopic(bumps);
+  const oneWay = () => P.netMs + random() * P.netSpreadMs;
+  const rtt = () => oneWay() + P.appMs + oneWay();
+  let per60 = 0;
+  let per1 = 0;
+  for (const { slot, spans } of tabs) {
+    const topics = W.topicsOf(slot);
+    const times = topics.length === 1 ? byTopic.get(topics[0]) || [] : topics.flatMap((t) => byTopic.get(t) || []).sort((x, y) => x - y);
+    for (const life of spans) {
+      const polls = kind === "timeout" ? timeoutPolls(life, P.fast, rtt) : intervalPolls(life, P.fast);
+      const win = new TabWindow();
+      for (const t of polls) {
+        bins.add(t);
+        if (t >= P.warmMs) win.add(t);
+      }
+      per60 = Math.max(per60, win.per60);
+      per1 = Math.max(per1, win.per1);
+      baselineStaleness(life, polls, times, oneWay, P.appMs, (x, pending) => stale.add(x, pending));
+    }
+  }
+  return { bins, staleness: stale.summary(), worst_tab_per_60s: per60, worst_tab_per_1s: per1 };
+}
+
+// push runs the shim in every tab, against the nodes.
+async function push(W, tabs, bumps, eventName) {
   const clock = new Clock();
   const random = rng(P.seed * 7919 + 1);
   // socket.io's backoff draws from Math.random: seeded too, so runs repeat exactly.
@@ -210,39 +217,58 @@ async function push(W, spans, bumps) {
   globalThis.setTimeout = (fn, ms) => clock.setTimeout(fn, ms);
   globalThis.clearTimeout = (id) => clock.clearTimeout(id);
 
-  const perSecond = new Int32Array(secs);
-  const classes = ["hinted", "lost", "down", "hidden"];
+  const bins = new Bins(P.durationMs);
+  const classes = ["hinted", "hinted_delayed", "hinted_prompt", "lost", "down", "hidden"];
   const stale = Object.fromEntries(classes.map((c) => [c, new Samples()]));
   const reasons = {};
   const byTopic = new Map(); // topic -> Set(page) of open tabs
-  let worstWindow = 0; // most polls one tab sent in any 60 s
+  let per60 = 0;
+  let per1 = 0;
   let errors = 0;
 
   const sim = {
     clock,
     random,
     P,
-    node: null,
-    // A fan-out decided the fate of every bump the page has not seen yet up to v.
-    onFanOut(page, topic, v, lost) {
-      for (const e of page.open.get(topic) || []) if (e.v <= v && e.cls === null) e.cls = lost ? "lost" : "hinted";
+    version: new Map(), // the app's version table
+    redisUp: true,
+    nodes: [],
+    // A fan-out to a socket decided the fate of every bump its tabs have not seen yet up
+    // to v (all the tabs of its browser when they share it).
+    onFanOut(s, topic, v, lost) {
+      for (const page of s.page.browser ? s.page.browser.pages : [s.page]) {
+        for (const e of page.open.get(topic) || []) if (e.v <= v && e.cls === null) e.cls = lost ? "lost" : "hinted";
+      }
     },
   };
-  const node = new Node(sim);
-  sim.node = node;
+  const browsers = new Map(); // slot / tabsPerBrowser -> Browser
+  const nodeRandom = rng(P.seed * 7919 + 3);
+  const nodes = +a.nodes || W.nodes || 1;
+  for (let i = 0; i < nodes; i++) {
+    // Nodes differ: fan-out speed 0.75–1.5× the measured one, Redis delivery 1–5 ms.
+    sim.nodes.push(new Node(sim, i, 0.75 + 0.75 * nodeRandom(), 1 + 4 * nodeRandom()));
+  }
 
-  function openTab(slot, close) {
+  function openTab(slot, life) {
+    let browser = null;
+    if (P.tabsPerBrowser > 1) {
+      const b = Math.floor(slot / P.tabsPerBrowser);
+      if (!browsers.has(b)) browsers.set(b, new Browser(clock));
+      browser = browsers.get(b);
+    }
     const page = {
+      browser,
+      random,
       slot,
       topics: W.topicsOf(slot),
-      hidden: random() < P.hiddenShare,
+      hidden: life.hidden0,
       hiddenSince: clock.now,
-      wakePhase: random() * 1000, // each browser's whole-second wake-ups fall elsewhere
+      wakePhase: life.phase,
       open: new Map(),
       listeners: [],
       sock: null,
       alive: true,
-      recent: [],
+      win: new TabWindow(),
       hides: 0, // times the tab was hidden: a bump it hid through waited on visibility
     };
     page.doc = {
@@ -261,12 +287,13 @@ async function push(W, spans, bumps) {
     };
     const topics = {};
     for (const t of page.topics) {
-      topics[t] = node.version.get(t) || 0;
+      topics[t] = sim.version.get(t) || 0;
       page.open.set(t, []);
       if (!byTopic.has(t)) byTopic.set(t, new Set());
       byTopic.get(t).add(page);
     }
     clock.page = page;
+    if (browser) browser.pages.add(page);
     page.pp = start({
       url: "https://notifier.invalid",
       token: "t",
@@ -275,142 +302,226 @@ async function push(W, spans, bumps) {
       slow: P.slow,
       jitter: P.jitter,
       ...shimOptions,
-      io: (url, opts) => (page.sock = new Socket(sim, page, opts)),
+      io: (url, opts) => {
+        page.sock = new Socket(sim, page, opts);
+        if (browser) browser.sock = page.sock;
+        return page.sock;
+      },
+      tabs: browser ? createTabs(browser.env(page)) : undefined,
+      onHint: (topic, v) => hinted(page, topic, v),
       random,
       now: () => clock.now,
       document: page.doc,
       onError: () => errors++,
       onPoll: (e) => (reasons[e.reason] = (reasons[e.reason] || 0) + 1),
-      poll: (held) => poll(page),
+      poll: () => poll(page),
     });
     clock.page = null;
-    flipLater(page);
-    clock.task(close - clock.now, page, () => closeTab(page));
+    for (const f of life.flips) clock.task(f - clock.now, page, () => flip(page));
+    clock.task(life.close - clock.now, page, () => closeTab(page));
   }
 
-  function flipLater(page) {
-    const mean = page.hidden ? (P.visibleMeanMs * P.hiddenShare) / Math.max(1e-9, 1 - P.hiddenShare) : P.visibleMeanMs;
-    clock.task(exp(random, mean), page, () => {
-      if (!page.alive) return;
-      page.hidden = !page.hidden;
-      page.hiddenSince = clock.now;
-      if (page.hidden) page.hides++;
-      for (const fn of page.listeners.slice()) fn({ type: "visibilitychange" });
-      flipLater(page);
-    });
+  function flip(page) {
+    if (!page.alive) return;
+    page.hidden = !page.hidden;
+    page.hiddenSince = clock.now;
+    if (page.hidden) page.hides++;
+    for (const fn of page.listeners.slice()) fn({ type: "visibilitychange" });
   }
 
+  // A hint reached the page's shim: the bumps it announces start waiting on the shim.
+  function hinted(page, topic, v) {
+    for (const e of page.open.get(topic) || []) if (e.v <= v && e.hintAt === undefined) e.hintAt = clock.now;
+  }
+
+  // classOf: a bump no fan-out ever reached (its node died or stopped pushing between the
+  // bump and the fan-out) was fetched without push: "down", unless a hint came anyway.
+  function classOf(page, e) {
+    if (e.hides !== page.hides) return "hidden";
+    if (e.cls === null) return e.hintAt !== undefined ? "hinted" : "down";
+    return e.cls;
+  }
+
+  // closeTab: bumps the tab never fetched were stale until it closed.
   function closeTab(page) {
     page.alive = false;
     page.pp.stop();
-    for (const t of page.topics) byTopic.get(t).delete(page);
+    if (page.browser) page.browser.gone(page);
+    for (const t of page.topics) {
+      byTopic.get(t).delete(page);
+      for (const e of page.open.get(t)) if (e.at >= P.warmMs) stale[classOf(page, e)].add(clock.now - e.at, true);
+      page.open.set(t, []);
+    }
+    per60 = Math.max(per60, page.win.per60);
+    per1 = Math.max(per1, page.win.per1);
   }
 
   function poll(page) {
-    const t = clock.now;
-    perSecond[Math.floor(t / 1000)]++;
-    if (t >= P.warmMs) {
-      page.recent.push(t);
-      // Polls exactly `fast` apart are 12 per minute, not 13: a millisecond of slack
-      // keeps float sums of delays from counting both ends of the window.
-      while (page.recent[0] <= t - 60000 + 1) page.recent.shift();
-      worstWindow = Math.max(worstWindow, page.recent.length);
-    }
+    const t0 = clock.now;
+    bins.add(t0);
+    if (t0 >= P.warmMs) page.win.add(t0);
     return new Promise((resolveAnswer) => {
-      clock.task(node.oneWay(), page, () => {
+      clock.task(P.netMs + random() * P.netSpreadMs, page, () => {
         const answer = {};
-        for (const tp of page.topics) answer[tp] = node.version.get(tp) || 0;
-        clock.task(P.appMs + node.oneWay(), page, () => {
-          if (page.alive) seen(page, answer);
+        for (const tp of page.topics) answer[tp] = sim.version.get(tp) || 0;
+        clock.task(P.appMs + P.netMs + random() * P.netSpreadMs, page, () => {
+          if (page.alive) seen(page, answer, t0);
           resolveAnswer(answer);
         });
       });
     });
   }
 
-  // seen records the staleness of every bump this answer brought to the page.
-  function seen(page, answer) {
+  // seen records the staleness of every bump this answer (of a poll sent at t0) brought.
+  // A hinted bump counts as delayed by the budget or spread when its poll started more than
+  // `jitter` after the hint reached the page.
+  function seen(page, answer, t0) {
     for (const t of page.topics) {
       const list = page.open.get(t);
       let k = 0;
       while (k < list.length && list[k].v <= answer[t]) {
         const e = list[k++];
-        const cls = e.hides !== page.hides ? "hidden" : e.cls === null ? "hinted" : e.cls;
-        if (e.at >= P.warmMs) stale[cls].add(clock.now - e.at);
+        if (e.at < P.warmMs) continue;
+        const cls = classOf(page, e);
+        const x = clock.now - e.at;
+        stale[cls].add(x);
+        if (cls === "hinted") stale[e.hintAt !== undefined && t0 - e.hintAt > P.jitter + 1 ? "hinted_delayed" : "hinted_prompt"].add(x);
       }
       if (k > 0) list.splice(0, k);
     }
   }
 
-  function bump(topic) {
+  function bump(topic, measured) {
     const at = clock.now;
-    const v = (node.version.get(topic) || 0) + 1;
-    for (const page of byTopic.get(topic) || []) {
-      const held = page.sock && page.sock.connected && page.sock.topics.includes(topic);
-      page.open.get(topic).push({ v, at, hides: page.hides, cls: page.hidden ? "hidden" : held ? null : "down" });
+    const v = (sim.version.get(topic) || 0) + 1;
+    sim.version.set(topic, v);
+    if (measured) {
+      for (const page of byTopic.get(topic) || []) {
+        const s = page.browser ? page.browser.sock : page.sock;
+        const held = s && s.connected && s.node.pushing() && s.topics.includes(topic);
+        page.open.get(topic).push({ v, at, hides: page.hides, cls: page.hidden ? "hidden" : held ? null : "down", hintAt: undefined });
+      }
     }
-    node.bump(topic);
+    if (!sim.redisUp) return;
+    for (const n of sim.nodes) clock.task(n.redisMs, null, () => n.receive(topic, v));
   }
 
-  spans.forEach((slot, i) => {
-    for (const [open, close] of slot) clock.task(open, null, () => openTab(i, close));
-  });
-  for (const b of bumps) clock.task(b.at, null, () => bump(b.topic));
-  if (P.outageMs > 0) {
-    clock.task(P.outageAtMs, null, () => node.kill());
-    clock.task(P.outageAtMs + P.outageMs, null, () => node.restart());
-  }
+  for (const { slot, spans } of tabs) for (const life of spans) clock.task(life.open, null, () => openTab(slot, life));
+  for (const b of bumps) clock.task(b.at, null, () => bump(b.topic, b.measured));
+  const span = P.eventMs > 0 ? EVENTS[eventName].schedule(sim, P.eventAtMs, P.eventMs) : null;
   await clock.run(P.durationMs);
   for (const pages of byTopic.values()) for (const p of pages) if (p.alive) closeTab(p);
+  const sum = (k) => sim.nodes.reduce((x, n) => x + n[k], 0);
 
   return {
-    perSecond,
-    ...rates(perSecond),
+    bins,
+    span,
     staleness: Object.fromEntries(classes.map((c) => [c, stale[c].summary()])),
-    worst_tab_polls_per_60s: worstWindow,
+    worst_tab_per_60s: per60,
+    worst_tab_per_1s: per1,
     polls_by_reason: reasons,
-    fan_outs: node.fanOuts,
-    hints: node.hints,
-    hints_lost: node.lost,
+    fan_outs: sum("fanOuts"),
+    hints: sum("hints"),
+    hints_lost: sum("lost"),
+    hints_lost_half_open: sum("lostHalfOpen"),
     errors,
     events: clock.events,
   };
+}
+
+// scaled multiplies counts by the sampling factor.
+function scaled(r) {
+  const k = P.scale;
+  return { mean: +(r.mean * k).toFixed(2), p99: Math.round(r.p99 * k), peak: Math.round(r.peak * k), peak_aligned: Math.round(r.peak_aligned * k) };
+}
+
+// during is the mean polls/s inside span and outside it.
+function during(bins, span) {
+  if (!span) return {};
+  const [from, to] = [span[0], Math.min(span[1], P.durationMs)];
+  let inside = 0;
+  let all = 0;
+  bins.n.forEach((x, i) => {
+    all += x;
+    if (i * STEP >= from && i * STEP < to) inside += x;
+  });
+  const k = P.scale * 1000;
+  return {
+    mean_event: +((inside * k) / (to - from)).toFixed(2),
+    mean_outside: +(((all - inside) * k) / (P.durationMs - (to - from))).toFixed(2),
+  };
+}
+
+function side(r, span) {
+  const { bins, ...rest } = r;
+  return { ...scaled(rates(bins, P.durationMs)), ...during(bins, span), ...rest };
+}
+
+function overScaled(pushBins, baseBins) {
+  const o = over(pushBins, baseBins);
+  return { ...o, excess: Math.round(o.excess * P.scale), worst: Math.round(o.worst * P.scale) };
+}
+
+function series(path, timeout, interval, pushed) {
+  const per = WINDOW / STEP;
+  const cols = [timeout, interval, pushed].map((b) => ({ al: aligned(b), sl: sliding(b) }));
+  let out = "# t_s, then app polls in that second for timeout interval push, then the largest sliding 1 s window starting in it for each\n";
+  for (let s = 0; s < secs; s++) {
+    const row = [s];
+    for (const c of cols) row.push(Math.round(c.al[s] * P.scale));
+    for (const c of cols) {
+      let m = 0;
+      for (let i = s * per; i < Math.min((s + 1) * per, c.sl.length); i++) m = Math.max(m, c.sl[i]);
+      row.push(Math.round(m * P.scale));
+    }
+    out += row.join(" ") + "\n";
+  }
+  writeFileSync(path, out);
 }
 
 const names = a.workload.split(",").map((s) => s.trim());
 for (const name of names) {
   const W = WORKLOADS[name];
   if (!W) throw new Error(`unknown workload ${name}; one of ${Object.keys(WORKLOADS).join(", ")}`);
+  const eventName = a.event || W.event || "none";
+  if (!EVENTS[eventName]) throw new Error(`unknown event ${eventName}; one of ${Object.keys(EVENTS).join(", ")}`);
   const world = rng(P.seed);
-  const spans = lives(W, world);
+  const tabs = lives(W, world);
   const bumps = bumpList(W, world);
   const began = performance.now();
-  const base = plain(W, spans, bumps, rng(P.seed * 31 + 7));
-  const pp = await push(W, spans, bumps);
-  const { perSecond: basePS, ...baseOut } = base;
-  const { perSecond: pushPS, ...pushOut } = pp;
+  const timeout = baseline(W, tabs, bumps, "timeout", rng(P.seed * 31 + 7));
+  const interval = baseline(W, tabs, bumps, "interval", rng(P.seed * 31 + 8));
+  const pp = await push(W, tabs, bumps, eventName);
   const line = {
     type: "efficacy",
     workload: name,
     label: a.label,
     about: W.about,
+    event: eventName,
+    event_about: EVENTS[eventName].about,
     tabs: W.tabs,
+    tabs_simulated: tabs.length,
+    browsers: P.tabsPerBrowser > 1 ? Math.ceil(W.tabs / P.tabsPerBrowser) : W.tabs,
+    nodes: +a.nodes || W.nodes || 1,
     bumps: bumps.length,
+    bumps_measured: bumps.filter((b) => b.measured).length,
     ...P,
     shim: relative(join(here, "../../.."), shimPath),
     shim_options: shimOptions,
-    fanout_p99_ms: Math.round(fanoutLast(W.tabs >= 1000 ? 1000 : W.tabs)),
-    plain: baseOut,
-    push: pushOut,
-    reduction: +(base.mean / Math.max(1e-9, pp.mean)).toFixed(1),
+    fanout_p99_ms: Math.round(fanoutLast(Math.min(1000, W.tabs))),
+    plain: { timeout: side(timeout, pp.span), interval: side(interval, pp.span) },
+    push: {
+      ...side(pp, pp.span),
+      over: { timeout: overScaled(pp.bins, timeout.bins), interval: overScaled(pp.bins, interval.bins) },
+    },
     wall_s: +((performance.now() - began) / 1000).toFixed(1),
   };
+  line.reduction = +(line.plain.timeout.mean / Math.max(1e-9, line.push.mean)).toFixed(1);
+  line.reduction_interval = +(line.plain.interval.mean / Math.max(1e-9, line.push.mean)).toFixed(1);
   console.log(JSON.stringify(line));
   if (a["series-dir"]) {
     mkdirSync(a["series-dir"], { recursive: true });
-    let out = "# t_s plain push (app polls per second)\n";
-    for (let s = 0; s < secs; s++) out += `${s} ${basePS[s]} ${pushPS[s]}\n`;
-    writeFileSync(join(a["series-dir"], `efficacy-${name}${a.label ? "-" + a.label : ""}.series`), out);
+    series(join(a["series-dir"], `efficacy-${name}${a.label ? "-" + a.label : ""}.series`), timeout.bins, interval.bins, pp.bins);
   }
 }
 process.exit(0);

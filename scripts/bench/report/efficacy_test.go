@@ -18,3 +18,33 @@ func TestSpliceEfficacy(t *testing.T) {
 		t.Fatalf("spliced:\n%s\nwant:\n%s", got, want)
 	}
 }
+
+// A run where push polled above plain in any sliding window, or a tab polled
+// twice in a second, misses its targets; one that did neither meets them.
+func TestEfficacyTargetsCanFail(t *testing.T) {
+	run := func(seconds, perSecond float64) effRun {
+		over := map[string]any{"seconds": seconds, "excess": 10 * seconds, "ratio": 1.2}
+		l := line{"type": "efficacy", "workload": "current", "fast": 5000.0, "safetyNetMs": 60000.0,
+			"plain": map[string]any{"timeout": map[string]any{}, "interval": map[string]any{}},
+			"push": map[string]any{"over": map[string]any{"timeout": over, "interval": over}, "worst_tab_per_1s": perSecond, "worst_tab_per_60s": 12.0,
+				"staleness": map[string]any{"hinted": map[string]any{"n": 10.0, "p50": 600.0, "p99": 1400.0}}}}
+		return parseRuns([]line{l})[0]
+	}
+	missed := func(e effRun) (n int) {
+		for _, tg := range efficacyTargets(e) {
+			if tg[2] != met(true) {
+				n++
+			}
+		}
+		return n
+	}
+	if n := missed(run(0, 1)); n != 0 {
+		t.Fatalf("a run within every bound missed %d targets: %v", n, efficacyTargets(run(0, 1)))
+	}
+	if n := missed(run(5, 1)); n != 2 {
+		t.Fatalf("5 s above plain missed %d targets, want 2 (one per baseline)", n)
+	}
+	if n := missed(run(0, 2)); n != 1 {
+		t.Fatalf("two polls in a second missed %d targets, want 1", n)
+	}
+}
