@@ -119,6 +119,7 @@
  */
 import io from "socket.io-client";
 import { createTabs } from "./tabs.js";
+import { Budget } from "./budget.js";
 
 const DEFAULTS = {
   url: "",
@@ -175,6 +176,14 @@ const BACKOFF_BASE = 1000;
 const BACKOFF_MAX = 300000;
 // A kicked connection that had stayed up this long ends the kick streak.
 const KICK_STABLE = 60000;
+// A server-side close reaches every socket of a node at once: each reconnect is drawn over
+// this much more than the backoff, as a drain's is, so the pages do not come back in the
+// same second.
+const KICK_SPREAD = 10000;
+// Chrome's intensive throttling: after 5 minutes hidden, an app's own setInterval runs at
+// most once a minute. A hidden page never polls more often than that app would.
+const LONG_HIDDEN = 300000;
+const LONG_HIDDEN_INTERVAL = 60000;
 // A token function that has not answered by then is treated as failed.
 const TOKEN_TIMEOUT = 10000;
 // `drain` without a usable `within`: the value the design uses. A longer one than
@@ -232,8 +241,10 @@ function monotonic() {
 
 export function start(options) {
   const o = Object.assign({}, DEFAULTS);
+  const unknown = [];
   for (const k of Object.keys(options || {})) {
-    if (options[k] !== undefined) o[k] = options[k];
+    if (!Object.prototype.hasOwnProperty.call(DEFAULTS, k)) unknown.push(k);
+    else if (options[k] !== undefined) o[k] = options[k];
   }
   if (typeof o.poll !== "function") throw new TypeError("pushpoll: poll must be a function");
   if (o.enabled && !o.url && !o.io) throw new TypeError("pushpoll: url is required unless enabled is false");
@@ -253,7 +264,9 @@ export function start(options) {
   const fastMin = o.fastMin === undefined ? pageFast : bounded(positive(o.fastMin, "fastMin"), "fastMin", MIN_INTERVAL, pageFast);
   const slowMax =
     o.slowMax === undefined ? Math.max(pageSlow, SLOW_MAX_DEFAULT) : bounded(positive(o.slowMax, "slowMax"), "slowMax", pageSlow, MAX_INTERVAL);
-  const throttle = o.throttle === undefined ? pageFast : bounded(positive(o.throttle, "throttle"), "throttle", MIN_INTERVAL, MAX_INTERVAL);
+  // A typo (slowmax) would otherwise do nothing, silently.
+  if (unknown.length > 0) warn(new TypeError("pushpoll: unknown option " + unknown.join(", ") + "; ignored"));
+  const throttle = o.throttle === undefined ? null : bounded(positive(o.throttle, "throttle"), "throttle", MIN_INTERVAL, MAX_INTERVAL);
   const pollTimeout = bounded(positive(o.pollTimeout, "pollTimeout"), "pollTimeout", MIN_INTERVAL, MAX_INTERVAL);
   const jitter = bounded(Math.max(0, Number(o.jitter) || 0), "jitter", 0, MAX_INTERVAL);
   const hiddenFactor = bounded(Math.max(1, Number(o.hiddenFactor) || 1), "hiddenFactor", 1, MAX_HIDDEN_FACTOR);
@@ -289,13 +302,19 @@ export function start(options) {
   let pollAt = 0;
   let pollKind = null; // "timer" | "hint"
   let inFlight = false;
+  // The app's poll is still running, even past pollTimeout: no second one starts meanwhile.
+  let appBusy = false;
+  let owed = null; // the kind of poll that came due while appBusy, run when it settles
   let failed = false;
-  let lastStart = -Infinity; // when the last poll started: the throttle counts from here
   let lastPollAt = now(); // when the last poll settled; the page's data is as fresh as a poll at start
+  const budget = new Budget(lastPollAt);
   // Hints not yet covered by a poll that started after them: topic -> {v, zero, at, before, act}.
   // act = false for hints received in shadow mode, which are watched but never polled for.
   let pending = new Map();
 
+  let lastHeard = now(); // the server's last sign of life on this connection
+  let hiddenSince = doc && doc.hidden ? now() : null;
+  let reportedHidden = false; // what the node was last told of this page's visibility
   let hbTimer = null;
   let subTimer = null;
   let reconnectTimer = null;
@@ -347,7 +366,14 @@ export function start(options) {
 
   function interval() {
     const base = trusted() ? safetyNet : fast;
-    return hidden() ? base * hiddenFactor : base;
+    if (!hidden()) return base;
+    const long = hiddenSince !== null && now() - hiddenSince >= LONG_HIDDEN;
+    return long ? Math.max(base * hiddenFactor, LONG_HIDDEN_INTERVAL) : base * hiddenFactor;
+  }
+
+  // ms per token of the budget: the page's throttle, or else the current fast.
+  function period() {
+    return throttle === null ? fast : throttle;
   }
 
   // One safety-net delay: random in [½, 1] of the interval, so pages that polled together
@@ -382,11 +408,17 @@ export function start(options) {
     pollKind = null;
   }
 
-  // Every poll goes through here. A periodic poll never starts sooner than `fast` after
-  // the previous one (a hinted poll: `throttle`), and no delay reaches setTimeout unbounded.
+  // The earliest a poll of this kind may start, wanted at `at`: a periodic poll never
+  // sooner than `fast` after the previous one, and every poll within the budget.
+  function allowed(at, kind) {
+    if (kind !== "hint") at = Math.max(at, budget.lastStart + fast);
+    return budget.earliest(now(), at, period(), kind === "hint");
+  }
+
+  // Every poll goes through here, and no delay reaches setTimeout unbounded.
   function arm(at, kind) {
     clearPollTimer();
-    at = Math.max(at, lastStart + (kind === "hint" ? throttle : fast));
+    at = allowed(at, kind);
     pollAt = at;
     pollKind = kind;
     pollTimer = setTimeout(firePoll, Math.min(MAX_DELAY, Math.max(0, at - now())));
@@ -426,14 +458,16 @@ export function start(options) {
     return false;
   }
 
-  // The first hint after a quiet spell polls within jitter; later ones wait for the end of
-  // the throttle window (arm), where one poll takes every hint that came meanwhile.
+  // A hint polls at a random moment within max(jitter, the node's spread), never beyond
+  // `fast`, and within the budget; one poll then takes every hint that came meanwhile.
   function scheduleHint() {
     if (stopped || inFlight || hidden()) return;
     // A hinted poll already waiting takes this hint too; drawing a new delay per hint
     // would pull bursts towards 0 and defeat the jitter.
     if (pollKind === "hint") return;
-    const at = Math.max(now() + random() * jitter, lastStart + throttle);
+    let over = jitter;
+    for (const e of pending.values()) if (e.act) over = Math.max(over, e.spread);
+    const at = allowed(now() + random() * Math.min(over, fast), "hint");
     if (pollTimer !== null && pollAt <= at) return;
     arm(at, "hint");
   }
@@ -446,7 +480,15 @@ export function start(options) {
     for (const [t, e] of from) {
       const cur = into.get(t);
       if (!cur) into.set(t, e);
-      else into.set(t, { v: Math.max(cur.v, e.v), zero: cur.zero || e.zero, at: Math.min(cur.at, e.at), before: Math.min(cur.before, e.before), act: cur.act || e.act });
+      else
+        into.set(t, {
+          v: Math.max(cur.v, e.v),
+          zero: cur.zero || e.zero,
+          at: Math.min(cur.at, e.at),
+          before: Math.min(cur.before, e.before),
+          act: cur.act || e.act,
+          spread: Math.max(cur.spread, e.spread),
+        });
     }
   }
 
@@ -458,13 +500,22 @@ export function start(options) {
   function runPoll(reason) {
     if (stopped || inFlight) return;
     clearPollTimer();
+    if (appBusy) {
+      // The last poll timed out but the app's request still runs: this one starts when
+      // that one ends, so the app never has two in flight.
+      owed = owed === "hint" ? owed : reason;
+      return;
+    }
     inFlight = true;
-    lastStart = now();
+    appBusy = true;
+    budget.take(now(), period());
     const served = pending;
     pending = new Map();
     const before = Object.assign({}, held);
+    const app = Promise.resolve().then(() => o.poll(Object.assign({}, held)));
+    app.then(appDone, appDone);
     deadline(
-      Promise.resolve().then(() => o.poll(Object.assign({}, held))),
+      app,
       pollTimeout,
       "pushpoll: poll did not settle within " + pollTimeout + " ms; counted as failed",
     ).then(
@@ -474,6 +525,15 @@ export function start(options) {
         finish(reason, served, before, false, null);
       },
     );
+  }
+
+  function appDone() {
+    appBusy = false;
+    if (stopped || owed === null) return;
+    const kind = owed;
+    owed = null;
+    if (kind === "hint" && !hasActionable()) return rearm(interval());
+    arm(now(), kind);
   }
 
   function finish(reason, served, before, ok, result) {
@@ -488,7 +548,7 @@ export function start(options) {
       }
       missed = misses(served, before);
       shadowReports(served, before, missed);
-      adapt(missed);
+      adapt(reason, missed, topicList.some((t) => held[t] > before[t]));
       for (const [t, e] of pending) if (e.act && satisfied(t, e)) pending.delete(t);
     } else {
       // The failed poll answered none of its hints: the retry must.
@@ -513,10 +573,12 @@ export function start(options) {
     return topicList.filter((t) => held[t] > before[t] && !announced(t));
   }
 
-  function adapt(missed) {
+  // Only a safety-net poll that found nothing is evidence that push misses nothing; a
+  // hinted poll says nothing about the safety net.
+  function adapt(reason, missed, changed) {
     if (!o.adaptive) return;
     if (missed.length > 0) safetyNet = slow;
-    else if (mode === "push") safetyNet = Math.min(slowMax, safetyNet * 2);
+    else if (mode === "push" && reason === "timer" && !changed) safetyNet = Math.min(slowMax, safetyNet * 2);
   }
 
   function shadowReports(served, before, missed) {
@@ -539,13 +601,13 @@ export function start(options) {
     for (const r of out.slice(0, MAX_REPORTS)) socket.emit("report", r);
   }
 
-  function hint(t, v) {
+  function hint(t, v, spread) {
     call(o.onHint, t, v);
     const n = toVersion(v);
     if (n === null || !(t in held)) return;
     if (n !== 0 && n <= held[t]) return; // already held: costs nothing
     const act = mode !== "shadow";
-    merge(pending, new Map([[t, { v: n, zero: n === 0, at: now(), before: held[t], act }]]));
+    merge(pending, new Map([[t, { v: n, zero: n === 0, at: now(), before: held[t], act, spread }]]));
     if (act) scheduleHint();
   }
 
@@ -560,6 +622,7 @@ export function start(options) {
 
   function heard() {
     if (stopped || !connected) return;
+    lastHeard = now();
     if (hbTimer !== null) clearTimeout(hbTimer);
     hbTimer = null;
     const ms = heartbeatMs();
@@ -664,8 +727,10 @@ export function start(options) {
       serverMode = null;
       gen++;
       uncovered = new Set(topicList);
+      reportedHidden = false;
       heard();
       subscribe(topicList);
+      reportVisibility();
       updateMode();
     },
     disconnect(reason) {
@@ -681,7 +746,7 @@ export function start(options) {
         // socket.io 2 does not reconnect after a server-side disconnect; we do, backing
         // off across connections that the server accepts and then closes again.
         if (now() - connectedAt >= KICK_STABLE) kicks = 0;
-        const delay = backoff(kicks, random);
+        const delay = Math.min(BACKOFF_MAX, backoff(kicks, random) + random() * KICK_SPREAD);
         if (kicks === 0) warn(new Error("pushpoll: the notifier closed the connection; reconnecting with backoff"));
         kicks++;
         reconnectAfter(delay);
@@ -692,8 +757,10 @@ export function start(options) {
     // connection never stopped for this page, but the new one must hear its topics.
     resubscribe() {
       gen++;
+      reportedHidden = false;
       heard();
       subscribe(topicList);
+      reportVisibility();
     },
     connect_error(err) {
       // socket.io retries on its own; one report per outage is enough to explain it.
@@ -713,10 +780,13 @@ export function start(options) {
       updateMode();
       if (changed && mode === before) spread();
     },
-    stale(msg) {
+    // stale {topic: version} [, {spread: ms}]: the node's spread says over how long the
+    // holders of a widely held topic should draw their polls (DESIGN §9).
+    stale(msg, extra) {
       heard();
       if (!msg || typeof msg !== "object") return;
-      for (const t of Object.keys(msg)) hint(t, msg[t]);
+      const spread = (extra && typeof extra === "object" && toVersion(extra.spread)) || 0;
+      for (const t of Object.keys(msg)) hint(t, msg[t], Math.min(spread, MAX_INTERVAL));
     },
     drain(msg) {
       heard();
@@ -738,8 +808,38 @@ export function start(options) {
 
   function onVisibility() {
     if (stopped) return;
+    hiddenSince = hidden() ? now() : null;
+    reportVisibility();
+    if (!hidden() && checkSilence()) return;
     if (!hidden() && hasActionable()) scheduleHint();
     else rearm(jitter);
+  }
+
+  // Back in view: the watchdog was re-armed while hidden, so the server's silence is
+  // measured from when it was last heard. A link silent for too long is distrusted at once
+  // and the page polls within jitter, as after a hint. Reports whether it was.
+  function checkSilence() {
+    const ms = heartbeatMs();
+    if (!connected || silent || !(ms > 0)) return false;
+    const left = lastHeard + ms - now();
+    if (hbTimer !== null) clearTimeout(hbTimer);
+    hbTimer = null;
+    if (left > 0) {
+      hbTimer = setTimeout(onSilence, left);
+      return false;
+    }
+    silent = true;
+    updateMode();
+    if (!inFlight) arm(Math.min(pollTimer !== null ? pollAt : Infinity, now() + random() * jitter), "timer");
+    return true;
+  }
+
+  // The node spreads hints over the page's visible peers (DESIGN §9): it is told when
+  // this page hides or shows. A bare count (what old shims send) means all visible.
+  function reportVisibility() {
+    if (!socket || !connected || hidden() === reportedHidden) return;
+    reportedHidden = hidden();
+    socket.emit("tabs", { tabs: 1, visible: reportedHidden ? 0 : 1 });
   }
 
   // ---- start ----
@@ -779,6 +879,7 @@ export function start(options) {
       if (stopped) return;
       stopped = true;
       clearPollTimer();
+      owed = null;
       for (const t of [hbTimer, subTimer, reconnectTimer, ...deadlines]) if (t !== null) clearTimeout(t);
       hbTimer = subTimer = reconnectTimer = null;
       deadlines.clear();
