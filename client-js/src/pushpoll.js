@@ -9,6 +9,14 @@
  * make it as fresh as it used to be, never staler. Push only removes polls or moves them
  * earlier.
  *
+ * The per-page rule (src/budget.js): at most one poll in any 1 s, and at most 60 s / `fast`
+ * polls in any rolling 60 s, hinted and timer polls together, as plain polling at `fast`
+ * makes; never two of the app's polls in flight, even past pollTimeout. Hinted polls draw
+ * on a token bucket: 2 tokens, one more per `fast` (or `throttle`); a timer poll takes a
+ * token when there is one but never leaves the bucket in debt. A hidden page polls no more
+ * often than the app's own setInterval would there (once a minute after 5 minutes hidden,
+ * as Chrome throttles it).
+ *
  *   const pp = start(options);   // also PushPoll.start(options) from the IIFE build
  *   pp.mode;                     // "push" | "poll" | "shadow" | "off"
  *   pp.setVersion(topic, v);     // the page learned a version some other way (only raises)
@@ -37,17 +45,19 @@
  *                 The server's `mode` event may set it anywhere from the page's fast to slowMax.
  *   slowMax       (max(slow, 600000)) the longest safety-net interval the server (or the
  *                 adaptive safety net) may ask for.
- *   jitter        (1000) the first hinted poll after a quiet spell waits a random 0..jitter ms,
- *                 so one publish does not make every page poll in the same millisecond.
- *   throttle      (the page's fast) a hinted poll never starts sooner than this after the
- *                 previous poll started: hints inside the window collapse into one poll at
- *                 its end, which fetches the newest version. A topic bumped many times a
+ *   jitter        (1000) a hinted poll waits a random 0..max(jitter, spread) ms, never more
+ *                 than `fast`, so one publish does not make every page poll in the same
+ *                 millisecond; `spread` is the node's window for a widely held topic.
+ *   throttle      (the current fast) ms per token of the budget: hinted polls beyond the
+ *                 burst of 2 come one per throttle, and hints meanwhile collapse into the
+ *                 next one, which fetches the newest version. A topic bumped many times a
  *                 second thus costs a page at most one poll per `fast`.
  *   pollTimeout   (30000) a poll that has not settled by then counts as failed: it is
- *                 reported, and the next one comes after `fast`. A late answer is ignored.
- *   adaptive      (false) true: while polls keep finding nothing that push did not announce,
- *                 each safety-net interval doubles, up to slowMax; the first change that no
- *                 hint announced (a missed hint) snaps it back to `slow`.
+ *                 reported, and the next one is due after `fast`; it starts only once the
+ *                 app's request has ended, though. A late answer is ignored.
+ *   adaptive      (false) true: while safety-net polls keep finding nothing, each safety-net
+ *                 interval doubles, up to slowMax; the first change that no hint announced
+ *                 (a missed hint) snaps it back to `slow`. Hinted polls change nothing.
  *   enabled       (true) false: never connect, poll every `fast`; mode "off".
  *   onMode        (none) (mode) => {}, called on every change after start; pp.mode holds
  *                 the initial one.
@@ -69,9 +79,10 @@
  *                 is heard again. Auto = the server's ping interval + 10000 (30000 before the
  *                 handshake is known); 0 turns the watchdog off and leaves detection to
  *                 socket.io's own ping timeout, which closes the connection.
- *   hiddenFactor  (4, 1..100) while document.hidden, intervals are this many times longer and
- *                 hints are remembered instead of polled; on return a remembered hint polls
- *                 (after jitter, within the throttle).
+ *   hiddenFactor  (4, 1..100) while document.hidden, intervals are this many times longer
+ *                 (and at least a minute after 5 minutes hidden) and hints are remembered
+ *                 instead of polled; on return a remembered hint polls (after jitter, within
+ *                 the budget).
  *   onHint        (none) (topic, version) => {} for every hint received, useful or not.
  *   onPoll        (none) ({reason: "timer"|"hint", ok, versions, missed}) => {} after each
  *                 poll settles or times out; missed lists the topics whose change that poll
@@ -79,6 +90,7 @@
  *   onError       (console.warn) (error) => {} for failed or timed-out polls, token fetches,
  *                 denied topics, the first connect error of an outage, refused intervals,
  *                 the fallback to long-polling, and errors thrown by callbacks.
+ *   Any other key is reported to onError and ignored.
  *   io, tabs, random, now, document  injection points for tests: the socket.io-client
  *                 factory io(url, opts), the sharing scope (createTabs(env) in tabs.js),
  *                 Math.random, the monotonic clock (performance.now, or Date.now where
@@ -92,22 +104,28 @@
  *   - A change that reaches every page at once (server mode change, node death, the end of
  *     an outage) would make them poll in step for ever, so every mode change spreads the
  *     next poll over the whole new interval, and every safety-net delay is drawn at random.
- *     No poll ever starts sooner than `fast` after the previous one, except a hinted poll
- *     when the page chose a shorter throttle.
+ *     No timer poll starts sooner than `fast` after the previous poll; hinted polls keep to
+ *     the budget.
  *   - A poll that rejects (or throws, or times out) is reported to onError and retried
  *     after `fast`.
  *   - If the server denies any topic (or never confirms it), push cannot be trusted for
  *     that topic, and since the app polls all topics together the shim stays in "poll" mode
  *     (fast) and tells onError which topics and why.
  *   - A server that accepts the connection and then closes it is reconnected to after a
- *     growing, jittered delay (1 s doubling to 5 min), reported once per streak; the streak
- *     ends when a connection stays up for a minute.
+ *     growing, jittered delay (1 s doubling to 5 min, plus a random 0..10 s so that a
+ *     node's pages do not all return in the same second), reported once per streak; the
+ *     streak ends when a connection stays up for a minute.
  *   - While the tab is hidden, a silent server is not held against it: browsers throttle the
- *     timers that send pings there.
+ *     timers that send pings there. Back in view, silence is measured from when the server
+ *     was last heard: a link already silent too long is distrusted at once, and the page
+ *     polls within jitter.
  *
  * Events with the notifier (socket.io 2, default namespace):
  *   emit `subscribe` {token, topics: {topic: version}} with ack {granted: [...], denied: {topic: reason}}
- *   on   `stale`   {topic: version}: poll if newer than held; 0 = poll to be sure
+ *   on   `stale`   {topic: version} [, {spread: ms}]: poll if newer than held; 0 = poll to be
+ *                  sure; spread: draw the poll over max(jitter, spread), never beyond fast
+ *   emit `tabs`    {tabs: 1, visible: 0|1} when the page hides or shows (the node spreads
+ *                  hints over its visible pages; a shared socket reports its tabs' sum)
  *   on   `mode`    {mode: "push"|"poll"|"shadow", fast, slow}
  *   on   `drain`   {within}: disconnect, reconnect after a random 0..within ms, poll meanwhile
  *   on   `expired` {topics: [...]}: fetch a fresh token and subscribe to those topics again
