@@ -11,6 +11,12 @@
  *   - never more than WINDOW / period polls (at least one) in any rolling WINDOW (60 s),
  *     which is what plain polling at that period does.
  *
+ * The burst and the rolling cap pull against each other on a page hinted more often than
+ * once a period: a burst spent after a quiet spell has to be paid back within the minute,
+ * so one hint then waits up to about two periods (bench/hinted.mjs shows it). Refusing
+ * the burst while busy cannot help: a burst followed by hints at every period always
+ * overflows the minute, and the page cannot know whether more hints will come.
+ *
  * The page's load counts as a poll: the bucket starts one token short of full.
  */
 export const BURST = 2;
