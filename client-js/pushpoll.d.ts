@@ -19,16 +19,6 @@ export interface PollInfo {
   missed: string[];
 }
 
-/** The part of a socket.io-client 2 socket that the shim uses. */
-export interface SocketLike {
-  on(event: string, fn: (...args: any[]) => void): unknown;
-  off(event: string, fn: (...args: any[]) => void): unknown;
-  emit(event: string, ...args: any[]): unknown;
-  connect(): unknown;
-  disconnect(): unknown;
-  close(): unknown;
-}
-
 export interface Options {
   /** Notifier origin, e.g. "https://push.example.com". Required unless `enabled` is false. */
   url?: string;
@@ -78,16 +68,6 @@ export interface Options {
   onPoll?: (info: PollInfo) => void;
   /** Failed or timed-out polls, token fetches, denied topics, connect errors, refused intervals. Default console.warn. */
   onError?: (error: unknown) => void;
-  /** Test seam: replaces socket.io-client's io(url, opts). */
-  io?: (url: string, opts: Record<string, unknown>) => SocketLike;
-  /** Test seam: the sharing scope, createTabs(env) from src/tabs.js. */
-  tabs?: unknown;
-  /** Test seam: replaces Math.random. */
-  random?: () => number;
-  /** Test seam: the monotonic clock in ms. Default performance.now (Date.now where there is none). */
-  now?: () => number;
-  /** Test seam: the document whose visibility is watched; null to watch none. */
-  document?: { hidden?: boolean; addEventListener?: Function; removeEventListener?: Function } | null;
 }
 
 export interface PushPoll {

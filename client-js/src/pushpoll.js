@@ -257,6 +257,20 @@ function monotonic() {
   return () => Date.now();
 }
 
+/**
+ * The injection points of tests and simulators: not part of the public options.
+ * @typedef {object} Seams
+ * @property {(url: string, opts: object) => any} [io] socket.io-client's io(url, opts)
+ * @property {any} [tabs] the sharing scope, createTabs(env) from tabs.js
+ * @property {() => number} [random] Math.random
+ * @property {() => number} [now] the monotonic clock, in ms
+ * @property {{hidden?: boolean, addEventListener?: Function, removeEventListener?: Function} | null} [document]
+ */
+
+/**
+ * @param {import("../pushpoll.js").Options & Seams} options
+ * @returns {import("../pushpoll.js").PushPoll}
+ */
 export function start(options) {
   const o = Object.assign({}, DEFAULTS);
   const unknown = [];
@@ -298,6 +312,7 @@ export function start(options) {
   const topicList = Object.keys(held);
 
   let stopped = false;
+  /** @type {import("../pushpoll.js").Mode} */
   let mode = o.enabled ? "poll" : "off";
 
   // Connection state. `gen` counts connections so that a token or ack that arrives after

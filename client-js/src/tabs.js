@@ -309,7 +309,8 @@ class Hub {
     // seen, carried: connected through an earlier holder, abort}
     this.tabs = new Map();
     this.known = new Map(); // topic -> newest version this connection has seen
-    this.reported = 1; // tabs the node counts for this connection
+    /** @type {number | {tabs: number, visible: number}} what the node counts for this connection */
+    this.reported = 1;
     // The node says its mode once per connection: kept for tabs that attach later.
     this.mode = null;
     this.holdoff = null; // drain timer: no reconnect before it fires

@@ -242,7 +242,7 @@ test("a poll that throws synchronously or returns junk does not break the loop",
   let n = 0;
   const polls = [];
   const t = setup({
-    poll: (v) => {
+    poll: () => {
       polls.push(Date.now());
       n++;
       if (n === 1) throw new Error("boom");
