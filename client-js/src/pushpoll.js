@@ -434,7 +434,7 @@ class Shim {
     }
     this.inFlight = true;
     this.appBusy = true;
-    this.budget.take(this.now(), this.period());
+    this.budget.take(this.now(), this.period(), reason === "hint");
     const served = this.pending;
     this.pending = new Map();
     const before = Object.assign({}, this.held);

@@ -65,6 +65,17 @@ test("Budget: never more than 60 s / period polls in any rolling minute", () => 
   assert.equal(peak(starts, 1000), 1);
 });
 
+test("Budget: two hinted polls within a period only for a page that has been quiet", () => {
+  const quiet = new Budget(0);
+  quiet.take(20000, 5000, true);
+  assert.equal(quiet.earliest(20000, 20000, 5000, true), 21000, "the burst's second hinted poll");
+  const busy = new Budget(0);
+  for (let t = 20000; t <= 50000; t += 5000) busy.take(t, 5000, t === 50000); // 7 of 12
+  busy.tokens = 2; // as if a quiet spell had filled it
+  assert.equal(busy.earliest(50000, 50000, 5000, true), 55000, "one period after the last hinted poll");
+  assert.equal(busy.earliest(50000, 50000, 5000, false), 51000, "a timer poll is not held to it");
+});
+
 test("a hint just after a safety-net poll no longer waits for fast", async () => {
   const t = setup({ random: () => 0.5 });
   await connect(t);
