@@ -13,7 +13,8 @@
  * polls in any rolling 60 s, hinted and timer polls together, as plain polling at `fast`
  * makes; never two of the app's polls in flight, even past pollTimeout. Hinted polls draw
  * on a token bucket: 2 tokens, one more per `fast` (or `throttle`); a timer poll takes a
- * token when there is one but never leaves the bucket in debt. A hidden page polls no more
+ * token when there is one but never leaves the bucket in debt; two hinted polls within one
+ * period only while the page has used at most half its minute. A hidden page polls no more
  * often than the app's own setInterval would there (once a minute after 5 minutes hidden,
  * as Chrome throttles it).
  *
