@@ -19,16 +19,6 @@ export interface PollInfo {
   missed: string[];
 }
 
-/** The part of a socket.io-client 2 socket that the shim uses. */
-export interface SocketLike {
-  on(event: string, fn: (...args: any[]) => void): unknown;
-  off(event: string, fn: (...args: any[]) => void): unknown;
-  emit(event: string, ...args: any[]): unknown;
-  connect(): unknown;
-  disconnect(): unknown;
-  close(): unknown;
-}
-
 export interface Options {
   /** Notifier origin, e.g. "https://push.example.com". Required unless `enabled` is false. */
   url?: string;
@@ -46,13 +36,18 @@ export interface Options {
   slow?: number;
   /** The longest slow the server or the adaptive safety net may ask for. Default max(slow, 600000). */
   slowMax?: number;
-  /** The first hinted poll after a quiet spell waits a random 0..jitter ms. Default 1000. */
+  /** A hinted poll waits a random 0..max(jitter, the node's spread) ms, never more than fast. Default 1000. */
   jitter?: number;
-  /** A hinted poll never starts sooner than this after the previous poll started. Default: the page's fast. */
+  /**
+   * ms per token of the per-page budget. Default: the current fast. The budget: at most one
+   * poll in any 1 s and 60000 / throttle in any rolling 60 s; hinted polls draw on a bucket
+   * of 2 tokens refilled one per throttle (two within one throttle only while the page has
+   * used at most half its minute); timer polls take a token when there is one.
+   */
   throttle?: number;
-  /** A poll not settled after this many ms counts as failed. Default 30000. */
+  /** A poll not settled after this many ms counts as failed; the next waits for the app's request to end. Default 30000. */
   pollTimeout?: number;
-  /** Let the safety-net interval double up to slowMax while push misses nothing. Default false. */
+  /** Let the safety-net interval double up to slowMax while safety-net polls find nothing. Default false. */
   adaptive?: boolean;
   /** false: never connect, poll every `fast`. Default true. */
   enabled?: boolean;
@@ -66,7 +61,7 @@ export interface Options {
   share?: boolean;
   /** ms of server silence before push counts as unhealthy; 0 = off. Default: ping interval + 10000. */
   heartbeatTimeout?: number;
-  /** Interval multiplier while the document is hidden; 1..100, default 4. */
+  /** Interval multiplier while the document is hidden (at least a minute after 5 minutes hidden); 1..100, default 4. */
   hiddenFactor?: number;
   /** Every hint received, useful or not. */
   onHint?: (topic: string, version: number) => void;
@@ -74,16 +69,6 @@ export interface Options {
   onPoll?: (info: PollInfo) => void;
   /** Failed or timed-out polls, token fetches, denied topics, connect errors, refused intervals. Default console.warn. */
   onError?: (error: unknown) => void;
-  /** Test seam: replaces socket.io-client's io(url, opts). */
-  io?: (url: string, opts: Record<string, unknown>) => SocketLike;
-  /** Test seam: the sharing scope, createTabs(env) from src/tabs.js. */
-  tabs?: unknown;
-  /** Test seam: replaces Math.random. */
-  random?: () => number;
-  /** Test seam: the monotonic clock in ms. Default performance.now (Date.now where there is none). */
-  now?: () => number;
-  /** Test seam: the document whose visibility is watched; null to watch none. */
-  document?: { hidden?: boolean; addEventListener?: Function; removeEventListener?: Function } | null;
 }
 
 export interface PushPoll {

@@ -45,6 +45,10 @@ type Config struct {
 	// HintThrottle is the per-topic fan-out window (throttle.go); 0 sends
 	// every bump at once.
 	HintThrottle time.Duration
+	// SpreadFactor scales the window over which the holders of a widely
+	// held topic draw their polls after a hint (spread.go); 1 keeps them
+	// at plain polling's rate, 0 sends no spread.
+	SpreadFactor float64
 
 	// Limits against hostile or broken clients (DESIGN §7, hardening).
 	MaxTopicsPerSocket int           // topics one socket may hold
@@ -115,6 +119,7 @@ func Default() Config {
 		// still reaches its holders well before fallback polling would, and
 		// it caps a topic bumped without end at one fan-out a second.
 		HintThrottle:       time.Second,
+		SpreadFactor:       DefaultSpreadFactor,
 		MaxTopicsPerSocket: 1000,
 		// Each distinct topic costs a Redis channel and a few hundred bytes
 		// here. 100,000 is five times the topics of the largest benchmark
@@ -211,6 +216,9 @@ func (c *Config) Validate() error {
 	}
 	if c.HintThrottle > c.FastInterval {
 		errs = append(errs, fmt.Errorf("--hint-throttle %s must not exceed --fast-interval %s: push would lag behind fallback polling", short(c.HintThrottle), short(c.FastInterval)))
+	}
+	if !(c.SpreadFactor >= 0 && c.SpreadFactor <= MaxSpreadFactor) {
+		errs = append(errs, fmt.Errorf("--spread-factor %v is out of range: it must be between 0 and %v (1 keeps hint-driven polls at plain polling's rate)", c.SpreadFactor, MaxSpreadFactor))
 	}
 	if c.PingTimeout <= c.PingInterval {
 		errs = append(errs, errors.New("--ping-timeout must exceed --ping-interval"))

@@ -275,19 +275,19 @@ func (s *socketEvents) onUnsubscribe(sk *socket, raw json.RawMessage) {
 // than this.
 const maxTabs = 1000
 
-// onTabs records how many tabs share the socket (the shim reports it when
-// tabs of one browser share a connection). Anything but a whole number in
-// 1..maxTabs is ignored: the count only feeds a metric.
+// onTabs records how many tabs share the socket and how many of them are
+// visible (parseTabs): the count feeds a metric, the visible ones the
+// spread window. A bad report is ignored.
 func (s *socketEvents) onTabs(sk *socket, raw json.RawMessage) {
 	if sk == nil {
 		return
 	}
-	var n int64
-	if err := json.Unmarshal(raw, &n); err != nil || n < 1 || n > maxTabs {
-		s.warn.Warn("bad tabs", "bad tabs report", "err", err, "tabs", n)
+	n, visible, err := parseTabs(raw)
+	if err != nil {
+		s.warn.Warn("bad tabs", "bad tabs report", "err", err)
 		return
 	}
-	sk.tabs.Store(n)
+	s.hub.spread.setTabs(sk, n, visible)
 }
 
 // shadowReport is what a client in shadow mode says about one hint or one

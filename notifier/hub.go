@@ -36,6 +36,9 @@ type hub struct {
 	// wholeAt is the epoch of the last one that covered the whole link; a
 	// topic's own epoch is position.
 	epoch, wholeAt Epoch
+	// spread turns a bump's visible holders into its spread window; nil
+	// spreads nothing.
+	spread *spreader
 }
 
 type topicEntry struct {
@@ -97,6 +100,7 @@ func (h *hub) addSocket(s *socket) {
 	h.mu.Lock()
 	h.sockets[s.id] = s
 	h.mu.Unlock()
+	h.spread.join(s)
 }
 
 // removeSocket forgets a socket and every topic it held.
@@ -105,6 +109,7 @@ func (h *hub) removeSocket(s *socket) {
 	h.mu.Lock()
 	delete(h.sockets, s.id)
 	h.mu.Unlock()
+	h.spread.leave(s)
 	h.leave(s, held)
 }
 
@@ -240,14 +245,16 @@ func (h *hub) fanOut(topic string, v int64) (hinted int, fresh bool) {
 	e.sent = max(e.sent, v)
 	e.version = max(e.version, v)
 	subs := make([]*socket, 0, len(e.subs))
+	var visible int64
 	for s := range e.subs {
 		subs = append(subs, s)
+		visible += s.visible.Load()
 	}
 	h.mu.Unlock()
 	// One frame for every recipient whose mailbox holds just this hint.
 	var shared *sharedHint
 	if len(subs) > 1 {
-		shared = newSharedHint(topic, v)
+		shared = newSharedHint(topic, v, h.spread.window(visible))
 	}
 	for _, s := range subs {
 		if s.hintShared(topic, v, shared) {

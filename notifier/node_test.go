@@ -186,7 +186,7 @@ func (c *client) stale() []map[string]int64 {
 	defer c.mu.Unlock()
 	var out []map[string]int64
 	for _, e := range c.events {
-		if e.Name == "stale" && len(e.Args) == 1 {
+		if e.Name == "stale" && len(e.Args) >= 1 { // a second argument is the spread
 			var m map[string]int64
 			_ = json.Unmarshal(e.Args[0], &m)
 			out = append(out, m)

@@ -103,6 +103,7 @@ func New(cfg Config) (*Server, error) {
 	}
 	s.auth = auth
 	s.hub = newHub(s.broker, cfg.MaxTopics, cfg.MaxPrefixTopics)
+	s.hub.spread = newSpreader(cfg.SpreadFactor, cfg.FastInterval, cfg.SlowInterval)
 	s.trust = &linkTrust{cfg: cfg, log: s.log, hub: s.hub, broker: s.broker, flag: &s.flag}
 	s.m = newMetrics(s)
 	s.trust.m = s.m

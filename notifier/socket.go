@@ -52,6 +52,9 @@ type socket struct {
 	// tabs is how many browser tabs share this connection, as the client
 	// reports it (DESIGN §2 `tabs`); 1 until it says otherwise.
 	tabs atomic.Int64
+	// visible is how many of those tabs are in view (spread.go); stored
+	// under mu so that a closed socket's count no longer moves.
+	visible atomic.Int64
 
 	mu sync.Mutex
 	// topics maps each granted topic to the newest version this socket is
@@ -68,7 +71,9 @@ type socket struct {
 	hints map[string]int64 // pending stale hints, topic -> newest version
 	// shared is the bump's frame for hints when they hold exactly its
 	// single hint (checked again when the writer takes them).
-	shared  *sharedHint
+	shared *sharedHint
+	// spread is the widest spread window (ms) of the pending hints' bumps.
+	spread  int64
 	mode    *modeMsg // pending mode notice (only the latest matters)
 	drain   *drainMsg
 	expired []string
@@ -101,6 +106,7 @@ func newSocket(id string, conn packetConn, pool *writerPool) *socket {
 		hints:   make(map[string]int64),
 	}
 	s.tabs.Store(1)
+	s.visible.Store(1)
 	return s
 }
 
@@ -125,6 +131,9 @@ func (s *socket) hintShared(topic string, v int64, shared *sharedHint) bool {
 		return false
 	}
 	s.hints[topic] = v
+	if shared != nil {
+		s.spread = max(s.spread, shared.spread)
+	}
 	if len(s.hints) == 1 {
 		s.shared = shared
 	} else {

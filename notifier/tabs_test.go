@@ -2,6 +2,7 @@ package notifier_test
 
 import (
 	"context"
+	"encoding/json"
 	"testing"
 	"time"
 
@@ -28,6 +29,9 @@ func TestTabsReportFeedsMetric(t *testing.T) {
 		{"not a number is ignored", "3", "pushpoll_tabs 6"},
 		{"fractions are ignored", 2.5, "pushpoll_tabs 6"},
 		{"fewer tabs", 3, "pushpoll_tabs 4"},
+		{"tabs and visible ones", map[string]int{"tabs": 4, "visible": 1}, "pushpoll_tabs 5"},
+		{"more visible than tabs is ignored", map[string]int{"tabs": 2, "visible": 3}, "pushpoll_tabs 5"},
+		{"visible missing is ignored", map[string]int{"tabs": 2}, "pushpoll_tabs 5"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			must(t, shared.Emit("tabs", c.arg))
@@ -45,4 +49,39 @@ func TestTabsReportFeedsMetric(t *testing.T) {
 
 	_ = shared.Close()
 	waitFor(t, 5*time.Second, "the shared socket's tabs gone with it", func() bool { return tabs() == "pushpoll_tabs 1" })
+}
+
+// Hints carry the spread their visible holders call for (DESIGN §2): two of
+// three visible pages hold g; when the third hides, all visible ones do.
+func TestHintCarriesSpread(t *testing.T) {
+	n := startNode(t, testConfig())
+	a, b, c := dial(t, n, sioclient.Options{}), dial(t, n, sioclient.Options{}), dial(t, n, sioclient.Options{})
+	for _, h := range []*client{a, b} {
+		h.subscribe(token(t, "g"), map[string]int64{"g": 0})
+	}
+	spreadOf := func(v int64) string {
+		t.Helper()
+		must(t, n.srv.Publish(context.Background(), "g", v))
+		a.waitHint("g", v, 5*time.Second)
+		a.mu.Lock()
+		defer a.mu.Unlock()
+		e := a.events[len(a.events)-1]
+		if e.Name != "stale" || len(e.Args) != 2 {
+			t.Fatalf("last event %s %s, want stale with a spread", e.Name, e.Args)
+		}
+		var m struct{ Spread *int64 }
+		if json.Unmarshal(e.Args[1], &m) != nil || m.Spread == nil {
+			t.Fatalf("second argument %s, want {\"spread\":ms}", e.Args[1])
+		}
+		return string(e.Args[1])
+	}
+	// 2 / (3/5000 − 1/45000) ms.
+	if got := spreadOf(1); got != `{"spread":3461}` {
+		t.Fatalf("spread %s, want 3461 ms", got)
+	}
+	must(t, c.Emit("tabs", map[string]int{"tabs": 1, "visible": 0}))
+	c.subscribe(token(t, "x"), map[string]int64{"x": 0}) // the node has read the report
+	if got := spreadOf(2); got != `{"spread":5000}` {
+		t.Fatalf("spread %s, want fast", got)
+	}
 }

@@ -121,6 +121,7 @@ type outbox struct {
 	expired []string
 	hints   []hint
 	shared  *sharedHint // the hints' frame, when they are exactly its hint
+	spread  int64       // ms over which the client should draw its poll; 0: none
 	mode    *modeMsg
 	drain   *drainMsg
 	next    int // the next of the four to send
@@ -129,14 +130,15 @@ type outbox struct {
 // sharedHint is one bump's single-topic hint, encoded and framed once for
 // every recipient whose mailbox holds exactly that hint.
 type sharedHint struct {
-	topic string
-	v     int64
-	frame socketio.Frame
+	topic  string
+	v      int64
+	spread int64 // the bump's spread window in ms (spread.go)
+	frame  socketio.Frame
 }
 
-func newSharedHint(topic string, v int64) *sharedHint {
-	b := appendStale(socketio.StartFrame(nil), []hint{{topic, v}})
-	return &sharedHint{topic: topic, v: v, frame: socketio.EndFrame(b)}
+func newSharedHint(topic string, v, spread int64) *sharedHint {
+	b := appendStale(socketio.StartFrame(nil), []hint{{topic, v}}, spread)
+	return &sharedHint{topic: topic, v: v, spread: spread, frame: socketio.EndFrame(b)}
 }
 
 // flush runs on a pool writer: it sends the mailbox without waiting, and
@@ -203,6 +205,7 @@ func (s *socket) take(w *writer) bool {
 		o.shared = sh
 	}
 	s.shared = nil
+	o.spread, s.spread = s.spread, 0
 	o.mode, o.drain, o.expired = s.mode, s.drain, s.expired
 	s.mode, s.drain, s.expired = nil, nil, nil
 	o.next = 0
@@ -228,7 +231,7 @@ func (s *socket) send(w *writer, wait bool) error {
 			if o.shared != nil {
 				f = o.shared.frame
 			} else {
-				f = w.stale(o.hints)
+				f = w.stale(o.hints, o.spread)
 			}
 		case 2:
 			if o.mode == nil {
@@ -265,8 +268,8 @@ func (s *socket) send(w *writer, wait bool) error {
 // maxKeptBuffer: a rare large batch is not worth keeping.
 const maxKeptBuffer = 4096
 
-func (w *writer) stale(hints []hint) socketio.Frame {
-	b := appendStale(socketio.StartFrame(w.buf), hints)
+func (w *writer) stale(hints []hint, spread int64) socketio.Frame {
+	b := appendStale(socketio.StartFrame(w.buf), hints, spread)
 	if cap(b) <= maxKeptBuffer {
 		w.buf = b
 	}
@@ -282,10 +285,11 @@ func (w *writer) event(name string, arg any) socketio.Frame {
 }
 
 // appendStale encodes the socket.io EVENT packet 2["stale",{"t":v,…}] by
-// hand: it is the one packet sent at volume, and topics need no JSON
-// escaping (ValidTopic's alphabet has no quote, backslash or control byte).
-// Several topics are sorted, so a batch always reads the same.
-func appendStale(buf []byte, hints []hint) []byte {
+// hand, with a second argument {"spread":ms} when spread > 0 (DESIGN §2):
+// it is the one packet sent at volume, and topics need no JSON escaping
+// (ValidTopic's alphabet has no quote, backslash or control byte). Several
+// topics are sorted, so a batch always reads the same.
+func appendStale(buf []byte, hints []hint, spread int64) []byte {
 	if len(hints) > 1 {
 		slices.SortFunc(hints, func(a, b hint) int { return cmp.Compare(a.topic, b.topic) })
 	}
@@ -298,6 +302,10 @@ func appendStale(buf []byte, hints []hint) []byte {
 		buf = append(buf, h.topic...)
 		buf = append(buf, `":`...)
 		buf = strconv.AppendInt(buf, h.v, 10)
+	}
+	if spread > 0 {
+		buf = append(buf, `},{"spread":`...)
+		buf = strconv.AppendInt(buf, spread, 10)
 	}
 	return append(buf, "}]"...)
 }

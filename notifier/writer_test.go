@@ -69,7 +69,7 @@ func TestSharedHintFrame(t *testing.T) {
 	waitIdle(t, alone)
 	want := own.frames[0]
 
-	shared := newSharedHint("acct:7", 1234567).frame.Bytes()
+	shared := newSharedHint("acct:7", 1234567, 0).frame.Bytes()
 	if !bytes.Equal(shared, want) {
 		t.Fatalf("shared frame %q, a socket's own %q", shared, want)
 	}

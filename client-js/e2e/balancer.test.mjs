@@ -45,7 +45,6 @@ after(async () => {
 });
 
 const report = (...args) => console.log("  e2e:", ...args);
-const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
 // Sum of a metric over the nodes that are running.
 async function total(name) {

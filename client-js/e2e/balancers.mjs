@@ -34,7 +34,7 @@ async function untilServing(url, proc, what) {
     );
   } catch (err) {
     await stopChild(proc, "SIGKILL");
-    throw new Error(`${err.message}\n${proc.tail.text()}`);
+    throw new Error(`${err.message}\n${proc.tail.text()}`, { cause: err });
   }
 }
 

@@ -3,6 +3,7 @@
 // must not cost the app more polls than plain polling at the page's own `fast`, nor stop
 // polling. Many shims run in one page (each on its own socket) to keep the run short; each
 // polls the app as a page of its own. Measured figures are printed for the README.
+/* global PushPoll -- the script-tag build, in the page */
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { mintToken, publish, report, sleep, startStack, waitFor } from "./harness.mjs";
@@ -22,7 +23,8 @@ before(async () => {
 after(() => stack && stack.stop());
 
 // Starts one shim per entry of `shims` ({id, topic, hang, query}) in a fresh page. A shim
-// with hang: true answers its first poll never.
+// with hang: ms answers its first poll only after that long (an empty answer), and records
+// when in `released`.
 async function openPage(shims, opts = {}, route) {
   const context = await browser.newContext();
   const page = await context.newPage();
@@ -35,7 +37,7 @@ async function openPage(shims, opts = {}, route) {
     ({ shims, opts, url }) => {
       window.shims = {};
       for (const s of shims) {
-        const rec = { mode: "", errors: [], hung: false };
+        const rec = { mode: "", errors: [], hung: false, released: 0 };
         window.shims[s.id] = rec;
         rec.pp = PushPoll.start(
           Object.assign({}, opts, {
@@ -46,7 +48,12 @@ async function openPage(shims, opts = {}, route) {
             poll: function () {
               if (s.hang && !rec.hung) {
                 rec.hung = true;
-                return new Promise(function () {});
+                return new Promise(function (resolve) {
+                  setTimeout(function () {
+                    rec.released = Date.now();
+                    resolve({});
+                  }, s.hang);
+                });
               }
               return fetch("/poll?page=" + encodeURIComponent(s.id) + "&topics=" + encodeURIComponent(s.topic)).then((r) => r.json());
             },
@@ -159,19 +166,23 @@ describe("on a healthy notifier", { concurrency: true }, () => {
     }
   });
 
-  test("a poll that never settles is timed out, and polling goes on", async () => {
+  test("a hung poll is timed out, and the next starts only once the app's request ends", async () => {
     const topic = `bounds:hung:${++seq}`;
     const id = `hung-${seq}`;
+    const HANG = FAST + 4000; // past pollTimeout and past the retry's due time
     app.versions.set(topic, 1);
-    const p = await openPage([{ id, topic, hang: true }], { pollTimeout: 1500 });
+    const p = await openPage([{ id, topic, hang: HANG }], { pollTimeout: 1500 });
     try {
       await p.allIn("push");
       const t0 = Date.now();
       app.versions.set(topic, 2);
       await publish(notifier.url, { topic, v: 2 }); // its poll hangs
       await waitFor(async () => (await p.errors(id)).some((e) => /did not settle/.test(e)), { timeout: 5000, what: "the poll timeout" });
-      // The retry, after fast, answers the hint the hung poll did not.
-      await waitFor(() => app.polls(id).some((q) => q.answer[topic] === 2), { timeout: FAST + 3000, what: "a poll after the hung one" });
+      // The retry, due after fast, waits for the hung request to end and then answers the
+      // hint the hung poll did not: never two of the app's polls in flight.
+      await waitFor(() => app.polls(id).some((q) => q.answer[topic] === 2), { timeout: HANG + 3000, what: "a poll after the hung one" });
+      const released = await p.page.evaluate((id) => window.shims[id].released, id);
+      assert.ok(released > 0 && app.polls(id)[0].at >= released, `a poll reached the app at ${app.polls(id)[0].at}, the hung one ended at ${released}`);
       app.versions.set(topic, 3);
       await publish(notifier.url, { topic, v: 3 });
       await waitFor(() => app.polls(id).some((q) => q.answer[topic] === 3), { timeout: FAST + 3000, what: "a hinted poll after that" });

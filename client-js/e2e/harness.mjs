@@ -157,7 +157,7 @@ export async function startRedis() {
     await waitFor(async () => (await redisCommand(port, "PING")) === "+PONG", { timeout: 10000, what: "redis-server" });
   } catch (err) {
     await stopChild(c, "SIGKILL");
-    throw new Error(`${err.message}\n${c.tail.text()}`);
+    throw new Error(`${err.message}\n${c.tail.text()}`, { cause: err });
   }
   return {
     port,
@@ -238,7 +238,7 @@ export class Notifier {
       );
     } catch (err) {
       await stopChild(proc, "SIGKILL");
-      throw new Error(`${err.message}\n${proc.tail.text()}`);
+      throw new Error(`${err.message}\n${proc.tail.text()}`, { cause: err });
     }
   }
 
@@ -317,7 +317,10 @@ window.startShim = function (opts) {
   var e2e = window.e2e;
   var topics = Object.keys(opts.topics || {});
   e2e.modes.push({ mode: "start", at: performance.now() });
-  e2e.pp = PushPoll.start(Object.assign({}, opts, {
+  // page names this page to the app; the shim reports keys it does not know.
+  var shimOpts = Object.assign({}, opts);
+  delete shimOpts.page;
+  e2e.pp = PushPoll.start(Object.assign(shimOpts, {
     poll: function (versions) {
       var startedAt = performance.now();
       var url = "/poll?page=" + encodeURIComponent(opts.page) + "&topics=" + encodeURIComponent(topics.join(","));

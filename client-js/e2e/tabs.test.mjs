@@ -33,7 +33,7 @@ async function waitCounts(sockets, tabs, what) {
       return got.sockets === sockets && got.tabs === tabs;
     }, { timeout: 10000, what });
   } catch (err) {
-    throw new Error(`${err.message}: want ${sockets} sockets and ${tabs} tabs, have ${JSON.stringify(got)}`);
+    throw new Error(`${err.message}: want ${sockets} sockets and ${tabs} tabs, have ${JSON.stringify(got)}`, { cause: err });
   }
 }
 
@@ -74,7 +74,7 @@ async function waitPolls(tabs, base, want, what) {
     await waitFor(() => made().every((n, i) => n >= want[i]), { timeout: 5000, every: 20, what });
   } catch (err) {
     const states = await Promise.all(tabs.map((t) => t.state().catch((e) => String(e))));
-    throw new Error(`${err.message}; polls ${JSON.stringify(made())}; tabs ${JSON.stringify(states)}`);
+    throw new Error(`${err.message}; polls ${JSON.stringify(made())}; tabs ${JSON.stringify(states)}`, { cause: err });
   }
   return made();
 }

@@ -38,7 +38,7 @@
  *     its topics than the tab: the node only catches up what the socket as a whole is
  *     behind on, and another tab may have moved it on;
  *   - unsubscribes a topic when the last tab holding it leaves, closes or crashes;
- *   - reports the number of tabs to the node (`tabs`, DESIGN §2).
+ *   - reports the number of tabs, and how many are visible, to the node (`tabs`, DESIGN §2).
  *
  * Hand-over: the next page in the lock's queue opens a new socket. Tabs that were connected
  * through the old holder stay connected from their shim's point of view (no mode change, no
@@ -309,7 +309,8 @@ class Hub {
     // seen, carried: connected through an earlier holder, abort}
     this.tabs = new Map();
     this.known = new Map(); // topic -> newest version this connection has seen
-    this.reported = 1; // tabs the node counts for this connection
+    /** @type {number | {tabs: number, visible: number}} what the node counts for this connection */
+    this.reported = 1;
     // The node says its mode once per connection: kept for tabs that attach later.
     this.mode = null;
     this.holdoff = null; // drain timer: no reconnect before it fires
@@ -323,7 +324,7 @@ class Hub {
     };
     on("connect", () => this.onConnect());
     on("disconnect", (reason) => this.onDisconnect(reason));
-    on("stale", (msg) => this.onStale(msg));
+    on("stale", (msg, extra) => this.onStale(msg, extra));
     on("expired", (msg) => this.onExpired(msg));
     on("drain", (msg) => this.onDrain(msg));
     for (const ev of RELAYED) on(ev, (...args) => this.relay(ev, args));
@@ -416,17 +417,27 @@ class Hub {
     this.socket.emit("unsubscribe", orphans);
   }
 
+  // The node hears {tabs, visible}, or a bare count when every tab is visible (what a
+  // node that predates visibility understands too).
   reportTabs() {
     const n = this.tabs.size;
-    if (this.sock === null || n === this.reported || n === 0) return;
-    this.reported = n;
-    this.socket.emit("tabs", n);
+    let visible = 0;
+    for (const tab of this.tabs.values()) if (!tab.hidden) visible++;
+    const report = visible === n ? n : { tabs: n, visible };
+    if (this.sock === null || n === 0 || JSON.stringify(report) === JSON.stringify(this.reported)) return;
+    this.reported = report;
+    this.socket.emit("tabs", report);
   }
 
   forward(id, tab, m) {
     if (this.sock === null || !tab.want) return;
     if (m.ev === "subscribe") return this.subscribe(id, tab, m);
     if (m.ev === "unsubscribe") return this.release(tab, Array.isArray(m.args[0]) ? m.args[0] : []);
+    if (m.ev === "tabs") {
+      // A tab's own {tabs: 1, visible}: the socket reports the sum over its tabs.
+      tab.hidden = !!(m.args[0] && m.args[0].visible === 0);
+      return this.reportTabs();
+    }
     const args = m.args.slice();
     if (m.id) args.push((...a) => this.send([id], { t: "ack", id: m.id, args: a }));
     this.socket.emit(m.ev, ...args);
@@ -514,7 +525,8 @@ class Hub {
     this.send(this.attached(), { t: "ev", ev, args });
   }
 
-  onStale(msg) {
+  // extra: the node's {spread} (DESIGN §2), relayed as it came.
+  onStale(msg, extra) {
     if (!msg || typeof msg !== "object") return;
     for (const t of Object.keys(msg)) {
       const v = Number(msg[t]);
@@ -531,7 +543,7 @@ class Hub {
         if (v > tab.granted.get(t)) tab.granted.set(t, v);
         any = true;
       }
-      if (any) this.send([id], { t: "ev", ev: "stale", args: [mine] });
+      if (any) this.send([id], { t: "ev", ev: "stale", args: extra === undefined ? [mine] : [mine, extra] });
     }
   }
 

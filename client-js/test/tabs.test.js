@@ -358,3 +358,17 @@ test("a tab attaching after the node said its mode hears it too", async () => {
   assert.deepEqual(b.seen.slice(0, 2), [["connect"], ["mode", { mode: "push", fast: 5000, slow: 60000 }]]);
   assert.equal(a.events("mode").length, 1);
 });
+
+test("visibility: the node hears the sum of its tabs' visible ones, and each tab the spread", async () => {
+  const { browser, sock, a, b, c } = await threeTabs();
+  b.s.emit("tabs", { tabs: 1, visible: 0 });
+  c.s.emit("tabs", { tabs: 1, visible: 0 });
+  await settle(browser);
+  b.s.emit("tabs", { tabs: 1, visible: 1 });
+  await settle(browser);
+  assert.deepEqual(sock.sent("tabs"), [[3], [{ tabs: 3, visible: 2 }], [{ tabs: 3, visible: 1 }], [{ tabs: 3, visible: 2 }]]);
+  sock.fire("stale", { s: 6 }, { spread: 4200 });
+  await settle(browser);
+  assert.deepEqual(a.events("stale"), [[{ s: 6 }, { spread: 4200 }]]);
+  assert.deepEqual(b.events("stale"), [[{ s: 6 }, { spread: 4200 }]]);
+});

@@ -129,6 +129,10 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (n
 		fs.IntVar(p, name, *p, help)
 		settings = append(settings, setting{name, env, help})
 	}
+	real := func(p *float64, name, env, help string) {
+		fs.Float64Var(p, name, *p, help)
+		settings = append(settings, setting{name, env, help})
+	}
 	maxPublish := int(cfg.MaxPublishBytes)
 
 	str(&cfg.Listen, "listen", "PUSHPOLL_LISTEN", "HTTP address: socket.io, publish API, health, metrics")
@@ -152,6 +156,7 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (n
 	dur(&cfg.FastInterval, "fast-interval", "PUSHPOLL_FAST_INTERVAL", "poll interval told to clients when push is not trusted")
 	dur(&cfg.SlowInterval, "slow-interval", "PUSHPOLL_SLOW_INTERVAL", "poll interval told to clients while push is healthy")
 	dur(&cfg.HintThrottle, "hint-throttle", "PUSHPOLL_HINT_THROTTLE", "per-topic window: the first bump goes out at once, later ones in the window as one hint of the newest version at its end; 0 turns it off")
+	real(&cfg.SpreadFactor, "spread-factor", "PUSHPOLL_SPREAD_FACTOR", "scales the window over which the holders of a widely held topic draw their polls after a hint: 1 keeps them at plain polling's rate, above 1 spreads more, 0 sends no window; 0..10")
 	dur(&cfg.DrainTimeout, "drain-timeout", "PUSHPOLL_DRAIN_TIMEOUT", "how long a SIGTERM waits for sockets to move away")
 	num(&cfg.MaxTopicsPerSocket, "max-topics-per-socket", "PUSHPOLL_MAX_TOPICS_PER_SOCKET", "topics one socket may hold")
 	num(&cfg.MaxTopics, "max-topics", "PUSHPOLL_MAX_TOPICS", "distinct topics held on this node, 0 for no limit; a subscribe past it is refused")

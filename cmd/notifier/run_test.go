@@ -49,6 +49,7 @@ func TestHelpListsEveryFlagWithItsEnvironmentTwin(t *testing.T) {
 		"--slow-interval", "PUSHPOLL_SLOW_INTERVAL", "1m0s",
 		"--drain-timeout", "PUSHPOLL_DRAIN_TIMEOUT", "30s",
 		"--hint-throttle", "PUSHPOLL_HINT_THROTTLE", "1s",
+		"--spread-factor", "PUSHPOLL_SPREAD_FACTOR",
 		"--dev", "--demo",
 	} {
 		if !strings.Contains(out.String(), want) {
@@ -101,6 +102,9 @@ func TestBadSettingsNameTheFlag(t *testing.T) {
 		"--hint-throttle 2s must not exceed --fast-interval 1s":              {"--fast-interval", "1s", "--hint-throttle", "2s"},
 		"--ping-interval 0s is out of range":                                 {"--ping-interval", "0s"},
 		"--drain-timeout -1s is out of range":                                {"--drain-timeout", "-1s"},
+		"--spread-factor -1 is out of range":                                 {"--spread-factor", "-1"},
+		"--spread-factor 11 is out of range":                                 {"--spread-factor", "11"},
+		"--spread-factor NaN is out of range":                                {"--spread-factor", "NaN"},
 		"--advertise-url":                                                    {"--advertise-url", "http://10.0.0.7:8080/socket.io/"},
 		// A number without its unit: the message says what a duration is.
 		`"5" has no unit: use a duration such as 5s, 1m or 250ms`: {"--fast-interval", "5"},

@@ -40,9 +40,6 @@ const all: Options = {
   onHint: (topic: string, version: number) => void [topic, version],
   onPoll: (info: PollInfo) => void [info.reason, info.ok, info.versions, info.missed.length],
   onError: (err: unknown) => void err,
-  random: Math.random,
-  now: () => performance.now(),
-  document: null,
 };
 pushpoll.start(all).stop();
 
@@ -61,6 +58,10 @@ start({ poll: () => ({}), fast: "5s" });
 pp.mode = "push";
 // @ts-expect-error shared is read-only
 pp.shared = "holder";
+// @ts-expect-error test seams are not public options
+start({ poll: () => ({}), random: Math.random });
+// @ts-expect-error an option the shim does not know (it would report it to onError)
+start({ poll: () => ({}), slowmax: 600000 });
 // @ts-expect-error there is no such mode
 const wrong: Mode = "sleep";
 void wrong;

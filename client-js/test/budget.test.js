@@ -1,0 +1,127 @@
+// The per-page budget (DESIGN §9): burst 2, one token per `fast`, at least 1 s between
+// polls, never more than 60 s / `fast` polls in any rolling minute; and the node's spread.
+import { test, beforeEach, afterEach } from "node:test";
+import assert from "node:assert/strict";
+import { Budget } from "../src/budget.js";
+import { setup, connect, advance, enableClock, resetClock } from "./fake.js";
+
+beforeEach(enableClock);
+afterEach(resetClock);
+
+const at = (t) => t.polls.map((p) => p.at);
+
+// The most polls in any window of ms (both ends inclusive, the strictest count).
+function peak(times, ms) {
+  let best = 0;
+  for (let i = 0; i < times.length; i++) {
+    let n = 0;
+    for (let j = i; j < times.length && times[j] - times[i] < ms; j++) n++;
+    best = Math.max(best, n);
+  }
+  return best;
+}
+
+// A small seeded generator, so a randomized scenario replays the same way every run.
+function seeded(seed) {
+  let s = seed >>> 0;
+  return () => {
+    s = (s * 1664525 + 1013904223) >>> 0;
+    return s / 2 ** 32;
+  };
+}
+
+test("Budget: burst 2 with the load counted, 1 s apart, one token per period", () => {
+  const b = new Budget(0);
+  assert.equal(b.earliest(0, 0, 5000, true), 0, "one token left after the page's load");
+  b.take(0, 5000);
+  assert.equal(b.earliest(100, 100, 5000, true), 5000, "then one per period");
+  const full = new Budget(0);
+  assert.equal(full.earliest(20000, 20000, 5000, true), 20000);
+  full.take(20000, 5000);
+  assert.equal(full.earliest(20000, 20000, 5000, true), 21000, "the burst's second poll, 1 s later");
+  full.take(21000, 5000);
+  assert.equal(full.earliest(21000, 21000, 5000, true), 25000, "then the bucket refills: 0.2 + 0.8");
+});
+
+test("Budget: timer polls never drive the bucket below zero", () => {
+  const b = new Budget(0);
+  for (const t of [0, 1000, 2000, 3000]) b.take(t, 5000); // timer polls, no token needed
+  assert.equal(b.tokens, 0);
+  // With a debt of three tokens this hint would wait until 18000.
+  assert.equal(b.earliest(3000, 3000, 5000, true), 8000);
+});
+
+test("Budget: never more than 60 s / period polls in any rolling minute", () => {
+  const b = new Budget(0);
+  const starts = [];
+  let t = 0;
+  while (t < 180000) {
+    t = b.earliest(t, t, 5000, false); // as often as anything lets it
+    b.take(t, 5000);
+    starts.push(t);
+    t += 1;
+  }
+  assert.equal(peak(starts, 60000), 12, starts.join(","));
+  assert.equal(peak(starts, 1000), 1);
+});
+
+test("Budget: two hinted polls within a period only for a page that has been quiet", () => {
+  const quiet = new Budget(0);
+  quiet.take(20000, 5000, true);
+  assert.equal(quiet.earliest(20000, 20000, 5000, true), 21000, "the burst's second hinted poll");
+  const busy = new Budget(0);
+  for (let t = 20000; t <= 50000; t += 5000) busy.take(t, 5000, t === 50000); // 7 of 12
+  busy.tokens = 2; // as if a quiet spell had filled it
+  assert.equal(busy.earliest(50000, 50000, 5000, true), 55000, "one period after the last hinted poll");
+  assert.equal(busy.earliest(50000, 50000, 5000, false), 51000, "a timer poll is not held to it");
+});
+
+test("a hint just after a safety-net poll no longer waits for fast", async () => {
+  const t = setup({ random: () => 0.5 });
+  await connect(t);
+  await advance(22500, 100); // the first safety-net poll
+  assert.deepEqual(at(t), [22500]);
+  t.socket.fire("stale", { "project:42": 1058 });
+  await advance(5000);
+  // The old throttle counted from the last poll of any kind: 27500.
+  assert.deepEqual(at(t), [22500, 23500], "1 s after the last poll, a token in the bucket");
+});
+
+test("per page, whatever the hints: ≤ 1 poll in any 1 s, ≤ 60 / fast in any 60 s", async () => {
+  const random = seeded(7);
+  const t = setup({ random, slow: 10000, jitter: 300 });
+  let v = 1057;
+  t.answer = () => ({ "project:42": v });
+  await connect(t, "push", { fast: 5000, slow: 10000 });
+  for (let i = 0; i < 400; i++) {
+    v++;
+    const spread = random() < 0.5 ? { spread: Math.floor(random() * 8000) } : undefined;
+    t.socket.fire("stale", { "project:42": v }, spread);
+    if (i % 50 === 0) t.socket.serverDisconnect("transport close");
+    if (i % 50 === 10) await connect(t, "push", { fast: 5000, slow: 10000 });
+    await advance(Math.floor(random() * 1500), 10);
+  }
+  const times = at(t);
+  assert.ok(times.length > 40, `${times.length} polls`);
+  assert.equal(peak(times, 1000), 1, times.join(","));
+  assert.ok(peak(times, 60000) <= 12, `${peak(times, 60000)} polls in a minute`);
+});
+
+test("spread: a hint polls within max(jitter, spread), never later than fast", async () => {
+  const cases = [
+    [undefined, 500], // an old node: within jitter
+    [{ spread: 400 }, 500], // less than jitter: jitter
+    [{ spread: 4000 }, 2000],
+    [{ spread: 600000 }, 2500], // capped at fast
+    [{ spread: "junk" }, 500],
+  ];
+  for (const [extra, want] of cases) {
+    const t = setup({ random: () => 0.5 });
+    await connect(t);
+    const t0 = Date.now();
+    t.socket.fire("stale", { "project:42": 1058 }, extra);
+    await advance(5000);
+    assert.equal(at(t)[0] - t0, want, JSON.stringify(extra));
+    t.pp.stop();
+  }
+});
