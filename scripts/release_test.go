@@ -52,7 +52,7 @@ func TestReleaseIsReproducible(t *testing.T) {
 	}
 
 	v := version.Default
-	want := []string{"SHA256SUMS", "pushpoll-client-" + v + ".tgz"}
+	want := []string{"SHA256SUMS", "pushpoll-client-" + v + ".tgz", "pushpoll-publisher-" + v + ".tgz"}
 	for _, p := range []string{"darwin-amd64", "darwin-arm64", "linux-amd64", "linux-arm64"} {
 		want = append(want, "pushpoll-"+v+"-"+p+".tar.gz")
 	}
