@@ -203,10 +203,12 @@ await redis.close();
 	if _, err := set.Sentinels[0].Do("SENTINEL", "FAILOVER", redistest.MasterName); err != nil {
 		t.Fatalf("SENTINEL FAILOVER: %v", err)
 	}
+	// Until the sentinels have demoted the old master, both accept writes (a
+	// bump there would be lost when it resyncs): wait for the demotion.
 	deadline := time.Now().Add(60 * time.Second)
-	for set.MasterAddr() != set.Replica.Addr {
+	for set.MasterAddr() != set.Replica.Addr || !strings.Contains(info(t, set.Master), "role:slave") {
 		if time.Now().After(deadline) {
-			t.Fatal("the sentinels did not promote the replica within 60 s")
+			t.Fatal("the sentinels did not swap master and replica within 60 s")
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
@@ -223,4 +225,11 @@ await redis.close();
 		time.Sleep(100 * time.Millisecond)
 	}
 	t.Fatalf("no bump reached the new master within 60 s; last answer %q", got)
+}
+
+// info is the replication section of INFO, "" when the server does not answer.
+func info(t *testing.T, s *redistest.Server) string {
+	t.Helper()
+	out, _ := s.Do("INFO", "replication")
+	return out
 }
