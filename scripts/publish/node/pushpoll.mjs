@@ -1,3 +1,4 @@
+#!/usr/bin/env node
 // pushpoll: tell pushpoll notifiers that a topic changed, and mint the tokens
 // that let a browser listen for those hints. Needs node-redis 5 or later and
 // jsonwebtoken (the npm package pushpoll-publisher depends on both).
