@@ -93,6 +93,12 @@ func TestReleaseIsReproducible(t *testing.T) {
 	if err := os.WriteFile(bin, member(t, filepath.Join(first, host+".tar.gz"), host+"/notifier"), 0o755); err != nil {
 		t.Fatal(err)
 	}
+	notices := string(member(t, filepath.Join(first, host+".tar.gz"), host+"/THIRD_PARTY_NOTICES"))
+	for _, mod := range []string{"Go go1", "github.com/googollee/go-socket.io@", "github.com/gomodule/redigo@", "github.com/golang-jwt/jwt/v5@"} {
+		if !strings.Contains(notices, "== "+mod) {
+			t.Errorf("THIRD_PARTY_NOTICES has no section for %s", mod)
+		}
+	}
 	out, err := exec.Command(bin, "--version").Output()
 	if err != nil {
 		t.Fatalf("--version: %v", err)
@@ -151,8 +157,8 @@ func checkSums(t *testing.T, dir string, names []string) {
 	}
 }
 
-// checkArchive: one folder named like the archive, holding the binary, LICENSE, README and
-// CHANGELOG, owned by root, with one mtime.
+// checkArchive: one folder named like the archive, holding the binary, LICENSE, README,
+// CHANGELOG and the notices of what the binary includes, owned by root, with one mtime.
 func checkArchive(t *testing.T, path, folder string) {
 	t.Helper()
 	var got []string
@@ -168,7 +174,7 @@ func checkArchive(t *testing.T, path, folder string) {
 			t.Errorf("%s: %s has mtime %v, others %d", path, h.Name, h.ModTime, mtime)
 		}
 	})
-	want := []string{folder + "/", folder + "/CHANGELOG.md", folder + "/LICENSE", folder + "/README.md", folder + "/notifier"}
+	want := []string{folder + "/", folder + "/CHANGELOG.md", folder + "/LICENSE", folder + "/README.md", folder + "/THIRD_PARTY_NOTICES", folder + "/notifier"}
 	if !slices.Equal(got, want) {
 		t.Errorf("%s holds %v, want %v", path, got, want)
 	}
