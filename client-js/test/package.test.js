@@ -10,7 +10,7 @@ import { fileURLToPath } from "node:url";
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 const pkg = JSON.parse(readFileSync(join(root, "package.json"), "utf8"));
 
-test("npm pack ships the bundle, types, README and LICENSE, and nothing else", () => {
+test("npm pack ships the bundle, types, README, LICENSE and the bundled packages' notices, and nothing else", () => {
   // --ignore-scripts would skip prepack, which copies the root LICENSE in: run it as
   // `npm publish` would.
   const out = execFileSync("npm", ["pack", "--dry-run", "--json", "--loglevel=error"], { cwd: root, encoding: "utf8" });
@@ -18,6 +18,7 @@ test("npm pack ships the bundle, types, README and LICENSE, and nothing else", (
   assert.deepEqual(files, [
     "LICENSE",
     "README.md",
+    "THIRD_PARTY_NOTICES",
     "dist/pushpoll.js",
     "dist/pushpoll.js.map",
     "dist/pushpoll.mjs",
@@ -25,6 +26,7 @@ test("npm pack ships the bundle, types, README and LICENSE, and nothing else", (
     "pushpoll.d.ts",
   ]);
   assert.equal(readFileSync(join(root, "LICENSE"), "utf8"), readFileSync(join(root, "..", "LICENSE"), "utf8"));
+  assert.match(readFileSync(join(root, "THIRD_PARTY_NOTICES"), "utf8"), /^== socket\.io-client@2\.5\.0 \(MIT\)$/m);
 });
 
 test("package.json is publishable and installs nothing else", () => {
