@@ -122,7 +122,7 @@ func TestBadSettingsNameTheFlag(t *testing.T) {
 	}
 	t.Run("a duration without its unit from the environment", func(t *testing.T) {
 		err := run(context.Background(), []string{"--listen", "127.0.0.1:0", "--auth-callback-url", "http://app.internal/authorize"},
-			env(map[string]string{"PUSHPOLL_FAST_INTERVAL": "5"}), &bytes.Buffer{})
+			env(map[string]string{"PUSHPOLL_FAST_INTERVAL": "5"}), &bytes.Buffer{}, &bytes.Buffer{})
 		if err == nil || !strings.Contains(err.Error(), `PUSHPOLL_FAST_INTERVAL: "5" has no unit: use a duration such as 5s`) {
 			t.Fatalf("err = %v, want the unit named", err)
 		}
