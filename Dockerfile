@@ -6,7 +6,10 @@ COPY go.mod go.sum ./
 RUN go mod download
 COPY . .
 # COPY . . brings no .git in most build contexts, so Go cannot record the
-# commit itself: pass it, and the release version, as build arguments.
+# commit itself: pass it, and the release version, as build arguments:
+#   docker build --build-arg VERSION=0.3.0 --build-arg COMMIT=$(git rev-parse HEAD) \
+#     -t ghcr.io/pushpoll/pushpoll:0.3.0 .
+# An empty VERSION leaves internal/version's Default, the source tree's version.
 ARG VERSION=""
 ARG COMMIT=""
 RUN CGO_ENABLED=0 go build -trimpath -ldflags="-s -w \

@@ -21,14 +21,16 @@ function deployConfig(file, nodes) {
   return replaceExactly(text, /node(\d)\.internal:8080/, nodes.length, (i) => `127.0.0.1:${nodes[i].port}`, file);
 }
 
-async function untilServing(url, proc, what) {
+// Waits until the balancer answers /healthz through a node; with healthy false, until it
+// answers at all (every node may be down on purpose: then it says 502 or 503).
+async function untilServing(url, proc, what, healthy = true) {
   try {
     await waitFor(
       async () => {
         if (proc.child.exitCode !== null) throw new Error(`exited with ${proc.child.exitCode}`);
         const res = await fetch(url + "/healthz");
         await res.arrayBuffer();
-        return res.status === 200;
+        return res.status === 200 || !healthy;
       },
       { timeout: 10000, what },
     );
@@ -53,7 +55,7 @@ function balancer(name, proc, dir, port, blockedPort) {
 }
 
 // nginx with deploy/nginx/pushpoll.conf included in a minimal main configuration.
-export async function startNginx(nodes) {
+export async function startNginx(nodes, { healthy = true } = {}) {
   const dir = mkdtempSync(join(tmpdir(), "pushpoll-nginx-"));
   // Worker processes run as nobody when nginx starts as root; they write temp files here.
   chmodSync(dir, 0o777);
@@ -91,13 +93,13 @@ http {
   );
   const proc = startChild("nginx", "nginx", ["-p", dir, "-c", join(dir, "nginx.conf"), "-e", join(dir, "error.log"), "-g", "daemon off;"]);
   const b = balancer("nginx", proc, dir, port, blockedPort);
-  await untilServing(b.url, proc, "nginx");
+  await untilServing(b.url, proc, "nginx", healthy);
   b.errorLog = () => readFileSync(join(dir, "error.log"), "utf8");
   return b;
 }
 
 // HAProxy with deploy/haproxy/haproxy.cfg, plus a second file adding the blocking frontend.
-export async function startHAProxy(nodes) {
+export async function startHAProxy(nodes, { healthy = true } = {}) {
   const dir = mkdtempSync(join(tmpdir(), "pushpoll-haproxy-"));
   const [port, blockedPort] = [await freePort(), await freePort()];
   const cfg = replaceExactly(deployConfig("haproxy/haproxy.cfg", nodes), /bind :80\n/, 1, () => `bind 127.0.0.1:${port}\n`, "haproxy/haproxy.cfg");
@@ -112,6 +114,6 @@ export async function startHAProxy(nodes) {
   );
   const proc = startChild("haproxy", "haproxy", ["-db", "-f", join(dir, "haproxy.cfg"), "-f", join(dir, "blocked.cfg")]);
   const b = balancer("haproxy", proc, dir, port, blockedPort);
-  await untilServing(b.url, proc, "haproxy");
+  await untilServing(b.url, proc, "haproxy", healthy);
   return b;
 }

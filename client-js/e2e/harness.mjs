@@ -8,7 +8,7 @@
 // CHROMIUM_PATH overrides /usr/bin/chromium.
 import { execFile, spawn } from "node:child_process";
 import { createHmac } from "node:crypto";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { createServer } from "node:http";
 import net from "node:net";
 import { tmpdir } from "node:os";
@@ -305,12 +305,13 @@ export async function publish(notifierUrl, items, secret = PUBLISH_SECRET) {
 
 // ---- the app: test page and poll endpoint ----
 
-// The page loads the shim from the notifier (another origin) and exposes startShim(opts),
-// which starts PushPoll with a poll that calls this app and records what happens.
-function pageHtml(notifierUrl) {
+// The page loads the shim from scriptBase (by default the notifier, another origin) and
+// exposes startShim(opts), which starts PushPoll with a poll that calls this app and records
+// what happens.
+export function pageHtml(notifierUrl, scriptBase = notifierUrl) {
   return `<!doctype html>
 <html><head><meta charset="utf-8"><title>pushpoll e2e</title>
-<script src="${notifierUrl}/pushpoll.js"></script>
+<script src="${scriptBase}/pushpoll.js"></script>
 <script>
 window.e2e = { modes: [], hints: [], polls: [], errors: [], pp: null };
 window.startShim = function (opts) {
@@ -325,7 +326,7 @@ window.startShim = function (opts) {
       var startedAt = performance.now();
       var url = "/poll?page=" + encodeURIComponent(opts.page) + "&topics=" + encodeURIComponent(topics.join(","));
       return fetch(url).then(function (r) { return r.json(); }).then(function (got) {
-        e2e.polls.push({ at: startedAt, sent: versions, got: got });
+        e2e.polls.push({ at: startedAt, done: performance.now(), sent: versions, got: got });
         return got;
       });
     },
@@ -341,8 +342,10 @@ window.startShim = function (opts) {
 }
 
 // The app server. versions: topic -> the version the app has now; polls(page) lists the
-// arrival time (Date.now()) and answer of every poll that page made.
-export async function startApp() {
+// arrival time (Date.now()) and answer of every poll that page made. The app serves the
+// single-file build at /assets/pushpoll.js, as the README's first integration does, and
+// pages: path -> (notifierUrl, request URL) => HTML, beside the usual test page at /.
+export async function startApp({ pages = {} } = {}) {
   const versions = new Map();
   const polls = new Map();
   let notifierUrl = "";
@@ -351,6 +354,16 @@ export async function startApp() {
     if (u.pathname === "/") {
       res.writeHead(200, { "content-type": "text/html; charset=utf-8", "cache-control": "no-store" });
       res.end(pageHtml(notifierUrl));
+      return;
+    }
+    if (Object.hasOwn(pages, u.pathname)) {
+      res.writeHead(200, { "content-type": "text/html; charset=utf-8", "cache-control": "no-store" });
+      res.end(pages[u.pathname](notifierUrl, u));
+      return;
+    }
+    if (u.pathname === "/assets/pushpoll.js") {
+      res.writeHead(200, { "content-type": "text/javascript; charset=utf-8", "cache-control": "no-store" });
+      res.end(readFileSync(join(repoRoot, "client-js", "dist", "pushpoll.js")));
       return;
     }
     if (u.pathname === "/poll") {

@@ -22,7 +22,7 @@ func main() {
 		fmt.Fprintln(os.Stderr, "notifier: second signal, exiting without finishing the drain")
 		os.Exit(1)
 	}()
-	if err := run(ctx, os.Args[1:], os.Getenv, os.Stderr); err != nil {
+	if err := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr); err != nil {
 		fmt.Fprintln(os.Stderr, "notifier:", err)
 		os.Exit(1)
 	}

@@ -24,12 +24,14 @@ import (
 	"github.com/pushpoll/pushpoll/notifier"
 )
 
-// run is the whole program; main only wires signals. Tests call it.
-func run(ctx context.Context, args []string, getenv func(string) string, stderr io.Writer) error {
+// run is the whole program; main only wires signals. Tests call it. What
+// the user asked to read (--help, --version) goes to stdout, so that it can
+// be piped; logs and errors go to stderr.
+func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	if len(args) > 0 && args[0] == "healthcheck" {
 		return healthcheck(args[1:], getenv, stderr)
 	}
-	cfg, opts, err := parseConfig(args, getenv, stderr)
+	cfg, opts, err := parseConfig(args, getenv, stdout)
 	if errors.Is(err, flag.ErrHelp) {
 		return nil
 	}
@@ -37,7 +39,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 		return err
 	}
 	if opts.version {
-		fmt.Fprintln(stderr, version.Get())
+		fmt.Fprintln(stdout, version.Get())
 		return nil
 	}
 	level := slog.LevelInfo
@@ -108,12 +110,14 @@ type setting struct {
 }
 
 // parseConfig reads flags, then fills every flag not given on the command
-// line from its environment twin.
-func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (notifier.Config, cmdOptions, error) {
+// line from its environment twin. --help writes the usage to help and
+// returns flag.ErrHelp; any other mistake is only returned, for the caller
+// to print once.
+func parseConfig(args []string, getenv func(string) string, help io.Writer) (notifier.Config, cmdOptions, error) {
 	cfg := notifier.Default()
 	var opts cmdOptions
 	fs := flag.NewFlagSet("notifier", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs.SetOutput(io.Discard)
 
 	var origins, proxies string
 	var settings []setting
@@ -178,12 +182,15 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (n
 	opts.logLevel = "info"
 	str(&opts.logLevel, "log-level", "PUSHPOLL_LOG_LEVEL", "debug, info, warn or error")
 	fs.BoolVar(&opts.dev, "dev", false, "local trial: generate and print a token secret and a publish secret, any origin, listen on "+devListen+" unless --listen says otherwise (never in production)")
-	fs.BoolVar(&opts.version, "version", false, "print the version and commit, and exit")
+	fs.BoolVar(&opts.version, "version", false, "print the version, the commit when known and the Go release, and exit")
 	fs.BoolVar(&opts.demo, "demo", false, "like --dev, plus a live demo board at / on the same listener")
 
-	fs.Usage = func() { usage(fs, settings, stderr) }
 	if err := fs.Parse(args); err != nil {
-		return cfg, opts, err
+		if errors.Is(err, flag.ErrHelp) {
+			usage(fs, settings, help)
+			return cfg, opts, err
+		}
+		return cfg, opts, fmt.Errorf("%w (see --help)", err)
 	}
 	if fs.NArg() > 0 {
 		return cfg, opts, fmt.Errorf("unexpected argument %q (see --help)", fs.Arg(0))

@@ -20,6 +20,7 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 
 	"github.com/pushpoll/pushpoll/internal/sioclient"
+	"github.com/pushpoll/pushpoll/internal/version"
 )
 
 func env(m map[string]string) func(string) string {
@@ -28,7 +29,7 @@ func env(m map[string]string) func(string) string {
 
 func TestHelpListsEveryFlagWithItsEnvironmentTwin(t *testing.T) {
 	var out bytes.Buffer
-	if err := run(context.Background(), []string{"--help"}, env(nil), &out); err != nil {
+	if err := run(context.Background(), []string{"--help"}, env(nil), &out, &out); err != nil {
 		t.Fatalf("--help: %v", err)
 	}
 	for _, want := range []string{
@@ -59,7 +60,7 @@ func TestHelpListsEveryFlagWithItsEnvironmentTwin(t *testing.T) {
 }
 
 func TestRefusesToStartWithoutAVerifier(t *testing.T) {
-	err := run(context.Background(), []string{"--listen", "127.0.0.1:0"}, env(nil), &bytes.Buffer{})
+	err := run(context.Background(), []string{"--listen", "127.0.0.1:0"}, env(nil), &bytes.Buffer{}, &bytes.Buffer{})
 	if err == nil || !strings.Contains(err.Error(), "--token-secret") || !strings.Contains(err.Error(), "--auth-callback-url") {
 		t.Fatalf("err = %v, want one naming the missing flags", err)
 	}
@@ -113,7 +114,7 @@ func TestBadSettingsNameTheFlag(t *testing.T) {
 	for want, args := range cases {
 		t.Run(want, func(t *testing.T) {
 			args := append([]string{"--listen", "127.0.0.1:0", "--auth-callback-url", "http://app.internal/authorize"}, args...)
-			err := run(context.Background(), args, env(nil), &bytes.Buffer{})
+			err := run(context.Background(), args, env(nil), &bytes.Buffer{}, &bytes.Buffer{})
 			if err == nil || !strings.Contains(err.Error(), want) {
 				t.Fatalf("err = %v, want one saying %q", err, want)
 			}
@@ -121,14 +122,14 @@ func TestBadSettingsNameTheFlag(t *testing.T) {
 	}
 	t.Run("a duration without its unit from the environment", func(t *testing.T) {
 		err := run(context.Background(), []string{"--listen", "127.0.0.1:0", "--auth-callback-url", "http://app.internal/authorize"},
-			env(map[string]string{"PUSHPOLL_FAST_INTERVAL": "5"}), &bytes.Buffer{})
+			env(map[string]string{"PUSHPOLL_FAST_INTERVAL": "5"}), &bytes.Buffer{}, &bytes.Buffer{})
 		if err == nil || !strings.Contains(err.Error(), `PUSHPOLL_FAST_INTERVAL: "5" has no unit: use a duration such as 5s`) {
 			t.Fatalf("err = %v, want the unit named", err)
 		}
 	})
 	t.Run("from the environment", func(t *testing.T) {
 		err := run(context.Background(), []string{"--listen", "127.0.0.1:0", "--auth-callback-url", "http://app.internal/authorize"},
-			env(map[string]string{"PUSHPOLL_SLOW_INTERVAL": "900h"}), &bytes.Buffer{})
+			env(map[string]string{"PUSHPOLL_SLOW_INTERVAL": "900h"}), &bytes.Buffer{}, &bytes.Buffer{})
 		if err == nil || !strings.Contains(err.Error(), "--slow-interval 900h is out of range") {
 			t.Fatalf("err = %v, want the flag named for its environment twin", err)
 		}
@@ -277,7 +278,7 @@ func TestDevAndDemoListenOnLoopbackByDefault(t *testing.T) {
 
 // The version a release build stamps with -ldflags, as the README shows.
 const (
-	stampedVersion = "v9.9.9-test"
+	stampedVersion = "9.9.9-test"
 	stampedCommit  = "feedface"
 )
 
@@ -321,18 +322,54 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-func TestVersion(t *testing.T) {
-	out, err := exec.Command(buildNotifier(t), "--version").CombinedOutput()
-	if err != nil {
-		t.Fatalf("--version: %v\n%s", err, out)
+// What the user asked to read goes to stdout, so `notifier --version | cat`
+// and `notifier --help | less` work; a mistake goes to stderr and fails.
+func TestVersionAndHelpOnStdout(t *testing.T) {
+	bin := buildNotifier(t)
+	cases := []struct {
+		args       []string
+		wantCode   int
+		wantStdout string // prefix
+		wantStderr string // substring
+	}{
+		{[]string{"--version"}, 0, "pushpoll notifier " + stampedVersion + " (commit " + stampedCommit + ", go", ""},
+		{[]string{"--help"}, 0, "Usage: notifier [flags]", ""},
+		{[]string{"-h"}, 0, "Usage: notifier [flags]", ""},
+		{[]string{"--no-such-flag"}, 1, "", "flag provided but not defined: -no-such-flag (see --help)"},
 	}
-	if want := "pushpoll notifier " + stampedVersion + " (commit " + stampedCommit + ", go"; !strings.HasPrefix(string(out), want) {
-		t.Fatalf("--version printed %q, want it to start with %q", out, want)
+	for _, c := range cases {
+		t.Run(strings.Join(c.args, " "), func(t *testing.T) {
+			var stdout, stderr bytes.Buffer
+			cmd := exec.Command(bin, c.args...)
+			cmd.Stdout, cmd.Stderr = &stdout, &stderr
+			err := cmd.Run()
+			code := 0
+			if exit, ok := err.(*exec.ExitError); ok {
+				code = exit.ExitCode()
+			} else if err != nil {
+				t.Fatal(err)
+			}
+			if code != c.wantCode {
+				t.Errorf("exit %d, want %d; stderr %q", code, c.wantCode, stderr.String())
+			}
+			if !strings.HasPrefix(stdout.String(), c.wantStdout) || (c.wantStdout == "" && stdout.Len() > 0) {
+				t.Errorf("stdout %q, want it to start with %q", stdout.String(), c.wantStdout)
+			}
+			if c.wantStderr == "" && stderr.Len() > 0 || !strings.Contains(stderr.String(), c.wantStderr) {
+				t.Errorf("stderr %q, want %q", stderr.String(), c.wantStderr)
+			}
+		})
 	}
-	// Without -ldflags, the version Go recorded (a test binary has none).
-	var buf bytes.Buffer
-	if err := run(context.Background(), []string{"--version"}, env(nil), &buf); err != nil || !strings.HasPrefix(buf.String(), "pushpoll notifier ") {
-		t.Fatalf("run --version: %v, %q", err, buf.String())
+}
+
+// Without -ldflags, a build reports the source tree's version.
+func TestVersionUnstamped(t *testing.T) {
+	var stdout, stderr bytes.Buffer
+	if err := run(context.Background(), []string{"--version"}, env(nil), &stdout, &stderr); err != nil {
+		t.Fatal(err)
+	}
+	if want := "pushpoll notifier " + version.Default + " (commit "; !strings.HasPrefix(stdout.String(), want) || stderr.Len() > 0 {
+		t.Fatalf("stdout %q, stderr %q; want stdout to start with %q", stdout.String(), stderr.String(), want)
 	}
 }
 

@@ -1,6 +1,7 @@
 package version
 
 import (
+	"regexp"
 	"runtime/debug"
 	"testing"
 )
@@ -8,7 +9,7 @@ import (
 func TestGet(t *testing.T) {
 	recorded := func() (*debug.BuildInfo, bool) {
 		return &debug.BuildInfo{
-			Main: debug.Module{Version: "v1.2.3"},
+			Main: debug.Module{Version: "v0.0.0-20261207100000-abc123abc123+dirty"},
 			Settings: []debug.BuildSetting{
 				{Key: "vcs.revision", Value: "abc123"},
 				{Key: "vcs.modified", Value: "true"},
@@ -22,9 +23,11 @@ func TestGet(t *testing.T) {
 		read            func() (*debug.BuildInfo, bool)
 		want            Info
 	}{
-		{"recorded by go build", "", "", recorded, Info{Version: "v1.2.3", Commit: "abc123+dirty"}},
-		{"set by -ldflags", "v2.0.0", "def456", recorded, Info{Version: "v2.0.0", Commit: "def456"}},
-		{"nothing known", "", "", none, Info{Version: "(devel)", Commit: "unknown"}},
+		// Go's pseudo-version is not the release; Default is.
+		{"plain go build in a checkout", "", "", recorded, Info{Version: Default, Commit: "abc123+dirty"}},
+		{"set by -ldflags", "2.0.0", "def456", recorded, Info{Version: "2.0.0", Commit: "def456"}},
+		{"version by -ldflags, commit by go", "2.0.0", "", recorded, Info{Version: "2.0.0", Commit: "abc123+dirty"}},
+		{"nothing known", "", "", none, Info{Version: Default, Commit: "unknown"}},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -33,5 +36,14 @@ func TestGet(t *testing.T) {
 				t.Errorf("got %+v, want %+v", got, c.want)
 			}
 		})
+	}
+}
+
+// Default is what CHANGELOG.md and the packages name; it must stay a plain
+// semantic version (no leading v, no build metadata) for them to agree.
+func TestDefaultIsSemver(t *testing.T) {
+	semver := regexp.MustCompile(`^(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)(-[0-9A-Za-z.-]+)?$`)
+	if !semver.MatchString(Default) {
+		t.Fatalf("Default = %q is not a semantic version", Default)
 	}
 }

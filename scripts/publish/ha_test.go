@@ -1,8 +1,12 @@
 package publish_test
 
 import (
+	"bufio"
+	"bytes"
 	"context"
+	"fmt"
 	"net/url"
+	"os/exec"
 	"strconv"
 	"strings"
 	"testing"
@@ -137,4 +141,95 @@ func (s *shardSub) next(t *testing.T) string {
 		t.Fatalf("got %s, want smessage", kind)
 	}
 	return data
+}
+
+// The Node helper's Sentinel client follows a failover by itself: one
+// process connects once, bumps, and after the sentinels promote the replica
+// its next bump lands on the new master. (node-redis 4 had no Sentinel
+// client: the helper looked the master up once, and kept writing to the
+// demoted one, which refuses writes.)
+func TestNodeFollowsSentinelFailover(t *testing.T) {
+	if testing.Short() {
+		t.Skip("real redis-server and sentinels, and a failover")
+	}
+	nodeReady(t)
+	set := redistest.StartSentinels(t)
+	// One bump per line read on stdin, one answer per line on stdout.
+	const script = `
+import * as pp from "./node/pushpoll.mjs";
+import { createInterface } from "node:readline";
+const { redis } = await pp.connect(process.argv[1]);
+pp.configure({ redis });
+for await (const line of createInterface({ input: process.stdin })) {
+  const [topic, v] = line.split(" ");
+  try { console.log(String(await pp.bump(topic, v))); } catch (err) { console.log("error " + err.message); }
+}
+await redis.close();
+`
+	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, "node", "--input-type=module", "-e", script, set.URL)
+	stdin, err := cmd.StdinPipe()
+	must(t, err)
+	stdout, err := cmd.StdoutPipe()
+	must(t, err)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	must(t, cmd.Start())
+	defer func() {
+		stdin.Close()
+		if err := cmd.Wait(); err != nil {
+			t.Errorf("node: %v\n%s", err, stderr.String())
+		}
+	}()
+	answers := bufio.NewScanner(stdout)
+	bump := func(topic, v string) string {
+		t.Helper()
+		if _, err := fmt.Fprintf(stdin, "%s %s\n", topic, v); err != nil {
+			t.Fatalf("write: %v\n%s", err, stderr.String())
+		}
+		if !answers.Scan() {
+			t.Fatalf("node stopped answering: %v\n%s", answers.Err(), stderr.String())
+		}
+		return answers.Text()
+	}
+
+	if got := bump("ha:failover", "1"); got != "true" {
+		t.Fatalf("first bump: %q", got)
+	}
+	if got := get(t, set.Master, "pushpoll:ha:failover"); got != "1" {
+		t.Fatalf("master holds %q, want 1", got)
+	}
+	if _, err := set.Sentinels[0].Do("SENTINEL", "FAILOVER", redistest.MasterName); err != nil {
+		t.Fatalf("SENTINEL FAILOVER: %v", err)
+	}
+	// Until the sentinels have demoted the old master, both accept writes (a
+	// bump there would be lost when it resyncs): wait for the demotion.
+	deadline := time.Now().Add(60 * time.Second)
+	for set.MasterAddr() != set.Replica.Addr || !strings.Contains(info(t, set.Master), "role:slave") {
+		if time.Now().After(deadline) {
+			t.Fatal("the sentinels did not swap master and replica within 60 s")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	// The same process, the same client: a command sent while node-redis
+	// learns of the switch may fail once; it must not keep failing.
+	var got string
+	for v := 2; time.Now().Before(deadline); v++ {
+		if got = bump("ha:failover", strconv.Itoa(v)); got == "true" {
+			if held := get(t, set.Replica, "pushpoll:ha:failover"); held != strconv.Itoa(v) {
+				t.Fatalf("the new master holds %q, want %d", held, v)
+			}
+			return
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	t.Fatalf("no bump reached the new master within 60 s; last answer %q", got)
+}
+
+// info is the replication section of INFO, "" when the server does not answer.
+func info(t *testing.T, s *redistest.Server) string {
+	t.Helper()
+	out, _ := s.Do("INFO", "replication")
+	return out
 }

@@ -76,10 +76,10 @@ func helpers() []helper {
 		},
 		{
 			name:  "node",
-			cli:   []string{"node", "pushpoll.mjs"},
+			cli:   []string{"node", "node/pushpoll.mjs"},
 			ready: nodeReady,
 			numericSub: []string{"node", "--input-type=module", "-e",
-				`import * as pp from "./pushpoll.mjs"; pp.configure({ secret: process.argv[1] }); process.stdout.write(pp.token({ sub: 42, topics: ["project:42"] }));`, secret},
+				`import * as pp from "./node/pushpoll.mjs"; pp.configure({ secret: process.argv[1] }); process.stdout.write(pp.token({ sub: 42, topics: ["project:42"] }));`, secret},
 		},
 		{
 			name:  "python",
@@ -142,15 +142,16 @@ var (
 				return fmt.Errorf("%s not found: install Node.js 18 or later with npm", bin)
 			}
 		}
-		if fileExists("node_modules/redis/package.json") && fileExists("node_modules/jsonwebtoken/package.json") {
+		if fileExists("node/node_modules/redis/package.json") && fileExists("node/node_modules/jsonwebtoken/package.json") {
 			return nil
 		}
 		// npm ci fetches from the registry; five minutes covers a slow mirror.
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 		defer cancel()
 		cmd := exec.CommandContext(ctx, "npm", "ci", "--no-audit", "--no-fund")
+		cmd.Dir = "node"
 		if out, err := cmd.CombinedOutput(); err != nil {
-			return fmt.Errorf("npm ci in scripts/publish: %v\n%s", err, out)
+			return fmt.Errorf("npm ci in scripts/publish/node: %v\n%s", err, out)
 		}
 		return nil
 	})

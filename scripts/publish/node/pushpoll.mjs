@@ -1,11 +1,12 @@
+#!/usr/bin/env node
 // pushpoll: tell pushpoll notifiers that a topic changed, and mint the tokens
-// that let a browser listen for those hints. Needs the npm packages redis
-// (node-redis v4) and jsonwebtoken.
+// that let a browser listen for those hints. Needs node-redis 5 or later and
+// jsonwebtoken (the npm package pushpoll-publisher depends on both).
 //
-//   import * as pushpoll from "./pushpoll.mjs";
+//   import * as pushpoll from "pushpoll-publisher";
 //   const { redis, cluster } = await pushpoll.connect(process.env.PUSHPOLL_REDIS_URL); // any --redis-url form
 //   pushpoll.configure({
-//     redis, cluster,                             // or your own connected node-redis v4 client
+//     redis, cluster,                             // or your own connected node-redis client, Sentinel or cluster
 //     prefix: "pushpoll:",                        // the notifier's --channel-prefix
 //     secret: process.env.PUSHPOLL_TOKEN_SECRET,  // the notifier's --token-secret
 //     audience: "pushpoll",                       // the notifier's --token-audience
@@ -17,7 +18,8 @@
 // ERR_PUSHPOLL_INVALID_ARG before anything is sent (bump rejects its promise);
 // Redis failures reject with node-redis's errors.
 //
-// Run as a program, it is the command-line publisher the project's tests drive:
+// Run as a program (pushpoll-publish once installed), it is the command-line
+// publisher the project's tests drive:
 //
 //   node pushpoll.mjs bump <redis-url> <topic> <version>        prints true or false
 //   node pushpoll.mjs token <secret> <sub> <topic,topic> <ttl>  prints the token
@@ -30,7 +32,7 @@ import { createHash } from "node:crypto";
 import { realpathSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import jwt from "jsonwebtoken";
-import { createClient, createCluster } from "redis";
+import { createClient, createCluster, createSentinel } from "redis";
 
 // SCRIPT is notifier/publish.lua, byte for byte, embedded so that this file
 // works on its own inside an app. The project's tests fail if the two drift.
@@ -89,7 +91,9 @@ function invalid(message) {
 
 // configure sets the connection and settings for every later call. redis may
 // be omitted in a process that only mints tokens, secret in one that only bumps.
-// cluster: true says that redis is a node-redis cluster (createCluster): bumps
+// redis is a connected node-redis client (createClient), Sentinel client
+// (createSentinel) or cluster (createCluster).
+// cluster: true says that redis is a node-redis cluster: bumps
 // then announce with SPUBLISH on the topic's shard. connect builds either from
 // a --redis-url.
 export function configure({ redis = null, cluster = false, prefix = "pushpoll:", secret = null, audience = "pushpoll" } = {}) {
@@ -107,11 +111,11 @@ const REDIS_URL = /^(rediss?)(-sentinel|-cluster)?:\/\/(?:([^@/]*)@)?([^@/?#]+)(
 //   redis[s]://[[user]:password@]host:port[/db]
 //   redis[s]-sentinel://[[user]:password@]host:port[,host:port...]/<master-name>[/<db>]
 //   redis[s]-cluster://[[user]:password@]host:port[,host:port...]
-// The credentials are the data nodes'; sentinels are asked without them.
-// node-redis v4 has no Sentinel client: the master is looked up once (each
-// sentinel in turn, checked with ROLE), so after a failover a long-running
-// process calls connect again. socket is merged into node-redis's socket
-// options (e.g. { reconnectStrategy: false }).
+// The credentials are the data nodes'; sentinels are asked without them. A
+// Sentinel URL gives node-redis's Sentinel client, which follows failovers by
+// itself: a long-running process connects once. socket is merged into
+// node-redis's socket options (e.g. { reconnectStrategy: false }). Close the
+// client with redis.close() (or redis.destroy()).
 export async function connect(url, { socket = {} } = {}) {
   const m = REDIS_URL.exec(String(url));
   if (!m) throw invalid("the Redis URL must be redis[s]://, redis[s]-sentinel:// or redis[s]-cluster:// (see connect)");
@@ -133,51 +137,31 @@ export async function connect(url, { socket = {} } = {}) {
   });
   const segments = path ? path.split("/") : [];
   const tls = scheme === "rediss";
-  const open = async (options) => {
-    const client = createClient(options);
-    // node-redis emits connection errors as events and also rejects the
-    // pending call; the rejection is what gets reported.
-    client.on("error", () => {});
-    await client.connect();
-    return client;
-  };
   const database = (s) => (s ? Number(s) : 0);
+  let redis;
   if (kind === undefined) {
     if (nodes.length > 1) throw invalid("several hosts need redis-sentinel:// or redis-cluster://");
-    return { redis: await open({ ...auth, database: database(segments[0]), socket: { ...nodes[0], tls, ...socket } }), cluster: false };
-  }
-  if (kind === "-cluster") {
+    redis = createClient({ ...auth, database: database(segments[0]), socket: { ...nodes[0], tls, ...socket } });
+  } else if (kind === "-cluster") {
     if (segments.length > 0) throw invalid("a cluster URL takes no database");
-    const redis = createCluster({
+    redis = createCluster({
       rootNodes: nodes.map((n) => ({ socket: { ...n, tls } })),
       defaults: { ...auth, socket: { tls, ...socket } },
     });
-    redis.on("error", () => {});
-    await redis.connect();
-    return { redis, cluster: true };
+  } else {
+    if (!segments[0]) throw invalid("the master name is missing from the redis-sentinel:// URL");
+    redis = createSentinel({
+      name: segments[0],
+      sentinelRootNodes: nodes,
+      nodeClientOptions: { ...auth, database: database(segments[1]), socket: { tls, ...socket } },
+      sentinelClientOptions: { socket: { tls, ...socket } },
+    });
   }
-  if (!segments[0]) throw invalid("the master name is missing from the redis-sentinel:// URL");
-  const errors = [];
-  for (const sentinel of nodes) {
-    try {
-      const s = await open({ socket: { ...sentinel, tls, ...socket } });
-      let addr;
-      try {
-        addr = await s.sendCommand(["SENTINEL", "GET-MASTER-ADDR-BY-NAME", segments[0]]);
-      } finally {
-        await s.disconnect(); // sentinels know no QUIT
-      }
-      if (!Array.isArray(addr)) throw new Error(`no master named ${segments[0]}`);
-      const redis = await open({ ...auth, database: database(segments[1]), socket: { host: addr[0], port: Number(addr[1]), tls, ...socket } });
-      const role = await redis.sendCommand(["ROLE"]);
-      if (role[0] === "master") return { redis, cluster: false };
-      await redis.quit();
-      throw new Error(`${addr[0]}:${addr[1]} is a ${role[0]}, not the master`);
-    } catch (err) {
-      errors.push(`sentinel ${sentinel.host}:${sentinel.port}: ${err?.message ?? err}`);
-    }
-  }
-  throw new Error(`no sentinel led to a live master: ${errors.join("; ")}`);
+  // node-redis emits connection errors as events and also rejects the
+  // pending call; the rejection is what gets reported.
+  redis.on("error", () => {});
+  await redis.connect();
+  return { redis, cluster: kind === "-cluster" };
 }
 
 function current() {
@@ -270,7 +254,7 @@ async function main(argv) {
       configure({ redis: client, cluster, prefix });
       console.log(String(await bump(topic, version)));
     } finally {
-      await client.quit();
+      await client.close();
     }
   } else if (command === "token" && args.length === 4) {
     const [secret, sub, topics, ttl] = args;
