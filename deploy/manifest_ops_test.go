@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"io"
+	"net"
 	"os"
 	"regexp"
 	"strconv"
@@ -186,6 +187,11 @@ func checkOperatorKit(t *testing.T, docs map[string]doc) {
 	})
 
 	t.Run("admin port only from the monitoring namespace", func(t *testing.T) {
+		for _, cidr := range strings.Split(env["PUSHPOLL_TRUSTED_PROXIES"].str("value"), ",") {
+			if _, _, err := net.ParseCIDR(strings.TrimSpace(cidr)); err != nil {
+				t.Errorf("PUSHPOLL_TRUSTED_PROXIES %q: %v (behind the ingress every socket would count against its address)", cidr, err)
+			}
+		}
 		if env["PUSHPOLL_ADMIN_LISTEN"].str("value") != ":9090" {
 			t.Fatalf("PUSHPOLL_ADMIN_LISTEN = %q", env["PUSHPOLL_ADMIN_LISTEN"].str("value"))
 		}

@@ -13,9 +13,9 @@ import (
 // rate limiter (s.debug) keyed by event and outcome, which keeps a sample
 // of each kind with a count of what it held back.
 //
-// The address logged is the socket's peer: behind a balancer that is the
-// balancer. (The client's own address from X-Forwarded-For, for trusted
-// proxies only, comes with --trusted-proxies and internal/clientip.)
+// Both addresses are logged: remote, the socket's peer (behind a balancer,
+// the balancer), and client, the address internal/clientip resolved
+// (X-Forwarded-For from --trusted-proxies only).
 
 // debugEvery is the gap between two debug lines of one kind: a hundred a
 // second is enough to follow a handful of clients by hand, and bounded
@@ -32,7 +32,8 @@ func (s *Server) connected(sk *socket, c socketio.Conn) {
 	s.m.handshakes.WithLabelValues(transport).Inc()
 	if s.debugOn() {
 		s.debug.Log(slog.LevelDebug, "connect", "socket connected",
-			slog.String("sid", sk.id), slog.String("transport", transport), slog.String("remote", c.RemoteAddr()))
+			slog.String("sid", sk.id), slog.String("transport", transport), slog.String("remote", c.RemoteAddr()),
+			slog.String("client", c.Header().Get(clientHeader)))
 	}
 }
 

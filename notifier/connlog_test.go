@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"log/slog"
 	"strings"
 	"sync"
@@ -76,7 +77,8 @@ func TestDebugLogsEachConnectSubscribeAndDisconnect(t *testing.T) {
 			}
 		}
 	}
-	if l := seen["socket connected"]; l == nil || l["transport"] != "websocket" || !strings.HasPrefix(l["remote"].(string), "127.0.0.1:") {
+	if l := seen["socket connected"]; l == nil || l["transport"] != "websocket" || !strings.HasPrefix(l["remote"].(string), "127.0.0.1:") ||
+		!strings.HasPrefix(fmt.Sprint(l["client"]), "127.0.0.1") {
 		t.Errorf("connect line = %v", l)
 	}
 	if l := seen["subscribe granted"]; l == nil || l["granted"] != 1.0 || l["denied"] != 1.0 {
