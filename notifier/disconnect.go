@@ -41,6 +41,9 @@ const (
 	// DisconnectCap: refused right after connecting, over --max-sockets or
 	// the per-client cap.
 	DisconnectCap
+	// DisconnectNeverSubscribed: it held no granted topic within
+	// --subscribe-timeout of connecting.
+	DisconnectNeverSubscribed
 	// DisconnectServerClosed: the node closed it for none of the reasons
 	// above. Nothing does today; a count here means a close path that
 	// forgot to say why.
@@ -50,16 +53,17 @@ const (
 )
 
 var disconnectNames = [numDisconnectReasons]string{
-	DisconnectClientClosed:   "client_closed",
-	DisconnectPingTimeout:    "ping_timeout",
-	DisconnectSlow:           "slow",
-	DisconnectWriteError:     "write_error",
-	DisconnectTransportError: "transport_error",
-	DisconnectProtocolError:  "protocol_error",
-	DisconnectDrain:          "drain",
-	DisconnectServerShutdown: "server_shutdown",
-	DisconnectCap:            "cap",
-	DisconnectServerClosed:   "server_closed",
+	DisconnectClientClosed:    "client_closed",
+	DisconnectPingTimeout:     "ping_timeout",
+	DisconnectSlow:            "slow",
+	DisconnectWriteError:      "write_error",
+	DisconnectTransportError:  "transport_error",
+	DisconnectProtocolError:   "protocol_error",
+	DisconnectDrain:           "drain",
+	DisconnectServerShutdown:  "server_shutdown",
+	DisconnectCap:             "cap",
+	DisconnectNeverSubscribed: "never_subscribed",
+	DisconnectServerClosed:    "server_closed",
 }
 
 // String is the reason's metric label and log value.

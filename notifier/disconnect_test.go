@@ -38,7 +38,7 @@ func TestDisconnectReasons(t *testing.T) {
 	cfg.PingInterval, cfg.PingTimeout = time.Second, 2*time.Second
 	cfg.MaxFrameBytes = 256
 	n := startNode(t, cfg)
-	for _, r := range []string{"client_closed", "ping_timeout", "slow", "write_error", "transport_error", "protocol_error", "drain", "server_shutdown", "cap", "server_closed"} {
+	for _, r := range []string{"client_closed", "ping_timeout", "slow", "write_error", "transport_error", "protocol_error", "drain", "server_shutdown", "cap", "never_subscribed", "server_closed"} {
 		if got := metric(t, n, `pushpoll_disconnects_total{reason="`+r+`"}`); got == "" {
 			t.Errorf("reason %s not exported before its first close", r)
 		}
@@ -81,5 +81,18 @@ func TestDisconnectReasons(t *testing.T) {
 	}
 	if got := metricValue(t, n, `pushpoll_handshakes_total{transport="polling"}`); got != 1 {
 		t.Errorf("polling handshakes = %v, want 1", got)
+	}
+}
+
+// A socket that never subscribes is closed after --subscribe-timeout, with
+// its own reason.
+func TestDisconnectNeverSubscribed(t *testing.T) {
+	cfg := testConfig()
+	cfg.SubscribeTimeout = time.Second
+	n := startNode(t, cfg)
+	rawSocket(t, n)
+	waitFor(t, 10*time.Second, "idle socket closed", func() bool { return disconnects(t, n, "never_subscribed") == 1 })
+	if got := disconnects(t, n, "server_closed"); got != 0 {
+		t.Errorf("server_closed = %v", got)
 	}
 }
