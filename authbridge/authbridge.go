@@ -77,6 +77,9 @@ type Config struct {
 	CallbackMaxTTL        time.Duration // cap on any answer's lifetime; default 1h
 	CallbackSessionCookie string        // the cookie that names the user when an answer has no sub; empty: none
 	HTTPClient            *http.Client  // optional, used as given; default: a pooled keep-alive client that never follows redirects
+	// OnCallback, if set, is told the result (Callback* constants) and
+	// duration of every request to CallbackURL.
+	OnCallback func(result string, took time.Duration)
 }
 
 const (

@@ -7,9 +7,11 @@ import (
 	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
+	"os"
 	"strings"
 	"time"
 
@@ -37,6 +39,7 @@ type callbackClient struct {
 	defaultTTL, maxTTL time.Duration
 	// sessionCookie names the cookie that identifies the user (who).
 	sessionCookie string
+	observe       func(result string, took time.Duration) // Config.OnCallback
 	// flight makes concurrent subscribes with one credential (a reconnect
 	// storm after a deploy) share a single call to the app.
 	flight singleflight.Group
@@ -80,6 +83,7 @@ func newCallbackClient(cfg Config) *callbackClient {
 		client:  client,
 		cache:   newGrantCache(cfg.CallbackCacheEntries),
 
+		observe:       cfg.OnCallback,
 		defaultTTL:    cfg.CallbackDefaultTTL,
 		maxTTL:        cfg.CallbackMaxTTL,
 		sessionCookie: cfg.CallbackSessionCookie,
@@ -251,7 +255,11 @@ const maxSubBytes = 256
 
 // call makes one request to the app. The errors wrap ErrNotAuthorized or
 // ErrAuthUnavailable.
-func (c *callbackClient) call(ctx context.Context, req Request, now time.Time) (callbackGrant, error) {
+func (c *callbackClient) call(ctx context.Context, req Request, now time.Time) (_ callbackGrant, err error) {
+	start, result := time.Now(), CallbackUnreachable
+	if c.observe != nil {
+		defer func() { c.observe(result, time.Since(start)) }()
+	}
 	// The flight serves every waiter, so one of them going away must not
 	// cancel it for the others; the timeout still bounds it.
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), c.timeout)
@@ -275,6 +283,9 @@ func (c *callbackClient) call(ctx context.Context, req Request, now time.Time) (
 	}
 	resp, err := c.client.Do(hreq)
 	if err != nil {
+		if errors.Is(err, context.DeadlineExceeded) || os.IsTimeout(err) {
+			result = CallbackTimeout
+		}
 		return callbackGrant{}, fmt.Errorf("%w: %w", ErrAuthUnavailable, err)
 	}
 	defer func() {
@@ -285,12 +296,15 @@ func (c *callbackClient) call(ctx context.Context, req Request, now time.Time) (
 	switch {
 	case resp.StatusCode == http.StatusOK:
 	case resp.StatusCode >= 400 && resp.StatusCode < 500:
+		result = CallbackDenied
 		return callbackGrant{}, fmt.Errorf("%w: status %d", ErrNotAuthorized, resp.StatusCode)
 	default:
 		// 5xx is the app failing; anything else (a redirect, a 204) is not
 		// the contract, and neither says the credential is bad.
+		result = CallbackFailed
 		return callbackGrant{}, fmt.Errorf("%w: status %d", ErrAuthUnavailable, resp.StatusCode)
 	}
+	result = CallbackBadAnswer
 	var ans callbackResponse
 	if err := json.NewDecoder(io.LimitReader(resp.Body, maxCallbackBody)).Decode(&ans); err != nil {
 		return callbackGrant{}, fmt.Errorf("%w: decode answer: %w", ErrAuthUnavailable, err)
@@ -299,11 +313,26 @@ func (c *callbackClient) call(ctx context.Context, req Request, now time.Time) (
 		// An answer without topics is a broken endpoint, not a refusal.
 		return callbackGrant{}, fmt.Errorf("%w: answer has no topics", ErrAuthUnavailable)
 	}
+	result = CallbackOK
 	if len(ans.Sub) > maxSubBytes {
+		result = CallbackBadAnswer
 		return callbackGrant{}, fmt.Errorf("%w: answer's sub is %d bytes, limit %d", ErrAuthUnavailable, len(ans.Sub), maxSubBytes)
 	}
 	return callbackGrant{grants: compileGrants(ans.Topics), expires: now.Add(c.lifetime(ans.TTL)), sub: ans.Sub}, nil
 }
+
+// Results of one callback request, for Config.OnCallback.
+const (
+	CallbackOK          = "ok"          // 200 with topics
+	CallbackDenied      = "denied"      // 4xx: the credential is refused
+	CallbackFailed      = "failed"      // 5xx or a status outside the contract
+	CallbackBadAnswer   = "bad_answer"  // 200 whose body is not the contract
+	CallbackTimeout     = "timeout"     // no answer within CallbackTimeout
+	CallbackUnreachable = "unreachable" // no connection, or it broke
+)
+
+// CallbackResults lists every result, for metrics that start at zero.
+var CallbackResults = []string{CallbackOK, CallbackDenied, CallbackFailed, CallbackBadAnswer, CallbackTimeout, CallbackUnreachable}
 
 // lifetime turns the app's ttl in seconds into how long its answer holds:
 // the default when the answer names none (absent, 0 or less), capped at the

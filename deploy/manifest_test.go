@@ -133,12 +133,18 @@ func loadManifests(t *testing.T) map[string]object {
 		} else if err != nil {
 			t.Fatalf("kubernetes/pushpoll.yaml: %v", err)
 		}
-		if _, dup := out[o.Kind]; dup {
-			t.Fatalf("two %ss", o.Kind)
+		// The objects named pushpoll by kind; others (Service
+		// pushpoll-script) by kind/name.
+		key := o.Kind
+		if o.Metadata.Name != "pushpoll" {
+			key += "/" + o.Metadata.Name
 		}
-		out[o.Kind] = o
+		if _, dup := out[key]; dup {
+			t.Fatalf("two %ss", key)
+		}
+		out[key] = o
 	}
-	for _, kind := range []string{"Deployment", "Service", "PodDisruptionBudget"} {
+	for _, kind := range []string{"Deployment", "Service", "Service/pushpoll-script", "PodDisruptionBudget", "NetworkPolicy", "HorizontalPodAutoscaler"} {
 		if _, ok := out[kind]; !ok {
 			t.Fatalf("kubernetes/pushpoll.yaml has no %s", kind)
 		}

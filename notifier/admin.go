@@ -11,11 +11,12 @@ import (
 // every node: through Redis when there is one (key and channel
 // pushpoll:mode), else on this node alone.
 func (s *Server) handleMode(w http.ResponseWriter, r *http.Request) {
-	if s.cfg.AdminSecret == "" {
+	secret := s.adminSecret.get()
+	if secret == "" {
 		writeError(w, http.StatusNotFound, "admin API is off: start the notifier with --admin-secret")
 		return
 	}
-	if !bearerOK(r, s.cfg.AdminSecret) {
+	if !bearerOK(r, secret) {
 		writeError(w, http.StatusUnauthorized, "missing or wrong bearer admin secret")
 		return
 	}

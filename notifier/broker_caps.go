@@ -17,7 +17,7 @@ func newBroker(cfg Config, node string, log *slog.Logger) (Broker, error) {
 	if cfg.RedisURL == "" {
 		return NewLocalBroker(), nil
 	}
-	opt := RedisOptions{URL: cfg.RedisURL, Prefix: cfg.ChannelPrefix, NodeID: node, Logger: log}
+	opt := RedisOptions{URL: cfg.RedisURL, Creds: cfg.redisCreds, TLSConfig: cfg.redisTLS, SentinelCreds: cfg.sentinelCreds, VersionTTL: cfg.VersionTTL, Prefix: cfg.ChannelPrefix, NodeID: node, Logger: log}
 	u, err := redisx.Parse(cfg.RedisURL)
 	if err != nil {
 		return nil, err

@@ -75,6 +75,7 @@ const (
 func NewClusterBroker(opt RedisOptions) (*ClusterBroker, error) {
 	opt = opt.withDefaults()
 	u, err := redisx.Parse(opt.URL)
+	u.Creds, u.TLSConfig = opt.Creds, opt.TLSConfig
 	if err != nil {
 		return nil, err
 	}

@@ -33,7 +33,7 @@ func (b *ClusterBroker) Publish(ctx context.Context, topic string, v, ts int64) 
 			raised = err == nil
 			return err
 		}
-		n, err := redis.Int(b.eval(ctx, c, asking, key, v, payload, "SPUBLISH"))
+		n, err := redis.Int(b.eval(ctx, c, asking, key, append([]any{v, payload}, ttlArgs("SPUBLISH", b.opt.VersionTTL)...)...))
 		raised = n == 1
 		return err
 	})
@@ -94,7 +94,7 @@ func (b *ClusterBroker) pipelinePublish(ctx context.Context, addr string, items 
 			if bp.V == 0 {
 				err = c.Send("SPUBLISH", key, payload)
 			} else {
-				err = b.script.SendHash(c, key, bp.V, payload, "SPUBLISH")
+				err = b.script.SendHash(c, append([]any{key, bp.V, payload}, ttlArgs("SPUBLISH", b.opt.VersionTTL)...)...)
 			}
 			if err != nil {
 				return err

@@ -2,6 +2,7 @@ package notifier
 
 import (
 	"context"
+	"crypto/tls"
 	_ "embed"
 	"errors"
 	"fmt"
@@ -25,9 +26,19 @@ var PublishScript string
 
 // RedisOptions tunes the Redis broker. Zero values take the defaults noted.
 type RedisOptions struct {
-	URL    string // redis:// or rediss:// (one server) or redis-sentinel:// (redisx.Parse)
-	Prefix string // channel and key prefix, default "pushpoll:"
-	Logger *slog.Logger
+	URL string // redis:// or rediss:// (one server) or redis-sentinel:// (redisx.Parse)
+	// Creds, when set, are the URL's credentials as they change at run time
+	// (--redis-url-file, --redis-password-file).
+	Creds *redisx.Credentials
+	// TLSConfig and SentinelCreds are --redis-tls-* and
+	// --redis-sentinel-password-file (redisx.URL).
+	TLSConfig     *tls.Config
+	SentinelCreds *redisx.Credentials
+	// VersionTTL, when positive, expires each version key that long after
+	// its last raise (--version-ttl; publish.lua's ARGV[4]).
+	VersionTTL time.Duration
+	Prefix     string // channel and key prefix, default "pushpoll:"
+	Logger     *slog.Logger
 
 	// PingEvery is how often the subscriber connection is probed, default
 	// 1s. ReadTimeout, default 3×PingEvery, must exceed it: a link that has
@@ -133,6 +144,7 @@ func NewRedisBroker(opt RedisOptions) (*RedisBroker, error) {
 	if u.Kind == redisx.Cluster {
 		return nil, errors.New("a redis-cluster:// URL needs the cluster broker")
 	}
+	u.Creds, u.TLSConfig, u.SentinelCreds = opt.Creds, opt.TLSConfig, opt.SentinelCreds
 	b := &RedisBroker{
 		opt:    opt,
 		url:    u,
@@ -195,7 +207,7 @@ func (b *RedisBroker) Publish(ctx context.Context, topic string, v, ts int64) (b
 			raised = err == nil
 			return err
 		}
-		n, err := redis.Int(b.script.DoContext(ctx, conn, key, v, payload))
+		n, err := redis.Int(b.script.DoContext(ctx, conn, append([]any{key, v, payload}, ttlArgs("PUBLISH", b.opt.VersionTTL)...)...))
 		raised = n == 1
 		return err
 	})

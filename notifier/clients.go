@@ -72,7 +72,7 @@ func (s *Server) admit(sk *socket, addr string) bool {
 	sk.idle = time.AfterFunc(s.cfg.SubscribeTimeout, func() {
 		if !sk.subscribed.Load() {
 			s.m.wireRejected.WithLabelValues("no subscribe").Inc()
-			_ = sk.conn.Close()
+			sk.closeFor(DisconnectNeverSubscribed)
 		}
 	})
 	if n := s.clients.add(addr); s.caps.perClient > 0 && n > s.caps.perClient {

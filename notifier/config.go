@@ -1,28 +1,55 @@
 package notifier
 
 import (
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
 
 	"github.com/pushpoll/pushpoll/internal/clientip"
 	"github.com/pushpoll/pushpoll/internal/redisx"
+	"github.com/pushpoll/pushpoll/internal/socketio"
 )
 
 // Config is every setting of a node. cmd/notifier fills it from flags and
 // their environment twins (DESIGN §7); Default holds the defaults.
 type Config struct {
 	Listen string
+	// AdminListen moves /metrics, the admin API and (with Pprof) the
+	// profiler off the public listener to this address; empty keeps them
+	// on Listen.
+	AdminListen string
+	Pprof       bool // /debug/pprof/ on AdminListen
 	// AdvertiseURL is where the other nodes reach this one to forward
 	// polling requests for its sessions; empty derives it from the
 	// listener (see defaultAdvertiseURL).
-	AdvertiseURL  string
-	RedisURL      string // empty: in-process broker, single node
-	ChannelPrefix string
-	TokenSecret   string
+	AdvertiseURL string
+	RedisURL     string // empty: in-process broker, single node
+	// RedisURLFile holds RedisURL instead; RedisPasswordFile the password
+	// (it overrides the URL's). Both are read again within SecretPoll of a
+	// change: new credentials reach every connection dialled after it
+	// (redis_secrets.go).
+	RedisURLFile, RedisPasswordFile string
+	// VersionTTL expires version keys this long after their last raise; 0
+	// keeps them for ever. A subscriber of a topic without a key is then
+	// told to poll (unknown), since the key may have expired.
+	VersionTTL time.Duration
+	// RedisTLS configures rediss:// connections beyond the system roots.
+	RedisTLS RedisTLS
+	// SentinelPasswordFile holds the sentinels' own password, read again
+	// within SecretPoll of a change.
+	SentinelPasswordFile string
+	// What New resolved from the above (redis_secrets.go, redis_tls.go).
+	redisURL                  redisx.URL
+	redisCreds, sentinelCreds *redisx.Credentials
+	redisTLS                  *tls.Config
+	ChannelPrefix             string
+	TokenSecret               string
 	// TokenSecretFile holds more HS256 secrets, one per line, all accepted
 	// and read again on ReloadKeys: how secrets rotate.
 	TokenSecretFile string
@@ -37,11 +64,17 @@ type Config struct {
 	TokenAudience               string
 	PublishSecret               string // empty: HTTP publish off
 	AdminSecret                 string // empty: admin API off
-	AllowedOrigins              []string
-	Mode                        string // push, shadow or poll
-	FastInterval                time.Duration
-	SlowInterval                time.Duration
-	DrainTimeout                time.Duration
+	// PublishSecretFile and AdminSecretFile hold those secrets instead,
+	// read again within SecretPoll of a change (secretfile.go).
+	PublishSecretFile, AdminSecretFile string
+	// SecretPoll is how often secret and key files are read again; 0 is
+	// defaultSecretPoll. Tests shorten it.
+	SecretPoll     time.Duration
+	AllowedOrigins []string
+	Mode           string // push, shadow or poll
+	FastInterval   time.Duration
+	SlowInterval   time.Duration
+	DrainTimeout   time.Duration
 	// HintThrottle is the per-topic fan-out window (throttle.go); 0 sends
 	// every bump at once.
 	HintThrottle time.Duration
@@ -187,6 +220,30 @@ func (c *Config) Validate() error {
 			errs = append(errs, err)
 		}
 	}
+	if c.RedisURL != "" && c.RedisURLFile != "" {
+		errs = append(errs, errors.New("--redis-url and --redis-url-file exclude each other"))
+	}
+	if c.RedisPasswordFile != "" && c.RedisURL == "" && c.RedisURLFile == "" {
+		errs = append(errs, errors.New("--redis-password-file needs --redis-url or --redis-url-file"))
+	}
+	if c.VersionTTL != 0 {
+		if c.RedisURL == "" && c.RedisURLFile == "" {
+			errs = append(errs, errors.New("--version-ttl needs Redis (--redis-url): the in-process broker keeps no table"))
+		}
+		if c.VersionTTL < time.Hour || c.VersionTTL > 365*24*time.Hour || c.VersionTTL%time.Second != 0 {
+			errs = append(errs, fmt.Errorf("--version-ttl %s is out of range: whole seconds between 1h and 8760h (a year), or 0 for none", c.VersionTTL))
+		}
+	}
+	if c.AdminListen != "" {
+		if err := validListenAddr(c.AdminListen); err != nil {
+			errs = append(errs, fmt.Errorf("--admin-listen: %w", err))
+		} else if c.AdminListen == c.Listen {
+			errs = append(errs, errors.New("--admin-listen must differ from --listen: the point is a port the balancer does not reach"))
+		}
+	}
+	if c.Pprof && c.AdminListen == "" {
+		errs = append(errs, errors.New("--pprof needs --admin-listen: profiles are never served on the public listener"))
+	}
 	if c.AdvertiseURL != "" {
 		if err := validAdvertiseURL(c.AdvertiseURL); err != nil {
 			errs = append(errs, err)
@@ -244,6 +301,12 @@ func (c *Config) Validate() error {
 	if c.NodeSecret != "" && c.NodeSecretFile != "" {
 		errs = append(errs, errors.New("--node-secret and --node-secret-file exclude each other"))
 	}
+	if c.PublishSecret != "" && c.PublishSecretFile != "" {
+		errs = append(errs, errors.New("--publish-secret and --publish-secret-file exclude each other"))
+	}
+	if c.AdminSecret != "" && c.AdminSecretFile != "" {
+		errs = append(errs, errors.New("--admin-secret and --admin-secret-file exclude each other"))
+	}
 	if c.PublishSecret != "" && len(c.PublishSecret) < 16 {
 		errs = append(errs, errors.New("--publish-secret must be at least 16 characters"))
 	}
@@ -254,11 +317,29 @@ func (c *Config) Validate() error {
 		if o == "*" {
 			continue
 		}
-		if u, err := url.Parse(o); err != nil || u.Scheme == "" || u.Host == "" || u.Path != "" {
-			errs = append(errs, fmt.Errorf("--allowed-origins: %q is not an origin like https://app.example.com", o))
+		if err := socketio.CheckOrigin(o); err != nil {
+			errs = append(errs, fmt.Errorf("--allowed-origins: %w", err))
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// validListenAddr accepts what net.Listen("tcp", …) does for a server:
+// [host]:port with a port number from 0 to 65535.
+func validListenAddr(a string) error {
+	host, port, err := net.SplitHostPort(a)
+	if err == nil && strings.ContainsAny(host, "/ ") {
+		err = errors.New("bad host")
+	}
+	if err == nil {
+		if n, perr := strconv.Atoi(port); perr != nil || n < 0 || n > 65535 {
+			err = errors.New("bad port")
+		}
+	}
+	if err != nil {
+		return fmt.Errorf("%q is not an address like 127.0.0.1:9090 or :9090 (%v)", a, err)
+	}
+	return nil
 }
 
 type durationBound struct {

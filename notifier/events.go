@@ -34,6 +34,12 @@ type socketEvents struct {
 	// (clients.go).
 	admit   func(sk *socket, client string) bool
 	release func(sk *socket)
+
+	// connected, disconnected and subscribed count and log each socket's
+	// life (connlog.go).
+	connected    func(sk *socket, c socketio.Conn)
+	disconnected func(sk *socket)
+	subscribed   func(sk *socket, ack subscribeAck)
 }
 
 func (s *socketEvents) currentMode() modeMsg           { return s.trust.currentMode() }
@@ -50,11 +56,12 @@ func (s *socketEvents) onConnect(c socketio.Conn) *socket {
 	sk.onWrite = func(hints int) { s.m.hintsSent.Add(float64(hints)) }
 	sk.limiter = newBucket(s.cfg.SubscribeBurst, s.cfg.SubscribeEvery)
 	sk.reports = newBucket(2*reportBurst, s.cfg.FastInterval/reportBurst)
+	s.connected(sk, c)
 	admitted := s.admit(sk, h.Get(clientHeader))
 	s.hub.addSocket(sk)
 	sk.setMode(s.currentMode())
 	if !admitted {
-		_ = c.Close() // Disconnect follows, with sk
+		sk.closeFor(DisconnectCap) // Disconnect follows, with sk
 	}
 	return sk
 }
@@ -63,6 +70,7 @@ func (s *socketEvents) onDisconnect(sk *socket) {
 	if sk != nil {
 		s.release(sk)
 		s.hub.removeSocket(sk)
+		s.disconnected(sk)
 	}
 }
 
@@ -89,7 +97,11 @@ type subscribeAck struct {
 func (s *socketEvents) onSubscribe(sk *socket, raw json.RawMessage) json.RawMessage {
 	done := make(chan json.RawMessage, 1)
 	s.work.run(func() {
-		ack, err := json.Marshal(s.subscribe(sk, raw))
+		a := s.subscribe(sk, raw)
+		if sk != nil {
+			s.subscribed(sk, a)
+		}
+		ack, err := json.Marshal(a)
 		if err != nil { // a subscribeAck always encodes
 			panic(err)
 		}
@@ -249,6 +261,7 @@ func (s *socketEvents) catchUp(ctx context.Context, sk *socket, topics []string)
 		s.hub.observe(t, v)
 		sk.hint(t, v)
 	}
+	unknownPoll(s.cfg.VersionTTL, sk, topics, versions)
 	return true
 }
 

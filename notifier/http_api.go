@@ -15,14 +15,22 @@ func (s *Server) handleHealth(w http.ResponseWriter, _ *http.Request) {
 // handleReady fails while draining or while the broker link is down, so a
 // load balancer stops sending new sockets here.
 func (s *Server) handleReady(w http.ResponseWriter, _ *http.Request) {
+	if why := s.ready(); why != "" {
+		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": why})
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
+}
+
+// ready is "" when the node takes new sockets, else why not.
+func (s *Server) ready() string {
 	switch {
 	case s.draining.Load():
-		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "draining"})
+		return "draining"
 	case !s.broker.Up():
-		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "broker down"})
-	default:
-		writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
+		return "broker down"
 	}
+	return ""
 }
 
 func writeJSON(w http.ResponseWriter, code int, v any) {

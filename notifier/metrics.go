@@ -30,6 +30,8 @@ type metrics struct {
 	grantsRevoked   prometheus.Counter
 	modeChanges     prometheus.Counter
 	linkTransitions *prometheus.CounterVec
+	secretReloads   *prometheus.CounterVec
+	opsMetrics
 }
 
 func newMetrics(s *Server) *metrics {
@@ -73,12 +75,17 @@ func newMetrics(s *Server) *metrics {
 	m.keyReloads = counterVec(f, "pushpoll_token_key_reloads_total", "Token key reloads (SIGHUP), by result: ok or failed (the old keys stay).", "result")
 	m.shadowIgnored = counterVec(f, "pushpoll_shadow_reports_ignored_total", "Shadow reports not counted, by reason: not in shadow mode, topic not held, rate limited (per socket), credential rate limited (per credential, across its sockets), bad report.", "reason")
 	m.linkTransitions = counterVec(f, "pushpoll_broker_link_changes_total", "Broker link going down or up.", "state")
+	m.secretReloads = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "pushpoll_secret_file_reloads_total",
+		Help: "Secret and key files read again after a change, by flag and result: ok, or failed (unreadable or refused; the value in use stays)."}, []string{"flag", "result"})
+	f(m.secretReloads)
 	m.latency = histogram(f, "pushpoll_publish_to_emit_seconds", "From the publisher's ts to the hint being handed to the socket.",
 		[]float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5})
 	m.shadowLead = histogram(f, "pushpoll_shadow_lead_seconds", "How much earlier a hint came than the poll that found its change (shadow mode).",
 		[]float64{.1, .25, .5, 1, 2.5, 5, 10, 30, 60})
 	m.drainSeconds = prometheus.NewGauge(prometheus.GaugeOpts{Name: "pushpoll_drain_seconds", Help: "Duration of the last drain."})
 	f(m.drainSeconds)
+	m.opsMetrics = newOpsMetrics(f, s)
+	m.startAtZero()
 	return m
 }
 

@@ -27,11 +27,12 @@ type publishItem struct {
 // bearer publisher secret. Every item is checked before any is published,
 // so a 400 means nothing was published.
 func (s *Server) handlePublish(w http.ResponseWriter, r *http.Request) {
-	if s.cfg.PublishSecret == "" {
+	secret := s.publishSecret.get()
+	if secret == "" {
 		writeError(w, http.StatusNotFound, "HTTP publish is off: start the notifier with --publish-secret")
 		return
 	}
-	if !bearerOK(r, s.cfg.PublishSecret) {
+	if !bearerOK(r, secret) {
 		writeError(w, http.StatusUnauthorized, "missing or wrong bearer publisher secret")
 		return
 	}

@@ -3,7 +3,6 @@ package notifier
 import (
 	"context"
 	"encoding/json"
-	"fmt"
 	"io"
 	"log/slog"
 	"net"
@@ -13,7 +12,6 @@ import (
 	"time"
 
 	"github.com/gorilla/mux"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/pushpoll/pushpoll/authbridge"
 	"github.com/pushpoll/pushpoll/internal/clientip"
@@ -35,12 +33,19 @@ type Server struct {
 	sio     *socketio.Server
 	m       *metrics
 	router  *mux.Router
-	work    *workers      // runs subscribes off the socket reader goroutines
-	writers *writerPool   // empties socket mailboxes (writer.go)
-	hints   *hintThrottle // per-topic fan-out throttle (throttle.go)
-	events  *socketEvents // what sockets do (events.go)
-	node    string        // this node's id, the prefix of its session ids
-	peers   *peers        // the other nodes; nil on the in-process broker
+	work    *workers        // runs subscribes off the socket reader goroutines
+	writers *writerPool     // empties socket mailboxes (writer.go)
+	hints   *hintThrottle   // per-topic fan-out throttle (throttle.go)
+	events  *socketEvents   // what sockets do (events.go)
+	node    string          // this node's id, the prefix of its session ids
+	peers   *peers          // the other nodes; nil on the in-process broker
+	debug   *ratelog.Logger // per-connection debug lines (connlog.go)
+	// publishSecret and adminSecret are the bearer secrets in use: a
+	// watched file may replace them (secretfile.go).
+	publishSecret, adminSecret secret
+	files                      []*watchedFile // read again every SecretPoll
+	// adminRouter serves --admin-listen (routes.go); nil without it.
+	adminRouter *mux.Router
 
 	caps     caps              // connection bounds fitted to the host (budget.go)
 	clientIP clientip.Resolver // who a request's client is (--trusted-proxies)
@@ -49,6 +54,9 @@ type Server struct {
 	flag     modeFlag   // the feature flag
 	trust    *linkTrust // what the broker's link events allow this node to promise (trust.go)
 	draining atomic.Bool
+	// closingAll is set once the drain is over and the node closes the
+	// sockets that remain (their reason is server_shutdown).
+	closingAll atomic.Bool
 
 	httpServer *http.Server
 }
@@ -69,8 +77,16 @@ func New(cfg Config) (*Server, error) {
 	}
 	s.clientIP, _ = clientip.ParseTrusted(cfg.TrustedProxies) // checked by Validate
 	s.warn = ratelog.New(s.log, 10*time.Second)
+	s.debug = ratelog.New(s.log, debugEvery)
 	s.flag.Swap(Mode(cfg.Mode)) // Validate checked it
 	s.node = socketio.NewNodeID()
+	if err := readRedisSecrets(&cfg); err != nil {
+		return nil, err
+	}
+	s.cfg = cfg
+	if cfg.RedisTLS.InsecureSkipVerify {
+		s.log.Warn("--redis-tls-insecure-skip-verify: the Redis server's certificate is not checked; for development only")
+	}
 
 	broker, err := newBroker(cfg, s.node, log)
 	if err != nil {
@@ -97,6 +113,7 @@ func New(cfg Config) (*Server, error) {
 		CallbackMaxTTL:     cfg.CallbackMaxTTL,
 
 		CallbackSessionCookie: cfg.CallbackSessionCookie,
+		OnCallback:            func(result string, took time.Duration) { s.m.callbackDone(result, took) },
 	})
 	if err != nil {
 		return nil, err
@@ -107,6 +124,9 @@ func New(cfg Config) (*Server, error) {
 	s.trust = &linkTrust{cfg: cfg, log: s.log, hub: s.hub, broker: s.broker, flag: &s.flag}
 	s.m = newMetrics(s)
 	s.trust.m = s.m
+	if err := s.loadSecrets(); err != nil {
+		return nil, err
+	}
 	s.hints = newHintThrottle(cfg.HintThrottle, s.fanOut, s.m.hintsThrottled.Inc)
 	// Enough workers to keep both cores busy verifying tokens in a storm
 	// while a few wait on Redis; more would only hold grown stacks.
@@ -121,6 +141,7 @@ func New(cfg Config) (*Server, error) {
 		trust: s.trust, m: s.m, work: s.work, writers: s.writers,
 		reports: newReportLimits(2*reportBurst, cfg.FastInterval/reportBurst),
 		admit:   s.admit, release: s.release,
+		connected: s.connected, disconnected: s.disconnected, subscribed: s.subscribed,
 	}
 
 	sioCfg := s.socketConfig()
@@ -144,17 +165,7 @@ func New(cfg Config) (*Server, error) {
 		return nil, err
 	}
 
-	r := mux.NewRouter()
-	r.PathPrefix("/socket.io/").Handler(s.clientGate(s.sio))
-	r.HandleFunc("/v1/publish", s.handlePublish).Methods(http.MethodPost)
-	r.HandleFunc("/v1/admin/mode", s.handleMode).Methods(http.MethodGet, http.MethodPost)
-	r.HandleFunc("/healthz", s.handleHealth).Methods(http.MethodGet, http.MethodHead)
-	r.HandleFunc("/readyz", s.handleReady).Methods(http.MethodGet, http.MethodHead)
-	r.HandleFunc("/pushpoll.js", s.serveAsset(shimScript)).Methods(http.MethodGet, http.MethodHead)
-	r.HandleFunc("/pushpoll.js.map", s.serveAsset(shimMap)).Methods(http.MethodGet, http.MethodHead)
-	r.HandleFunc("/pushpoll.mjs", s.serveAsset(shimModule)).Methods(http.MethodGet, http.MethodHead)
-	r.Handle("/metrics", promhttp.HandlerFor(s.m.reg, promhttp.HandlerOpts{})).Methods(http.MethodGet)
-	s.router = r
+	s.router, s.adminRouter = s.routes()
 	return s, nil
 }
 
@@ -189,6 +200,18 @@ func (s *Server) Router() *mux.Router { return s.router }
 // order (README, Operations: drain on deploy). It returns nil after a clean
 // shutdown.
 func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
+	return s.ServeAdmin(ctx, ln, nil)
+}
+
+// ServeAdmin is Serve with the admin listener (--admin-listen) given by the
+// caller; nil listens on Config.AdminListen when it is set.
+func (s *Server) ServeAdmin(ctx context.Context, ln, adminLn net.Listener) error {
+	stopAdmin, err := s.serveAdmin(adminLn)
+	if err != nil {
+		return err
+	}
+	defer stopAdmin()
+	defer s.watchFiles()()
 	brokerCtx, stopBroker := context.WithCancel(context.Background())
 	brokerDone := make(chan struct{})
 	go func() {
@@ -221,7 +244,7 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	}
 	served := make(chan error, 1)
 	go func() { served <- s.httpServer.Serve(ln) }()
-	s.log.Info("listening", "addr", ln.Addr().String(), "broker", fmt.Sprintf("%T", s.broker), "mode", s.cfg.Mode, "node", s.node, "advertise", advertised,
+	s.log.Info("listening", "addr", ln.Addr().String(), "broker", brokerName(s.broker), "mode", s.cfg.Mode, "node", s.node, "advertise", advertised,
 		"max_sockets", s.caps.sockets, "max_sockets_per_client", s.caps.perClient, "max_http_conns", s.caps.httpConns)
 
 	select {
@@ -290,7 +313,7 @@ func (s *Server) shutdown() {
 	start := time.Now()
 	s.draining.Store(true)
 	n, _ := s.hub.counts()
-	s.log.Info("draining", "sockets", n, "within", s.cfg.DrainTimeout.String())
+	s.log.Info("draining", "sockets", n, "within_ms", s.cfg.DrainTimeout.Milliseconds())
 	// Clients reconnect after a random delay up to `within`; leave them some
 	// of the window to actually do it before we close what remains.
 	within := s.cfg.DrainTimeout * 2 / 3
@@ -305,10 +328,11 @@ func (s *Server) shutdown() {
 	// Close every connection the wire accepted, including half-done
 	// handshakes and upgrades, and release held long-poll GETs, which
 	// http.Server.Shutdown would otherwise wait on.
+	s.closingAll.Store(true)
 	s.sio.CloseAll()
 	s.m.drainSeconds.Set(time.Since(start).Seconds())
 	n, _ = s.hub.counts()
-	s.log.Info("drained", "took", time.Since(start).Round(time.Millisecond), "closed", n)
+	s.log.Info("drained", "took_ms", time.Since(start).Milliseconds(), "closed", n)
 }
 
 // SetMode changes the feature flag at run time and tells every socket.

@@ -42,6 +42,15 @@ type socket struct {
 	// Decision.Credential): shadow reports are limited per credential.
 	credential atomic.Pointer[string]
 
+	// wire is the connection as socketio has it, for what only it knows:
+	// why it ended, its transport, its peer. Nil in unit tests.
+	wire socketio.Conn
+	// closedFor is the DisconnectReason+1 of the node's own close; 0 until
+	// the node closes the socket.
+	closedFor atomic.Uint32
+	// since is when it connected, for the disconnect log line.
+	since time.Time
+
 	// onWrite is told how many hints each delivered batch carried.
 	onWrite func(hints int)
 	// limiter bounds subscribes; only the socket's reader goroutine uses it.

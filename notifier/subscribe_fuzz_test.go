@@ -17,6 +17,9 @@ type fakeSIOConn struct{ fakeConn }
 
 func (c *fakeSIOConn) ID() string          { return "fuzz" }
 func (c *fakeSIOConn) Header() http.Header { return http.Header{} }
+func (c *fakeSIOConn) Err() error          { return nil }
+func (c *fakeSIOConn) Transport() string   { return "websocket" }
+func (c *fakeSIOConn) RemoteAddr() string  { return "192.0.2.1:1234" }
 
 const fuzzSecret = "fuzz-secret-0123456789abcdef0123456789"
 

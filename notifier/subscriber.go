@@ -99,7 +99,7 @@ func (l *subscriber) run(ctx context.Context, h BrokerHandler) {
 			backoff = l.opt.BackoffMin // it was a healthy link, not a flapping one
 		}
 		delay := backoff/2 + rand.N(backoff/2+1)
-		l.log.Warn(l.kind+" link lost, reconnecting", "err", err, "retry_in", delay)
+		l.log.Warn(l.kind+" link lost, reconnecting", "err", err, "retry_in_ms", delay.Milliseconds())
 		select {
 		case <-ctx.Done():
 			return

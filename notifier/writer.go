@@ -156,7 +156,7 @@ func (s *socket) flush(w *writer) {
 			return
 		}
 		if err != nil {
-			_ = s.conn.Close()
+			s.closeFor(writeFailure(err))
 		}
 	}
 }
@@ -172,11 +172,11 @@ func (s *socket) stalled(o outbox) {
 		err = s.send(&w, true)
 	}
 	if err != nil {
-		_ = s.conn.Close()
+		s.closeFor(writeFailure(err))
 	}
 	for s.take(&w) {
 		if err := s.send(&w, true); err != nil {
-			_ = s.conn.Close()
+			s.closeFor(writeFailure(err))
 		}
 	}
 }

@@ -91,7 +91,14 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	case opts.dev:
 		fmt.Fprintf(stderr, "pushpoll notifier (dev) on http://%s\n", displayAddr(ln.Addr()))
 	}
-	return srv.Serve(ctx, ln)
+	var adminLn net.Listener
+	if cfg.AdminListen != "" {
+		if adminLn, err = net.Listen("tcp", cfg.AdminListen); err != nil {
+			ln.Close()
+			return fmt.Errorf("--admin-listen %s: %w", cfg.AdminListen, err)
+		}
+	}
+	return srv.ServeAdmin(ctx, ln, adminLn)
 }
 
 // devListen is where --dev and --demo listen when --listen is not given.
@@ -137,17 +144,32 @@ func parseConfig(args []string, getenv func(string) string, help io.Writer) (not
 		fs.Float64Var(p, name, *p, help)
 		settings = append(settings, setting{name, env, help})
 	}
+	boolean := func(p *bool, name, env, help string) {
+		fs.BoolVar(p, name, *p, help)
+		settings = append(settings, setting{name, env, help})
+	}
 	maxPublish := int(cfg.MaxPublishBytes)
 
-	str(&cfg.Listen, "listen", "PUSHPOLL_LISTEN", "HTTP address: socket.io, publish API, health, metrics")
+	str(&cfg.Listen, "listen", "PUSHPOLL_LISTEN", "HTTP address: socket.io, publish API, /pushpoll.js, health, and metrics and the admin API unless --admin-listen is set")
+	str(&cfg.AdminListen, "admin-listen", "PUSHPOLL_ADMIN_LISTEN", "[host]:port for /metrics, /v1/admin/… and --pprof, which then answer 404 on --listen; /healthz and /readyz answer on both; must differ from --listen")
+	boolean(&cfg.Pprof, "pprof", "PUSHPOLL_PPROF", "serve Go's profiler at /debug/pprof/ on --admin-listen (required); off by default")
 	str(&cfg.AdvertiseURL, "advertise-url", "PUSHPOLL_ADVERTISE_URL", "base URL where the other nodes reach this one to forward polling requests for its sessions; default http://<listen host, or this host's first interface address>:<port>")
 	str(&cfg.RedisURL, "redis-url", "PUSHPOLL_REDIS_URL", "redis[s]://[[user]:password@]host:port[/db], redis[s]-sentinel://[[user]:password@]host:port[,host:port…]/<master-name>[/<db>] or redis[s]-cluster://[[user]:password@]host:port[,host:port…]; empty runs the in-process broker (single node)")
 	str(&cfg.NodeSecret, "node-secret", "PUSHPOLL_NODE_SECRET", "secret shared by the nodes (at least 32 characters): they sign the polling requests they forward to each other, and refuse unsigned ones; empty: forwarding is not authenticated (prefer the environment variable or the file)")
 	str(&cfg.NodeSecretFile, "node-secret-file", "PUSHPOLL_NODE_SECRET_FILE", "file of node secrets, one per line: the first signs, all verify (rotation)")
+	str(&cfg.RedisURLFile, "redis-url-file", "PUSHPOLL_REDIS_URL_FILE", "file holding --redis-url (excludes it); a changed password or user in it reaches new connections within 10s, other changes need a restart")
+	str(&cfg.RedisPasswordFile, "redis-password-file", "PUSHPOLL_REDIS_PASSWORD_FILE", "file holding the Redis password (one line), overriding the URL's; read again within 10s of a change, for new connections")
+	str(&cfg.SentinelPasswordFile, "redis-sentinel-password-file", "PUSHPOLL_REDIS_SENTINEL_PASSWORD_FILE", "file holding the sentinels' own password (requirepass in sentinel.conf), with a redis-sentinel:// URL; read again within 10s of a change")
+	str(&cfg.RedisTLS.CAFile, "redis-tls-ca-file", "PUSHPOLL_REDIS_TLS_CA_FILE", "PEM file of CA certificates that sign the Redis servers' (rediss:// only); default: the system's roots")
+	str(&cfg.RedisTLS.CertFile, "redis-tls-cert-file", "PUSHPOLL_REDIS_TLS_CERT_FILE", "PEM client certificate for Redis servers that require one (tls-auth-clients), with --redis-tls-key-file")
+	str(&cfg.RedisTLS.KeyFile, "redis-tls-key-file", "PUSHPOLL_REDIS_TLS_KEY_FILE", "PEM private key of --redis-tls-cert-file")
+	str(&cfg.RedisTLS.ServerName, "redis-tls-server-name", "PUSHPOLL_REDIS_TLS_SERVER_NAME", "name the Redis certificate must carry; default: the host in the URL (or the address a sentinel or the cluster gives)")
+	boolean(&cfg.RedisTLS.InsecureSkipVerify, "redis-tls-insecure-skip-verify", "PUSHPOLL_REDIS_TLS_INSECURE_SKIP_VERIFY", "DEVELOPMENT ONLY: accept any Redis server certificate (anyone on the path can read and forge hints)")
+	dur(&cfg.VersionTTL, "version-ttl", "PUSHPOLL_VERSION_TTL", "expire each topic's version key this long after its last bump (whole seconds, 1h to 8760h; 0 keeps them for ever); a subscriber of a topic without a key is then told to poll once")
 	str(&cfg.ChannelPrefix, "channel-prefix", "PUSHPOLL_CHANNEL_PREFIX", "Redis channel and version key = prefix + topic")
 	str(&cfg.TokenSecret, "token-secret", "PUSHPOLL_TOKEN_SECRET", "HS256 secret shared with the app (prefer the environment variable)")
-	str(&cfg.TokenSecretFile, "token-secret-file", "PUSHPOLL_TOKEN_SECRET_FILE", "file of HS256 secrets, one per line, all accepted; read again on SIGHUP (key rotation)")
-	str(&cfg.TokenPublicKeyFile, "token-public-key", "PUSHPOLL_TOKEN_PUBLIC_KEY", "PEM file with RSA, ECDSA P-256 or Ed25519 public keys (one or more blocks): RS256, ES256 or EdDSA instead of HS256; read again on SIGHUP")
+	str(&cfg.TokenSecretFile, "token-secret-file", "PUSHPOLL_TOKEN_SECRET_FILE", "file of HS256 secrets, one per line, all accepted; read again on SIGHUP and within 10s of a change (key rotation); a bad file keeps the old keys")
+	str(&cfg.TokenPublicKeyFile, "token-public-key", "PUSHPOLL_TOKEN_PUBLIC_KEY", "PEM file with RSA, ECDSA P-256 or Ed25519 public keys (one or more blocks): RS256, ES256 or EdDSA instead of HS256; read again on SIGHUP and within 10s of a change")
 	str(&cfg.AuthCallbackURL, "auth-callback-url", "PUSHPOLL_AUTH_CALLBACK_URL", "callback mode: the app's authorize endpoint, asked when a subscribe carries no token")
 	dur(&cfg.CallbackTTL, "auth-callback-ttl", "PUSHPOLL_AUTH_CALLBACK_TTL", "lifetime of a callback answer without ttl: its grant expires then and the client subscribes again")
 	dur(&cfg.CallbackMaxTTL, "auth-callback-max-ttl", "PUSHPOLL_AUTH_CALLBACK_MAX_TTL", "cap on any callback answer's ttl: a credential revoked in the app stops receiving hints within it")
@@ -155,7 +177,9 @@ func parseConfig(args []string, getenv func(string) string, help io.Writer) (not
 	str(&cfg.TokenAudience, "token-audience", "PUSHPOLL_TOKEN_AUDIENCE", "required aud claim")
 	str(&cfg.PublishSecret, "publish-secret", "PUSHPOLL_PUBLISH_SECRET", "bearer secret for POST /v1/publish; empty turns HTTP publish off")
 	str(&cfg.AdminSecret, "admin-secret", "PUSHPOLL_ADMIN_SECRET", "bearer secret for the admin API (/v1/admin/mode); empty turns it off")
-	str(&origins, "allowed-origins", "PUSHPOLL_ALLOWED_ORIGINS", "comma list of browser origins, or *; empty allows same origin only; requests without Origin pass")
+	str(&cfg.PublishSecretFile, "publish-secret-file", "PUSHPOLL_PUBLISH_SECRET_FILE", "file holding --publish-secret (one line, ≥16 characters); read again within 10s of a change, a bad file keeps the old secret")
+	str(&cfg.AdminSecretFile, "admin-secret-file", "PUSHPOLL_ADMIN_SECRET_FILE", "file holding --admin-secret (one line, ≥16 characters); read again within 10s of a change, a bad file keeps the old secret")
+	str(&origins, "allowed-origins", "PUSHPOLL_ALLOWED_ORIGINS", "comma list of browser origins (https://app.example.com), wildcard origins (https://*.example.com: its subdomains, same scheme and port), or *; empty allows same origin only; requests without Origin pass")
 	str(&cfg.Mode, "mode", "PUSHPOLL_MODE", "starting mode: push, shadow or poll")
 	dur(&cfg.FastInterval, "fast-interval", "PUSHPOLL_FAST_INTERVAL", "poll interval told to clients when push is not trusted")
 	dur(&cfg.SlowInterval, "slow-interval", "PUSHPOLL_SLOW_INTERVAL", "poll interval told to clients while push is healthy")
@@ -267,7 +291,7 @@ func devDefaults(cfg *notifier.Config, stderr io.Writer) error {
 		cfg.TokenSecret = randomHex(32)
 		fmt.Fprintf(stderr, "dev mode, for local trials only: generated --token-secret %s\n", cfg.TokenSecret)
 	}
-	if cfg.PublishSecret == "" {
+	if cfg.PublishSecret == "" && cfg.PublishSecretFile == "" {
 		cfg.PublishSecret = randomHex(16)
 		fmt.Fprintf(stderr, "dev mode, for local trials only: generated --publish-secret %s\n", cfg.PublishSecret)
 	}

@@ -110,6 +110,15 @@ func TestBadSettingsNameTheFlag(t *testing.T) {
 		// A number without its unit: the message says what a duration is.
 		`"5" has no unit: use a duration such as 5s, 1m or 250ms`: {"--fast-interval", "5"},
 		`"soon" is not a duration: use one such as 5s`:            {"--drain-timeout", "soon"},
+		"--admin-listen":                          {"--admin-listen", "9090"},
+		"--pprof needs --admin-listen":            {"--pprof"},
+		"--publish-secret-file":                   {"--publish-secret-file", "/nonexistent"},
+		"--admin-secret-file":                     {"--admin-secret-file", "/nonexistent"},
+		"--redis-url-file":                        {"--redis-url-file", "/nonexistent"},
+		"--redis-password-file needs --redis-url": {"--redis-password-file", "/nonexistent"},
+		"--version-ttl 1m0s is out of range":      {"--redis-url", "redis://127.0.0.1:1", "--version-ttl", "1m"},
+		"--redis-tls-* need a rediss:// URL":      {"--redis-url", "redis://127.0.0.1:1", "--redis-tls-server-name", "r"},
+		"is not a wildcard origin":                {"--allowed-origins", "https://*.com"},
 	}
 	for want, args := range cases {
 		t.Run(want, func(t *testing.T) {

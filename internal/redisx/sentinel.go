@@ -19,15 +19,24 @@ var ErrNoMaster = errors.New("no sentinel led to a live master")
 const sentinelTimeout = time.Second
 
 // DialSentinel connects to one sentinel. Sentinels are reached with the
-// URL's TLS setting but without its credentials, which belong to the data
-// nodes (a sentinel has its own, rarely set, password).
+// URL's TLS settings but without its credentials, which belong to the data
+// nodes: a sentinel has its own password (SentinelCreds).
 func (u URL) DialSentinel(ctx context.Context, addr string, readTimeout time.Duration) (redis.Conn, error) {
-	return redis.DialContext(ctx, "tcp", addr,
+	opts := append([]redis.DialOption{
 		redis.DialConnectTimeout(sentinelTimeout),
 		redis.DialWriteTimeout(sentinelTimeout),
 		redis.DialReadTimeout(readTimeout),
-		redis.DialUseTLS(u.TLS),
-	)
+	}, u.tlsOptions()...)
+	if u.SentinelCreds != nil {
+		user, password := u.SentinelCreds.Get()
+		if user != "" {
+			opts = append(opts, redis.DialUsername(user))
+		}
+		if password != "" {
+			opts = append(opts, redis.DialPassword(password))
+		}
+	}
+	return redis.DialContext(ctx, "tcp", addr, opts...)
 }
 
 // DialMaster asks the sentinels in turn where the master is, connects to

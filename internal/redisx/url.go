@@ -1,6 +1,7 @@
 package redisx
 
 import (
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"net"
@@ -52,6 +53,25 @@ type URL struct {
 	TLS bool
 	// Master is the master name the sentinels monitor.
 	Master string
+	// Creds, when set, replace Username and Password on every dial: the
+	// password file may be rotated while the node runs.
+	Creds *Credentials
+	// TLSConfig, when set, replaces the default TLS settings (system roots,
+	// server name from the address) on every TLS connection: servers,
+	// masters, cluster nodes and sentinels.
+	TLSConfig *tls.Config
+	// SentinelCreds authenticate to the sentinels, which have their own
+	// password, not the data nodes'; nil sends none.
+	SentinelCreds *Credentials
+}
+
+// SameServers reports whether u and o reach the same servers the same way,
+// whatever their credentials: what a running node can switch to without a
+// restart.
+func (u URL) SameServers(o URL) bool {
+	u.Username, u.Password, u.Creds, u.TLSConfig, u.SentinelCreds = "", "", nil, nil, nil
+	o.Username, o.Password, o.Creds, o.TLSConfig, o.SentinelCreds = "", "", nil, nil, nil
+	return u.String() == o.String() && u.TLS == o.TLS
 }
 
 // ErrURL is wrapped by every error Parse returns.
@@ -166,6 +186,19 @@ func (u URL) String() string {
 	return s
 }
 
+// tlsOptions are the TLS dial options of every connection the URL leads to.
+func (u URL) tlsOptions() []redis.DialOption {
+	if !u.TLS {
+		return []redis.DialOption{redis.DialUseTLS(false)}
+	}
+	opts := []redis.DialOption{redis.DialUseTLS(true)}
+	if u.TLSConfig != nil {
+		// redigo clones it and fills ServerName from the address when empty.
+		opts = append(opts, redis.DialTLSConfig(u.TLSConfig), redis.DialTLSSkipVerify(u.TLSConfig.InsecureSkipVerify))
+	}
+	return opts
+}
+
 // DialOptions are the options for a data connection (a server, a master, a
 // cluster node): credentials, database and TLS, plus connect and write
 // timeouts. The read timeout is the caller's: a subscriber and a pooled
@@ -175,13 +208,17 @@ func (u URL) DialOptions(readTimeout time.Duration) []redis.DialOption {
 		redis.DialConnectTimeout(5 * time.Second),
 		redis.DialWriteTimeout(5 * time.Second),
 		redis.DialReadTimeout(readTimeout),
-		redis.DialUseTLS(u.TLS),
 	}
-	if u.Username != "" {
-		opts = append(opts, redis.DialUsername(u.Username))
+	opts = append(opts, u.tlsOptions()...)
+	user, password := u.Username, u.Password
+	if u.Creds != nil {
+		user, password = u.Creds.Get()
 	}
-	if u.Password != "" {
-		opts = append(opts, redis.DialPassword(u.Password))
+	if user != "" {
+		opts = append(opts, redis.DialUsername(user))
+	}
+	if password != "" {
+		opts = append(opts, redis.DialPassword(password))
 	}
 	if u.DB != 0 {
 		opts = append(opts, redis.DialDatabase(u.DB))

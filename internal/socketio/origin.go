@@ -1,9 +1,12 @@
 package socketio
 
 import (
+	"cmp"
 	"fmt"
+	"net"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 )
 
@@ -13,6 +16,20 @@ import (
 type origins struct {
 	any   bool
 	exact map[string]bool // normalized "scheme://host[:port]"
+	wild  []wildOrigin
+}
+
+// wildOrigin is a pattern like https://*.example.com: any subdomain of
+// example.com, at any depth, on that scheme and port; not example.com
+// itself, not another scheme or port.
+type wildOrigin struct {
+	scheme string
+	suffix string // ".example.com"
+	port   string // "" for the scheme's default
+}
+
+func (w wildOrigin) matches(scheme, host, port string) bool {
+	return scheme == w.scheme && port == w.port && len(host) > len(w.suffix) && strings.HasSuffix(host, w.suffix)
 }
 
 func parseOrigins(list []string) (origins, error) {
@@ -24,16 +41,62 @@ func parseOrigins(list []string) (origins, error) {
 			o.any = true
 			continue
 		}
+		if strings.Contains(s, "*") {
+			w, err := parseWild(s)
+			if err != nil {
+				firstErr = cmp.Or(firstErr, err)
+				continue
+			}
+			o.wild = append(o.wild, w)
+			continue
+		}
 		n, ok := normalizeOrigin(strings.TrimSuffix(s, "/"))
 		if !ok {
-			if firstErr == nil {
-				firstErr = fmt.Errorf("%q is not an origin like https://app.example.com", s)
-			}
+			firstErr = cmp.Or(firstErr, fmt.Errorf("%q is not an origin like https://app.example.com", s))
 			continue
 		}
 		o.exact[n] = true
 	}
 	return o, firstErr
+}
+
+// CheckOrigin says whether s is an entry Config.AllowedOrigins accepts: *,
+// an origin, or a wildcard origin like https://*.example.com.
+func CheckOrigin(s string) error {
+	_, err := parseOrigins([]string{s})
+	return err
+}
+
+// parseWild reads https://*.example.com[:port]. The * must be the whole
+// first label, and at least two labels must follow it: *.com would admit
+// every site under a top-level domain.
+func parseWild(s string) (wildOrigin, error) {
+	bad := func(why string) (wildOrigin, error) {
+		return wildOrigin{}, fmt.Errorf("%q is not a wildcard origin like https://*.example.com: %s", s, why)
+	}
+	scheme, rest, ok := strings.Cut(strings.TrimSuffix(s, "/"), "://")
+	if !ok || (scheme != "http" && scheme != "https") {
+		return bad("the scheme must be http or https")
+	}
+	after, ok := strings.CutPrefix(rest, "*.")
+	if !ok || strings.Contains(after, "*") {
+		return bad("only a whole first label may be *")
+	}
+	n, ok := normalizeOrigin(scheme + "://" + after)
+	if !ok {
+		return bad("the rest is not a host[:port]")
+	}
+	u, _ := url.Parse(n)
+	host := u.Hostname()
+	if net.ParseIP(host) != nil || !strings.Contains(host, ".") {
+		return bad("a wildcard needs a domain of at least two labels after it")
+	}
+	if p := u.Port(); p != "" {
+		if n, err := strconv.Atoi(p); err != nil || n < 1 || n > 65535 {
+			return bad("the port must be 1-65535")
+		}
+	}
+	return wildOrigin{scheme: scheme, suffix: "." + host, port: u.Port()}, nil
 }
 
 // allowed reports whether r may proceed. Requests without Origin come from
@@ -53,8 +116,17 @@ func (o origins) allowed(r *http.Request) bool {
 	if !ok {
 		return false // "null" (sandboxed frames, file://) and garbage
 	}
-	if len(o.exact) > 0 {
-		return o.exact[n]
+	if len(o.exact) > 0 || len(o.wild) > 0 {
+		if o.exact[n] {
+			return true
+		}
+		u, _ := url.Parse(n)
+		for _, w := range o.wild {
+			if w.matches(u.Scheme, u.Hostname(), u.Port()) {
+				return true
+			}
+		}
+		return false
 	}
 	// Same origin: the page is on the scheme and host the request went to.
 	return n == requestOrigin(r)

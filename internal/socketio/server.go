@@ -3,6 +3,7 @@ package socketio
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -11,6 +12,7 @@ import (
 
 	"github.com/googollee/go-socket.io/engineio"
 	"github.com/googollee/go-socket.io/engineio/session"
+	"github.com/gorilla/websocket"
 )
 
 // Conn is one socket.io connection, as handlers see it.
@@ -36,7 +38,23 @@ type Conn interface {
 	// Close ends the connection; the handler's Disconnect follows. It is
 	// safe to call more than once.
 	Close() error
+	// Err says how the connection ended, for Disconnect to record: io.EOF
+	// when the client closed it, an error wrapping ErrProtocol when the
+	// client broke the protocol, a timeout (os.ErrDeadlineExceeded or a
+	// net.Error whose Timeout is true) when the client stopped pinging,
+	// another error when the transport failed, and nil while it is open or
+	// when the server closed it with Close.
+	Err() error
+	// Transport is "websocket" once the session is on one, else "polling".
+	Transport() string
+	// RemoteAddr is the peer's address: the balancer's behind one.
+	RemoteAddr() string
 }
+
+// ErrProtocol is wrapped by Conn.Err when the client sent what the
+// protocol does not allow: a packet the wire refused (ErrRejected too), an
+// event that is not a JSON array, a namespace we do not serve.
+var ErrProtocol = errors.New("socketio: protocol error")
 
 // Handler is what a Server calls for its connections. S is the caller's
 // state for one connection: Connect returns it and every later call for that
@@ -187,11 +205,13 @@ func (d *dispatcher[S]) serve(ec engineio.Conn) {
 	for {
 		_, r, err := ec.NextReader()
 		if err != nil {
+			c.ended(err)
 			return // the session closed itself
 		}
 		err = d.dispatch(c, st, r)
 		_ = r.Close()
 		if err != nil {
+			c.ended(fmt.Errorf("%w: %w", ErrProtocol, err))
 			if d.h.Error != nil {
 				d.h.Error(err)
 			}
@@ -227,9 +247,12 @@ func (d *dispatcher[S]) dispatch(c *conn, st S, r io.Reader) error {
 		return nil // unknown events are ignored, as socket.io does
 	}
 	ack := f(st, arg)
-	if ev.id != nil && c.writePacket(ackPacket(ev.id, ack)) != nil {
-		// Not the client's fault: the next read ends the loop quietly.
-		_ = c.Close()
+	if ev.id != nil {
+		if err := c.writePacket(ackPacket(ev.id, ack)); err != nil {
+			// Not the client's fault: the next read ends the loop quietly.
+			c.ended(err)
+			_ = c.Close()
+		}
 	}
 	return nil
 }
@@ -243,6 +266,8 @@ type conn struct {
 	// ws caches the websocket that carries the session; nil while the
 	// session is on long-polling (or has not been looked up yet).
 	ws atomic.Pointer[wsConn]
+	// err is what ended the reader (Err), stored before Disconnect runs.
+	err atomic.Pointer[error]
 	// polled is a packet TrySend kept for a long-polling session. Only the
 	// one goroutine allowed to send on this Conn touches it.
 	polled []byte
@@ -274,6 +299,48 @@ func (c *conn) disconnected() (any, bool) {
 	}
 	c.gone = true
 	return c.st, c.isSet
+}
+
+// ended records why the reader ended, unless the server closed the
+// connection first (then its reader fails only because of that Close).
+func (c *conn) ended(err error) {
+	c.mu.Lock()
+	gone := c.gone
+	c.mu.Unlock()
+	if gone {
+		return
+	}
+	var closed *websocket.CloseError
+	switch {
+	case errors.Is(err, ErrRejected):
+		err = fmt.Errorf("%w: %w", ErrProtocol, err)
+	case errors.As(err, &closed) && closed.Code != websocket.CloseAbnormalClosure:
+		// A websocket close frame is the client closing, like Engine.IO's
+		// close packet (io.EOF).
+		err = fmt.Errorf("%w: %w", io.EOF, err)
+	}
+	c.err.Store(&err)
+}
+
+func (c *conn) Err() error {
+	if p := c.err.Load(); p != nil {
+		return *p
+	}
+	return nil
+}
+
+func (c *conn) Transport() string {
+	if c.websocket() != nil {
+		return "websocket"
+	}
+	return "polling"
+}
+
+func (c *conn) RemoteAddr() string {
+	if a := c.lib.RemoteAddr(); a != nil {
+		return a.String()
+	}
+	return ""
 }
 
 func (c *conn) ID() string          { return c.lib.ID() }
