@@ -3,6 +3,7 @@ package socketio
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -100,6 +101,9 @@ func (d *dispatcher[S]) loop(c *conn, st S) (left bool) {
 		_ = r.Close()
 		if err != nil {
 			c.ended(fmt.Errorf("%w: %w", ErrProtocol, err))
+			if !errors.Is(err, ErrRejected) {
+				d.set.reject(reasonBadPacket, c.protocol, nil)
+			}
 			if d.h.Error != nil {
 				d.h.Error(err)
 			}
@@ -122,14 +126,18 @@ func (d *dispatcher[S]) dispatch(c *conn, st S, ft session.FrameType, r io.Reade
 	p := m.payload()
 	if c.protocol == protocolEIO4 {
 		if reason := check4(ft, p); reason != "" {
-			d.set.reject(reason, "", nil)
+			d.set.reject(reason, c.protocol, nil)
 			return false, fmt.Errorf("%w: %s", ErrRejected, reason)
 		}
 		if p[0] == '1' && rootNamespace(p[1:]) {
 			return true, nil
 		}
 		if p[0] == '0' {
-			return false, nil // a second CONNECT: connected already
+			// Connected to the root already; other namespaces we refuse.
+			if ns, _, err := parseConnect(ft, p); err != nil || ns != "/" {
+				return false, c.writePacket(connectError(ns, "Invalid namespace"))
+			}
+			return false, nil
 		}
 	}
 	ev, ok, err := parsePacket(p)
@@ -238,7 +246,7 @@ func (d *dispatcher[S]) awaitConnect(s *session4) (json.RawMessage, bool) {
 		auth = bytes.Clone(auth)
 		_ = r.Close()
 		if err != nil {
-			d.set.reject(reasonBadPacket, "", nil)
+			d.set.reject(reasonBadPacket, protocolEIO4, nil)
 			if d.h.Error != nil {
 				d.h.Error(err)
 			}

@@ -2,6 +2,7 @@ package socketio
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -32,6 +33,8 @@ type harness struct {
 	rejects map[string]int
 	slow    atomic.Int64
 	errs    atomic.Int64 // Handler.Error calls
+	// disconnects counts Handler.Disconnect calls.
+	disconnects atomic.Int64
 }
 
 // testPing keeps sessions of raw test clients (which do not ping) alive for
@@ -40,6 +43,8 @@ const (
 	testPingInterval = 5 * time.Second
 	testPingTimeout  = 10 * time.Second
 )
+
+var errDenied = errors.New("denied")
 
 func newHarness(t *testing.T, mod func(*Config)) *harness {
 	t.Helper()
@@ -67,7 +72,16 @@ func newHarness(t *testing.T, mod func(*Config)) *harness {
 			}
 			return c
 		},
-		Error: func(error) { h.errs.Add(1) },
+		// An Engine.IO 4 client whose auth payload says "deny" is refused
+		// with the reason "denied".
+		Auth: func(_ Conn, auth json.RawMessage) error {
+			if strings.Contains(string(auth), "deny") {
+				return errDenied
+			}
+			return nil
+		},
+		Disconnect: func(Conn) { h.disconnects.Add(1) },
+		Error:      func(error) { h.errs.Add(1) },
 		Calls: map[string]func(Conn, json.RawMessage) json.RawMessage{
 			"echo": func(_ Conn, msg json.RawMessage) json.RawMessage { return msg },
 		},
