@@ -193,3 +193,25 @@ func TestEIO4BadInput(t *testing.T) {
 	witness3.echo("still here")
 	witness4.echo("still here")
 }
+
+// TestEIO4ForwardServesAnotherNodesSession: an Engine.IO 4 long-polling
+// session works through a node that does not own it, as behind a balancer
+// without affinity.
+func TestEIO4ForwardServesAnotherNodesSession(t *testing.T) {
+	a, b, reg := cluster(t)
+	c, _ := a.handshake4(t)
+	viaB := &poll4{t: t, h: b, sid: c.sid}
+	if status, body := viaB.post("40"); status != http.StatusOK {
+		t.Fatalf("CONNECT through B: %d %q", status, body)
+	}
+	if got := viaB.get(); len(got) != 1 || !strings.HasPrefix(got[0], `40{"sid":"`) {
+		t.Fatalf("connect answer through B = %q", got)
+	}
+	viaB.echo("through b")
+	if n := reg.count(ForwardOK); n != 4 {
+		t.Errorf("forwarded ok = %d, want 4", n)
+	}
+	if a.srv.Count() != 1 || b.srv.Count() != 0 {
+		t.Errorf("sessions A=%d B=%d, want the one session on A", a.srv.Count(), b.srv.Count())
+	}
+}
