@@ -5,29 +5,35 @@
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { io } from "socket.io-client-v4";
+import { startHAProxy, startNginx } from "./balancers.mjs";
 import { Notifier, buildNotifier, mintToken, publish, startRedis, waitFor } from "./harness.mjs";
 
 const FAST = 1000;
 const SLOW = 30000;
 
 let redis, notifier;
+// Three nodes on the same redis-server, as deploy/'s balancer configurations expect.
+const nodes = [];
 const sockets = new Set();
 
 before(async () => {
   const bin = await buildNotifier();
   redis = await startRedis();
-  notifier = await Notifier.start({ bin, redisUrl: redis.url, fast: `${FAST}ms`, slow: `${SLOW}ms` });
+  for (let i = 0; i < 3; i++) {
+    nodes.push(await Notifier.start({ bin, redisUrl: redis.url, fast: `${FAST}ms`, slow: `${SLOW}ms` }));
+  }
+  notifier = nodes[0];
 });
 
 after(async () => {
   for (const s of sockets) s.close();
-  if (notifier) await notifier.stop();
+  for (const n of nodes) await n.stop();
   if (redis) await redis.stop();
 });
 
 // A client that records every server event from its creation on.
-function client(opts = {}) {
-  const socket = io(notifier.url, { forceNew: true, reconnection: false, ...opts });
+function client(opts = {}, url = notifier.url) {
+  const socket = io(url, { forceNew: true, reconnection: false, ...opts });
   sockets.add(socket);
   const events = [];
   const waiters = new Set();
@@ -112,6 +118,49 @@ for (const [label, opts, final] of transports) {
       assert.equal((await forged.next("connect_error")).message, "bad signature");
       c.close();
       forged.close();
+    });
+  });
+}
+
+// Behind nginx and HAProxy with deploy/'s configurations (no session affinity): long-polling
+// requests land on any node and are forwarded to the session's owner.
+for (const [name, start] of [
+  ["nginx", startNginx],
+  ["haproxy", startHAProxy],
+]) {
+  describe(`socket.io-client 4.8 behind ${name}, no affinity`, () => {
+    let lb;
+    before(async () => {
+      lb = await start(nodes);
+    });
+    after(async () => {
+      if (lb) await lb.stop();
+    });
+
+    test("long-polling subscribes, receives a publish, and its requests are forwarded", async () => {
+      const forwarded = async () => {
+        let sum = 0;
+        for (const n of nodes) sum += (await n.metric('pushpoll_forwarded_requests_total{result="ok"}')) || 0;
+        return sum;
+      };
+      const before = await forwarded();
+      const t = `v4:${name}:lb`;
+      const c = client({ transports: ["polling"], auth: { token: mintToken({ topics: [t] }), topics: { [t]: 1 } } }, lb.url);
+      await c.next("connect");
+      await c.next("mode");
+      await publish(notifier.url, { topic: t, v: 2 });
+      assert.deepEqual(await c.next("stale", hasTopic(t, 2)), { [t]: 2 });
+      assert.ok((await forwarded()) > before, "no request was forwarded: the balancer kept affinity after all");
+      c.close();
+    });
+
+    test("polling then upgrade connects and receives a publish", async () => {
+      const t = `v4:${name}:upgrade`;
+      const c = client({ transports: ["polling", "websocket"], auth: { token: mintToken({ topics: [t] }), topics: { [t]: 1 } } }, lb.url);
+      await c.next("connect");
+      await publish(notifier.url, { topic: t, v: 2 });
+      assert.deepEqual(await c.next("stale", hasTopic(t, 2)), { [t]: 2 });
+      c.close();
     });
   });
 }
