@@ -6,7 +6,7 @@ import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { io } from "socket.io-client-v4";
 import { startHAProxy, startNginx } from "./balancers.mjs";
-import { Notifier, buildNotifier, mintToken, publish, startRedis, waitFor } from "./harness.mjs";
+import { Notifier, buildNotifier, mintToken, publish, recordEvents, startRedis, waitFor } from "./harness.mjs";
 
 const FAST = 1000;
 const SLOW = 30000;
@@ -35,35 +35,10 @@ after(async () => {
 function client(opts = {}, url = notifier.url) {
   const socket = io(url, { forceNew: true, reconnection: false, ...opts });
   sockets.add(socket);
-  const events = [];
-  const waiters = new Set();
-  for (const ev of ["mode", "stale", "connect", "connect_error", "disconnect"]) {
-    socket.on(ev, (msg) => {
-      const e = { ev, msg };
-      events.push(e);
-      for (const w of waiters) w(e);
-    });
-  }
+  const rec = recordEvents(socket, ["mode", "stale", "connect", "connect_error", "disconnect"]);
   return {
     socket,
-    next(ev, pred = () => true, timeout = 5000) {
-      const found = events.find((e) => e.ev === ev && pred(e.msg));
-      if (found) return Promise.resolve(found.msg);
-      return new Promise((resolve, reject) => {
-        const timer = setTimeout(() => {
-          waiters.delete(w);
-          reject(new Error(`no ${ev} within ${timeout} ms; got ${JSON.stringify(events)}`));
-        }, timeout);
-        const w = (e) => {
-          if (e.ev === ev && pred(e.msg)) {
-            clearTimeout(timer);
-            waiters.delete(w);
-            resolve(e.msg);
-          }
-        };
-        waiters.add(w);
-      });
-    },
+    next: (ev, pred, timeout = 5000) => rec.next(ev, pred, timeout),
     close() {
       socket.close();
       sockets.delete(socket);

@@ -2,7 +2,6 @@ package socketio
 
 import (
 	"encoding/json"
-	"fmt"
 	"net/http"
 	"net/url"
 	"strings"
@@ -117,11 +116,5 @@ func (c *poll4) post(packets ...string) (int, string) {
 func (c *poll4) echo(msg string) {
 	c.t.Helper()
 	c.id++
-	if status, body := c.post(fmt.Sprintf(`42%d["echo",%q]`, c.id, msg)); status != http.StatusOK {
-		c.t.Fatalf("echo POST: %d %q", status, body)
-	}
-	want := fmt.Sprintf(`43%d[%q]`, c.id, msg)
-	if got := c.get(); len(got) != 1 || got[0] != want {
-		c.t.Fatalf("echo ack = %q, want %q", got, want)
-	}
+	pollEcho(c.t, c.id, msg, c.post, c.get)
 }

@@ -289,12 +289,19 @@ func (c *pollClient) post(packets ...string) (int, string) {
 func (c *pollClient) echo(msg string) {
 	c.t.Helper()
 	c.id++
-	if status, body := c.post(fmt.Sprintf(`42%d["echo",%q]`, c.id, msg)); status != http.StatusOK {
-		c.t.Fatalf("echo POST: %d %q", status, body)
+	pollEcho(c.t, c.id, msg, c.post, c.get)
+}
+
+// pollEcho POSTs an "echo" event with ack id and expects the ack from the
+// next GET, on either protocol version's polling client.
+func pollEcho(t *testing.T, id int, msg string, post func(...string) (int, string), get func() []string) {
+	t.Helper()
+	if status, body := post(fmt.Sprintf(`42%d["echo",%q]`, id, msg)); status != http.StatusOK {
+		t.Fatalf("echo POST: %d %q", status, body)
 	}
-	want := fmt.Sprintf(`43%d[%q]`, c.id, msg)
-	if got := c.get(); len(got) != 1 || got[0] != want {
-		c.t.Fatalf("echo ack = %q, want %q", got, want)
+	want := fmt.Sprintf(`43%d[%q]`, id, msg)
+	if got := get(); len(got) != 1 || got[0] != want {
+		t.Fatalf("echo ack = %q, want %q", got, want)
 	}
 }
 
