@@ -59,12 +59,7 @@ func TestEIO4Events(t *testing.T) {
 	t.Run("upgrade", func(t *testing.T) {
 		p := h.connectPolling4(t)
 		conn := <-h.conns
-		ws, _, err := h.dialWS("EIO=4&transport=websocket&sid="+p.sid, nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { _ = ws.Close() })
-		c := &wsClient{t: t, ws: ws}
+		c := h.mustDialWS(t, "EIO=4&transport=websocket&sid="+p.sid)
 		c.send("2probe")
 		if got := c.read(); got != "3probe" {
 			t.Fatalf("probe answer %q", got)

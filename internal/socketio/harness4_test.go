@@ -33,16 +33,7 @@ func parseOpen(t *testing.T, p string) openInfo {
 // dialWS4 opens an Engine.IO 4 websocket and reads its OPEN packet.
 func (h *harness) dialWS4(t *testing.T) (*wsClient, openInfo) {
 	t.Helper()
-	ws, resp, err := h.dialWS("EIO=4&transport=websocket", nil)
-	if err != nil {
-		status := 0
-		if resp != nil {
-			status = resp.StatusCode
-		}
-		t.Fatalf("dial: %v (status %d)", err, status)
-	}
-	t.Cleanup(func() { _ = ws.Close() })
-	c := &wsClient{t: t, ws: ws}
+	c := h.mustDialWS(t, "EIO=4&transport=websocket")
 	return c, parseOpen(t, c.read())
 }
 

@@ -163,11 +163,10 @@ func (h *harness) dialWS(query string, header http.Header) (*websocket.Conn, *ht
 	return d.Dial(h.wsURL(query), header)
 }
 
-// connectWS opens a socket.io connection over websocket and reads the
-// Engine.IO open packet and the socket.io CONNECT.
-func (h *harness) connectWS(t *testing.T) *wsClient {
+// mustDialWS opens a websocket for the test, closed when it ends.
+func (h *harness) mustDialWS(t *testing.T, query string) *wsClient {
 	t.Helper()
-	ws, resp, err := h.dialWS("EIO=3&transport=websocket", nil)
+	ws, resp, err := h.dialWS(query, nil)
 	if err != nil {
 		status := 0
 		if resp != nil {
@@ -176,7 +175,14 @@ func (h *harness) connectWS(t *testing.T) *wsClient {
 		t.Fatalf("dial: %v (status %d)", err, status)
 	}
 	t.Cleanup(func() { _ = ws.Close() })
-	c := &wsClient{t: t, ws: ws}
+	return &wsClient{t: t, ws: ws}
+}
+
+// connectWS opens a socket.io connection over websocket and reads the
+// Engine.IO open packet and the socket.io CONNECT.
+func (h *harness) connectWS(t *testing.T) *wsClient {
+	t.Helper()
+	c := h.mustDialWS(t, "EIO=3&transport=websocket")
 	if m := c.read(); !strings.HasPrefix(m, `0{"sid":"`) {
 		t.Fatalf("open packet = %q", m)
 	}
