@@ -82,12 +82,14 @@ type Config struct {
 	OnForward func(result string)
 
 	// OnReject is called once per refused request or connection with one of
-	// "origin", "jsonp", "binary packet", "frame too large", "body too
-	// large", "bad transport", "draining", "full", "wrong node" (an
-	// upgrade for another node's session), "forward auth" (a forwarded
-	// request not signed with NodeSecrets), "abandoned" (no first poll
-	// within FirstPollTimeout). It is called from many
-	// goroutines at once.
+	// "origin", "jsonp", "unsupported protocol" (an EIO other than 3 and
+	// 4), "bad transport", "bad packet" (a packet the protocol does not
+	// allow there, on either version), "binary packet", "frame too large",
+	// "body too large", "duplicate poll" (two EIO 4 GETs at once),
+	// "draining", "full", "wrong node" (an upgrade for another node's
+	// session), "forward auth" (a forwarded request not signed with
+	// NodeSecrets), "second upgrade", "abandoned" (no first poll within
+	// FirstPollTimeout). It is called from many goroutines at once.
 	OnReject func(reason string)
 	// OnSlow is called when a websocket write misses its deadline (the
 	// socket is then closed). It is called from many goroutines at once.
