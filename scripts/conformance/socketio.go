@@ -78,7 +78,7 @@ func (pk packet) encode() []byte {
 	return append(b, pk.data...)
 }
 
-const afterConnect = 10 * time.Millisecond
+const afterConnect = 50 * time.Millisecond
 
 var namespaces = map[string]bool{"/": true, "/custom": true}
 
