@@ -49,7 +49,9 @@ func TestPollingCloseAnsweredAtOnce(t *testing.T) {
 		if body := closes(t, c.post); body != "ok" {
 			t.Fatalf("CLOSE POST answered %q", body)
 		}
-		// The GET the client had under way gets NOOP; then the id is gone.
+		// The session no longer counts, but the GET the client had under
+		// way still gets NOOP; then the id is gone.
+		gone(t)
 		if got := c.get(); len(got) != 1 || got[0] != "6" {
 			t.Fatalf("last GET = %q, want NOOP", got)
 		}

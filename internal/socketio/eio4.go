@@ -29,10 +29,14 @@ type engine4 struct {
 
 	mu       sync.Mutex
 	sessions map[string]*session4
+	// closing holds sessions the client closed over long-polling, until
+	// the GET it had under way arrives (session4.lastPoll); they are no
+	// longer counted.
+	closing map[string]*session4
 }
 
 func newEngine4(set *transportSet, ws *websocketTransport, accept func(*session4)) *engine4 {
-	return &engine4{set: set, ws: ws, accept: accept, sessions: map[string]*session4{}}
+	return &engine4{set: set, ws: ws, accept: accept, sessions: map[string]*session4{}, closing: map[string]*session4{}}
 }
 
 // Engine.IO error codes, as the reference server answers them.
@@ -103,7 +107,10 @@ func (e *engine4) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 func (e *engine4) lookup(sid string) *session4 {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	return e.sessions[sid]
+	if s := e.sessions[sid]; s != nil {
+		return s
+	}
+	return e.closing[sid]
 }
 
 func (e *engine4) count() int {
@@ -112,12 +119,21 @@ func (e *engine4) count() int {
 	return len(e.sessions)
 }
 
-func (e *engine4) remove(s *session4) {
+// remove forgets s; with linger, it stays reachable in closing until
+// remove is called again.
+func (e *engine4) remove(s *session4, linger bool) {
 	e.mu.Lock()
+	defer e.mu.Unlock()
 	if e.sessions[s.id] == s {
 		delete(e.sessions, s.id)
+		if linger {
+			e.closing[s.id] = s
+			return
+		}
 	}
-	e.mu.Unlock()
+	if e.closing[s.id] == s {
+		delete(e.closing, s.id)
+	}
 }
 
 // register adds a new session; false once CloseAll has run.

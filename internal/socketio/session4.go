@@ -25,6 +25,13 @@ const (
 	closeClient                    // the client sent CLOSE
 )
 
+// probeGrace is how long a GET arriving during an upgrade waits for the
+// UPGRADE packet its client may have sent first: far more than a goroutine
+// switch, and short enough that a client whose upgrade is still probing
+// gets its NOOP without a noticeable delay (it waits for that NOOP before it
+// sends UPGRADE).
+const probeGrace = 50 * time.Millisecond
+
 // inboxSize is how many POSTed packets wait for the session's reader before
 // a POST waits too: a POST batches a few packets (a subscribe and an event
 // or two), and a slow reader should slow its own client, nobody else.
@@ -53,8 +60,9 @@ type session4 struct {
 	// (or the end): until then the session is not a socket (Server.Sockets).
 	pending atomic.Bool
 
-	// mu guards everything below. Lock order: mu before the wsConn's
-	// writeMu (flushing the outbox onto a new websocket holds both).
+	// mu guards everything below. Lock order: mu before the engine's mu
+	// (lastPoll) and before the wsConn's writeMu (flushing the outbox onto
+	// a new websocket holds both).
 	mu sync.Mutex
 	// ws carries the session once set; until then packets wait in out.
 	ws *wsConn
@@ -65,9 +73,15 @@ type session4 struct {
 	wake    chan struct{}
 	polling bool // a GET is held
 	probing bool // a websocket answered the probe; the upgrade is under way
-	reason  closeReason
-	// The heartbeat: after each PING the client owes a PONG by pongBy.
+	// upgrades counts upgrade requests being handled, from before their
+	// websocket handshake is answered, so a GET can tell (graceUpgrade).
+	upgrades int
+	reason   closeReason
+	// The heartbeat runs on the schedule, not on when the timer got to
+	// fire: the next PING is due at pingAt; once it went out, the client
+	// owes a PONG by pongBy (pingAt plus the pong timeout).
 	timer  *time.Timer
+	pingAt time.Time
 	pongBy time.Time
 	// lingering keeps a session closed by the client's CLOSE in the
 	// engine's map until its last GET arrives or linger fires.
@@ -86,6 +100,7 @@ func newSession4(e *engine4, r *http.Request) *session4 {
 		closed:   make(chan struct{}),
 		wake:     make(chan struct{}, 1),
 	}
+	s.pingAt = time.Now().Add(e.set.cfg.PingInterval)
 	s.timer = time.AfterFunc(e.set.cfg.PingInterval, s.heartbeat)
 	return s
 }
@@ -111,8 +126,8 @@ func (s *session4) heartbeat() {
 		s.closeWith(closeError)
 		return
 	}
-	s.pongBy = time.Now().Add(s.e.set.cfg.pongTimeout())
-	s.timer.Reset(s.e.set.cfg.pongTimeout())
+	s.pongBy = s.pingAt.Add(s.e.set.cfg.pongTimeout())
+	s.timer.Reset(time.Until(s.pongBy))
 	s.mu.Unlock()
 	_ = s.send([]byte("2"), false)
 }
@@ -121,6 +136,7 @@ func (s *session4) pong() {
 	s.mu.Lock()
 	if !s.pongBy.IsZero() {
 		s.pongBy = time.Time{}
+		s.pingAt = time.Now().Add(s.e.set.cfg.PingInterval)
 		s.timer.Reset(s.e.set.cfg.PingInterval)
 	}
 	s.mu.Unlock()
@@ -131,7 +147,12 @@ func (s *session4) pong() {
 // scheduler's.
 func (s *session4) alive() bool {
 	s.mu.Lock()
-	late := !s.pongBy.IsZero() && time.Now().After(s.pongBy)
+	deadline := s.pongBy
+	if deadline.IsZero() {
+		// The PING is due but its timer has not run yet.
+		deadline = s.pingAt.Add(s.e.set.cfg.pongTimeout())
+	}
+	late := time.Now().After(deadline)
 	s.mu.Unlock()
 	if late {
 		s.closeWith(closeError)
@@ -199,6 +220,7 @@ func (s *session4) poll(w http.ResponseWriter, r *http.Request) {
 		writePayload(w, [][]byte{[]byte("6")})
 		return
 	}
+	s.graceUpgrade()
 	if !s.alive() {
 		eioError(w, http.StatusBadRequest, eioSessionUnknown, "Session ID unknown")
 		return
@@ -379,7 +401,13 @@ func (s *session4) upgrade(w http.ResponseWriter, r *http.Request) {
 	s.polled()
 	s.mu.Lock()
 	taken := s.ws != nil
+	s.upgrades++
 	s.mu.Unlock()
+	defer func() {
+		s.mu.Lock()
+		s.upgrades--
+		s.mu.Unlock()
+	}()
 	if taken || !s.alive() {
 		s.e.set.reject(reasonUpgrade, "websocket", requestAddr(r.RemoteAddr))
 		refuseWebsocket(s.e.ws, w, r)
@@ -537,6 +565,27 @@ func (s *session4) readWebsocket(ws *wsConn) (message4, error) {
 	return message4{}, nil
 }
 
+// graceUpgrade holds a GET that comes in while a websocket upgrades the
+// session for a moment: it may have been sent after the probe and the
+// UPGRADE, which the websocket's goroutine may not have read yet, and is
+// then refused as a GET after the upgrade, in the order the client sent
+// them.
+func (s *session4) graceUpgrade() {
+	s.mu.Lock()
+	upgrading := s.upgrades > 0 && s.ws == nil
+	s.mu.Unlock()
+	if !upgrading {
+		return
+	}
+	grace := time.NewTimer(probeGrace)
+	defer grace.Stop()
+	select {
+	case <-s.upgraded:
+	case <-s.closed:
+	case <-grace.C:
+	}
+}
+
 // lastPoll reports whether r is the GET a client that sent CLOSE over
 // long-polling had under way: it gets NOOP, as if it had been held when the
 // CLOSE came (the two requests race on separate connections).
@@ -548,7 +597,7 @@ func (s *session4) lastPoll() bool {
 	}
 	s.lingering = false
 	s.linger.Stop()
-	s.e.remove(s)
+	s.e.remove(s, false)
 	return true
 }
 
@@ -569,15 +618,13 @@ func (s *session4) closeWith(reason closeReason) {
 				s.mu.Lock()
 				s.lingering = false
 				s.mu.Unlock()
-				s.e.remove(s)
+				s.e.remove(s, false)
 			})
 		}
 		lingering := s.lingering
 		s.mu.Unlock()
 		s.polled()
-		if !lingering {
-			s.e.remove(s)
-		}
+		s.e.remove(s, lingering)
 		s.e.set.untrack(s)
 		if ws != nil {
 			_ = ws.Close()
