@@ -78,11 +78,15 @@ type session4 struct {
 	upgrades int
 	reason   closeReason
 	// The heartbeat runs on the schedule, not on when the timer got to
-	// fire: the next PING is due at pingAt; once it went out, the client
-	// owes a PONG by pongBy (pingAt plus the pong timeout).
+	// fire: the next PING is due at pingAt, and the client owes a PONG by
+	// pingAt plus the pong timeout, or by that timeout after the PING
+	// reached it if that is later (delivered).
 	timer  *time.Timer
 	pingAt time.Time
 	pongBy time.Time
+	// pingQueued: the PING waits in out for a GET; the pong timeout starts
+	// when a GET takes it (delivered).
+	pingQueued bool
 	// lingering keeps a session closed by the client's CLOSE in the
 	// engine's map until its last GET arrives or linger fires.
 	lingering bool
@@ -122,14 +126,41 @@ func (s *session4) polled() {
 func (s *session4) heartbeat() {
 	s.mu.Lock()
 	if !s.pongBy.IsZero() {
+		if wait := time.Until(s.pongBy); wait > 0 {
+			// The deadline moved on (delivered) while this firing was
+			// on its way.
+			s.timer.Reset(wait)
+			s.mu.Unlock()
+			return
+		}
 		s.mu.Unlock()
 		s.closeWith(closeError)
 		return
 	}
 	s.pongBy = s.pingAt.Add(s.e.set.cfg.pongTimeout())
 	s.timer.Reset(time.Until(s.pongBy))
+	s.pingQueued = s.ws == nil
 	s.mu.Unlock()
-	_ = s.send([]byte("2"), false)
+	if s.send([]byte("2"), false) == nil {
+		s.mu.Lock()
+		if !s.pingQueued {
+			s.delivered()
+		}
+		s.mu.Unlock()
+	}
+}
+
+// delivered gives the client the whole pong timeout from the moment the
+// PING reached it (a late timer or a GET that came late must not eat into
+// it), never less than the schedule gives. s.mu must be held.
+func (s *session4) delivered() {
+	if s.pongBy.IsZero() {
+		return
+	}
+	if by := time.Now().Add(s.e.set.cfg.pongTimeout()); by.After(s.pongBy) {
+		s.pongBy = by
+		s.timer.Reset(time.Until(by))
+	}
 }
 
 func (s *session4) pong() {
@@ -247,6 +278,10 @@ func (s *session4) poll(w http.ResponseWriter, r *http.Request) {
 		if len(s.out) > 0 {
 			out := s.out
 			s.out, s.outBytes, s.polling = nil, 0, false
+			if s.pingQueued {
+				s.pingQueued = false
+				s.delivered()
+			}
 			s.mu.Unlock()
 			writePayload(w, out)
 			return
@@ -476,6 +511,10 @@ func (s *session4) switchTo(ws *wsConn) bool {
 		}
 	}
 	s.out, s.outBytes = nil, 0
+	if s.pingQueued {
+		s.pingQueued = false
+		s.delivered()
+	}
 	if s.polling {
 		s.out = [][]byte{[]byte("6")}
 	}
