@@ -1,6 +1,8 @@
 package socketio
 
 import (
+	"errors"
+	"io"
 	"net/http"
 	"strings"
 	"testing"
@@ -209,4 +211,19 @@ func TestEIO4ForwardServesAnotherNodesSession(t *testing.T) {
 	if a.srv.Count() != 1 || b.srv.Count() != 0 {
 		t.Errorf("sessions A=%d B=%d, want the one session on A", a.srv.Count(), b.srv.Count())
 	}
+}
+
+// TestEIO4ConnErr: Conn.Err tells how an Engine.IO 4 connection ended, as
+// for Engine.IO 3: io.EOF for the client's CLOSE, ErrProtocol for bad input.
+func TestEIO4ConnErr(t *testing.T) {
+	h := newHarness(t, nil)
+	p := h.connectPolling4(t)
+	closed := <-h.conns
+	p.post("1")
+	eventually(t, 5*time.Second, "Err after CLOSE", func() bool { return errors.Is(closed.Err(), io.EOF) })
+	c := h.connectWS4(t)
+	bad := <-h.conns
+	c.send("abc")
+	c.expectClosed()
+	eventually(t, 5*time.Second, "Err after bad input", func() bool { return errors.Is(bad.Err(), ErrProtocol) })
 }

@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"os"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -77,6 +78,7 @@ type session4 struct {
 	// websocket handshake is answered, so a GET can tell (graceUpgrade).
 	upgrades int
 	reason   closeReason
+	err      error // why it ended, if fail knew (endErr)
 	// The heartbeat runs on the schedule, not on when the timer got to
 	// fire: the next PING is due at pingAt, and the client owes a PONG by
 	// pingAt plus the pong timeout, or by that timeout after the PING
@@ -134,7 +136,7 @@ func (s *session4) heartbeat() {
 			return
 		}
 		s.mu.Unlock()
-		s.closeWith(closeError)
+		s.fail(os.ErrDeadlineExceeded)
 		return
 	}
 	s.pongBy = s.pingAt.Add(s.e.set.cfg.pongTimeout())
@@ -186,7 +188,7 @@ func (s *session4) alive() bool {
 	late := time.Now().After(deadline)
 	s.mu.Unlock()
 	if late {
-		s.closeWith(closeError)
+		s.fail(os.ErrDeadlineExceeded)
 	}
 	return !s.isClosed()
 }
@@ -230,7 +232,7 @@ func (s *session4) send(p []byte, binary bool) error {
 	s.signal()
 	if full {
 		s.e.set.slow(requestAddr(s.remote))
-		s.closeWith(closeError)
+		s.fail(errSlowPoller)
 		return ErrClosed
 	}
 	return nil
@@ -267,7 +269,7 @@ func (s *session4) poll(w http.ResponseWriter, r *http.Request) {
 		// server ends the session; the held GET gets CLOSE.
 		s.mu.Unlock()
 		s.e.set.reject(reasonDuplicatePoll, "polling", requestAddr(r.RemoteAddr))
-		s.closeWith(closeError)
+		s.fail(ErrRejected)
 		eioError(w, http.StatusBadRequest, eioBadRequest, "Bad request")
 		return
 	}
@@ -323,7 +325,7 @@ func (s *session4) post(w http.ResponseWriter, r *http.Request) {
 		var tooLarge *http.MaxBytesError
 		if errors.As(err, &tooLarge) {
 			s.e.set.reject(reasonBody, "polling", requestAddr(r.RemoteAddr))
-			s.closeWith(closeError)
+			s.fail(ErrRejected)
 			eioError(w, http.StatusRequestEntityTooLarge, eioBadRequest, "Payload too large")
 			return
 		}
@@ -339,7 +341,7 @@ func (s *session4) post(w http.ResponseWriter, r *http.Request) {
 	}
 	if reason := s.feed(body); reason != "" {
 		s.e.set.reject(reason, "polling", requestAddr(r.RemoteAddr))
-		s.closeWith(closeError)
+		s.fail(ErrRejected)
 		eioError(w, http.StatusBadRequest, eioBadRequest, "Bad request")
 		return
 	}
@@ -538,7 +540,7 @@ func (s *session4) next() (message4, error) {
 		case m := <-s.inbox:
 			return m, nil
 		case <-s.closed:
-			return message4{}, ErrClosed
+			return message4{}, s.endErr()
 		case <-s.upgraded:
 		}
 		// On the websocket now. POSTs answered before the switch may have
@@ -565,15 +567,16 @@ func (s *session4) readWebsocket(ws *wsConn) (message4, error) {
 	if err != nil {
 		if errors.Is(err, websocket.ErrReadLimit) {
 			s.e.set.reject(reasonTooLarge, "websocket", ws.RemoteAddr())
+			err = ErrRejected
 		}
-		s.closeWith(closeError)
-		return message4{}, ErrClosed
+		s.fail(err)
+		return message4{}, s.endErr()
 	}
 	buf := s.e.set.getBuf()
 	if _, err := buf.ReadFrom(r); err != nil {
 		s.e.set.putBuf(buf)
-		s.closeWith(closeError)
-		return message4{}, ErrClosed
+		s.fail(err)
+		return message4{}, s.endErr()
 	}
 	if mt == websocket.BinaryMessage {
 		return message4{binary: true, buf: buf}, nil
@@ -596,10 +599,10 @@ func (s *session4) readWebsocket(ws *wsConn) (message4, error) {
 	s.e.set.putBuf(buf)
 	if reason != "" {
 		s.e.set.reject(reason, "websocket", ws.RemoteAddr())
-		s.closeWith(closeError)
+		s.fail(ErrRejected)
 	}
 	if s.isClosed() {
-		return message4{}, ErrClosed
+		return message4{}, s.endErr()
 	}
 	return message4{}, nil
 }
@@ -638,6 +641,35 @@ func (s *session4) lastPoll() bool {
 	s.linger.Stop()
 	s.e.remove(s, false)
 	return true
+}
+
+// errSlowPoller ends a session whose client let too much wait for its GETs.
+var errSlowPoller = errors.New("socketio: long-polling client fell behind")
+
+// fail ends the session for err, which the reader then reports (Conn.Err):
+// os.ErrDeadlineExceeded for a missed PONG, ErrRejected for bad input, the
+// transport's error otherwise.
+func (s *session4) fail(err error) {
+	s.mu.Lock()
+	if s.err == nil && !s.isClosed() {
+		s.err = err
+	}
+	s.mu.Unlock()
+	s.closeWith(closeError)
+}
+
+// endErr is why the session ended: io.EOF when the client closed it, what
+// fail recorded, else ErrClosed (the server closed it).
+func (s *session4) endErr() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	switch {
+	case s.err != nil:
+		return s.err
+	case s.reason == closeClient:
+		return io.EOF
+	}
+	return ErrClosed
 }
 
 // closeWith ends the session once: the held GET, if any, gets its last
