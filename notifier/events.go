@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
 	"time"
 
 	"github.com/pushpoll/pushpoll/authbridge"
@@ -53,6 +55,8 @@ func (s *socketEvents) onConnect(c socketio.Conn) *socket {
 	h := c.Header()
 	sk := newSocket(c.ID(), c, s.writers)
 	sk.cookie, sk.authorization = h.Get("Cookie"), h.Get("Authorization")
+	sk.protocol = c.Protocol()
+	s.m.protocols.WithLabelValues(sk.protocol).Inc()
 	sk.onWrite = func(hints int) { s.m.hintsSent.Add(float64(hints)) }
 	sk.limiter = newBucket(s.cfg.SubscribeBurst, s.cfg.SubscribeEvery)
 	sk.reports = newBucket(2*reportBurst, s.cfg.FastInterval/reportBurst)
@@ -71,7 +75,46 @@ func (s *socketEvents) onDisconnect(sk *socket) {
 		s.release(sk)
 		s.hub.removeSocket(sk)
 		s.disconnected(sk)
+		s.m.protocols.WithLabelValues(sk.protocol).Dec()
 	}
+}
+
+// onAuth grants what a socket.io 3/4 client's CONNECT auth payload asks
+// for, `io(url, {auth: {token, topics}})`: the same object as a subscribe's
+// argument, run as that subscribe. The client learns it is connected only
+// if something was granted; otherwise it gets connect_error with the
+// reason the subscribe's ack would carry. An auth payload with neither a
+// token nor topics asks for nothing and connects.
+func (s *socketEvents) onAuth(sk *socket, raw json.RawMessage) error {
+	var asked struct {
+		Token  string          `json:"token"`
+		Topics json.RawMessage `json:"topics"`
+	}
+	if err := json.Unmarshal(raw, &asked); err == nil && asked.Token == "" && len(asked.Topics) == 0 {
+		return nil
+	}
+	var ack subscribeAck
+	s.runSubscribe(sk, raw, func(a subscribeAck) { ack = a })
+	if reason := ack.refusal(); reason != "" {
+		return errors.New(reason)
+	}
+	return nil
+}
+
+// refusal is why a subscribe granted nothing, "" if it granted something:
+// its error, or the reason shared by its denied topics (the first in
+// order when they differ).
+func (a subscribeAck) refusal() string {
+	if a.Error != "" {
+		return a.Error
+	}
+	if len(a.Granted) > 0 {
+		return ""
+	}
+	if len(a.Denied) == 0 {
+		return "no topics"
+	}
+	return a.Denied[slices.Min(slices.Collect(maps.Keys(a.Denied)))]
 }
 
 func (s *socketEvents) onError(err error) {
@@ -95,19 +138,30 @@ type subscribeAck struct {
 // onSubscribe runs the subscribe, and encodes its ack, on a worker: the
 // socket's reader goroutine only waits.
 func (s *socketEvents) onSubscribe(sk *socket, raw json.RawMessage) json.RawMessage {
-	done := make(chan json.RawMessage, 1)
-	s.work.run(func() {
-		a := s.subscribe(sk, raw)
-		if sk != nil {
-			s.subscribed(sk, a)
-		}
+	var out json.RawMessage
+	s.runSubscribe(sk, raw, func(a subscribeAck) {
 		ack, err := json.Marshal(a)
 		if err != nil { // a subscribeAck always encodes
 			panic(err)
 		}
-		done <- ack
+		out = ack
 	})
-	return <-done
+	return out
+}
+
+// runSubscribe runs a subscribe and then done with its ack on a worker,
+// and waits for both.
+func (s *socketEvents) runSubscribe(sk *socket, raw json.RawMessage, done func(subscribeAck)) {
+	finished := make(chan struct{})
+	s.work.run(func() {
+		defer close(finished)
+		a := s.subscribe(sk, raw)
+		if sk != nil {
+			s.subscribed(sk, a)
+		}
+		done(a)
+	})
+	<-finished
 }
 
 func (s *socketEvents) subscribe(sk *socket, raw json.RawMessage) subscribeAck {

@@ -12,17 +12,21 @@ import (
 type metrics struct {
 	reg *prometheus.Registry
 
-	hintsSent       prometheus.Counter
-	hintsCoalesced  prometheus.Counter
-	hintsThrottled  prometheus.Counter
-	published       prometheus.Counter
-	rejected        *prometheus.CounterVec
-	authDenied      *prometheus.CounterVec
-	slow            prometheus.Counter
-	wireRejected    *prometheus.CounterVec
-	forwarded       *prometheus.CounterVec
-	latency         prometheus.Histogram
-	drainSeconds    prometheus.Gauge
+	hintsSent      prometheus.Counter
+	hintsCoalesced prometheus.Counter
+	hintsThrottled prometheus.Counter
+	published      prometheus.Counter
+	rejected       *prometheus.CounterVec
+	authDenied     *prometheus.CounterVec
+	slow           prometheus.Counter
+	wireRejected   *prometheus.CounterVec
+	forwarded      *prometheus.CounterVec
+	latency        prometheus.Histogram
+	drainSeconds   prometheus.Gauge
+	// protocols counts connected sockets by the Engine.IO version their
+	// client speaks (socketio.Conn.Protocol): "eio3" for socket.io 2
+	// clients, "eio4" for socket.io 3 and 4.
+	protocols       *prometheus.GaugeVec
 	shadow          *prometheus.CounterVec
 	shadowLead      prometheus.Histogram
 	shadowIgnored   *prometheus.CounterVec
@@ -84,6 +88,9 @@ func newMetrics(s *Server) *metrics {
 		[]float64{.1, .25, .5, 1, 2.5, 5, 10, 30, 60})
 	m.drainSeconds = prometheus.NewGauge(prometheus.GaugeOpts{Name: "pushpoll_drain_seconds", Help: "Duration of the last drain."})
 	f(m.drainSeconds)
+	m.protocols = prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "pushpoll_sockets_by_protocol",
+		Help: "Connected sockets by the protocol their client speaks: eio3 (socket.io 2) or eio4 (socket.io 3 and 4)."}, []string{"protocol"})
+	f(m.protocols)
 	m.opsMetrics = newOpsMetrics(f, s)
 	m.startAtZero()
 	return m

@@ -150,6 +150,7 @@ func New(cfg Config) (*Server, error) {
 	}
 	s.sio, err = socketio.NewServer(sioCfg, socketio.Handler[*socket]{
 		Connect:    s.events.onConnect,
+		Auth:       s.events.onAuth,
 		Disconnect: s.events.onDisconnect,
 		Error:      s.events.onError,
 		Calls: map[string]func(*socket, json.RawMessage) json.RawMessage{

@@ -41,6 +41,8 @@ type socket struct {
 	// credential is who its latest grant was for (authbridge
 	// Decision.Credential): shadow reports are limited per credential.
 	credential atomic.Pointer[string]
+	// protocol is the client's Engine.IO version, for metrics only.
+	protocol string
 
 	// wire is the connection as socketio has it, for what only it knows:
 	// why it ended, its transport, its peer. Nil in unit tests.

@@ -20,6 +20,7 @@ func (c *fakeSIOConn) Header() http.Header { return http.Header{} }
 func (c *fakeSIOConn) Err() error          { return nil }
 func (c *fakeSIOConn) Transport() string   { return "websocket" }
 func (c *fakeSIOConn) RemoteAddr() string  { return "192.0.2.1:1234" }
+func (c *fakeSIOConn) Protocol() string    { return "eio3" }
 
 const fuzzSecret = "fuzz-secret-0123456789abcdef0123456789"
 

@@ -4,7 +4,7 @@
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import io from "socket.io-client";
-import { Notifier, buildNotifier, mintToken, publish, sleep, startRedis } from "./harness.mjs";
+import { Notifier, buildNotifier, mintToken, publish, recordEvents, sleep, startRedis } from "./harness.mjs";
 
 const FAST = 1000;
 const SLOW = 30000;
@@ -31,40 +31,10 @@ const report = (...args) => console.log("  e2e:", ...args);
 function client(opts = {}, url = notifier.url) {
   const socket = io(url, { forceNew: true, reconnection: false, ...opts });
   sockets.add(socket);
-  const events = [];
-  const waiters = new Set();
-  for (const ev of ["mode", "stale", "drain", "expired", "disconnect", "connect_error"]) {
-    socket.on(ev, (msg) => {
-      const e = { ev, msg, at: Date.now() };
-      events.push(e);
-      for (const w of waiters) w(e);
-    });
-  }
+  const rec = recordEvents(socket, ["mode", "stale", "drain", "expired", "disconnect", "connect_error"]);
   return {
     socket,
-    events,
-    // The first event (already received or still to come) matching pred.
-    next(ev, pred = () => true, timeout = 3000) {
-      const found = events.find((e) => e.ev === ev && pred(e.msg));
-      if (found) return Promise.resolve(found.msg);
-      return new Promise((resolve, reject) => {
-        const timer = setTimeout(() => {
-          waiters.delete(w);
-          reject(new Error(`no ${ev} event within ${timeout} ms; got ${JSON.stringify(events)}`));
-        }, timeout);
-        const w = (e) => {
-          if (e.ev === ev && pred(e.msg)) {
-            clearTimeout(timer);
-            waiters.delete(w);
-            resolve(e.msg);
-          }
-        };
-        waiters.add(w);
-      });
-    },
-    of(ev) {
-      return events.filter((e) => e.ev === ev).map((e) => e.msg);
-    },
+    ...rec,
     connected() {
       if (socket.connected) return Promise.resolve();
       return new Promise((resolve, reject) => {

@@ -462,3 +462,42 @@ export async function startStack({ fast, slow, args = [] }) {
 
 // Prints a measured figure under the test that made it.
 export const report = (...args) => console.log("  e2e:", ...args);
+
+// Records a socket.io client's events (names) from its creation on, so none is missed
+// between connecting and a test starting to wait. next() resolves with the first event
+// matching pred, already received or still to come; of() lists the messages of one event.
+export function recordEvents(socket, names) {
+  const events = [];
+  const waiters = new Set();
+  for (const ev of names) {
+    socket.on(ev, (msg) => {
+      const e = { ev, msg, at: Date.now() };
+      events.push(e);
+      for (const w of waiters) w(e);
+    });
+  }
+  return {
+    events,
+    next(ev, pred = () => true, timeout = 3000) {
+      const found = events.find((e) => e.ev === ev && pred(e.msg));
+      if (found) return Promise.resolve(found.msg);
+      return new Promise((resolve, reject) => {
+        const timer = setTimeout(() => {
+          waiters.delete(w);
+          reject(new Error(`no ${ev} event within ${timeout} ms; got ${JSON.stringify(events)}`));
+        }, timeout);
+        const w = (e) => {
+          if (e.ev === ev && pred(e.msg)) {
+            clearTimeout(timer);
+            waiters.delete(w);
+            resolve(e.msg);
+          }
+        };
+        waiters.add(w);
+      });
+    },
+    of(ev) {
+      return events.filter((e) => e.ev === ev).map((e) => e.msg);
+    },
+  };
+}

@@ -35,6 +35,7 @@ type options struct {
 	srcBase     string
 	perIP       int
 	polling     float64
+	eio         int
 	dialConc    int
 	connectWait time.Duration
 	handshake   time.Duration
@@ -80,6 +81,7 @@ func parseOptions(scenario string, args []string, getenv func(string) string, st
 	fs.StringVar(&o.srcBase, "src-base", "127.0.0.2", "first source address; socket j uses src-base + j/per-ip")
 	fs.IntVar(&o.perIP, "per-ip", 1000, "sockets per source address")
 	fs.Float64Var(&o.polling, "polling", 0, "share of sockets on long-polling (0..1); the rest use websocket")
+	fs.IntVar(&o.eio, "eio", 3, "Engine.IO version of the sockets: 3 (socket.io 2) or 4 (socket.io 3/4, websocket only)")
 	fs.IntVar(&o.dialConc, "dial-concurrency", 64, "connects (dial + subscribe) in flight per process")
 	fs.DurationVar(&o.connectWait, "connect-timeout", 5*time.Minute, "give up waiting for every socket to be up")
 	fs.DurationVar(&o.handshake, "handshake-timeout", 20*time.Second, "per-socket dial and handshake timeout")
@@ -143,6 +145,9 @@ func parseOptions(scenario string, args []string, getenv func(string) string, st
 	}
 	if o.run == "" {
 		o.run = "lg" + strconv.FormatInt(time.Now().UnixNano()%1e9, 36)
+	}
+	if o.eio != 3 && (o.eio != 4 || o.polling > 0) {
+		return nil, errors.New("--eio must be 3, or 4 without --polling")
 	}
 	if o.polling < 0 || o.polling > 1 {
 		return nil, errors.New("--polling must be within 0..1")
@@ -486,7 +491,7 @@ func (t *target) connect(scenario string, o *options) error {
 		n := min(per, o.sockets-first)
 		cfg := workerConfig{
 			ID: h.id, URLs: t.urls, First: first, N: max(n, 0), Run: t.run, Groups: o.groups,
-			SrcBase: t.srcBase, PerIP: o.perIP, Polling: o.polling, Token: token,
+			SrcBase: t.srcBase, PerIP: o.perIP, Polling: o.polling, EIO: o.eio, Token: token,
 			DialConcurrency:    o.dialConc,
 			HandshakeTimeoutMS: o.handshake.Milliseconds(),
 			Reconnect:          o.reconnect,

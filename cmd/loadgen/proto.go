@@ -43,7 +43,10 @@ type workerConfig struct {
 	PerIP   int    `json:"per_ip"`
 	// Polling is the share of sockets on long-polling instead of websocket.
 	Polling float64 `json:"polling"`
-	Token   string  `json:"token"`
+	// EIO is the Engine.IO version the sockets speak: 3 or 4 (websocket
+	// only).
+	EIO   int    `json:"eio"`
+	Token string `json:"token"`
 
 	DialConcurrency    int   `json:"dial_concurrency"`
 	HandshakeTimeoutMS int64 `json:"handshake_timeout_ms"`

@@ -269,6 +269,7 @@ func (s *sock) connect() error {
 	}
 	opts := sioclient.Options{
 		Transport:        s.transport,
+		EIO:              w.cfg.EIO,
 		LocalAddr:        s.src,
 		OnEvent:          s.onEvent,
 		HandshakeTimeout: time.Duration(w.cfg.HandshakeTimeoutMS) * time.Millisecond,

@@ -84,6 +84,14 @@ type Options struct {
 	// HandshakeTimeout bounds Dial (open, CONNECT and any upgrade);
 	// default 10s.
 	HandshakeTimeout time.Duration
+	// EIO is the Engine.IO version: 3 (the default, socket.io 2) or 4
+	// (socket.io 3/4: the client asks for the namespace with a CONNECT,
+	// the server pings). EIO 4 is websocket only here.
+	EIO int
+	// Auth is the CONNECT payload of an EIO 4 client, a JSON object like
+	// {"token":"…","topics":{…}}; nil sends none. A refusal fails Dial
+	// with ErrRefused and the server's message.
+	Auth json.RawMessage
 }
 
 // Event is one server event.
@@ -177,6 +185,14 @@ func Dial(ctx context.Context, baseURL string, opts Options) (*Client, error) {
 	if opts.Transport != "websocket" && opts.Transport != "polling" {
 		return nil, fmt.Errorf("sioclient: unknown transport %q", opts.Transport)
 	}
+	switch {
+	case opts.EIO == 0:
+		opts.EIO = 3
+	case opts.EIO == 4 && opts.Transport != "websocket":
+		return nil, errors.New("sioclient: EIO 4 is websocket only")
+	case opts.EIO != 3 && opts.EIO != 4:
+		return nil, fmt.Errorf("sioclient: EIO %d, want 3 or 4", opts.EIO)
+	}
 	if opts.Path == "" {
 		opts.Path = "/socket.io/"
 	}
@@ -236,7 +252,15 @@ func Dial(ctx context.Context, baseURL string, opts Options) (*Client, error) {
 		}
 		return nil, err
 	}
-	c.startPing()
+	if opts.EIO == 4 {
+		// Engine.IO 4: the server pings; the namespace is asked for.
+		if err := c.send(append([]byte("40"), opts.Auth...), false); err != nil {
+			c.cancel()
+			return nil, err
+		}
+	} else {
+		c.startPing()
+	}
 	go c.readLoop(start)
 
 	select {
@@ -513,11 +537,17 @@ func (c *Client) handlePacket(p []byte, at time.Time) error {
 		c.gotPong()
 	case eioClose:
 		return fmt.Errorf("%w: Engine.IO close", ErrServerClosed)
-	case eioNoop, eioOpen, eioUpgrade, eioPing:
+	case eioPing:
+		if c.opts.EIO == 4 {
+			// Engine.IO 4 servers ping and end the session without a
+			// pong; the write is bounded by writeTimeout.
+			return c.send([]byte{eioPong}, false)
+		}
+		// Engine.IO 3 servers do not ping: the client does, so a stray
+		// ping is ignored rather than answered from the reader.
+	case eioNoop, eioOpen, eioUpgrade:
 		// Noops flush a poll during an upgrade; open and upgrade are only
-		// meaningful in the handshake. Engine.IO 3 servers do not ping: the
-		// client does, so a stray ping is ignored rather than answered from
-		// the reader, which must never block on a write.
+		// meaningful in the handshake.
 	default:
 		return fmt.Errorf("%w: unknown Engine.IO packet type %q", ErrProtocol, p[0])
 	}
@@ -647,7 +677,7 @@ func (c *Client) handleOpen(p []byte) (handshake, error) {
 // session (polling after the handshake, or an upgrade probe).
 func (c *Client) transportURL(transport, sid string) string {
 	u := *c.base
-	q := url.Values{"EIO": {"3"}, "transport": {transport}}
+	q := url.Values{"EIO": {strconv.Itoa(c.opts.EIO)}, "transport": {transport}}
 	if transport == "polling" {
 		// Text payloads: simple to frame, and go-socket.io 1.7.0 serves
 		// them (binary attachments then travel base64-encoded).

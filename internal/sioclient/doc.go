@@ -1,6 +1,8 @@
 // Package sioclient is a small socket.io 2.x client (Engine.IO 3,
 // socket.io protocol v4) for the notifier's integration tests, hostile-input
-// tests and load generator. It speaks to the default namespace only.
+// tests and load generator. It speaks to the default namespace only. With
+// Options.EIO 4 it speaks Engine.IO 4 / socket.io protocol 5 over websocket
+// (CONNECT with an optional auth payload, pongs to the server's pings).
 //
 //	Dial ── websocket: GET ?EIO=3&transport=websocket ─► "0{open}" ─► "40"
 //	     └─ polling:   GET ?EIO=3&transport=polling&b64=1 ─► "0{open}", GET ─► "40"

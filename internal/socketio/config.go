@@ -34,6 +34,11 @@ type Config struct {
 	// must exceed PingInterval (the read deadline resets on each ping).
 	PingInterval, PingTimeout time.Duration
 
+	// ConnectTimeout is how long a socket.io 3/4 client (Engine.IO 4) may
+	// go without a connection to the root namespace, after the handshake or
+	// after it left, before its session is closed.
+	ConnectTimeout time.Duration
+
 	// FirstPollTimeout is how long a long-polling session may go after its
 	// handshake without a request (its first poll) before it is closed.
 	// Until that request it does not count against MaxSockets, so bare
@@ -77,12 +82,14 @@ type Config struct {
 	OnForward func(result string)
 
 	// OnReject is called once per refused request or connection with one of
-	// "origin", "jsonp", "binary packet", "frame too large", "body too
-	// large", "bad transport", "draining", "full", "wrong node" (an
-	// upgrade for another node's session), "forward auth" (a forwarded
-	// request not signed with NodeSecrets), "abandoned" (no first poll
-	// within FirstPollTimeout). It is called from many
-	// goroutines at once.
+	// "origin", "jsonp", "unsupported protocol" (an EIO other than 3 and
+	// 4), "bad transport", "bad packet" (a packet the protocol does not
+	// allow there, on either version), "binary packet", "frame too large",
+	// "body too large", "duplicate poll" (two EIO 4 GETs at once),
+	// "draining", "full", "wrong node" (an upgrade for another node's
+	// session), "forward auth" (a forwarded request not signed with
+	// NodeSecrets), "second upgrade", "abandoned" (no first poll within
+	// FirstPollTimeout). It is called from many goroutines at once.
 	OnReject func(reason string)
 	// OnSlow is called when a websocket write misses its deadline (the
 	// socket is then closed). It is called from many goroutines at once.
@@ -117,6 +124,9 @@ const (
 	// 10s covers a client on a slow link on a loaded node, and bounds what a
 	// flood of bare handshakes can keep open to 10s of it.
 	defaultFirstPollTimeout = 10 * time.Second
+	// A socket.io 4 client sends its CONNECT right after the handshake; the
+	// same 10s as the first poll, for the same reasons.
+	defaultConnectTimeout = 10 * time.Second
 )
 
 // ErrConfig is wrapped by every error from Config.Validate.
@@ -138,6 +148,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.PingTimeout == 0 {
 		c.PingTimeout = defaultPingTimeout
+	}
+	if c.ConnectTimeout == 0 {
+		c.ConnectTimeout = defaultConnectTimeout
 	}
 	if c.FirstPollTimeout == 0 {
 		c.FirstPollTimeout = defaultFirstPollTimeout
@@ -166,6 +179,8 @@ func (c Config) Validate() error {
 		return fmt.Errorf("%w: PingInterval must not be negative", ErrConfig)
 	case d.PingTimeout <= d.PingInterval:
 		return fmt.Errorf("%w: PingTimeout (%s) must exceed PingInterval (%s)", ErrConfig, d.PingTimeout, d.PingInterval)
+	case d.ConnectTimeout < 0:
+		return fmt.Errorf("%w: ConnectTimeout must not be negative", ErrConfig)
 	case d.MaxSockets < 0:
 		return fmt.Errorf("%w: MaxSockets must not be negative", ErrConfig)
 	case !ValidNodeID(d.NodeID):

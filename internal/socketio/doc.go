@@ -4,23 +4,32 @@
 // one socket.io packet, Close) and a Handler for connect, disconnect and
 // client events with acks; no go-socket.io type crosses this boundary.
 //
-// go-socket.io v1.7.0 is archived and unsafe as shipped. This package uses
-// its Engine.IO server (handshakes, sessions, heartbeats, the upgrade from
-// long-polling) only through its extension points (transports, session ids,
-// the request checker, the session's reader and writer), closes its holes at
-// the edge, and reads socket.io packets itself:
+// Two protocol versions are served side by side, told apart by the EIO
+// query parameter: socket.io 2 clients (Engine.IO 3, socket.io protocol 4)
+// and socket.io 3/4 clients (Engine.IO 4, socket.io protocol 5).
+//
+// go-socket.io v1.7.0 is archived, speaks Engine.IO 3 only, and is unsafe as
+// shipped. For EIO=3 this package uses its Engine.IO server (handshakes,
+// sessions, heartbeats, the upgrade from long-polling) only through its
+// extension points (transports, session ids, the request checker, the
+// session's reader and writer), closes its holes at the edge, and reads
+// socket.io packets itself. EIO=4 runs on our own engine (eio4.go,
+// session4.go) over the same Guard, websocket transport and packet layer:
 //
 //	browser
-//	   │ HTTP  /socket.io/?EIO=3&transport=polling|websocket[&sid=…]
+//	   │ HTTP  /socket.io/?EIO=3|4&transport=polling|websocket[&sid=…]
 //	   ▼
 //	Guard ─────────────── origin (403, before any session exists), CORS for
-//	   │                  allowed origins, no JSONP, EIO 3 only, POST bodies
-//	   │                  capped (413), 503 for new handshakes when full/draining
+//	   │                  allowed origins, no JSONP, EIO 3 and 4 only, POST
+//	   │                  bodies capped (413), 503 for new handshakes when
+//	   │                  full/draining
 //	   │
 //	   ├─ forward ─────── a polling request for a session another node owns
 //	   │                  goes to that node, once (no sticky sessions needed)
 //	   ▼
-//	engineio.Server ───── sessions with ids of the node id and 128 random bits
+//	engine4 (EIO=4) ───── server pings, \x1e payloads, the probe upgrade; its
+//	   │                  websockets are the same websocketTransport's
+//	engineio.Server ───── (EIO=3) sessions with ids of the node id and 128 random bits
 //	   │
 //	   ├─ pollingTransport  wraps the library's long-polling payload: bodies
 //	   │                    read whole, each packet checked, pause/resume
@@ -35,7 +44,8 @@
 //	   │                  headers close the connection
 //	   ▼
 //	packet layer ──────── one goroutine per connection reads its packets:
-//	   │                  CONNECT written, events split without reflection,
+//	   │                  CONNECT written (EIO=3) or answered with its auth
+//	   │                  checked (EIO=4), events split without reflection,
 //	   │                  acks written back, anything else ends it
 //	   ▼
 //	Handler (Connect, Disconnect, Events, Calls)

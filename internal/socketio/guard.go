@@ -23,8 +23,9 @@ const preflightMaxAge = "600"
 //   - answers OPTIONS preflights itself (the engine would open a session);
 //   - refuses JSONP (`j=`) with 400: the library reflects it into
 //     text/javascript;
-//   - refuses EIO versions other than 3, unknown transports, malformed sids
-//     and broken websocket handshakes with 400;
+//   - refuses EIO versions other than 3 and 4 ("unsupported protocol"),
+//     unknown transports, malformed sids and broken websocket handshakes
+//     with 400; EIO 4 requests get Engine.IO 4's JSON error body;
 //   - caps POST bodies at MaxPollBody (the polling transport answers 413);
 //   - forwards polling requests for another node's session to that node
 //     (forward.go);
@@ -79,13 +80,15 @@ func (g *guard) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		g.refuse(w, r, http.StatusBadRequest, "jsonp", "jsonp not supported")
 		return
 	}
-	if q.Get("EIO") != "3" {
-		g.refuse(w, r, http.StatusBadRequest, "bad transport", "only EIO=3 is supported")
+	if v := q.Get("EIO"); v != "3" && v != "4" {
+		g.refuse(w, r, http.StatusBadRequest, reasonUnsupported, "Unsupported protocol version")
 		return
 	}
 	if msg := badTransport(r, q); msg != "" {
 		status := http.StatusBadRequest
-		if r.Method != http.MethodGet && r.Method != http.MethodPost {
+		// Engine.IO 4 answers every bad request 400, as the reference
+		// server and its test suite do.
+		if r.Method != http.MethodGet && r.Method != http.MethodPost && q.Get("EIO") == "3" {
 			status = http.StatusMethodNotAllowed
 		}
 		g.refuse(w, r, status, "bad transport", msg)
@@ -169,7 +172,24 @@ func (g *guard) refuse(w http.ResponseWriter, r *http.Request, status int, reaso
 		attrs = append(attrs, slog.String("origin", truncate(r.Header.Get("Origin"), 100)))
 	}
 	g.log.Log(rejectLevel(reason), reason, "request refused", attrs...)
-	http.Error(w, msg, status)
+	if r.URL.Query().Get("EIO") == "3" {
+		http.Error(w, msg, status)
+		return
+	}
+	eioError(w, status, eioCode(reason), msg)
+}
+
+// eioCode is the Engine.IO error code for a refusal reason.
+func eioCode(reason string) int {
+	switch reason {
+	case "origin":
+		return eioForbidden
+	case reasonUnsupported:
+		return eioUnsupported
+	case "bad transport":
+		return eioTransportUnknown
+	}
+	return eioBadRequest
 }
 
 // truncate bounds what a client can make us log.

@@ -3,6 +3,7 @@ package socketio
 import (
 	"bytes"
 	"crypto/tls"
+	"encoding/json"
 	"errors"
 	"log/slog"
 	"net/http"
@@ -162,8 +163,14 @@ func TestGuardRefusals(t *testing.T) {
 		{"jsonp", http.MethodGet, "EIO=3&transport=polling&j=0", http.StatusBadRequest, "jsonp"},
 		{"jsonp with script", http.MethodGet, "EIO=3&transport=polling&j=alert(document.domain)//", http.StatusBadRequest, "jsonp"},
 		{"jsonp empty", http.MethodGet, "EIO=3&transport=polling&j=", http.StatusBadRequest, "jsonp"},
-		{"EIO 4", http.MethodGet, "EIO=4&transport=polling", http.StatusBadRequest, "bad transport"},
-		{"EIO missing", http.MethodGet, "transport=polling", http.StatusBadRequest, "bad transport"},
+		{"EIO 5", http.MethodGet, "EIO=5&transport=polling", http.StatusBadRequest, reasonUnsupported},
+		{"EIO 2", http.MethodGet, "EIO=2&transport=websocket", http.StatusBadRequest, reasonUnsupported},
+		{"EIO abc", http.MethodGet, "EIO=abc&transport=polling", http.StatusBadRequest, reasonUnsupported},
+		{"EIO missing", http.MethodGet, "transport=polling", http.StatusBadRequest, reasonUnsupported},
+		{"EIO 4 unknown transport", http.MethodGet, "EIO=4&transport=flashsocket", http.StatusBadRequest, "bad transport"},
+		{"EIO 4 handshake by POST", http.MethodPost, "EIO=4&transport=polling", http.StatusBadRequest, "bad transport"},
+		{"EIO 4 PUT", http.MethodPut, "EIO=4&transport=polling", http.StatusBadRequest, "bad transport"},
+		{"EIO 4 malformed sid", http.MethodGet, "EIO=4&transport=polling&sid=<script>", http.StatusBadRequest, "bad transport"},
 		{"unknown transport", http.MethodGet, "EIO=3&transport=flashsocket", http.StatusBadRequest, "bad transport"},
 		{"websocket without upgrade", http.MethodGet, "EIO=3&transport=websocket", http.StatusBadRequest, "bad transport"},
 		{"handshake by POST", http.MethodPost, "EIO=3&transport=polling", http.StatusBadRequest, "bad transport"},
@@ -185,6 +192,20 @@ func TestGuardRefusals(t *testing.T) {
 			}
 			if got := h.rejected(tt.reason); got != before+1 {
 				t.Errorf("%q rejects = %d, want %d", tt.reason, got, before+1)
+			}
+			// Engine.IO 4 and unsupported versions get the JSON error
+			// body a socket.io 4 client understands.
+			if !strings.Contains(tt.query, "EIO=3") {
+				var e struct {
+					Code    *int   `json:"code"`
+					Message string `json:"message"`
+				}
+				if err := json.Unmarshal([]byte(body), &e); err != nil || e.Code == nil || e.Message == "" {
+					t.Errorf("body %q is not an Engine.IO error", body)
+				}
+				if tt.reason == reasonUnsupported && (e.Code == nil || *e.Code != eioUnsupported) {
+					t.Errorf("body %q, want code %d", body, eioUnsupported)
+				}
 			}
 		})
 	}

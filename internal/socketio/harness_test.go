@@ -2,6 +2,7 @@ package socketio
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -32,6 +33,8 @@ type harness struct {
 	rejects map[string]int
 	slow    atomic.Int64
 	errs    atomic.Int64 // Handler.Error calls
+	// disconnects counts Handler.Disconnect calls.
+	disconnects atomic.Int64
 }
 
 // testPing keeps sessions of raw test clients (which do not ping) alive for
@@ -40,6 +43,8 @@ const (
 	testPingInterval = 5 * time.Second
 	testPingTimeout  = 10 * time.Second
 )
+
+var errDenied = errors.New("denied")
 
 func newHarness(t *testing.T, mod func(*Config)) *harness {
 	t.Helper()
@@ -67,7 +72,16 @@ func newHarness(t *testing.T, mod func(*Config)) *harness {
 			}
 			return c
 		},
-		Error: func(error) { h.errs.Add(1) },
+		// An Engine.IO 4 client whose auth payload says "deny" is refused
+		// with the reason "denied".
+		Auth: func(_ Conn, auth json.RawMessage) error {
+			if strings.Contains(string(auth), "deny") {
+				return errDenied
+			}
+			return nil
+		},
+		Disconnect: func(Conn) { h.disconnects.Add(1) },
+		Error:      func(error) { h.errs.Add(1) },
 		Calls: map[string]func(Conn, json.RawMessage) json.RawMessage{
 			"echo": func(_ Conn, msg json.RawMessage) json.RawMessage { return msg },
 		},
@@ -149,11 +163,10 @@ func (h *harness) dialWS(query string, header http.Header) (*websocket.Conn, *ht
 	return d.Dial(h.wsURL(query), header)
 }
 
-// connectWS opens a socket.io connection over websocket and reads the
-// Engine.IO open packet and the socket.io CONNECT.
-func (h *harness) connectWS(t *testing.T) *wsClient {
+// mustDialWS opens a websocket for the test, closed when it ends.
+func (h *harness) mustDialWS(t *testing.T, query string) *wsClient {
 	t.Helper()
-	ws, resp, err := h.dialWS("EIO=3&transport=websocket", nil)
+	ws, resp, err := h.dialWS(query, nil)
 	if err != nil {
 		status := 0
 		if resp != nil {
@@ -162,7 +175,14 @@ func (h *harness) connectWS(t *testing.T) *wsClient {
 		t.Fatalf("dial: %v (status %d)", err, status)
 	}
 	t.Cleanup(func() { _ = ws.Close() })
-	c := &wsClient{t: t, ws: ws}
+	return &wsClient{t: t, ws: ws}
+}
+
+// connectWS opens a socket.io connection over websocket and reads the
+// Engine.IO open packet and the socket.io CONNECT.
+func (h *harness) connectWS(t *testing.T) *wsClient {
+	t.Helper()
+	c := h.mustDialWS(t, "EIO=3&transport=websocket")
 	if m := c.read(); !strings.HasPrefix(m, `0{"sid":"`) {
 		t.Fatalf("open packet = %q", m)
 	}
@@ -275,12 +295,19 @@ func (c *pollClient) post(packets ...string) (int, string) {
 func (c *pollClient) echo(msg string) {
 	c.t.Helper()
 	c.id++
-	if status, body := c.post(fmt.Sprintf(`42%d["echo",%q]`, c.id, msg)); status != http.StatusOK {
-		c.t.Fatalf("echo POST: %d %q", status, body)
+	pollEcho(c.t, c.id, msg, c.post, c.get)
+}
+
+// pollEcho POSTs an "echo" event with ack id and expects the ack from the
+// next GET, on either protocol version's polling client.
+func pollEcho(t *testing.T, id int, msg string, post func(...string) (int, string), get func() []string) {
+	t.Helper()
+	if status, body := post(fmt.Sprintf(`42%d["echo",%q]`, id, msg)); status != http.StatusOK {
+		t.Fatalf("echo POST: %d %q", status, body)
 	}
-	want := fmt.Sprintf(`43%d[%q]`, c.id, msg)
-	if got := c.get(); len(got) != 1 || got[0] != want {
-		c.t.Fatalf("echo ack = %q, want %q", got, want)
+	want := fmt.Sprintf(`43%d[%q]`, id, msg)
+	if got := get(); len(got) != 1 || got[0] != want {
+		t.Fatalf("echo ack = %q, want %q", got, want)
 	}
 }
 

@@ -13,6 +13,12 @@ const (
 	reasonBody     = "body too large"
 	reasonAbandon  = "abandoned"
 	reasonUpgrade  = "second upgrade"
+	// Engine.IO 4 refusals: a packet the protocol does not allow there,
+	// and two GETs held at once for one session.
+	reasonBadPacket     = "bad packet"
+	reasonDuplicatePoll = "duplicate poll"
+	// reasonUnsupported refuses an EIO version we do not speak.
+	reasonUnsupported = "unsupported protocol"
 )
 
 // inspect looks at one incoming Engine.IO packet (type pt, payload data
@@ -33,16 +39,13 @@ func inspect(pt packet.Type, data []byte) (packet.Type, string) {
 	if pt != packet.MESSAGE || len(data) == 0 {
 		return pt, ""
 	}
-	typ := data[0]
-	if typ == '5' || typ == '6' {
+	if binaryPacket(data) {
 		return pt, reasonBinary
 	}
+	typ := data[0]
 	i := 1
 	for i < len(data) && '0' <= data[i] && data[i] <= '9' {
 		i++
-	}
-	if i < len(data) && data[i] == '-' {
-		return pt, reasonBinary
 	}
 	if (typ == '0' || typ == '1') && rootNamespace(data[i:]) {
 		if typ == '0' {
@@ -51,6 +54,19 @@ func inspect(pt packet.Type, data []byte) (packet.Type, string) {
 		return packet.CLOSE, ""
 	}
 	return pt, ""
+}
+
+// binaryPacket reports whether a socket.io packet (not empty) is binary or
+// announces attachments.
+func binaryPacket(data []byte) bool {
+	if typ := data[0]; typ == '5' || typ == '6' {
+		return true
+	}
+	i := 1
+	for i < len(data) && '0' <= data[i] && data[i] <= '9' {
+		i++
+	}
+	return i < len(data) && data[i] == '-'
 }
 
 // rootNamespace reads the namespace the way go-socket.io's parser does: a

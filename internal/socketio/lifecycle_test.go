@@ -2,6 +2,7 @@ package socketio
 
 import (
 	"encoding/base64"
+	"fmt"
 	"io"
 	"log/slog"
 	"math/bits"
@@ -80,6 +81,31 @@ func TestGoroutinesSettle(t *testing.T) {
 			c := h.connectPolling(t)
 			c.post(`4518446744073709551615-["x","a"]`)
 		}},
+		{"EIO 4 websocket", func(t *testing.T, h *harness) {
+			c := h.connectWS4(t)
+			c.echo("x")
+			_ = c.ws.Close()
+		}},
+		{"EIO 4 polling", func(t *testing.T, h *harness) {
+			c := h.connectPolling4(t)
+			c.echo("x")
+			if status, body := c.post("1"); status != http.StatusOK {
+				t.Fatalf("close: %d %q", status, body)
+			}
+		}},
+		{"EIO 4 upgrade", func(t *testing.T, h *harness) {
+			p := h.connectPolling4(t)
+			c := h.mustDialWS(t, "EIO=4&transport=websocket&sid="+p.sid)
+			c.send("2probe")
+			c.read()
+			c.send("5")
+			c.echo("x")
+			_ = c.ws.Close()
+		}},
+		{"EIO 4 hostile", func(t *testing.T, h *harness) {
+			c := h.connectPolling4(t)
+			c.post("abc")
+		}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -146,6 +172,42 @@ func TestCloseAll(t *testing.T) {
 	}
 	if _, _, err := h.dialWS("EIO=3&transport=websocket", nil); err == nil {
 		t.Error("websocket accepted after CloseAll")
+	}
+}
+
+// TestCloseAllEIO4: CloseAll ends Engine.IO 4 sessions on both transports,
+// releases a held GET with CLOSE, and refuses new ones afterwards.
+func TestCloseAllEIO4(t *testing.T) {
+	h := newHarness(t, nil)
+	ws := h.connectWS4(t)
+	p := h.connectPolling4(t)
+	held := make(chan string, 1)
+	go func() {
+		resp, err := h.hc.Get(h.url(p.query()))
+		if err != nil {
+			held <- err.Error()
+			return
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		held <- fmt.Sprintf("%d %s", resp.StatusCode, b)
+	}()
+	eventually(t, 5*time.Second, "the GET held", func() bool {
+		s := h.srv.eio4.lookup(p.sid)
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		return s.polling
+	})
+	if n := h.srv.CloseAll(); n < 2 {
+		t.Errorf("CloseAll closed %d conns, want at least the 2 sessions", n)
+	}
+	ws.expectClosed()
+	if got := <-held; got != "200 1" {
+		t.Errorf("held GET got %q, want 200 with CLOSE", got)
+	}
+	eventually(t, 5*time.Second, "sessions removed", func() bool { return h.srv.Count() == 0 })
+	if resp, _ := h.do(t, http.MethodGet, h.url("EIO=4&transport=polling"), nil, ""); resp.StatusCode == http.StatusOK {
+		t.Error("handshake accepted after CloseAll")
 	}
 }
 

@@ -200,6 +200,17 @@ func (c *pollConn) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			http.Error(w, "cannot read body", http.StatusBadRequest)
 			return
 		}
+		if carriesClose(body) {
+			// The library would hand CLOSE to the session's reader and
+			// hold this POST until it is read, which waits on whatever
+			// the reader is doing: writing the CONNECT to a client that
+			// never polls holds it for PingTimeout. The session ends
+			// either way, so end it here and answer now.
+			_ = c.Close()
+			w.Header().Set("Content-Type", "text/plain; charset=UTF-8")
+			_, _ = io.WriteString(w, "ok")
+			return
+		}
 		if c.holdIfPaused(w, r, body) {
 			return
 		}
@@ -644,6 +655,20 @@ func (b *postBody) ReadByte() (byte, error) {
 }
 
 func (b *postBody) Close() error { return nil }
+
+// carriesClose reports whether a text payload holds an Engine.IO CLOSE.
+func carriesClose(body []byte) bool {
+	packets, err := decodeTextPayload(body)
+	if err != nil {
+		return false
+	}
+	for _, p := range packets {
+		if p[0] == '1' {
+			return true
+		}
+	}
+	return false
+}
 
 // decodeTextPayload splits an Engine.IO 3 text payload, "<length>:<packet>"
 // repeated, where length counts UTF-16 code units as JavaScript strings do.

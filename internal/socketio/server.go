@@ -1,7 +1,6 @@
 package socketio
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -21,6 +20,9 @@ type Conn interface {
 	ID() string
 	// Header is the header of the request that opened the connection.
 	Header() http.Header
+	// Protocol is the Engine.IO version the client speaks, "eio3" or
+	// "eio4", for metrics; nothing else should depend on it.
+	Protocol() string
 	// Send writes the frame's packet as one Engine.IO message on the
 	// transport the session uses now, after anything TrySend left pending.
 	// It returns once the transport has taken the packet; on websocket that
@@ -65,6 +67,13 @@ type Handler[S any] struct {
 	// Connect is called once a client is connected to the root namespace,
 	// after the CONNECT packet went out. It may Send and Close.
 	Connect func(Conn) S
+	// Auth is called after Connect, before the client learns it is
+	// connected, when a socket.io 3/4 client's CONNECT carried an auth
+	// payload (a JSON object, `io(url, {auth})`), which it gets raw. An
+	// error refuses the connection: the client gets CONNECT_ERROR with the
+	// error's text as its message, Disconnect follows, and the client may
+	// try again on the same session. Nil takes every payload.
+	Auth func(S, json.RawMessage) error
 	// Disconnect is called once when the connection ends, however it ends,
 	// with what Connect returned.
 	Disconnect func(S)
@@ -80,9 +89,12 @@ type Handler[S any] struct {
 	Calls  map[string]func(S, json.RawMessage) json.RawMessage
 }
 
-// Server is a socket.io 2 server: go-socket.io's Engine.IO server on our
-// transports, behind our Guard, with our socket.io packet layer on top. It
-// is the only thing in this module that touches go-socket.io.
+// Server is a socket.io server for clients of socket.io 2 (Engine.IO 3,
+// socket.io protocol 4) and of socket.io 3 and 4 (Engine.IO 4, socket.io
+// protocol 5), told apart by the EIO query parameter. Engine.IO 3 runs on
+// go-socket.io's Engine.IO server on our transports, Engine.IO 4 on ours
+// (eio4.go); both are behind our Guard, with our socket.io packet layer on
+// top. It is the only thing in this module that touches go-socket.io.
 //
 // The packet layer is ours rather than the library's because the library's
 // runs three goroutines per connection (reader, writer, error loop) and
@@ -93,15 +105,29 @@ type Server struct {
 	cfg    Config
 	set    *transportSet
 	eio    *engineio.Server
+	eio4   *engine4
 	engine *engineio.Options
 	guard  http.Handler
-	// serve runs one connection: Handler bound to its S.
-	serve func(engineio.Conn)
+	// serve runs one Engine.IO 3 connection: Handler bound to its S.
+	serve func(engineConn)
 }
 
 // NewServer builds a server from cfg (see Config.Validate) that calls h.
 // Call Serve to start it and Close to release it.
 func NewServer[S any](cfg Config, h Handler[S]) (*Server, error) {
+	d := &dispatcher[S]{h: h}
+	s, err := newServer(cfg, func(s4 *session4) { go d.serve4(s4) })
+	if err != nil {
+		return nil, err
+	}
+	d.remove, d.set = s.eio.Remove, s.set
+	d.connectTimeout = s.cfg.ConnectTimeout
+	s.serve = d.serve
+	return s, nil
+}
+
+// newServer builds the engines; accept4 runs each Engine.IO 4 session.
+func newServer(cfg Config, accept4 func(*session4)) (*Server, error) {
 	s := &Server{}
 	if cfg.Sockets == nil {
 		cfg.Sockets = s.Sockets
@@ -113,9 +139,15 @@ func NewServer[S any](cfg Config, h Handler[S]) (*Server, error) {
 	s.engine = cfg.engineOptions()
 	s.set = s.engine.Transports[0].(*pollingTransport).set
 	s.eio = engineio.NewServer(s.engine)
-	s.guard = cfg.Guard(s.eio)
-	d := &dispatcher[S]{h: h, remove: s.eio.Remove, set: s.set}
-	s.serve = d.serve
+	s.eio4 = newEngine4(s.set, s.engine.Transports[1].(*websocketTransport), accept4)
+	s.guard = cfg.Guard(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		// The Guard let through EIO 3 and 4 only.
+		if r.URL.Query().Get("EIO") == "4" {
+			s.eio4.ServeHTTP(w, r)
+			return
+		}
+		s.eio.ServeHTTP(w, r)
+	}))
 	return s, nil
 }
 
@@ -137,7 +169,7 @@ func (s *Server) Serve() error {
 // Count is the number of open sessions, including those whose Connect has
 // not run yet; it falls back to zero when every connection is gone, or
 // sessions are leaking.
-func (s *Server) Count() int { return s.eio.Count() }
+func (s *Server) Count() int { return s.eio.Count() + s.eio4.count() }
 
 // Sockets is Count without the long-polling sessions still waiting for
 // their first poll: what MaxSockets bounds by default.
@@ -161,106 +193,22 @@ func (s *Server) CloseAll() int { return closeAll(s.engine) }
 // finishes after it.
 func (s *Server) Close() error { return s.eio.Close() }
 
-// connectPacket is socket.io's CONNECT for the root namespace.
-var connectPacket = []byte("0")
-
-// dispatcher runs connections for one Handler.
-type dispatcher[S any] struct {
-	h      Handler[S]
-	remove func(sid string)
-	set    *transportSet
-}
-
-// serve runs one connection from its CONNECT to its end, reading its
-// packets and calling the handler. Its goroutine is the only one a
-// connection keeps while idle, so what runs here stays shallow: arguments
-// are passed on raw, and Calls that do real work hand it to goroutines of
-// their own (the notifier's workers) whose stacks grow once for everyone.
-func (d *dispatcher[S]) serve(ec engineio.Conn) {
-	c := &conn{lib: ec, set: d.set}
-	if d.h.Disconnect != nil {
-		c.onEnd = func(st any) {
-			s, _ := st.(S)
-			d.h.Disconnect(s)
-		}
-	}
-	defer func() {
-		_ = c.Close()
-		d.remove(ec.ID())
-	}()
-	if c.writePacket(connectPacket) != nil {
-		return
-	}
-	var st S
-	if d.h.Connect != nil {
-		st = d.h.Connect(c)
-	}
-	if c.connected(st) {
-		// Closed while Connect ran: Close could not hand it the state.
-		if d.h.Disconnect != nil {
-			d.h.Disconnect(st)
-		}
-		return
-	}
-	for {
-		_, r, err := ec.NextReader()
-		if err != nil {
-			c.ended(err)
-			return // the session closed itself
-		}
-		err = d.dispatch(c, st, r)
-		_ = r.Close()
-		if err != nil {
-			c.ended(fmt.Errorf("%w: %w", ErrProtocol, err))
-			if d.h.Error != nil {
-				d.h.Error(err)
-			}
-			return
-		}
-	}
-}
-
-// dispatch handles one packet.
-func (d *dispatcher[S]) dispatch(c *conn, st S, r io.Reader) error {
-	// Both our transports hand the session their checked packets as
-	// msgReaders, and the session passes MESSAGE packets on as they are.
-	m, ok := r.(*msgReader)
-	if !ok {
-		return fmt.Errorf("socketio: packet from an unknown transport (%T)", r)
-	}
-	ev, ok, err := parsePacket(m.payload())
-	if !ok || err != nil {
-		return err
-	}
-	name, ok := eventName(ev.name)
-	if !ok {
-		return errEventPayload
-	}
-	// The packet's buffer goes back to the pool when this returns.
-	arg := bytes.Clone(ev.arg)
-	if f, ok := d.h.Events[name]; ok {
-		f(st, arg)
-		return nil
-	}
-	f, ok := d.h.Calls[name]
-	if !ok {
-		return nil // unknown events are ignored, as socket.io does
-	}
-	ack := f(st, arg)
-	if ev.id != nil {
-		if err := c.writePacket(ackPacket(ev.id, ack)); err != nil {
-			// Not the client's fault: the next read ends the loop quietly.
-			c.ended(err)
-			_ = c.Close()
-		}
-	}
-	return nil
-}
-
-// conn is our Conn over an Engine.IO session.
+// conn is our Conn over an Engine.IO session: one socket.io connection to
+// the root namespace. On Engine.IO 4 a session may carry several in turn
+// (the client leaves and connects again), each its own conn.
 type conn struct {
-	lib engineio.Conn
-	set *transportSet
+	lib      engineConn
+	set      *transportSet
+	protocol string
+	// ready is closed once the CONNECT answer is out (open) or the conn is
+	// over (end, Close). Until then sends wait: Connect may queue packets
+	// that must not overtake the answer.
+	ready     chan struct{}
+	readyOnce sync.Once
+	// detached: this socket.io connection is over but its Engine.IO
+	// session goes on (a refused auth, or the client left the namespace),
+	// so Close must not end the session.
+	detached atomic.Bool
 	// onEnd calls Handler.Disconnect with the state; nil if there is none.
 	onEnd func(st any)
 	// ws caches the websocket that carries the session; nil while the
@@ -346,6 +294,39 @@ func (c *conn) RemoteAddr() string {
 func (c *conn) ID() string          { return c.lib.ID() }
 func (c *conn) Header() http.Header { return c.lib.RemoteHeader() }
 
+func (c *conn) Protocol() string { return c.protocol }
+
+// open lets sends through: the CONNECT answer is out.
+func (c *conn) open() { c.readyOnce.Do(func() { close(c.ready) }) }
+
+// end is the end of this socket.io connection but not of its session:
+// Disconnect runs, and sends fail from now on.
+func (c *conn) end() {
+	c.detached.Store(true)
+	c.open()
+	if st, ok := c.disconnected(); ok && c.onEnd != nil {
+		c.onEnd(st)
+	}
+}
+
+// wait blocks until sends may go out; ErrClosed if they never will.
+func (c *conn) wait() error {
+	<-c.ready
+	if c.detached.Load() {
+		return ErrClosed
+	}
+	return nil
+}
+
+func (c *conn) isOpen() bool {
+	select {
+	case <-c.ready:
+		return !c.detached.Load()
+	default:
+		return false
+	}
+}
+
 // Close runs Disconnect (once, here, so that a caller that closes a
 // connection finds it gone when Close returns) and ends the session, which
 // ends the connection's reader.
@@ -353,6 +334,11 @@ func (c *conn) Close() error {
 	if st, ok := c.disconnected(); ok && c.onEnd != nil {
 		c.onEnd(st)
 	}
+	if c.detached.Load() {
+		return nil
+	}
+	c.detached.Store(true)
+	c.open()
 	return c.lib.Close()
 }
 
@@ -373,6 +359,9 @@ func (c *conn) websocket() *wsConn {
 // NextWriter and a copy per packet; long-polling goes through the session,
 // whose payload the client's GETs collect.
 func (c *conn) Send(f Frame) error {
+	if err := c.wait(); err != nil {
+		return err
+	}
 	if err := c.flushPolled(); err != nil {
 		return err
 	}
@@ -383,7 +372,7 @@ func (c *conn) Send(f Frame) error {
 }
 
 func (c *conn) TrySend(f Frame) error {
-	if len(c.polled) == 0 {
+	if len(c.polled) == 0 && c.isOpen() {
 		if ws := c.websocket(); ws != nil {
 			return ws.trySend(f.ws)
 		}
@@ -393,6 +382,9 @@ func (c *conn) TrySend(f Frame) error {
 }
 
 func (c *conn) Flush() error {
+	if err := c.wait(); err != nil {
+		return err
+	}
 	if err := c.flushPolled(); err != nil {
 		return err
 	}

@@ -69,3 +69,7 @@ func urlSafe(s string) bool {
 	}
 	return true
 }
+
+// nextSID is a new session id of this node, for sessions outside the
+// library's engine (Engine.IO 4).
+func (s *transportSet) nextSID() string { return sidGenerator{node: s.cfg.NodeID}.NewID() }
