@@ -38,8 +38,8 @@ type publisher struct {
 var publishers = []publisher{
 	{"ruby", []string{"ruby", "scripts/publish/pushpoll.rb"}, "apt-get install ruby ruby-redis ruby-jwt (scripts/test installs them)",
 		[]string{"ruby", "-e", `require "redis"; require "jwt"`}},
-	{"node", []string{"node", "scripts/publish/pushpoll.mjs"}, "Node.js 18+, and `npm ci` in scripts/publish (go test ./scripts/publish/ runs it)",
-		[]string{"node", "-e", `require.resolve("./scripts/publish/node_modules/redis"); require.resolve("./scripts/publish/node_modules/jsonwebtoken")`}},
+	{"node", []string{"node", "scripts/publish/node/pushpoll.mjs"}, "Node.js 20+, and `npm ci` in scripts/publish/node (scripts/test runs it)",
+		[]string{"node", "-e", `require.resolve("./scripts/publish/node/node_modules/redis"); require.resolve("./scripts/publish/node/node_modules/jsonwebtoken")`}},
 	// Debian's interpreter: python3-redis and python3-jwt install for it,
 	// not for a pyenv or Homebrew python3 that may come first on PATH.
 	{"python", []string{"/usr/bin/python3", "scripts/publish/pushpoll.py"}, "apt-get install python3 python3-redis python3-jwt (scripts/test installs them)",
