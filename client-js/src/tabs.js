@@ -60,8 +60,10 @@
 
 // What the holder passes on to every attached tab as it comes from the socket.
 const RELAYED = ["connect_error", "pong", "mode"];
-// `drain` without a usable `within`: the value the design uses.
+// `drain` without a usable `within`: the value the design uses. A longer window than
+// DRAIN_MAX would only keep the tabs off push for no reason (the shim caps it alike).
 const DRAIN_DEFAULT = 10000;
+const DRAIN_MAX = 300000;
 
 function newId(random) {
   return Math.floor(random() * 2 ** 52).toString(36) + Math.floor(random() * 2 ** 52).toString(36);
@@ -556,9 +558,13 @@ class Hub {
     }
   }
 
+  // One random draw, this one, decides when the shared socket comes back. The tabs hear
+  // `drain` with `within: 0`, so each goes through its drain (polling meanwhile) and asks
+  // to reconnect at once; they are attached when this delay ends and the socket is up,
+  // instead of after the later of two draws.
   onDrain(msg) {
-    this.relay("drain", [msg]);
-    const within = msg && Number(msg.within) >= 0 ? Number(msg.within) : DRAIN_DEFAULT;
+    this.relay("drain", [Object.assign({}, msg && typeof msg === "object" ? msg : {}, { within: 0 })]);
+    const within = msg && Number(msg.within) >= 0 ? Math.min(Number(msg.within), DRAIN_MAX) : DRAIN_DEFAULT;
     if (this.holdoff !== null) this.env.clearTimeout(this.holdoff);
     this.holdoff = this.env.setTimeout(() => {
       this.holdoff = null;
