@@ -308,7 +308,8 @@ class Hub {
     this.conns = 0;
     this.sock = null; // names the current connection; null while down
     // tab id -> {want, granted: Map topic -> newest version the tab is known to have
-    // seen, carried: connected through an earlier holder, abort}
+    // seen, carried: connected through an earlier holder, subscribedOn: the connection its
+    // last subscribe went out on, abort}
     this.tabs = new Map();
     this.known = new Map(); // topic -> newest version this connection has seen
     /** @type {number | {tabs: number, visible: number}} what the node counts for this connection */
@@ -449,8 +450,9 @@ class Hub {
     const req = m.args[0] && typeof m.args[0] === "object" ? m.args[0] : {};
     const asked = req.topics && typeof req.topics === "object" ? req.topics : {};
     const sock = this.sock;
+    tab.subscribedOn = sock;
     this.socket.emit("subscribe", req, (ack) => {
-      if (sock !== this.sock) return; // answered on a connection since replaced
+      if (sock !== this.sock) return this.resubscribe(id, tab, req, asked, m.id);
       const granted = ack && Array.isArray(ack.granted) ? ack.granted : [];
       if (this.tabs.get(id) !== tab || !tab.want) {
         // The tab left while asking: what it alone was granted must not stay subscribed.
@@ -473,6 +475,18 @@ class Hub {
       if (m.id) this.send([id], { t: "ack", id: m.id, args: [ack] });
       this.catchUp();
     });
+  }
+
+  // resubscribe handles an ack that came back on a connection since replaced: what it
+  // granted is gone with that connection. A tab told of the new connection subscribes
+  // there itself (the shim does on every connect), and then nothing needs doing; one still
+  // attached that has not is subscribed on its behalf, with its request's versions raised
+  // to what it is known to hold now, and answered with the new connection's ack.
+  resubscribe(id, tab, req, asked, ackId) {
+    if (this.sock === null || this.tabs.get(id) !== tab || !tab.want || tab.subscribedOn === this.sock) return;
+    const topics = {};
+    for (const t of Object.keys(asked)) topics[t] = Math.max(Number(asked[t]) || 0, tab.granted.get(t) || 0);
+    this.subscribe(id, tab, { ev: "subscribe", id: ackId, args: [Object.assign({}, req, { topics })] });
   }
 
   // catchUp tells every tab about versions this connection knows and it has not seen.

@@ -373,3 +373,60 @@ test("visibility: the node hears the sum of its tabs' visible ones, and each tab
   assert.deepEqual(a.events("stale"), [[{ s: 6 }, { spread: 4200 }]]);
   assert.deepEqual(b.events("stale"), [[{ s: 6 }, { spread: 4200 }]]);
 });
+
+test("a subscribe answered on a replaced connection: the holder subscribes the tab on the new one", async () => {
+  const browser = new FakeBrowser();
+  const net = new FakeNetwork();
+  const a = open(browser, net);
+  const b = open(browser, net);
+  await settle(browser);
+  const sock = net.sockets[0];
+  sock.serverConnect();
+  await settle(browser);
+  subscribe(b, "tokB", { b: 3 });
+  await settle(browser);
+  assert.equal(sock.sent("subscribe").length, 1);
+  // The holder reconnects between the emit and the ack; the old connection's ack comes last.
+  sock.serverDisconnect("transport close");
+  sock.serverConnect();
+  await settle(browser);
+  answer(sock);
+  await settle(browser);
+  assert.deepEqual(
+    sock.sent("subscribe").map(([req]) => req),
+    [{ token: "tokB", topics: { b: 3 } }, { token: "tokB", topics: { b: 3 } }],
+    "subscribed again, on the connection now up",
+  );
+  answer(sock);
+  await settle(browser);
+  sock.fire("stale", { b: 4 });
+  await settle(browser);
+  assert.deepEqual(b.events("stale"), [[{ b: 4 }]], "the tab is covered on the new connection");
+  assert.deepEqual(a.events("stale"), []);
+});
+
+test("a subscribe answered on a replaced connection after the tab subscribed again itself: nothing doubled", async () => {
+  const browser = new FakeBrowser();
+  const net = new FakeNetwork();
+  open(browser, net);
+  const b = open(browser, net);
+  await settle(browser);
+  const sock = net.sockets[0];
+  sock.serverConnect();
+  await settle(browser);
+  subscribe(b, "tokB", { b: 3 });
+  await settle(browser);
+  const [, oldAck] = sock.sent("subscribe")[0];
+  sock.serverDisconnect("transport close");
+  sock.serverConnect();
+  await settle(browser);
+  // As the shim does on connect.
+  const ack = subscribe(b, "tokB", { b: 3 });
+  await settle(browser);
+  oldAck({ granted: ["b"], denied: {} });
+  await settle(browser);
+  assert.equal(sock.sent("subscribe").length, 2, "the tab's own subscribe covers it");
+  sock.answered = 1;
+  answer(sock);
+  assert.deepEqual(await ack, { granted: ["b"], denied: {} });
+});
