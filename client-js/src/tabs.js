@@ -58,6 +58,10 @@
  * reconnects after a random delay up to `within`; tabs asking to connect meanwhile wait.
  */
 
+import { fromHub, fromTab, onShared } from "./relay.js";
+
+// Names the lock and the channels; see relay.js for the messages.
+const PROTOCOL = "pushpoll/2";
 // What the holder passes on to every attached tab as it comes from the socket.
 const RELAYED = ["connect_error", "pong", "mode"];
 // `drain` without a usable `within`: the value the design uses. A longer window than
@@ -69,8 +73,9 @@ function newId(random) {
   return Math.floor(random() * 2 ** 52).toString(36) + Math.floor(random() * 2 ** 52).toString(36);
 }
 
-function addressed(msg, id) {
-  return Array.isArray(msg.to) && msg.to.indexOf(id) >= 0;
+// pairName names the channel between one holder (hub id) and one tab.
+function pairName(name, hub, tab) {
+  return name + " " + hub + " " + tab;
 }
 
 /**
@@ -93,7 +98,9 @@ export function createTabs(env = {}) {
     // browser lacks BroadcastChannel or Web Locks (the caller then opens its own).
     socket(key, open) {
       if (typeof e.BroadcastChannel !== "function" || !e.locks || typeof e.locks.request !== "function") return null;
-      const name = "pushpoll " + key;
+      // The protocol's version is in the name: tabs running a shim that speaks another one
+      // elect their own holder instead of talking past each other.
+      const name = PROTOCOL + " " + key;
       let page = pages.get(name);
       if (!page) {
         page = new Page(e, name, open, () => pages.delete(name));
@@ -163,7 +170,9 @@ class TabSocket {
     this.unlock = null;
     this.io = { engine: { pingInterval: undefined } };
     this.bc = new env.BroadcastChannel(page.name);
-    this.bc.onmessage = (ev) => this.receive(ev.data);
+    this.bc.onmessage = (ev) => this.receive(onShared(ev.data));
+    this.hubId = ""; // the holder whose pair channel this tab listens on
+    this.pair = null;
     page.tabs.add(this);
     // Only once this tab holds its own lock can the holder watch it; hello says it does.
     env.locks
@@ -205,7 +214,7 @@ class TabSocket {
       id = this.nextAck++;
       this.acks.set(id, ack);
     }
-    this.post({ t: "emit", ev, args, id });
+    if (this.pair) this.pair.postMessage({ t: "emit", ev, args, id });
     return this;
   }
 
@@ -234,6 +243,7 @@ class TabSocket {
     this.post({ t: "bye" });
     this.closed = true;
     this.bc.close();
+    if (this.pair) this.pair.close();
     if (this.unlock) this.unlock();
     this.page.remove(this);
     return this;
@@ -246,7 +256,17 @@ class TabSocket {
   }
 
   hello() {
-    this.post({ t: "hello", want: this.want, connected: this.connected });
+    this.post({ t: "hello", hub: this.hubId, want: this.want, connected: this.connected });
+  }
+
+  // listen moves this tab to the pair channel of holder hub; false if it is there already.
+  listen(hub) {
+    if (hub === this.hubId) return false;
+    if (this.pair) this.pair.close();
+    this.hubId = hub;
+    this.pair = new this.env.BroadcastChannel(pairName(this.page.name, hub, this.id));
+    this.pair.onmessage = (ev) => this.fromHub(fromHub(ev.data));
+    return true;
   }
 
   post(msg) {
@@ -259,13 +279,14 @@ class TabSocket {
     for (const fn of (this.handlers.get(ev) || []).slice()) fn(...args);
   }
 
+  // receive reads the shared channel: a tab only hears the holders there.
   receive(m) {
+    if (this.closed || !m || m.t !== "hub") return;
+    if (this.listen(m.hub) && this.ready) this.hello();
+  }
+
+  fromHub(m) {
     if (this.closed || !m) return;
-    if (m.t === "hub") {
-      if (this.ready) this.hello();
-      return;
-    }
-    if (!addressed(m, this.id)) return;
     if (m.t === "up") this.up(m);
     else if (m.t === "down") this.down(m.reason);
     else if (m.t === "ev" && this.want) this.fire(m.ev, ...m.args);
@@ -318,7 +339,7 @@ class Hub {
     this.mode = null;
     this.holdoff = null; // drain timer: no reconnect before it fires
     this.bc = new env.BroadcastChannel(name);
-    this.bc.onmessage = (ev) => this.receive(ev.data);
+    this.bc.onmessage = (ev) => this.receive(onShared(ev.data));
     this.socket = open();
     this.listeners = [];
     const on = (ev, fn) => {
@@ -331,22 +352,30 @@ class Hub {
     on("expired", (msg) => this.onExpired(msg));
     on("drain", (msg) => this.onDrain(msg));
     for (const ev of RELAYED) on(ev, (...args) => this.relay(ev, args));
-    this.bc.postMessage({ t: "hub" });
+    this.announce();
+  }
+
+  announce() {
+    this.bc.postMessage({ t: "hub", hub: this.id });
   }
 
   close() {
     for (const [ev, fn] of this.listeners) this.socket.off(ev, fn);
     this.socket.close();
-    for (const tab of this.tabs.values()) tab.abort.abort();
+    for (const tab of this.tabs.values()) {
+      tab.abort.abort();
+      tab.bc.close();
+    }
     this.tabs.clear();
     if (this.holdoff !== null) this.env.clearTimeout(this.holdoff);
     this.bc.close();
   }
 
   send(to, msg) {
-    if (to.length === 0) return;
-    msg.to = to;
-    this.bc.postMessage(msg);
+    for (const id of to) {
+      const tab = this.tabs.get(id);
+      if (tab) tab.bc.postMessage(msg);
+    }
   }
 
   attached() {
@@ -361,19 +390,25 @@ class Hub {
   }
 
   receive(m) {
-    if (!m || typeof m.tab !== "string") return;
+    if (!m || m.t === "hub") return;
     if (m.t === "hello") return this.hello(m);
     const tab = this.tabs.get(m.tab);
     if (!tab) return;
     if (m.t === "want") this.setWant(m.tab, tab, m.on);
-    else if (m.t === "emit" && Array.isArray(m.args)) this.forward(m.tab, tab, m);
     else if (m.t === "bye") this.drop(m.tab);
   }
 
+  // A tab that says hello listening for another holder (or none yet) is told which one
+  // this is, and says hello again on this holder's pair channel.
   hello(m) {
     let tab = this.tabs.get(m.tab);
     if (!tab) {
-      tab = { want: false, granted: new Map(), carried: !!m.connected, abort: new AbortController() };
+      const bc = new this.env.BroadcastChannel(pairName(this.name, this.id, m.tab));
+      tab = { want: false, granted: new Map(), carried: m.connected, abort: new AbortController(), bc };
+      bc.onmessage = (ev) => {
+        const e = fromTab(ev.data);
+        if (e && this.tabs.get(m.tab) === tab) this.forward(m.tab, tab, e);
+      };
       this.tabs.set(m.tab, tab);
       // Granted only once the tab's document let go of its own lock: it is gone.
       this.env.locks
@@ -381,11 +416,12 @@ class Hub {
         .catch(() => {});
       this.reportTabs();
     }
+    if (m.hub !== this.id) return this.announce();
     this.setWant(m.tab, tab, m.want);
   }
 
   setWant(id, tab, on) {
-    tab.want = !!on;
+    tab.want = on;
     if (!tab.want) {
       this.release(tab, Array.from(tab.granted.keys()));
     } else if (this.sock !== null) {
@@ -402,6 +438,7 @@ class Hub {
     if (!tab) return;
     this.tabs.delete(id);
     tab.abort.abort();
+    tab.bc.close();
     this.release(tab, Array.from(tab.granted.keys()));
     this.reportTabs();
   }
@@ -435,10 +472,10 @@ class Hub {
   forward(id, tab, m) {
     if (this.sock === null || !tab.want) return;
     if (m.ev === "subscribe") return this.subscribe(id, tab, m);
-    if (m.ev === "unsubscribe") return this.release(tab, Array.isArray(m.args[0]) ? m.args[0] : []);
+    if (m.ev === "unsubscribe") return this.release(tab, m.args[0]);
     if (m.ev === "tabs") {
       // A tab's own {tabs: 1, visible}: the socket reports the sum over its tabs.
-      tab.hidden = !!(m.args[0] && m.args[0].visible === 0);
+      tab.hidden = m.args[0].visible === 0;
       return this.reportTabs();
     }
     const args = m.args.slice();
@@ -447,8 +484,8 @@ class Hub {
   }
 
   subscribe(id, tab, m) {
-    const req = m.args[0] && typeof m.args[0] === "object" ? m.args[0] : {};
-    const asked = req.topics && typeof req.topics === "object" ? req.topics : {};
+    const req = { token: m.args[0].token, topics: m.args[0].topics };
+    const asked = req.topics;
     const sock = this.sock;
     tab.subscribedOn = sock;
     this.socket.emit("subscribe", req, (ack) => {
@@ -486,7 +523,7 @@ class Hub {
     if (this.sock === null || this.tabs.get(id) !== tab || !tab.want || tab.subscribedOn === this.sock) return;
     const topics = {};
     for (const t of Object.keys(asked)) topics[t] = Math.max(Number(asked[t]) || 0, tab.granted.get(t) || 0);
-    this.subscribe(id, tab, { ev: "subscribe", id: ackId, args: [Object.assign({}, req, { topics })] });
+    this.subscribe(id, tab, { ev: "subscribe", id: ackId, args: [{ token: req.token, topics }] });
   }
 
   // catchUp tells every tab about versions this connection knows and it has not seen.

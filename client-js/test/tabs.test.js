@@ -430,3 +430,120 @@ test("a subscribe answered on a replaced connection after the tab subscribed aga
   answer(sock);
   assert.deepEqual(await ack, { granted: ["b"], denied: {} });
 });
+
+// listen records every message another script of the origin sees on channel name.
+function listen(browser, name) {
+  const ch = new (browser.tab().env.BroadcastChannel)(name);
+  const got = [];
+  ch.onmessage = (ev) => got.push(ev.data);
+  return got;
+}
+
+test("the channel's name carries the protocol's version", () => {
+  const browser = new FakeBrowser();
+  const t = open(browser, new FakeNetwork());
+  assert.equal(t.s.page.name, "pushpoll/2 " + KEY);
+});
+
+test("tokens stay off the shared channel: each tab subscribes on its pair's channel with the holder", async () => {
+  const browser = new FakeBrowser();
+  const net = new FakeNetwork();
+  const a = open(browser, net);
+  const spy = listen(browser, a.s.page.name);
+  const b = open(browser, net);
+  await settle(browser);
+  const sock = net.sockets[0];
+  sock.serverConnect();
+  await settle(browser);
+  const hub = a.s.page.hub.id;
+  const pair = listen(browser, `${a.s.page.name} ${hub} ${b.s.id}`);
+  const ack = subscribe(b, "secret-token-B", { b: 1 });
+  await settle(browser);
+  answer(sock);
+  assert.deepEqual(await ack, { granted: ["b"], denied: {} });
+  assert.ok(spy.length > 0, "the spy hears the shared channel");
+  assert.ok(!JSON.stringify(spy).includes("secret-token-B"), "a token went over the shared channel: " + JSON.stringify(spy));
+  assert.ok(JSON.stringify(pair).includes("secret-token-B"), "the pair's channel carries it");
+});
+
+test("messages of the wrong shape are ignored: no emit reaches the node, no event a tab, nothing throws", async () => {
+  const { browser, sock, a, b, c } = await threeTabs();
+  const junk = browser.tab().env.BroadcastChannel;
+  const shared = new junk(a.s.page.name);
+  const toHub = new junk(`${a.s.page.name} ${a.s.page.hub.id} ${b.s.id}`);
+  const emitted = sock.emitted.length;
+  const seen = [a, b, c].map((t) => t.seen.length);
+  const to = [a.s.id, b.s.id, c.s.id];
+  for (const m of [
+    null,
+    5,
+    "hub",
+    [],
+    {},
+    { t: "hub" },
+    { t: "hub", hub: 5 },
+    { t: "hub", hub: "NOT AN ID" },
+    { t: "hello", tab: {} },
+    { t: "hello", tab: b.s.id, hub: 7, want: true, connected: true },
+    { t: "hello", tab: "zz", hub: "", want: "yes", connected: false },
+    { t: "want", tab: b.s.id, on: "no" },
+    { t: "bye", tab: 7 },
+    { t: "bye", tab: "x".repeat(100) },
+    // The first protocol's messages, as an old shim or a buggy script would post them.
+    { t: "emit", tab: b.s.id, ev: "connect", args: [], id: 0 },
+    { t: "emit", tab: b.s.id, ev: "subscribe", args: [{ token: "t", topics: { x: 1 } }], id: 0 },
+    { t: "up", to, sock: "fake:1", ping: 1 },
+    { t: "down", to, reason: "transport close" },
+    { t: "ev", to, ev: "mode", args: [{ mode: "push" }] },
+    { t: "ev", to, ev: "stale", args: 5 },
+    { t: "ack", to, id: 1, args: null },
+  ]) {
+    shared.postMessage(m);
+  }
+  for (const m of [
+    null,
+    { t: "emit" },
+    { t: "emit", ev: "connect", args: [], id: 0 },
+    { t: "emit", ev: "disconnect", args: [], id: 0 },
+    { t: "emit", ev: "subscribe", args: [null], id: 0 },
+    { t: "emit", ev: "subscribe", args: [{ token: 5, topics: { b: 1 } }], id: 0 },
+    { t: "emit", ev: "subscribe", args: [{ token: "t", topics: { b: "junk" } }], id: 0 },
+    { t: "emit", ev: "subscribe", args: [{ token: "t", topics: [1, 2] }], id: 0 },
+    { t: "emit", ev: "subscribe", args: [{ token: "t", topics: { b: 1 } }], id: -1 },
+    { t: "emit", ev: "subscribe", args: [{ token: "t", topics: { b: 1 } }], id: "1" },
+    { t: "emit", ev: "subscribe", args: "x", id: 0 },
+    { t: "emit", ev: "unsubscribe", args: ["b"], id: 0 },
+    { t: "emit", ev: "unsubscribe", args: [[1]], id: 0 },
+    { t: "emit", ev: "tabs", args: [5], id: 0 },
+    { t: "emit", ev: "tabs", args: [{ tabs: 1, visible: "0" }], id: 0 },
+    { t: "emit", ev: "report", args: [], id: 0 },
+    // What the holder would send a tab, malformed.
+    { t: "up" },
+    { t: "up", sock: 5 },
+    { t: "up", sock: "s", ping: "25000" },
+    { t: "down" },
+    { t: "down", reason: 5 },
+    { t: "ev", ev: "stale", args: 5 },
+    { t: "ev", ev: "stale", args: [null] },
+    { t: "ev", ev: "stale", args: [{ b: "x" }] },
+    { t: "ev", ev: "stale", args: [{ b: 9 }, 5] },
+    { t: "ev", ev: "expired", args: [{ topics: "b" }] },
+    { t: "ev", ev: "mode", args: ["push"] },
+    { t: "ev", ev: "connect", args: [] },
+    { t: "ev", ev: "resubscribe", args: [] },
+    { t: "ack", id: "1", args: [] },
+    { t: "ack", id: 1, args: null },
+    { t: "ack", id: 0, args: [] },
+  ]) {
+    toHub.postMessage(m);
+  }
+  await settle(browser);
+  assert.deepEqual(sock.emitted.slice(emitted), [], "the node got an emit from junk");
+  assert.deepEqual([a, b, c].map((t, i) => t.seen.slice(seen[i])), [[], [], []], "a tab acted on junk");
+  assert.deepEqual([a.s.connected, b.s.connected, c.s.connected], [true, true, true]);
+  // The holder still serves every tab.
+  sock.fire("stale", { b: 9, c: 2 });
+  await settle(browser);
+  assert.deepEqual(b.events("stale"), [[{ b: 9 }]]);
+  assert.deepEqual(c.events("stale"), [[{ c: 2 }]]);
+});
