@@ -68,6 +68,19 @@ const RELAYED = ["connect_error", "pong", "mode"];
 // DRAIN_MAX would only keep the tabs off push for no reason (the shim caps it alike).
 const DRAIN_DEFAULT = 10000;
 const DRAIN_MAX = 300000;
+// The holder announces itself on the shared channel every BEAT ms, and a follower that
+// hears no holder for LOST ms stops trusting push (its shim polls at `fast`) until one
+// speaks again: a holder frozen by the browser, or hung, still holds the lock, so only its
+// silence shows. A hidden holder's timers run at most once a second (Chrome aligns them
+// to whole seconds), so its beats come at most BEAT + 1 s apart; after 5 minutes hidden,
+// Chrome runs a chain of 5 or more nested timers at most once a minute, so the next beat
+// is armed from a message (the holder hearing its own announcement), which starts a new
+// chain each time and is never held back that long. LOST is twice that worst gap, so a
+// hidden or briefly busy holder is not taken for frozen, and a frozen one is found within
+// about 6 s (7 s for a hidden follower, whose own timer is aligned the same way). A beat
+// costs each tab of the browser one message every 2 s.
+const BEAT = 2000;
+const LOST = 6000;
 
 function newId(random) {
   return Math.floor(random() * 2 ** 52).toString(36) + Math.floor(random() * 2 ** 52).toString(36);
@@ -166,6 +179,8 @@ class TabSocket {
     this.acks = new Map();
     this.nextAck = 1;
     this.ready = false;
+    this.watchdog = null; // fires when no holder has been heard for LOST ms
+    this.lost = false; // the holder fell silent: say hello again when one speaks
     this.closed = false;
     this.unlock = null;
     this.io = { engine: { pingInterval: undefined } };
@@ -244,6 +259,7 @@ class TabSocket {
     this.closed = true;
     this.bc.close();
     if (this.pair) this.pair.close();
+    if (this.watchdog !== null) this.env.clearTimeout(this.watchdog);
     if (this.unlock) this.unlock();
     this.page.remove(this);
     return this;
@@ -282,7 +298,27 @@ class TabSocket {
   // receive reads the shared channel: a tab only hears the holders there.
   receive(m) {
     if (this.closed || !m || m.t !== "hub") return;
-    if (this.listen(m.hub) && this.ready) this.hello();
+    this.watch();
+    const moved = this.listen(m.hub);
+    if ((moved || this.lost) && this.ready) {
+      this.lost = false;
+      this.hello();
+    }
+  }
+
+  // watch restarts the wait for the next beat. It is armed from a message, never from a
+  // timer, so it forms no timer chain either. The holder's own document needs none: it
+  // cannot freeze without freezing the tabs in it.
+  watch() {
+    if (this.watchdog !== null) this.env.clearTimeout(this.watchdog);
+    this.watchdog = null;
+    if (this.page.hub) return;
+    this.watchdog = this.env.setTimeout(() => {
+      this.watchdog = null;
+      if (this.closed || this.page.hub) return;
+      this.lost = true;
+      this.down("transport close");
+    }, LOST);
   }
 
   fromHub(m) {
@@ -338,6 +374,7 @@ class Hub {
     // The node says its mode once per connection: kept for tabs that attach later.
     this.mode = null;
     this.holdoff = null; // drain timer: no reconnect before it fires
+    this.beat = null; // the next announcement's timer
     this.bc = new env.BroadcastChannel(name);
     this.bc.onmessage = (ev) => this.receive(onShared(ev.data));
     this.socket = open();
@@ -352,7 +389,22 @@ class Hub {
     on("expired", (msg) => this.onExpired(msg));
     on("drain", (msg) => this.onDrain(msg));
     for (const ev of RELAYED) on(ev, (...args) => this.relay(ev, args));
+    // The holder hears its own announcements on a second channel object and arms the next
+    // beat from there (see BEAT).
+    this.loop = new env.BroadcastChannel(name);
+    this.loop.onmessage = (ev) => {
+      const m = onShared(ev.data);
+      if (m && m.t === "hub" && m.hub === this.id) this.nextBeat();
+    };
     this.announce();
+  }
+
+  nextBeat() {
+    if (this.beat !== null) this.env.clearTimeout(this.beat);
+    this.beat = this.env.setTimeout(() => {
+      this.beat = null;
+      this.announce();
+    }, BEAT);
   }
 
   announce() {
@@ -368,6 +420,8 @@ class Hub {
     }
     this.tabs.clear();
     if (this.holdoff !== null) this.env.clearTimeout(this.holdoff);
+    if (this.beat !== null) this.env.clearTimeout(this.beat);
+    this.loop.close();
     this.bc.close();
   }
 

@@ -547,3 +547,58 @@ test("messages of the wrong shape are ignored: no emit reaches the node, no even
   assert.deepEqual(b.events("stale"), [[{ b: 9 }]]);
   assert.deepEqual(c.events("stale"), [[{ c: 2 }]]);
 });
+
+// run advances mock time by ms in steps, letting messages and lock grants settle after each.
+async function run(browser, t, ms, step = 100) {
+  for (let i = 0; i < ms; i += step) {
+    t.mock.timers.tick(Math.min(step, ms - i));
+    await settle(browser);
+  }
+}
+
+test("a frozen holder: followers stop trusting push within 6 s, and attach again when it thaws", async (t) => {
+  t.mock.timers.enable({ apis: ["setTimeout", "Date"], now: 0 });
+  const browser = new FakeBrowser();
+  const net = new FakeNetwork();
+  const a = open(browser, net);
+  const b = open(browser, net);
+  await settle(browser);
+  const sock = net.sockets[0];
+  sock.serverConnect();
+  await settle(browser);
+  assert.equal(b.events("connect").length, 1);
+  a.tab.freeze(); // keeps its lock: nobody else can take the socket over
+  await run(browser, t, 5900);
+  assert.deepEqual(b.events("disconnect"), [], "not before 6 s of silence");
+  await run(browser, t, 100);
+  assert.deepEqual(b.events("disconnect"), [["transport close"]], "the follower's shim falls back to polling");
+  assert.deepEqual(a.events("disconnect"), [], "the holder's own tab is frozen with it");
+  a.tab.thaw();
+  await settle(browser);
+  assert.equal(b.events("connect").length, 2, "back on the socket at the holder's next beat");
+  await run(browser, t, 20000, 500);
+  assert.equal(b.events("disconnect").length, 1, "a live holder keeps its followers");
+});
+
+test("a hidden holder, hidden for long, is not taken for frozen (its beat forms no timer chain)", async (t) => {
+  t.mock.timers.enable({ apis: ["setTimeout", "Date"], now: 0 });
+  const browser = new FakeBrowser();
+  const net = new FakeNetwork();
+  const a = open(browser, net);
+  const b = open(browser, net);
+  await settle(browser);
+  net.sockets[0].serverConnect();
+  await settle(browser);
+  a.tab.hide();
+  b.tab.hide();
+  // The throttling the fake applies: a plain chain of timers in the hidden holder would fall
+  // to one run a minute after 5 minutes; a follower waiting 6 s would lose it.
+  const chain = [];
+  const tick = () => a.tab.env.setTimeout(() => (chain.push(Date.now()), tick()), 2000);
+  tick();
+  await run(browser, t, 12 * 60000, 500);
+  const gaps = chain.slice(1).map((at, i) => at - chain[i]);
+  assert.ok(Math.max(...gaps) >= 60000, "the fake throttles a long-hidden chain to a minute: " + Math.max(...gaps));
+  assert.deepEqual(b.events("disconnect"), [], "the follower lost a hidden holder");
+  assert.equal(b.events("connect").length, 1);
+});
