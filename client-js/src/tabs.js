@@ -2,8 +2,8 @@
  * One notifier socket per browser: the tabs of one browser profile that start the shim
  * against the same notifier share it.
  *
- * One tab holds the socket; every tab, the holder's own included, talks to it over a
- * BroadcastChannel through a TabSocket, an object with the surface pushpoll.js uses from
+ * One tab holds the socket; every tab, the holder's own included, talks to it over
+ * BroadcastChannels through a TabSocket, an object with the surface pushpoll.js uses from
  * socket.io-client (on, off, emit with ack, connect, disconnect, close, io.engine.pingInterval).
  *
  *   const tabs = createTabs();                // per document; env injectable for tests
@@ -23,10 +23,17 @@
  * origin (the shim is served by the notifier, often another origin, and blob: URLs make a
  * new worker per tab), so it would ask every app to host a file.
  *
- * Tokens travel over the BroadcastChannel from each tab to the holder, which subscribes
- * with them. A BroadcastChannel only reaches documents of the same origin in the same
- * profile and storage partition: the app's own pages, which can fetch that token endpoint
- * with the same cookies anyway. Nothing leaves the browser that did not before.
+ * Channels (relay.js lists the messages): the lock and the shared channel are named
+ * `pushpoll/2 <key>`, the protocol's version first, so tabs whose shim speaks another
+ * version elect their own holder rather than talk past each other. On the shared channel
+ * the holder announces itself (`hub`, with its id) and tabs say hello, want and bye; all
+ * else goes over a channel per holder/tab pair, `pushpoll/2 <key> <hub id> <tab id>`: the
+ * tab's emits (its subscribe carries its token) and the holder's answers and relays. So a
+ * token never goes over the shared channel, and a tab hears only its holder. A
+ * BroadcastChannel only reaches documents of the same origin in the same profile and
+ * storage partition: the app's own pages, which can fetch that token endpoint with the
+ * same cookies anyway. Any of them can still post anything on any channel, so every
+ * message is checked by shape (relay.js) and one of the wrong shape is ignored.
  *
  * The holder keeps, per tab, the topics the node granted that tab and the newest version
  * the tab is known to have seen (what it subscribed with, raised by every hint relayed), and:
@@ -40,6 +47,11 @@
  *   - unsubscribes a topic when the last tab holding it leaves, closes or crashes;
  *   - reports the number of tabs, and how many are visible, to the node (`tabs`, DESIGN §2).
  *
+ * Liveness: the holder announces itself every BEAT (2 s). A holder frozen by the browser
+ * or hung keeps its lock, so a follower that hears no holder for LOST (6 s) tells its shim
+ * the link is down (it polls at `fast`), and says hello again when a holder speaks. Why
+ * these values, and why the beat never slows down in a hidden holder: see BEAT.
+ *
  * Hand-over: the next page in the lock's queue opens a new socket. Tabs that were connected
  * through the old holder stay connected from their shim's point of view (no mode change, no
  * fallback polling) and get `resubscribe` once the new socket is up, so each subscribes
@@ -48,14 +60,21 @@
  * heartbeat watchdog sees the silence as it would on a dead link.
  *
  * A hidden holder serves the others as well as a visible one: everything it does for them
- * runs on socket and channel events, which browsers do not throttle in hidden tabs, and the
- * one timer the connection lives on, Engine.IO's ping, is re-armed from each pong (a network
- * event), so it never forms the timer chain that Chrome's intensive throttling of hidden
- * tabs applies to; the 1 s alignment of hidden tabs is immaterial to a 25 s ping. Each tab's
- * own polls and watchdog stay on its own timers, stretched only when that tab is hidden.
+ * runs on socket and channel events, which browsers do not throttle in hidden tabs, and its
+ * two timers form no chain: Engine.IO's ping is re-armed from each pong (a network event),
+ * the beat from a channel message; so Chrome's intensive throttling of long-hidden tabs
+ * never applies, and the 1 s alignment of hidden tabs is immaterial to a 25 s ping and
+ * allowed for in LOST. Each tab's own polls and watchdog stay on its own timers, stretched
+ * only when that tab is hidden.
  *
  * A socket-level `drain` is acted on once, by the holder: it disconnects at once and
- * reconnects after a random delay up to `within`; tabs asking to connect meanwhile wait.
+ * reconnects after one random delay up to `within` (at most 5 min); the tabs hear `drain`
+ * with `within: 0`, go through their own drain (polling meanwhile) and ask to connect at
+ * once, so they are attached when the holder's delay ends, without drawing a second one.
+ *
+ * A subscribe whose ack comes back on a connection since replaced (the holder reconnected
+ * between emit and ack) is sent again on the new connection for its tab, with the versions
+ * the tab holds, unless the tab has subscribed there itself already.
  */
 
 import { fromHub, fromTab, onShared } from "./relay.js";
