@@ -77,6 +77,7 @@
  * the tab holds, unless the tab has subscribed there itself already.
  */
 
+import { toVersion } from "./options.js";
 import { fromHub, fromTab, onShared } from "./relay.js";
 
 // Names the lock and the channels; see relay.js for the messages.
@@ -654,7 +655,10 @@ class Hub {
   // extra: the node's {spread} (DESIGN §2), relayed as it came.
   onStale(msg, extra) {
     if (!msg || typeof msg !== "object") return;
-    for (const t of Object.keys(msg)) {
+    // Only what a tab takes (relay.js): a version the shim reads, an object as the spread.
+    const topics = Object.keys(msg).filter((t) => toVersion(msg[t]) !== null);
+    const args = extra && typeof extra === "object" && !Array.isArray(extra) ? [extra] : [];
+    for (const t of topics) {
       const v = Number(msg[t]);
       if (v > (this.known.get(t) || 0)) this.known.set(t, v);
     }
@@ -662,14 +666,14 @@ class Hub {
       if (!tab.want) continue;
       const mine = {};
       let any = false;
-      for (const t of Object.keys(msg)) {
+      for (const t of topics) {
         if (!tab.granted.has(t)) continue;
         mine[t] = msg[t];
         const v = Number(msg[t]);
         if (v > tab.granted.get(t)) tab.granted.set(t, v);
         any = true;
       }
-      if (any) this.send([id], { t: "ev", ev: "stale", args: extra === undefined ? [mine] : [mine, extra] });
+      if (any) this.send([id], { t: "ev", ev: "stale", args: [mine, ...args] });
     }
   }
 

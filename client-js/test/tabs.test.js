@@ -602,3 +602,12 @@ test("a hidden holder, hidden for long, is not taken for frozen (its beat forms 
   assert.deepEqual(b.events("disconnect"), [], "the follower lost a hidden holder");
   assert.equal(b.events("connect").length, 1);
 });
+
+test("a stale from the node with a junk version or spread: the tabs still get the rest", async () => {
+  const { browser, sock, a, b } = await threeTabs();
+  sock.fire("stale", { a: 2, s: "junk" }, 5);
+  sock.fire("stale", { b: 3 }, { spread: 100 });
+  await settle(browser);
+  assert.deepEqual(a.events("stale"), [[{ a: 2 }]]);
+  assert.deepEqual(b.events("stale"), [[{ b: 3 }, { spread: 100 }]]);
+});
