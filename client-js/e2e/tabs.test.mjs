@@ -204,3 +204,50 @@ test("a tab whose token lacks a topic is denied it; the other tab keeps it", asy
   assert.deepEqual(hinted, [], "the denied tab got a hint for a topic its token lacks");
   await context.close();
 });
+
+// A holder that stops running but keeps its lock, as a tab the browser freezes does. CDP's
+// Page.setWebLifecycleState "frozen" did not stop a page holding a Web Lock here (its beats
+// went on), so the holder's main thread is kept busy instead: to the other tabs alike.
+test("a holder that stops running (hung, lock and socket kept): the other tabs poll within seconds, and return to push when it runs again", async (tc) => {
+  await waitCounts(0, 0, "an idle node");
+  const context = await browser.newContext();
+  tc.after(() => context.close()); // also when the test fails half-way
+  const s = `tabs:freeze:${seq}`;
+  app.versions.set(s, 1);
+  const tabs = await Promise.all([0, 1, 2].map((i) => openTab(context, `freeze${i}`, { [s]: 1 })));
+  for (const t of tabs) await t.waitMode("push");
+  const roles = await Promise.all(tabs.map((t) => t.shared()));
+  const holder = tabs[roles.indexOf("holder")];
+  const followers = tabs.filter((t) => t !== holder);
+  // A hung holder: its main thread busy for 15 s, its lock and socket kept.
+  const hung = holder.page.evaluate(() => {
+    const until = Date.now() + 15000;
+    while (Date.now() < until);
+  });
+  const t0 = Date.now();
+  // Each follower notes (wall clock) when its shim left push.
+  const left = await Promise.all(
+    followers.map((t) =>
+      t.page
+        .waitForFunction(() => window.e2e.pp.mode === "poll" && Date.now(), null, { timeout: 15000, polling: 50 })
+        .then((h) => h.jsonValue()),
+    ),
+  );
+  const after = left.map((at) => at - t0);
+  const base = counts(followers);
+  await waitPolls(followers, base, [2, 2], "followers poll at fast while the holder is hung");
+  await hung;
+  const t1 = Date.now();
+  for (const t of followers) await t.waitMode("push");
+  report(
+    "holder hung → followers in poll after (ms):",
+    after.join(", "),
+    "; running again → push again after",
+    Date.now() - t1,
+    "ms",
+  );
+  // 6 s of silence (up to 7 s on a loaded machine's timers); the old code waited for the
+  // shim's 35 s heartbeat.
+  for (const ms of after) assert.ok(ms < 9000, `a follower trusted a hung holder for ${ms} ms`);
+  await context.close();
+});

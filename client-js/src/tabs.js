@@ -2,8 +2,8 @@
  * One notifier socket per browser: the tabs of one browser profile that start the shim
  * against the same notifier share it.
  *
- * One tab holds the socket; every tab, the holder's own included, talks to it over a
- * BroadcastChannel through a TabSocket, an object with the surface pushpoll.js uses from
+ * One tab holds the socket; every tab, the holder's own included, talks to it over
+ * BroadcastChannels through a TabSocket, an object with the surface pushpoll.js uses from
  * socket.io-client (on, off, emit with ack, connect, disconnect, close, io.engine.pingInterval).
  *
  *   const tabs = createTabs();                // per document; env injectable for tests
@@ -23,10 +23,17 @@
  * origin (the shim is served by the notifier, often another origin, and blob: URLs make a
  * new worker per tab), so it would ask every app to host a file.
  *
- * Tokens travel over the BroadcastChannel from each tab to the holder, which subscribes
- * with them. A BroadcastChannel only reaches documents of the same origin in the same
- * profile and storage partition: the app's own pages, which can fetch that token endpoint
- * with the same cookies anyway. Nothing leaves the browser that did not before.
+ * Channels (relay.js lists the messages): the lock and the shared channel are named
+ * `pushpoll/2 <key>`, the protocol's version first, so tabs whose shim speaks another
+ * version elect their own holder rather than talk past each other. On the shared channel
+ * the holder announces itself (`hub`, with its id) and tabs say hello, want and bye; all
+ * else goes over a channel per holder/tab pair, `pushpoll/2 <key> <hub id> <tab id>`: the
+ * tab's emits (its subscribe carries its token) and the holder's answers and relays. So a
+ * token never goes over the shared channel, and a tab hears only its holder. A
+ * BroadcastChannel only reaches documents of the same origin in the same profile and
+ * storage partition: the app's own pages, which can fetch that token endpoint with the
+ * same cookies anyway. Any of them can still post anything on any channel, so every
+ * message is checked by shape (relay.js) and one of the wrong shape is ignored.
  *
  * The holder keeps, per tab, the topics the node granted that tab and the newest version
  * the tab is known to have seen (what it subscribed with, raised by every hint relayed), and:
@@ -40,6 +47,11 @@
  *   - unsubscribes a topic when the last tab holding it leaves, closes or crashes;
  *   - reports the number of tabs, and how many are visible, to the node (`tabs`, DESIGN §2).
  *
+ * Liveness: the holder announces itself every BEAT (2 s). A holder frozen by the browser
+ * or hung keeps its lock, so a follower that hears no holder for LOST (6 s) tells its shim
+ * the link is down (it polls at `fast`), and says hello again when a holder speaks. Why
+ * these values, and why the beat never slows down in a hidden holder: see BEAT.
+ *
  * Hand-over: the next page in the lock's queue opens a new socket. Tabs that were connected
  * through the old holder stay connected from their shim's point of view (no mode change, no
  * fallback polling) and get `resubscribe` once the new socket is up, so each subscribes
@@ -48,27 +60,55 @@
  * heartbeat watchdog sees the silence as it would on a dead link.
  *
  * A hidden holder serves the others as well as a visible one: everything it does for them
- * runs on socket and channel events, which browsers do not throttle in hidden tabs, and the
- * one timer the connection lives on, Engine.IO's ping, is re-armed from each pong (a network
- * event), so it never forms the timer chain that Chrome's intensive throttling of hidden
- * tabs applies to; the 1 s alignment of hidden tabs is immaterial to a 25 s ping. Each tab's
- * own polls and watchdog stay on its own timers, stretched only when that tab is hidden.
+ * runs on socket and channel events, which browsers do not throttle in hidden tabs, and its
+ * two timers form no chain: Engine.IO's ping is re-armed from each pong (a network event),
+ * the beat from a channel message; so Chrome's intensive throttling of long-hidden tabs
+ * never applies, and the 1 s alignment of hidden tabs is immaterial to a 25 s ping and
+ * allowed for in LOST. Each tab's own polls and watchdog stay on its own timers, stretched
+ * only when that tab is hidden.
  *
  * A socket-level `drain` is acted on once, by the holder: it disconnects at once and
- * reconnects after a random delay up to `within`; tabs asking to connect meanwhile wait.
+ * reconnects after one random delay up to `within` (at most 5 min); the tabs hear `drain`
+ * with `within: 0`, go through their own drain (polling meanwhile) and ask to connect at
+ * once, so they are attached when the holder's delay ends, without drawing a second one.
+ *
+ * A subscribe whose ack comes back on a connection since replaced (the holder reconnected
+ * between emit and ack) is sent again on the new connection for its tab, with the versions
+ * the tab holds, unless the tab has subscribed there itself already.
  */
 
+import { toVersion } from "./options.js";
+import { fromHub, fromTab, onShared } from "./relay.js";
+
+// Names the lock and the channels; see relay.js for the messages.
+const PROTOCOL = "pushpoll/2";
 // What the holder passes on to every attached tab as it comes from the socket.
 const RELAYED = ["connect_error", "pong", "mode"];
-// `drain` without a usable `within`: the value the design uses.
+// `drain` without a usable `within`: the value the design uses. A longer window than
+// DRAIN_MAX would only keep the tabs off push for no reason (the shim caps it alike).
 const DRAIN_DEFAULT = 10000;
+const DRAIN_MAX = 300000;
+// The holder announces itself on the shared channel every BEAT ms, and a follower that
+// hears no holder for LOST ms stops trusting push (its shim polls at `fast`) until one
+// speaks again: a holder frozen by the browser, or hung, still holds the lock, so only its
+// silence shows. A hidden holder's timers run at most once a second (Chrome aligns them
+// to whole seconds), so its beats come at most BEAT + 1 s apart; after 5 minutes hidden,
+// Chrome runs a chain of 5 or more nested timers at most once a minute, so the next beat
+// is armed from a message (the holder hearing its own announcement), which starts a new
+// chain each time and is never held back that long. LOST is twice that worst gap, so a
+// hidden or briefly busy holder is not taken for frozen, and a frozen one is found within
+// about 6 s (7 s for a hidden follower, whose own timer is aligned the same way). A beat
+// costs each tab of the browser one message every 2 s.
+const BEAT = 2000;
+const LOST = 6000;
 
 function newId(random) {
   return Math.floor(random() * 2 ** 52).toString(36) + Math.floor(random() * 2 ** 52).toString(36);
 }
 
-function addressed(msg, id) {
-  return Array.isArray(msg.to) && msg.to.indexOf(id) >= 0;
+// pairName names the channel between one holder (hub id) and one tab.
+function pairName(name, hub, tab) {
+  return name + " " + hub + " " + tab;
 }
 
 /**
@@ -91,7 +131,9 @@ export function createTabs(env = {}) {
     // browser lacks BroadcastChannel or Web Locks (the caller then opens its own).
     socket(key, open) {
       if (typeof e.BroadcastChannel !== "function" || !e.locks || typeof e.locks.request !== "function") return null;
-      const name = "pushpoll " + key;
+      // The protocol's version is in the name: tabs running a shim that speaks another one
+      // elect their own holder instead of talking past each other.
+      const name = PROTOCOL + " " + key;
       let page = pages.get(name);
       if (!page) {
         page = new Page(e, name, open, () => pages.delete(name));
@@ -157,11 +199,15 @@ class TabSocket {
     this.acks = new Map();
     this.nextAck = 1;
     this.ready = false;
+    this.watchdog = null; // fires when no holder has been heard for LOST ms
+    this.lost = false; // the holder fell silent: say hello again when one speaks
     this.closed = false;
     this.unlock = null;
     this.io = { engine: { pingInterval: undefined } };
     this.bc = new env.BroadcastChannel(page.name);
-    this.bc.onmessage = (ev) => this.receive(ev.data);
+    this.bc.onmessage = (ev) => this.receive(onShared(ev.data));
+    this.hubId = ""; // the holder whose pair channel this tab listens on
+    this.pair = null;
     page.tabs.add(this);
     // Only once this tab holds its own lock can the holder watch it; hello says it does.
     env.locks
@@ -203,7 +249,7 @@ class TabSocket {
       id = this.nextAck++;
       this.acks.set(id, ack);
     }
-    this.post({ t: "emit", ev, args, id });
+    if (this.pair) this.pair.postMessage({ t: "emit", ev, args, id });
     return this;
   }
 
@@ -232,6 +278,8 @@ class TabSocket {
     this.post({ t: "bye" });
     this.closed = true;
     this.bc.close();
+    if (this.pair) this.pair.close();
+    if (this.watchdog !== null) this.env.clearTimeout(this.watchdog);
     if (this.unlock) this.unlock();
     this.page.remove(this);
     return this;
@@ -244,7 +292,17 @@ class TabSocket {
   }
 
   hello() {
-    this.post({ t: "hello", want: this.want, connected: this.connected });
+    this.post({ t: "hello", hub: this.hubId, want: this.want, connected: this.connected });
+  }
+
+  // listen moves this tab to the pair channel of holder hub; false if it is there already.
+  listen(hub) {
+    if (hub === this.hubId) return false;
+    if (this.pair) this.pair.close();
+    this.hubId = hub;
+    this.pair = new this.env.BroadcastChannel(pairName(this.page.name, hub, this.id));
+    this.pair.onmessage = (ev) => this.fromHub(fromHub(ev.data));
+    return true;
   }
 
   post(msg) {
@@ -257,13 +315,34 @@ class TabSocket {
     for (const fn of (this.handlers.get(ev) || []).slice()) fn(...args);
   }
 
+  // receive reads the shared channel: a tab only hears the holders there.
   receive(m) {
-    if (this.closed || !m) return;
-    if (m.t === "hub") {
-      if (this.ready) this.hello();
-      return;
+    if (this.closed || !m || m.t !== "hub") return;
+    this.watch();
+    const moved = this.listen(m.hub);
+    if ((moved || this.lost) && this.ready) {
+      this.lost = false;
+      this.hello();
     }
-    if (!addressed(m, this.id)) return;
+  }
+
+  // watch restarts the wait for the next beat. It is armed from a message, never from a
+  // timer, so it forms no timer chain either. The holder's own document needs none: it
+  // cannot freeze without freezing the tabs in it.
+  watch() {
+    if (this.watchdog !== null) this.env.clearTimeout(this.watchdog);
+    this.watchdog = null;
+    if (this.page.hub) return;
+    this.watchdog = this.env.setTimeout(() => {
+      this.watchdog = null;
+      if (this.closed || this.page.hub) return;
+      this.lost = true;
+      this.down("transport close");
+    }, LOST);
+  }
+
+  fromHub(m) {
+    if (this.closed || !m) return;
     if (m.t === "up") this.up(m);
     else if (m.t === "down") this.down(m.reason);
     else if (m.t === "ev" && this.want) this.fire(m.ev, ...m.args);
@@ -306,7 +385,8 @@ class Hub {
     this.conns = 0;
     this.sock = null; // names the current connection; null while down
     // tab id -> {want, granted: Map topic -> newest version the tab is known to have
-    // seen, carried: connected through an earlier holder, abort}
+    // seen, carried: connected through an earlier holder, subscribedOn: the connection its
+    // last subscribe went out on, abort}
     this.tabs = new Map();
     this.known = new Map(); // topic -> newest version this connection has seen
     /** @type {number | {tabs: number, visible: number}} what the node counts for this connection */
@@ -314,8 +394,9 @@ class Hub {
     // The node says its mode once per connection: kept for tabs that attach later.
     this.mode = null;
     this.holdoff = null; // drain timer: no reconnect before it fires
+    this.beat = null; // the next announcement's timer
     this.bc = new env.BroadcastChannel(name);
-    this.bc.onmessage = (ev) => this.receive(ev.data);
+    this.bc.onmessage = (ev) => this.receive(onShared(ev.data));
     this.socket = open();
     this.listeners = [];
     const on = (ev, fn) => {
@@ -328,22 +409,47 @@ class Hub {
     on("expired", (msg) => this.onExpired(msg));
     on("drain", (msg) => this.onDrain(msg));
     for (const ev of RELAYED) on(ev, (...args) => this.relay(ev, args));
-    this.bc.postMessage({ t: "hub" });
+    // The holder hears its own announcements on a second channel object and arms the next
+    // beat from there (see BEAT).
+    this.loop = new env.BroadcastChannel(name);
+    this.loop.onmessage = (ev) => {
+      const m = onShared(ev.data);
+      if (m && m.t === "hub" && m.hub === this.id) this.nextBeat();
+    };
+    this.announce();
+  }
+
+  nextBeat() {
+    if (this.beat !== null) this.env.clearTimeout(this.beat);
+    this.beat = this.env.setTimeout(() => {
+      this.beat = null;
+      this.announce();
+    }, BEAT);
+  }
+
+  announce() {
+    this.bc.postMessage({ t: "hub", hub: this.id });
   }
 
   close() {
     for (const [ev, fn] of this.listeners) this.socket.off(ev, fn);
     this.socket.close();
-    for (const tab of this.tabs.values()) tab.abort.abort();
+    for (const tab of this.tabs.values()) {
+      tab.abort.abort();
+      tab.bc.close();
+    }
     this.tabs.clear();
     if (this.holdoff !== null) this.env.clearTimeout(this.holdoff);
+    if (this.beat !== null) this.env.clearTimeout(this.beat);
+    this.loop.close();
     this.bc.close();
   }
 
   send(to, msg) {
-    if (to.length === 0) return;
-    msg.to = to;
-    this.bc.postMessage(msg);
+    for (const id of to) {
+      const tab = this.tabs.get(id);
+      if (tab) tab.bc.postMessage(msg);
+    }
   }
 
   attached() {
@@ -358,19 +464,25 @@ class Hub {
   }
 
   receive(m) {
-    if (!m || typeof m.tab !== "string") return;
+    if (!m || m.t === "hub") return;
     if (m.t === "hello") return this.hello(m);
     const tab = this.tabs.get(m.tab);
     if (!tab) return;
     if (m.t === "want") this.setWant(m.tab, tab, m.on);
-    else if (m.t === "emit" && Array.isArray(m.args)) this.forward(m.tab, tab, m);
     else if (m.t === "bye") this.drop(m.tab);
   }
 
+  // A tab that says hello listening for another holder (or none yet) is told which one
+  // this is, and says hello again on this holder's pair channel.
   hello(m) {
     let tab = this.tabs.get(m.tab);
     if (!tab) {
-      tab = { want: false, granted: new Map(), carried: !!m.connected, abort: new AbortController() };
+      const bc = new this.env.BroadcastChannel(pairName(this.name, this.id, m.tab));
+      tab = { want: false, granted: new Map(), carried: m.connected, abort: new AbortController(), bc };
+      bc.onmessage = (ev) => {
+        const e = fromTab(ev.data);
+        if (e && this.tabs.get(m.tab) === tab) this.forward(m.tab, tab, e);
+      };
       this.tabs.set(m.tab, tab);
       // Granted only once the tab's document let go of its own lock: it is gone.
       this.env.locks
@@ -378,11 +490,12 @@ class Hub {
         .catch(() => {});
       this.reportTabs();
     }
+    if (m.hub !== this.id) return this.announce();
     this.setWant(m.tab, tab, m.want);
   }
 
   setWant(id, tab, on) {
-    tab.want = !!on;
+    tab.want = on;
     if (!tab.want) {
       this.release(tab, Array.from(tab.granted.keys()));
     } else if (this.sock !== null) {
@@ -399,6 +512,7 @@ class Hub {
     if (!tab) return;
     this.tabs.delete(id);
     tab.abort.abort();
+    tab.bc.close();
     this.release(tab, Array.from(tab.granted.keys()));
     this.reportTabs();
   }
@@ -432,10 +546,10 @@ class Hub {
   forward(id, tab, m) {
     if (this.sock === null || !tab.want) return;
     if (m.ev === "subscribe") return this.subscribe(id, tab, m);
-    if (m.ev === "unsubscribe") return this.release(tab, Array.isArray(m.args[0]) ? m.args[0] : []);
+    if (m.ev === "unsubscribe") return this.release(tab, m.args[0]);
     if (m.ev === "tabs") {
       // A tab's own {tabs: 1, visible}: the socket reports the sum over its tabs.
-      tab.hidden = !!(m.args[0] && m.args[0].visible === 0);
+      tab.hidden = m.args[0].visible === 0;
       return this.reportTabs();
     }
     const args = m.args.slice();
@@ -444,11 +558,12 @@ class Hub {
   }
 
   subscribe(id, tab, m) {
-    const req = m.args[0] && typeof m.args[0] === "object" ? m.args[0] : {};
-    const asked = req.topics && typeof req.topics === "object" ? req.topics : {};
+    const req = { token: m.args[0].token, topics: m.args[0].topics };
+    const asked = req.topics;
     const sock = this.sock;
+    tab.subscribedOn = sock;
     this.socket.emit("subscribe", req, (ack) => {
-      if (sock !== this.sock) return; // answered on a connection since replaced
+      if (sock !== this.sock) return this.resubscribe(id, tab, req, asked, m.id);
       const granted = ack && Array.isArray(ack.granted) ? ack.granted : [];
       if (this.tabs.get(id) !== tab || !tab.want) {
         // The tab left while asking: what it alone was granted must not stay subscribed.
@@ -471,6 +586,18 @@ class Hub {
       if (m.id) this.send([id], { t: "ack", id: m.id, args: [ack] });
       this.catchUp();
     });
+  }
+
+  // resubscribe handles an ack that came back on a connection since replaced: what it
+  // granted is gone with that connection. A tab told of the new connection subscribes
+  // there itself (the shim does on every connect), and then nothing needs doing; one still
+  // attached that has not is subscribed on its behalf, with its request's versions raised
+  // to what it is known to hold now, and answered with the new connection's ack.
+  resubscribe(id, tab, req, asked, ackId) {
+    if (this.sock === null || this.tabs.get(id) !== tab || !tab.want || tab.subscribedOn === this.sock) return;
+    const topics = {};
+    for (const t of Object.keys(asked)) topics[t] = Math.max(Number(asked[t]) || 0, tab.granted.get(t) || 0);
+    this.subscribe(id, tab, { ev: "subscribe", id: ackId, args: [{ token: req.token, topics }] });
   }
 
   // catchUp tells every tab about versions this connection knows and it has not seen.
@@ -528,7 +655,10 @@ class Hub {
   // extra: the node's {spread} (DESIGN §2), relayed as it came.
   onStale(msg, extra) {
     if (!msg || typeof msg !== "object") return;
-    for (const t of Object.keys(msg)) {
+    // Only what a tab takes (relay.js): a version the shim reads, an object as the spread.
+    const topics = Object.keys(msg).filter((t) => toVersion(msg[t]) !== null);
+    const args = extra && typeof extra === "object" && !Array.isArray(extra) ? [extra] : [];
+    for (const t of topics) {
       const v = Number(msg[t]);
       if (v > (this.known.get(t) || 0)) this.known.set(t, v);
     }
@@ -536,14 +666,14 @@ class Hub {
       if (!tab.want) continue;
       const mine = {};
       let any = false;
-      for (const t of Object.keys(msg)) {
+      for (const t of topics) {
         if (!tab.granted.has(t)) continue;
         mine[t] = msg[t];
         const v = Number(msg[t]);
         if (v > tab.granted.get(t)) tab.granted.set(t, v);
         any = true;
       }
-      if (any) this.send([id], { t: "ev", ev: "stale", args: extra === undefined ? [mine] : [mine, extra] });
+      if (any) this.send([id], { t: "ev", ev: "stale", args: [mine, ...args] });
     }
   }
 
@@ -556,9 +686,13 @@ class Hub {
     }
   }
 
+  // One random draw, this one, decides when the shared socket comes back. The tabs hear
+  // `drain` with `within: 0`, so each goes through its drain (polling meanwhile) and asks
+  // to reconnect at once; they are attached when this delay ends and the socket is up,
+  // instead of after the later of two draws.
   onDrain(msg) {
-    this.relay("drain", [msg]);
-    const within = msg && Number(msg.within) >= 0 ? Number(msg.within) : DRAIN_DEFAULT;
+    this.relay("drain", [Object.assign({}, msg && typeof msg === "object" ? msg : {}, { within: 0 })]);
+    const within = msg && Number(msg.within) >= 0 ? Math.min(Number(msg.within), DRAIN_MAX) : DRAIN_DEFAULT;
     if (this.holdoff !== null) this.env.clearTimeout(this.holdoff);
     this.holdoff = this.env.setTimeout(() => {
       this.holdoff = null;

@@ -1,5 +1,6 @@
 // A hand-written browser for the tab-sharing tests: BroadcastChannel and Web Locks shared
-// by the tabs of one profile, tabs that close or crash, and a network of fake sockets.
+// by the tabs of one profile, tabs that close, crash or freeze, timers throttled as Chrome
+// throttles a hidden tab's, and a network of fake sockets.
 //
 // Deliveries and lock grants happen in later tasks (setImmediate), as in a browser, and are
 // counted, so settle() can wait until nothing is left in flight instead of sleeping.
@@ -94,7 +95,9 @@ class FakeTab {
         for (const ch of browser.channels) {
           if (ch === this || ch.name !== this.name) continue;
           browser.later(() => {
-            if (!ch.closed && !ch.tab.dead && ch.onmessage) ch.onmessage({ data: copy });
+            ch.tab.run(0, () => {
+              if (!ch.closed && ch.onmessage) ch.onmessage({ data: copy });
+            });
           });
         }
       }
@@ -131,7 +134,59 @@ class FakeTab {
       },
     };
 
-    this.env = { BroadcastChannel, locks };
+    // A page's timers (tabs.js takes them from env): nothing runs in a dead tab; a frozen
+    // tab runs it when thawed; a hidden one aligns it to whole seconds, and once hidden 5
+    // minutes, a timer at nesting level 5 or more (set from a chain of timer callbacks) to
+    // whole minutes, as Chrome does. Messages run at nesting level 0.
+    const setTimer = (fn, ms) => {
+      const level = tab.nesting + 1;
+      const now = Date.now();
+      let at = now + Math.max(0, ms);
+      if (tab.hiddenSince !== null) {
+        const step = now - tab.hiddenSince >= 300000 && level >= 5 ? 60000 : 1000;
+        at = Math.ceil(at / step) * step;
+      }
+      const t = setTimeout(() => tab.run(level, fn), at - now);
+      if (typeof t.unref === "function") t.unref(); // a page's heartbeat must not keep a test alive
+      return t;
+    };
+    this.nesting = 0;
+    this.frozen = null; // while frozen: what waits for the thaw
+    this.hiddenSince = null;
+    this.env = { BroadcastChannel, locks, setTimeout: setTimer, clearTimeout: (t) => clearTimeout(t) };
+  }
+
+  // run is one task of this tab at a timer nesting level.
+  run(level, fn) {
+    if (this.dead) return;
+    if (this.frozen) {
+      this.frozen.push([level, fn]);
+      return;
+    }
+    const prev = this.nesting;
+    this.nesting = level;
+    try {
+      fn();
+    } finally {
+      this.nesting = prev;
+    }
+  }
+
+  // freeze stops the tab as a browser freezes a background tab: it keeps its locks, and
+  // its timers and messages wait for thaw().
+  freeze() {
+    this.frozen = this.frozen || [];
+  }
+
+  thaw() {
+    const queued = this.frozen || [];
+    this.frozen = null;
+    for (const [level, fn] of queued) this.run(level, fn);
+  }
+
+  // hide throttles the tab's timers from now on, as a hidden tab's (Date.now() is the clock).
+  hide() {
+    this.hiddenSince = Date.now();
   }
 
   // crash ends the tab with no goodbye: its channels go quiet and the browser frees its locks.

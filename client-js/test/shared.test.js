@@ -11,8 +11,7 @@ beforeEach(enableClock);
 afterEach(resetClock);
 
 // page starts a shim in a new tab of browser; its polls answer from `app`.
-function page(browser, net, name, topics, app, opts = {}) {
-  const tab = browser.tab();
+function page(browser, net, name, topics, app, opts = {}, tab = browser.tab()) {
   const p = { name, polls: [], modes: [], errors: [], tab };
   p.pp = start({
     url: "http://notifier.test",
@@ -145,4 +144,34 @@ test("share: false opens a socket per tab", async () => {
   await settle(browser);
   assert.equal(net.sockets.length, 2);
   assert.deepEqual([A.pp.shared, B.pp.shared], ["alone", "alone"]);
+});
+
+test("drain: one random draw, the holder's, decides when the shared socket comes back", async () => {
+  const browser = new FakeBrowser();
+  const net = new FakeNetwork();
+  // The holder's sharing scope draws 0.1 of the window; each shim would draw 0.5.
+  const holderTab = browser.tab();
+  holderTab.env.random = () => 0.1;
+  const A = page(browser, net, "A", { a: 1 }, {}, {}, holderTab);
+  const B = page(browser, net, "B", { b: 1 }, {});
+  await settle(browser);
+  const sock = net.sockets[0];
+  await connect(browser, sock);
+  assert.deepEqual([A.pp.mode, B.pp.mode], ["push", "push"]);
+  const before = sock.connectCalls;
+  sock.fire("drain", { within: 4000 });
+  await settle(browser);
+  assert.equal(sock.disconnectCalls, 1, "the draining node is left at once");
+  assert.deepEqual([A.pp.mode, B.pp.mode], ["poll", "poll"]);
+  await advance(399, 1);
+  await settle(browser);
+  assert.equal(sock.connectCalls, before, "not before the holder's delay");
+  await advance(1);
+  await settle(browser);
+  assert.equal(sock.connectCalls, before + 1, "at the holder's delay (400 ms), not at a tab's (2000 ms)");
+  await connect(browser, sock);
+  assert.deepEqual([A.pp.mode, B.pp.mode], ["push", "push"], "both tabs back on the socket");
+  await advance(4000, 100);
+  await settle(browser);
+  assert.equal(sock.connectCalls, before + 1, "no second reconnect from a tab's own draw");
 });
