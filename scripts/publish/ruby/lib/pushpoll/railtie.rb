@@ -1,0 +1,77 @@
+# frozen_string_literal: true
+
+require "rails/railtie"
+
+module PushPoll
+  # Railtie configures PushPoll when the app boots, from the first of these
+  # that sets a value:
+  #
+  #   config.pushpoll.redis_url = ...           (config/application.rb or an environment file)
+  #   ENV["PUSHPOLL_REDIS_URL"]                 (the notifier's variable names)
+  #   Rails.application.credentials.pushpoll    ({ redis_url:, token_secret:, ... })
+  #
+  # for redis_url (PUSHPOLL_REDIS_URL), token_secret (PUSHPOLL_TOKEN_SECRET),
+  # channel_prefix (PUSHPOLL_CHANNEL_PREFIX), token_audience
+  # (PUSHPOLL_TOKEN_AUDIENCE) and public_url (PUSHPOLL_PUBLIC_URL: the
+  # notifier's origin as browsers reach it, for the view helper).
+  # config.pushpoll.configure = false leaves PushPoll.configure to the app.
+  #
+  # It also makes PushPoll::ViewHelper available in every view, logs to
+  # Rails.logger, and teaches the app's autoloaders that a file or directory
+  # named pushpoll holds PushPoll (app/lib/pushpoll/feed.rb defines
+  # PushPoll::Feed, not Pushpoll::Feed).
+  class Railtie < Rails::Railtie
+    SETTINGS = {
+      redis_url: "PUSHPOLL_REDIS_URL",
+      token_secret: "PUSHPOLL_TOKEN_SECRET",
+      channel_prefix: "PUSHPOLL_CHANNEL_PREFIX",
+      token_audience: "PUSHPOLL_TOKEN_AUDIENCE",
+      public_url: "PUSHPOLL_PUBLIC_URL",
+    }.freeze
+
+    config.pushpoll = ActiveSupport::OrderedOptions.new
+
+    # Railtie initializers run before the application's own, which set up
+    # the autoloaders and read the inflections.
+    initializer "pushpoll.inflection" do
+      Rails.autoloaders.each { |loader| loader.inflector.inflect("pushpoll" => "PushPoll") }
+    end
+
+    initializer "pushpoll.configure" do |app|
+      PushPoll.logger ||= Rails.logger
+      next if app.config.pushpoll.configure == false
+
+      settings = Railtie.settings(app.config.pushpoll, ENV, Railtie.credentials(app))
+      PushPoll.configure(
+        url: settings[:redis_url],
+        secret: settings[:token_secret],
+        prefix: settings[:channel_prefix] || "pushpoll:",
+        audience: settings[:token_audience] || "pushpoll",
+        notifier_url: settings[:public_url],
+      )
+    end
+
+    initializer "pushpoll.view_helper" do
+      ActiveSupport.on_load(:action_view) { include PushPoll::ViewHelper }
+    end
+
+    class << self
+      # settings merges the three sources, the first non-empty value winning.
+      def settings(options, env, credentials)
+        SETTINGS.to_h do |name, variable|
+          value = [options[name], env[variable], credentials[name]].map { |v| v.to_s.empty? ? nil : v.to_s }.compact.first
+          [name, value]
+        end
+      end
+
+      # credentials is the app's pushpoll: section, or {} when there is none
+      # (or no master key to read the file with).
+      def credentials(app)
+        section = app.credentials.pushpoll
+        section.respond_to?(:to_h) ? section.to_h.transform_keys(&:to_sym) : {}
+      rescue ActiveSupport::EncryptedFile::MissingKeyError
+        {}
+      end
+    end
+  end
+end
