@@ -21,7 +21,9 @@ module RedisServer
     dir = Dir.mktmpdir("pushpoll-gem-redis")
     pid = Process.spawn("redis-server", "--port", port.to_s, "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
                         "--dir", dir, out: File::NULL, err: File::NULL)
-    at_exit do
+    # after_run, not at_exit: a server started while test files load would
+    # otherwise be stopped before the tests run.
+    Minitest.after_run do
       Process.kill("TERM", pid)
       Process.wait(pid)
       FileUtils.remove_entry(dir)
@@ -61,16 +63,20 @@ module RedisServer
   end
 end
 
-# Subscriber sees what a bump publishes, on a connection of its own.
+# Subscriber sees what a bump publishes, on a connection of its own; a
+# pattern with * subscribes to every matching channel.
 class Subscriber
   def initialize(channel)
     @queue = Queue.new
     ready = Queue.new
     @redis = RedisServer.client
     @thread = Thread.new do
-      @redis.subscribe_with_timeout(30, channel) do |on|
+      kind = channel.include?("*") ? :psubscribe_with_timeout : :subscribe_with_timeout
+      @redis.public_send(kind, 30, channel) do |on|
         on.subscribe { ready << true }
+        on.psubscribe { ready << true }
         on.message { |_, data| @queue << data }
+        on.pmessage { |_, _, data| @queue << data }
       end
     rescue Redis::TimeoutError, Redis::BaseConnectionError
       nil

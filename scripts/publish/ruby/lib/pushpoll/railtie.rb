@@ -39,16 +39,7 @@ module PushPoll
 
     initializer "pushpoll.configure" do |app|
       PushPoll.logger ||= Rails.logger
-      next if app.config.pushpoll.configure == false
-
-      settings = Railtie.settings(app.config.pushpoll, ENV, Railtie.credentials(app))
-      PushPoll.configure(
-        url: settings[:redis_url],
-        secret: settings[:token_secret],
-        prefix: settings[:channel_prefix] || "pushpoll:",
-        audience: settings[:token_audience] || "pushpoll",
-        notifier_url: settings[:public_url],
-      )
+      Railtie.configure(app) unless app.config.pushpoll.configure == false
     end
 
     initializer "pushpoll.view_helper" do
@@ -56,6 +47,17 @@ module PushPoll
     end
 
     class << self
+      def configure(app, env: ENV)
+        settings = settings(app.config.pushpoll, env, credentials(app))
+        PushPoll.configure(
+          url: settings[:redis_url],
+          secret: settings[:token_secret],
+          prefix: settings[:channel_prefix] || "pushpoll:",
+          audience: settings[:token_audience] || "pushpoll",
+          notifier_url: settings[:public_url],
+        )
+      end
+
       # settings merges the three sources, the first non-empty value winning.
       def settings(options, env, credentials)
         SETTINGS.to_h do |name, variable|
