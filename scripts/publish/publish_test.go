@@ -69,9 +69,9 @@ func helpers() []helper {
 	return []helper{
 		{
 			name:  "ruby",
-			cli:   []string{"ruby", "pushpoll.rb"},
+			cli:   []string{"ruby", "-Iruby/lib", "ruby/exe/pushpoll"},
 			ready: rubyReady,
-			numericSub: []string{"ruby", "-I.", "-e",
+			numericSub: []string{"ruby", "-Iruby/lib", "-e",
 				`require "pushpoll"; PushPoll.configure(secret: ARGV[0]); print PushPoll.token(sub: 42, topics: ["project:42"])`, secret},
 		},
 		{
