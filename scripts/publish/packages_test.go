@@ -74,3 +74,61 @@ func TestRubyGem(t *testing.T) {
 		}
 	})
 }
+
+// TestPythonPackage runs the package's tests (the library against its own
+// real redis-server, and the README's Django example under Django), then
+// builds the sdist and wheel offline with Debian's python3-build and installs
+// the wheel into a virtualenv as a user would, and runs its command.
+func TestPythonPackage(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts python, Django and redis-server")
+	}
+	t.Parallel()
+	must(t, pythonCheck())
+	py := python()
+	if out, err := exec.Command(py, "-c", "import django, build, setuptools, wheel").CombinedOutput(); err != nil {
+		t.Fatalf("%s cannot import django and the build tools: apt-get install python3-django python3-build python3-setuptools python3-wheel (scripts/test installs them): %v\n%s", py, err, out)
+	}
+	t.Run("unittest", func(t *testing.T) {
+		res := run(t, []string{"PYTHONPATH=python/src"}, py, "-W", "ignore::DeprecationWarning", "-m", "unittest", "discover", "-s", "python/tests")
+		if res.code != 0 || strings.Contains(res.stderr, "skipped") {
+			t.Fatalf("exit %d\n%s%s", res.code, res.stdout, res.stderr)
+		}
+	})
+	t.Run("build and install", func(t *testing.T) {
+		dir := t.TempDir()
+		// A copy: the build writes build/ and *.egg-info next to the sources.
+		src := filepath.Join(dir, "src")
+		if out, err := exec.Command("cp", "-r", "python", src).CombinedOutput(); err != nil {
+			t.Fatalf("cp: %v\n%s", err, out)
+		}
+		dist := filepath.Join(dir, "dist")
+		if res := run(t, nil, py, "-m", "build", "--no-isolation", "--outdir", dist, src); res.code != 0 {
+			t.Fatalf("python3 -m build: exit %d\n%s%s", res.code, res.stdout, res.stderr)
+		}
+		wheels, err := filepath.Glob(filepath.Join(dist, "pushpoll-*-py3-none-any.whl"))
+		must(t, err)
+		sdists, err := filepath.Glob(filepath.Join(dist, "pushpoll-*.tar.gz"))
+		must(t, err)
+		if len(wheels) != 1 || len(sdists) != 1 {
+			t.Fatalf("dist holds wheels %q and sdists %q, want one of each", wheels, sdists)
+		}
+		// No pip inside the venv (bootstrapping it is slow); the system's
+		// pip installs into it, and --no-index keeps it offline: redis and
+		// jwt come from the system's site-packages.
+		venv := filepath.Join(dir, "venv")
+		if res := run(t, nil, py, "-m", "venv", "--without-pip", "--system-site-packages", venv); res.code != 0 {
+			t.Fatalf("venv: exit %d\n%s", res.code, res.stderr)
+		}
+		vpy := filepath.Join(venv, "bin", "python")
+		if res := run(t, nil, py, "-m", "pip", "--python", vpy, "install", "--no-index", "--quiet", wheels[0]); res.code != 0 {
+			t.Fatalf("pip install: exit %d\n%s%s", res.code, res.stdout, res.stderr)
+		}
+		res := run(t, nil, filepath.Join(venv, "bin", "pushpoll"), "lua")
+		want, err := os.ReadFile(luaPath)
+		must(t, err)
+		if res.code != 0 || res.stdout != string(want) {
+			t.Fatalf("installed pushpoll lua: exit %d, stderr %s; output equals publish.lua: %v", res.code, res.stderr, res.stdout == string(want))
+		}
+	})
+}

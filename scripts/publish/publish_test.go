@@ -83,9 +83,9 @@ func helpers() []helper {
 		},
 		{
 			name:  "python",
-			cli:   []string{py, "pushpoll.py"},
+			cli:   []string{"env", "PYTHONPATH=python/src", py, "-m", "pushpoll"},
 			ready: pythonReady,
-			numericSub: []string{py, "-c",
+			numericSub: []string{"env", "PYTHONPATH=python/src", py, "-c",
 				`import sys, pushpoll; pushpoll.configure(secret=sys.argv[1]); sys.stdout.write(pushpoll.token(sub=42, topics=["project:42"]))`, secret},
 		},
 		{name: "shell", ready: shellReady},
