@@ -4,6 +4,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -131,4 +132,54 @@ func TestPythonPackage(t *testing.T) {
 			t.Fatalf("installed pushpoll lua: exit %d, stderr %s; output equals publish.lua: %v", res.code, res.stderr, res.stdout == string(want))
 		}
 	})
+}
+
+// TestPackageVersions checks that the gem and the Python package carry one
+// version, the notifier's: internal/version is the only source of the
+// version string, and each package writes it once.
+func TestPackageVersions(t *testing.T) {
+	t.Parallel()
+	read := func(path string, re *regexp.Regexp) string {
+		t.Helper()
+		b, err := os.ReadFile(path)
+		must(t, err)
+		m := re.FindSubmatch(b)
+		if m == nil {
+			t.Fatalf("%s: no version matching %s", path, re)
+		}
+		return string(m[1])
+	}
+	gem := read("ruby/lib/pushpoll/version.rb", regexp.MustCompile(`VERSION = "([^"]+)"`))
+	py := read("python/src/pushpoll/__init__.py", regexp.MustCompile(`(?m)^__version__ = "([^"]+)"`))
+	if gem != py {
+		t.Errorf("the gem is %s, the Python package %s", gem, py)
+	}
+	if want := notifierVersion(t); want != "" && gem != want {
+		t.Errorf("the packages are %s, internal/version says %s", gem, want)
+	}
+}
+
+// notifierVersion is the semantic version internal/version defaults to,
+// without its v, or "" while it has none.
+func notifierVersion(t *testing.T) string {
+	t.Helper()
+	files, err := filepath.Glob("../../internal/version/*.go")
+	must(t, err)
+	literal := regexp.MustCompile(`"v?([0-9]+\.[0-9]+\.[0-9]+[^"]*)"`)
+	for _, f := range files {
+		if strings.HasSuffix(f, "_test.go") {
+			continue
+		}
+		b, err := os.ReadFile(f)
+		must(t, err)
+		for _, line := range strings.Split(string(b), "\n") {
+			if strings.HasPrefix(strings.TrimSpace(line), "//") {
+				continue
+			}
+			if m := literal.FindStringSubmatch(line); m != nil {
+				return m[1]
+			}
+		}
+	}
+	return ""
 }

@@ -26,6 +26,8 @@ import time
 
 import jwt
 
+# The notifier's release this package ships with; internal/version and the
+# gem hold the same number, and the project's tests fail if they differ.
 __version__ = "0.3.0"
 
 __all__ = ["SCRIPT", "configure", "connect", "parse_url", "bump", "token"]
