@@ -8,6 +8,8 @@ import (
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/pushpoll/pushpoll/internal/redistest"
 )
 
 var railsCheck = sync.OnceValue(func() error {
@@ -62,17 +64,10 @@ func TestRubyGem(t *testing.T) {
 		}
 		home := filepath.Join(dir, "home")
 		env := []string{"GEM_HOME=" + home}
-		if res := run(t, env, "gem", "install", "--local", "--no-document", gem); res.code != 0 {
-			t.Fatalf("gem install: exit %d\n%s%s", res.code, res.stdout, res.stderr)
-		}
+		step(t, env, "gem", "install", "--local", "--no-document", gem)
 		// The installed executable, loading the installed library: the
 		// redis and jwt it needs come from the system's gems.
-		res := run(t, env, filepath.Join(home, "bin", "pushpoll"), "lua")
-		want, err := os.ReadFile(luaPath)
-		must(t, err)
-		if res.code != 0 || res.stdout != string(want) {
-			t.Fatalf("installed pushpoll lua: exit %d, stderr %s; output equals publish.lua: %v", res.code, res.stderr, res.stdout == string(want))
-		}
+		checkInstalled(t, env, filepath.Join(home, "bin", "pushpoll"))
 	})
 }
 
@@ -104,9 +99,7 @@ func TestPythonPackage(t *testing.T) {
 			t.Fatalf("cp: %v\n%s", err, out)
 		}
 		dist := filepath.Join(dir, "dist")
-		if res := run(t, nil, py, "-m", "build", "--no-isolation", "--outdir", dist, src); res.code != 0 {
-			t.Fatalf("python3 -m build: exit %d\n%s%s", res.code, res.stdout, res.stderr)
-		}
+		step(t, nil, py, "-m", "build", "--no-isolation", "--outdir", dist, src)
 		wheels, err := filepath.Glob(filepath.Join(dist, "pushpoll-*-py3-none-any.whl"))
 		must(t, err)
 		sdists, err := filepath.Glob(filepath.Join(dist, "pushpoll-*.tar.gz"))
@@ -118,20 +111,36 @@ func TestPythonPackage(t *testing.T) {
 		// pip installs into it, and --no-index keeps it offline: redis and
 		// jwt come from the system's site-packages.
 		venv := filepath.Join(dir, "venv")
-		if res := run(t, nil, py, "-m", "venv", "--without-pip", "--system-site-packages", venv); res.code != 0 {
-			t.Fatalf("venv: exit %d\n%s", res.code, res.stderr)
-		}
-		vpy := filepath.Join(venv, "bin", "python")
-		if res := run(t, nil, py, "-m", "pip", "--python", vpy, "install", "--no-index", "--quiet", wheels[0]); res.code != 0 {
-			t.Fatalf("pip install: exit %d\n%s%s", res.code, res.stdout, res.stderr)
-		}
-		res := run(t, nil, filepath.Join(venv, "bin", "pushpoll"), "lua")
-		want, err := os.ReadFile(luaPath)
-		must(t, err)
-		if res.code != 0 || res.stdout != string(want) {
-			t.Fatalf("installed pushpoll lua: exit %d, stderr %s; output equals publish.lua: %v", res.code, res.stderr, res.stdout == string(want))
-		}
+		step(t, nil, py, "-m", "venv", "--without-pip", "--system-site-packages", venv)
+		step(t, nil, py, "-m", "pip", "--python", filepath.Join(venv, "bin", "python"), "install", "--no-index", "--quiet", wheels[0])
+		checkInstalled(t, nil, filepath.Join(venv, "bin", "pushpoll"))
 	})
+}
+
+// step runs one command of a build or an install and stops the test if it fails.
+func step(t *testing.T, env []string, argv ...string) {
+	t.Helper()
+	if res := run(t, env, argv...); res.code != 0 {
+		t.Fatalf("%q: exit %d\n%s%s", argv, res.code, res.stdout, res.stderr)
+	}
+}
+
+// checkInstalled runs an installed package's command: it must carry the
+// notifier's script and bump through a real redis-server.
+func checkInstalled(t *testing.T, env []string, bin string) {
+	t.Helper()
+	want, err := os.ReadFile(luaPath)
+	must(t, err)
+	if res := run(t, env, bin, "lua"); res.code != 0 || res.stdout != string(want) {
+		t.Fatalf("installed %s lua: exit %d, stderr %s; output equals publish.lua: %v", bin, res.code, res.stderr, res.stdout == string(want))
+	}
+	srv := redistest.Start(t)
+	if res := run(t, env, bin, "bump", srv.URL, "project:1", "3"); res.code != 0 || strings.TrimSpace(res.stdout) != "true" {
+		t.Fatalf("installed %s bump: exit %d, stdout %q, stderr %s", bin, res.code, res.stdout, res.stderr)
+	}
+	if got := get(t, srv, "pushpoll:project:1"); got != "3" {
+		t.Fatalf("after the installed %s bumped, pushpoll:project:1 = %q, want 3", bin, got)
+	}
 }
 
 // TestPackageVersions checks that the gem and the Python package carry one
