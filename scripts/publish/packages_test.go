@@ -12,6 +12,15 @@ import (
 	"github.com/pushpoll/pushpoll/internal/redistest"
 )
 
+// skipShort keeps -short the fast lane: every test here starts interpreters
+// and redis-servers, seconds each on a loaded machine.
+func skipShort(t *testing.T) {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("starts interpreters and redis-server")
+	}
+}
+
 var railsCheck = sync.OnceValue(func() error {
 	if err := rubyCheck(); err != nil {
 		return err
@@ -36,9 +45,7 @@ func (e *missingError) Error() string { return e.what + ": " + e.err.Error() + "
 // redis-server), then builds the gem and installs it offline as a user
 // would, and runs its command.
 func TestRubyGem(t *testing.T) {
-	if testing.Short() {
-		t.Skip("starts ruby, Rails and redis-server")
-	}
+	skipShort(t)
 	t.Parallel()
 	must(t, railsCheck())
 	files, err := filepath.Glob("ruby/test/*_test.rb")
@@ -76,9 +83,7 @@ func TestRubyGem(t *testing.T) {
 // builds the sdist and wheel offline with Debian's python3-build and installs
 // the wheel into a virtualenv as a user would, and runs its command.
 func TestPythonPackage(t *testing.T) {
-	if testing.Short() {
-		t.Skip("starts python, Django and redis-server")
-	}
+	skipShort(t)
 	t.Parallel()
 	must(t, pythonCheck())
 	py := python()
