@@ -81,7 +81,7 @@ module PushPoll
       return if topics.empty?
       return unless PushPoll.bumps_on?
 
-      version = pushpoll_version
+      version = PushPoll.check_version(pushpoll_version)
       # The deletion is news although the record's version did not move: the
       # next version it would have had, and on the clock's scale the commit
       # time (when that is later, as it is unless clocks disagree).
