@@ -3,8 +3,10 @@
 require "test_helper"
 require "jwt"
 require "logger"
+require "open3"
 require "securerandom"
 require "stringio"
+require "tempfile"
 
 SECRET = "rails-test-secret-0123456789abcdef"
 LOG = StringIO.new
@@ -225,6 +227,13 @@ class RailsTest < Minitest::Test
     assert_includes script, %(fetch("/pushpoll/token", { credentials: "same-origin" }))
     assert_includes script, "return App.pollProject(versions);"
     assert script.start_with?("window.pushpoll = ")
+    # What a browser parses: node reads it as JavaScript without running it.
+    Tempfile.create(["pushpoll-start", ".js"]) do |f|
+      f.write(script)
+      f.flush
+      out, status = Open3.capture2e("node", "--check", f.path)
+      assert status.success?, out
+    end
   end
 
   def test_view_helper_refuses_what_could_inject_script
