@@ -7,6 +7,7 @@ require "open3"
 require "securerandom"
 require "stringio"
 require "tempfile"
+require "tmpdir"
 
 SECRET = "rails-test-secret-0123456789abcdef"
 LOG = StringIO.new
@@ -115,6 +116,25 @@ class RailsTest < Minitest::Test
     )
     assert_equal({ redis_url: "redis://config:1", token_secret: "env-secret", channel_prefix: nil, token_audience: "cred-aud", public_url: nil },
                  settings)
+  end
+
+  # Real encrypted credentials, as bin/rails credentials:edit writes them.
+  def test_credentials_section
+    Dir.mktmpdir do |dir|
+      key = File.join(dir, "master.key")
+      File.write(key, ActiveSupport::EncryptedConfiguration.generate_key)
+      creds = ActiveSupport::EncryptedConfiguration.new(config_path: File.join(dir, "credentials.yml.enc"), key_path: key,
+                                                        env_key: "PUSHPOLL_TEST_NO_SUCH_KEY", raise_if_missing_key: true)
+      creds.write("pushpoll:\n  redis_url: redis://cred:1\n  token_secret: cred-secret\n")
+      app = Struct.new(:credentials).new(creds)
+      assert_equal({ redis_url: "redis://cred:1", token_secret: "cred-secret" }, PushPoll::Railtie.credentials(app))
+
+      # Without the key (a CI box, a developer without it) there is no section.
+      File.delete(key)
+      locked = ActiveSupport::EncryptedConfiguration.new(config_path: File.join(dir, "credentials.yml.enc"), key_path: key,
+                                                         env_key: "PUSHPOLL_TEST_NO_SUCH_KEY", raise_if_missing_key: true)
+      assert_equal({}, PushPoll::Railtie.credentials(Struct.new(:credentials).new(locked)))
+    end
   end
 
   def test_inflection_for_the_apps_own_pushpoll_directory
