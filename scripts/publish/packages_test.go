@@ -197,3 +197,36 @@ func notifierVersion(t *testing.T) string {
 	}
 	return ""
 }
+
+// TestPackagesBumpOverTLS bumps through rediss:// with the gem and the
+// Python package, trusting the test CA the way a deployment trusts a private
+// one (SSL_CERT_FILE, which OpenSSL reads in both). Node reads
+// NODE_EXTRA_CA_CERTS instead and is left to its own package's tests.
+func TestPackagesBumpOverTLS(t *testing.T) {
+	skipShort(t)
+	t.Parallel()
+	srv, caFile := redistest.StartTLS(t)
+	env := []string{"SSL_CERT_FILE=" + caFile}
+	for _, h := range libraries() {
+		if h.name == "node" {
+			continue
+		}
+		t.Run(h.name, func(t *testing.T) {
+			h.ready(t)
+			topic := "tls:" + h.name
+			res := run(t, env, h.bumpArgs(srv.URL, topic, "9")...)
+			if res.code != 0 || strings.TrimSpace(res.stdout) != "true" {
+				t.Fatalf("bump via %s: exit %d, stdout %q, stderr %q", srv.URL, res.code, res.stdout, res.stderr)
+			}
+			if got := get(t, srv, "pushpoll:"+topic); got != "9" {
+				t.Fatalf("pushpoll:%s = %q, want 9", topic, got)
+			}
+			// Without the CA the certificate is not trusted: no silent
+			// fallback to an unverified connection.
+			res = run(t, nil, h.bumpArgs(srv.URL, topic, "10")...)
+			if res.code != 1 {
+				t.Fatalf("bump without trusting the CA: exit %d, want 1; stdout %q, stderr %q", res.code, res.stdout, res.stderr)
+			}
+		})
+	}
+}
