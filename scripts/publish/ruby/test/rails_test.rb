@@ -204,6 +204,21 @@ class RailsTest < Minitest::Test
     assert_equal "3", @redis.get("rails:doc:#{doc.id}")
   end
 
+  def test_declaration_errors
+    assert_raises(ArgumentError) { Class.new(ActiveRecord::Base) { include PushPoll::Model; pushpoll_topic } }
+    assert_raises(ArgumentError) do
+      Class.new(ActiveRecord::Base) { include PushPoll::Model; pushpoll_topic(version: "updated_at") { "t" } }
+    end
+  end
+
+  def test_a_bad_topic_or_version_raises_at_commit
+    bad_topic = Class.new(Project) { pushpoll_topic { |p| "project #{p.id}" } }
+    assert_raises(ArgumentError) { bad_topic.create!(name: "a") }
+    bad_version = Class.new(Project) { pushpoll_topic(version: ->(_) { 0 }) { |p| "project:#{p.id}" } }
+    assert_raises(ArgumentError) { bad_version.create!(name: "b") }
+    assert_equal 0, @redis.dbsize
+  end
+
   def test_redis_down_logs_and_the_commit_stands
     PushPoll.configure(url: "redis://127.0.0.1:#{RedisServer.free_port}", prefix: "rails:")
     project = Project.create!(name: "offline")

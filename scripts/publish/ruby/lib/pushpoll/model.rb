@@ -67,11 +67,15 @@ module PushPoll
     def pushpoll_version
       source = self.class.pushpoll_version_source
       value = source.respond_to?(:call) ? source.call(self) : public_send(source)
-      value = value.to_time if value.respond_to?(:to_time) && !value.is_a?(Integer)
-      value = (value.to_r * 1_000_000).to_i if value.is_a?(Time)
-      # lock_version counts from 0, and 0 is not a version.
-      value += 1 if source == :lock_version && value.is_a?(Integer)
-      value
+      case value
+      when Time, DateTime, ActiveSupport::TimeWithZone
+        (value.to_time.to_r * 1_000_000).to_i
+      when Integer
+        # lock_version counts from 0, and 0 is not a version.
+        source == :lock_version ? value + 1 : value
+      else
+        value
+      end
     end
 
     private
