@@ -12,15 +12,6 @@ import (
 	"github.com/pushpoll/pushpoll/internal/redistest"
 )
 
-// skipShort keeps -short the fast lane: every test here starts interpreters
-// and redis-servers, seconds each on a loaded machine.
-func skipShort(t *testing.T) {
-	t.Helper()
-	if testing.Short() {
-		t.Skip("starts interpreters and redis-server")
-	}
-}
-
 var railsCheck = sync.OnceValue(func() error {
 	if err := rubyCheck(); err != nil {
 		return err
@@ -45,7 +36,7 @@ func (e *missingError) Error() string { return e.what + ": " + e.err.Error() + "
 // redis-server), then builds the gem and installs it offline as a user
 // would, and runs its command.
 func TestRubyGem(t *testing.T) {
-	skipShort(t)
+	crossLanguage(t)
 	t.Parallel()
 	must(t, railsCheck())
 	files, err := filepath.Glob("ruby/test/*_test.rb")
@@ -83,7 +74,7 @@ func TestRubyGem(t *testing.T) {
 // builds the sdist and wheel offline with Debian's python3-build and installs
 // the wheel into a virtualenv as a user would, and runs its command.
 func TestPythonPackage(t *testing.T) {
-	skipShort(t)
+	crossLanguage(t)
 	t.Parallel()
 	must(t, pythonCheck())
 	py := python()
@@ -203,7 +194,7 @@ func notifierVersion(t *testing.T) string {
 // one (SSL_CERT_FILE, which OpenSSL reads in both). Node reads
 // NODE_EXTRA_CA_CERTS instead and is left to its own package's tests.
 func TestPackagesBumpOverTLS(t *testing.T) {
-	skipShort(t)
+	crossLanguage(t)
 	t.Parallel()
 	srv, caFile := redistest.StartTLS(t)
 	env := []string{"SSL_CERT_FILE=" + caFile}

@@ -220,7 +220,6 @@ func run(t *testing.T, env []string, argv ...string) result {
 // TestEmbeddedScriptMatchesNotifier guards the copies of publish.lua that the
 // helpers carry so they can be dropped into an app on their own.
 func TestEmbeddedScriptMatchesNotifier(t *testing.T) {
-	skipShort(t)
 	t.Parallel()
 	want, err := os.ReadFile(luaPath)
 	if err != nil {
@@ -373,7 +372,6 @@ func checkPayload(t *testing.T, data []byte, version string, before, after time.
 }
 
 func TestBump(t *testing.T) {
-	skipShort(t)
 	t.Parallel()
 	// The steps run in order against one Redis, each building on the
 	// version the previous ones left under pushpoll:project:42.
@@ -464,7 +462,6 @@ func TestBump(t *testing.T) {
 // TestBumpUnreachableRedis checks that a helper fails, rather than hangs or
 // reports success, when Redis is not there.
 func TestBumpUnreachableRedis(t *testing.T) {
-	skipShort(t)
 	t.Parallel()
 	port, err := redistest.FreePort()
 	if err != nil {
@@ -520,7 +517,6 @@ func verify(t *testing.T, token, audience string, ttl int64) claims {
 }
 
 func TestToken(t *testing.T) {
-	skipShort(t)
 	t.Parallel()
 	cases := []struct {
 		name             string
@@ -576,7 +572,6 @@ func TestToken(t *testing.T) {
 // subject, as the README's `sub: current_user.id` does: the claim must come
 // out a string, or the notifier refuses the token.
 func TestTokenNumericSubject(t *testing.T) {
-	skipShort(t)
 	t.Parallel()
 	for _, h := range libraries() {
 		t.Run(h.name, func(t *testing.T) {
