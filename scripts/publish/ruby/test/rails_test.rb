@@ -78,7 +78,7 @@ class ProjectsController < ActionController::Base
   def show
     @project = Project.find(params[:id])
     render inline: <<~ERB
-      <%= pushpoll_tag topics: { "project:\#{@project.id}" => @project.pushpoll_version }, poll: params[:poll], fast: 5000 %>
+      <%= pushpoll_tag topics: { "project:\#{@project.id}" => @project.pushpoll_version }, poll: params[:poll], fast: 5000, fast_min: 2000, hiddenFactor: 4 %>
     ERB
   end
 end
@@ -257,7 +257,8 @@ class RailsTest < Minitest::Test
     script = html[%r{<script nonce="#{Regexp.escape(nonce)}">\n//<!\[CDATA\[\n(.*)\n//\]\]>\n</script>}m, 1]
     refute_nil script, html
     start = JSON.parse(script[/PushPoll\.start\(Object\.assign\((\{.*?\}), \{/m, 1])
-    assert_equal({ "url" => "https://push.example.com", "topics" => { "project:#{project.id}" => project.pushpoll_version }, "fast" => 5000 },
+    assert_equal({ "url" => "https://push.example.com", "topics" => { "project:#{project.id}" => project.pushpoll_version }, "fast" => 5000,
+                   "fastMin" => 2000, "hiddenFactor" => 4 },
                  start)
     assert_includes script, %(fetch("/pushpoll/token", { credentials: "same-origin" }))
     assert_includes script, "return App.pollProject(versions);"
@@ -269,6 +270,18 @@ class RailsTest < Minitest::Test
       out, status = Open3.capture2e("node", "--check", f.path)
       assert status.success?, out
     end
+  end
+
+  def test_view_helper_refuses_unknown_options
+    view = ActionView::Base.empty
+    view.extend(PushPoll::ViewHelper)
+    err = assert_raises(ArgumentError) { view.pushpoll_tag(topics: { "project:1" => 1 }, poll: "App.poll", src: "/p.js", on_mode: "x") }
+    assert_match(/unknown options \["onMode"\]/, err.message)
+    assert_raises(ArgumentError) { view.pushpoll_tag(topics: {}, poll: "App.poll", src: "/p.js") }
+    assert_raises(ArgumentError) { view.pushpoll_tag(topics: { "bad topic" => 1 }, poll: "App.poll", src: "/p.js") }
+    assert_raises(ArgumentError) { view.pushpoll_tag(topics: { "project:1" => -1 }, poll: "App.poll", src: "/p.js") }
+    assert_raises(ArgumentError) { view.pushpoll_tag(topics: { "project:1" => 1 }, poll: "App.poll", src: "/p.js", url: "") }
+    assert_raises(ArgumentError) { view.pushpoll_tag(topics: { "project:1" => 1 }, poll: "App.poll", src: "/p.js", as: "a.b") }
   end
 
   def test_view_helper_refuses_what_could_inject_script

@@ -17,12 +17,16 @@ module PushPoll
   #
   # poll names the page's poll function, a global such as "App.pollProject":
   # it takes the versions the page holds and resolves to the versions it holds
-  # after polling. The token comes from token_url (see TokenEndpoint).
+  # after polling. The token comes from token_url (see TokenEndpoint). Other
+  # options go to PushPoll.start as they are: fast:, slow:, fast_min:, ...
   module ViewHelper
     # A dotted JavaScript name: the helper writes it into a script as code,
     # so it must not be able to carry anything else.
     JS_NAME = /\A[A-Za-z_$][A-Za-z0-9_$]*(\.[A-Za-z_$][A-Za-z0-9_$]*)*\z/.freeze
-    START_OPTIONS = %i[fast slow jitter enabled].freeze
+    # The options of PushPoll.start that JSON can carry (client-js/pushpoll.d.ts);
+    # the helper takes them in Ruby's snake_case too (fast_min: for fastMin).
+    START_OPTIONS = %w[fast fastMin slow slowMax jitter throttle pollTimeout adaptive enabled transports share
+                       heartbeatTimeout hiddenFactor socketOptions].freeze
 
     def pushpoll_tag(topics:, poll:, token_url: "/pushpoll/token", url: PushPoll.config.notifier_url,
                      src: asset_path("pushpoll.js"), as: "pushpoll", **options)
@@ -30,10 +34,11 @@ module PushPoll
       raise ArgumentError, "pushpoll_tag: poll: must name a JavaScript function, like App.pollProject" unless JS_NAME.match?(poll.to_s)
       raise ArgumentError, "pushpoll_tag: as: must be a JavaScript name" unless JS_NAME.match?(as.to_s) && !as.to_s.include?(".")
 
+      options = options.to_h { |key, value| [key.to_s.gsub(/_([a-z])/) { Regexp.last_match(1).upcase }, value] }
       unknown = options.keys - START_OPTIONS
       raise ArgumentError, "pushpoll_tag: unknown options #{unknown.inspect}; PushPoll.start takes #{START_OPTIONS.inspect}" if unknown.any?
 
-      start = { url: url.to_s, topics: pushpoll_topic_versions(topics) }.merge(options)
+      start = { "url" => url.to_s, "topics" => pushpoll_topic_versions(topics) }.merge(options)
       # JSON can carry neither functions nor a name to call, so those two are
       # spliced in: poll checked against JS_NAME above, token_url as JSON.
       js = "window.#{as} = PushPoll.start(Object.assign(#{pushpoll_json(start)}, {\n" \
