@@ -1,6 +1,7 @@
 package publish_test
 
 import (
+	"bytes"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -66,6 +67,7 @@ func TestRubyGem(t *testing.T) {
 		// The installed executable, loading the installed library: the
 		// redis and jwt it needs come from the system's gems.
 		checkInstalled(t, env, filepath.Join(home, "bin", "pushpoll"))
+		installedLicense(t, filepath.Join(home, "gems", "pushpoll-"+gemVersion(t), "LICENSE"))
 	})
 }
 
@@ -110,6 +112,12 @@ func TestPythonPackage(t *testing.T) {
 		step(t, nil, py, "-m", "venv", "--without-pip", "--system-site-packages", venv)
 		step(t, nil, py, "-m", "pip", "--python", filepath.Join(venv, "bin", "python"), "install", "--no-index", "--quiet", wheels[0])
 		checkInstalled(t, nil, filepath.Join(venv, "bin", "pushpoll"))
+		licenses, err := filepath.Glob(filepath.Join(venv, "lib", "python3*", "site-packages", "pushpoll-*.dist-info", "LICENSE"))
+		must(t, err)
+		if len(licenses) != 1 {
+			t.Fatalf("the installed wheel holds %d LICENSE files, want 1", len(licenses))
+		}
+		installedLicense(t, licenses[0])
 	})
 }
 
@@ -139,85 +147,46 @@ func checkInstalled(t *testing.T, env []string, bin string) {
 	}
 }
 
+// installedLicense checks that an installed package carries the repository's
+// LICENSE, whose copies in ruby/ and python/ are what gets packed.
+func installedLicense(t *testing.T, path string) {
+	t.Helper()
+	want, err := os.ReadFile("../../LICENSE")
+	must(t, err)
+	got, err := os.ReadFile(path)
+	if err != nil || !bytes.Equal(got, want) {
+		t.Fatalf("%s is not the repository's LICENSE (copy it into ruby/ and python/): %v", path, err)
+	}
+}
+
 // TestPackageVersions checks that the gem and the Python package carry one
 // version, the notifier's: internal/version is the only source of the
 // version string, and each package writes it once.
 func TestPackageVersions(t *testing.T) {
 	t.Parallel()
-	read := func(path string, re *regexp.Regexp) string {
-		t.Helper()
-		b, err := os.ReadFile(path)
-		must(t, err)
-		m := re.FindSubmatch(b)
-		if m == nil {
-			t.Fatalf("%s: no version matching %s", path, re)
-		}
-		return string(m[1])
-	}
-	gem := read("ruby/lib/pushpoll/version.rb", regexp.MustCompile(`VERSION = "([^"]+)"`))
-	py := read("python/src/pushpoll/__init__.py", regexp.MustCompile(`(?m)^__version__ = "([^"]+)"`))
+	gem := gemVersion(t)
+	py := versionIn(t, "python/src/pushpoll/__init__.py", `(?m)^__version__ = "([^"]+)"`)
 	if gem != py {
 		t.Errorf("the gem is %s, the Python package %s", gem, py)
 	}
-	if want := notifierVersion(t); want != "" && gem != want {
-		t.Errorf("the packages are %s, internal/version says %s", gem, want)
+	if want := versionIn(t, "../../internal/version/version.go", `(?m)^const Default = "([^"]+)"`); gem != want {
+		t.Errorf("the packages are %s, internal/version's Default is %s", gem, want)
 	}
 }
 
-// notifierVersion is the semantic version internal/version defaults to,
-// without its v, or "" while it has none.
-func notifierVersion(t *testing.T) string {
+func gemVersion(t *testing.T) string {
 	t.Helper()
-	files, err := filepath.Glob("../../internal/version/*.go")
-	must(t, err)
-	literal := regexp.MustCompile(`"v?([0-9]+\.[0-9]+\.[0-9]+[^"]*)"`)
-	for _, f := range files {
-		if strings.HasSuffix(f, "_test.go") {
-			continue
-		}
-		b, err := os.ReadFile(f)
-		must(t, err)
-		for _, line := range strings.Split(string(b), "\n") {
-			if strings.HasPrefix(strings.TrimSpace(line), "//") {
-				continue
-			}
-			if m := literal.FindStringSubmatch(line); m != nil {
-				return m[1]
-			}
-		}
-	}
-	return ""
+	return versionIn(t, "ruby/lib/pushpoll/version.rb", `VERSION = "([^"]+)"`)
 }
 
-// TestPackagesBumpOverTLS bumps through rediss:// with the gem and the
-// Python package, trusting the test CA the way a deployment trusts a private
-// one (SSL_CERT_FILE, which OpenSSL reads in both). Node reads
-// NODE_EXTRA_CA_CERTS instead and is left to its own package's tests.
-func TestPackagesBumpOverTLS(t *testing.T) {
-	crossLanguage(t)
-	t.Parallel()
-	srv, caFile := redistest.StartTLS(t)
-	env := []string{"SSL_CERT_FILE=" + caFile}
-	for _, h := range libraries() {
-		if h.name == "node" {
-			continue
-		}
-		t.Run(h.name, func(t *testing.T) {
-			h.ready(t)
-			topic := "tls:" + h.name
-			res := run(t, env, h.bumpArgs(srv.URL, topic, "9")...)
-			if res.code != 0 || strings.TrimSpace(res.stdout) != "true" {
-				t.Fatalf("bump via %s: exit %d, stdout %q, stderr %q", srv.URL, res.code, res.stdout, res.stderr)
-			}
-			if got := get(t, srv, "pushpoll:"+topic); got != "9" {
-				t.Fatalf("pushpoll:%s = %q, want 9", topic, got)
-			}
-			// Without the CA the certificate is not trusted: no silent
-			// fallback to an unverified connection.
-			res = run(t, nil, h.bumpArgs(srv.URL, topic, "10")...)
-			if res.code != 1 {
-				t.Fatalf("bump without trusting the CA: exit %d, want 1; stdout %q, stderr %q", res.code, res.stdout, res.stderr)
-			}
-		})
+// versionIn is what the first group of pattern matches in the file at path.
+func versionIn(t *testing.T, path, pattern string) string {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	must(t, err)
+	m := regexp.MustCompile(pattern).FindSubmatch(b)
+	if m == nil {
+		t.Fatalf("%s: no version matching %s", path, pattern)
 	}
+	return string(m[1])
 }

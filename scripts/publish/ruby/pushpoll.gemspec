@@ -24,7 +24,7 @@ Gem::Specification.new do |s|
   s.required_ruby_version = ">= 2.7"
   # Listed by hand rather than with git ls-files: gem build must work from a
   # release tarball, where there is no git.
-  s.files = Dir.glob("lib/**/*.{rb,lua}", base: __dir__) + ["exe/pushpoll", "README.md"]
+  s.files = Dir.glob("lib/**/*.{rb,lua}", base: __dir__) + ["exe/pushpoll", "README.md", "LICENSE"]
   s.bindir = "exe"
   s.executables = ["pushpoll"]
   s.require_paths = ["lib"]
