@@ -96,6 +96,13 @@ func TestPythonPackage(t *testing.T) {
 		if out, err := exec.Command("cp", "-r", "python", src).CombinedOutput(); err != nil {
 			t.Fatalf("cp: %v\n%s", err, out)
 		}
+		// Only the sources: a build/ left by an earlier in-tree build would
+		// put stale modules into the wheel.
+		stale, err := filepath.Glob(filepath.Join(src, "src", "*.egg-info"))
+		must(t, err)
+		for _, p := range append(stale, filepath.Join(src, "build"), filepath.Join(src, "dist")) {
+			must(t, os.RemoveAll(p))
+		}
 		dist := filepath.Join(dir, "dist")
 		step(t, nil, py, "-m", "build", "--no-isolation", "--outdir", dist, src)
 		wheels, err := filepath.Glob(filepath.Join(dist, "pushpoll-*-py3-none-any.whl"))
