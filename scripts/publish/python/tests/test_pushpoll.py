@@ -85,6 +85,21 @@ class BumpTest(unittest.TestCase):
         self.assertTrue(pushpoll.bump("project:3", 2))
         self.assertEqual(self.redis.get("pushpoll:project:3"), "2")
 
+    def test_version_ttl(self):
+        # Expires the key after its last bump, as --version-ttl does for the
+        # notifier's own (publish.lua's ARGV[4]); without it keys stay.
+        import datetime
+
+        pushpoll.configure(url=server.url, version_ttl=datetime.timedelta(hours=1))
+        self.assertTrue(pushpoll.bump("project:6", 1))
+        self.assertIn(self.redis.ttl("pushpoll:project:6"), range(3590, 3601))
+        pushpoll.configure(url=server.url, version_ttl=0)
+        self.assertTrue(pushpoll.bump("project:7", 1))
+        self.assertEqual(self.redis.ttl("pushpoll:project:7"), -1)
+        for ttl in [-1, 1.5, "60", True, 10_000_000_000, datetime.timedelta(milliseconds=1500)]:
+            with self.subTest(ttl=ttl), self.assertRaises(ValueError):
+                pushpoll.configure(url=server.url, version_ttl=ttl)
+
     def test_unreachable_redis_raises(self):
         import redis
 

@@ -50,7 +50,10 @@ module PushPoll
   # it needs: a programming mistake, not bad input.
   class Error < StandardError; end
 
-  Config = Struct.new(:redis, :cluster, :prefix, :secret, :audience, :notifier_url, keyword_init: true)
+  Config = Struct.new(:redis, :cluster, :prefix, :secret, :audience, :notifier_url, :version_ttl, keyword_init: true)
+
+  # publish.lua takes the key's lifetime as up to 10 decimal digits of seconds.
+  MAX_VERSION_TTL = 9_999_999_999
 
   # LazyClient opens the connection a URL names on the first bump, not at
   # configure: a Rails app boots (and precompiles assets) without Redis, and
@@ -85,7 +88,11 @@ module PushPoll
     # that redis is a cluster client (a Redis::Cluster of redis-clustering is
     # recognised without it): bumps then announce with SPUBLISH on the topic's
     # shard. notifier_url is the notifier's origin, for the view helper.
-    def configure(redis: nil, url: nil, cluster: false, prefix: "pushpoll:", secret: nil, audience: "pushpoll", notifier_url: nil)
+    # version_ttl (seconds, or a Duration) expires each version key that long
+    # after its last bump, as the notifier's --version-ttl does for its own:
+    # give both the same value. nil or 0 keeps keys for ever.
+    def configure(redis: nil, url: nil, cluster: false, prefix: "pushpoll:", secret: nil, audience: "pushpoll", notifier_url: nil,
+                  version_ttl: nil)
       raise ArgumentError, "pushpoll: give redis or url, not both" if redis && url
 
       if url
@@ -97,10 +104,13 @@ module PushPoll
       raise ArgumentError, "pushpoll: prefix must be a String" unless prefix.is_a?(String)
       raise ArgumentError, "pushpoll: audience must be a non-empty String" unless audience.is_a?(String) && !audience.empty?
 
+      version_ttl = check_version_ttl(version_ttl)
+
       # One frozen object swapped in whole, so a thread calling bump while
       # another reconfigures sees either the old settings or the new ones.
       @config = Config.new(redis: redis, cluster: cluster ? true : false, prefix: prefix.dup.freeze, secret: secret,
-                           audience: audience.dup.freeze, notifier_url: notifier_url&.to_s&.dup&.freeze).freeze
+                           audience: audience.dup.freeze, notifier_url: notifier_url&.to_s&.dup&.freeze,
+                           version_ttl: version_ttl).freeze
     end
 
     # connect opens a client for any of the notifier's --redis-url forms and
@@ -147,7 +157,8 @@ module PushPoll
       key = cfg.prefix + topic
       payload = JSON.generate({ "v" => version, "ts" => Process.clock_gettime(Process::CLOCK_REALTIME, :millisecond) })
       argv = [version.to_s, payload]
-      argv << "SPUBLISH" if cfg.cluster
+      argv << (cfg.cluster ? "SPUBLISH" : "PUBLISH") if cfg.cluster || cfg.version_ttl
+      argv << cfg.version_ttl.to_s if cfg.version_ttl
       # A ConnectionPool hands out a connection for the block; a Redis yields
       # itself.
       cfg.redis.with { |conn| run_script(conn, key, argv) } == 1
@@ -188,6 +199,15 @@ module PushPoll
     end
 
     private
+
+    # check_version_ttl is the key lifetime in whole seconds, or nil for none.
+    def check_version_ttl(ttl)
+      return nil if ttl.nil? || ttl == 0
+      return check_version_ttl(ttl.to_i) if defined?(ActiveSupport::Duration) && ttl.is_a?(ActiveSupport::Duration) && ttl.to_i == ttl.to_f
+      return ttl if ttl.is_a?(Integer) && ttl.positive? && ttl <= MAX_VERSION_TTL
+
+      raise ArgumentError, "pushpoll: version_ttl must be whole seconds, 1 to #{MAX_VERSION_TTL}, or nil (got #{ttl.inspect})"
+    end
 
     def run_script(conn, key, argv)
       conn.evalsha(SCRIPT_SHA, keys: [key], argv: argv)

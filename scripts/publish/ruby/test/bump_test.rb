@@ -47,6 +47,20 @@ class BumpTest < Minitest::Test
     assert_equal "2", @redis.get("pushpoll:project:3")
   end
 
+  # version_ttl expires the key after its last bump, as --version-ttl does
+  # for the notifier's own (publish.lua's ARGV[4]); without it keys stay.
+  def test_version_ttl
+    PushPoll.configure(url: RedisServer.url, version_ttl: 3600)
+    assert PushPoll.bump("project:6", 1)
+    assert_includes 3590..3600, @redis.ttl("pushpoll:project:6")
+    PushPoll.configure(url: RedisServer.url, version_ttl: 0)
+    assert PushPoll.bump("project:7", 1)
+    assert_equal(-1, @redis.ttl("pushpoll:project:7"))
+    [-1, 1.5, "60", 10_000_000_000].each do |ttl|
+      assert_raises(ArgumentError, ttl.inspect) { PushPoll.configure(url: RedisServer.url, version_ttl: ttl) }
+    end
+  end
+
   def test_bad_arguments_send_nothing
     PushPoll.configure(url: RedisServer.url)
     [["mode", 1], ["bad topic", 1], ["", 1], ["a" * 201, 1], ["project:4", 0], ["project:4", -1], ["project:4", 1.5],

@@ -114,8 +114,19 @@ class RailsTest < Minitest::Test
       { "PUSHPOLL_REDIS_URL" => "redis://env:1", "PUSHPOLL_TOKEN_SECRET" => "env-secret" },
       { redis_url: "redis://cred:1", token_secret: "cred-secret", token_audience: "cred-aud" },
     )
-    assert_equal({ redis_url: "redis://config:1", token_secret: "env-secret", channel_prefix: nil, token_audience: "cred-aud", public_url: nil },
+    assert_equal({ redis_url: "redis://config:1", token_secret: "env-secret", channel_prefix: nil, token_audience: "cred-aud", public_url: nil,
+                   version_ttl: nil },
                  settings)
+  end
+
+  # PUSHPOLL_VERSION_TTL is the notifier's variable, so it takes Go durations.
+  def test_version_ttl_as_the_notifier_reads_it
+    assert_equal [604_800, 5400, 0, 90, 5400, 2], %w[168h 1h30m 0 90s 1.5h 1500ms500ms].map { |d| PushPoll::Railtie.duration_seconds(d) }
+    %w[1 1x h 1.2s -1h 1500ms 1d].each do |d|
+      assert_raises(ArgumentError, d) { PushPoll::Railtie.duration_seconds(d) }
+    end
+    PushPoll::Railtie.configure(TestApp, env: ENV.to_h.merge("PUSHPOLL_VERSION_TTL" => "168h"))
+    assert_equal 604_800, PushPoll.config.version_ttl
   end
 
   # Real encrypted credentials, as bin/rails credentials:edit writes them.

@@ -45,17 +45,20 @@ _TOPIC_PREFIX = re.compile(r"[A-Za-z0-9_.:/@-]{0,199}\*")
 # Versions are int64 on the wire; the decimal form is what the script compares.
 _VERSION_DIGITS = re.compile(r"[1-9][0-9]*")
 _MAX_VERSION = 2**63 - 1
+# publish.lua takes the key's lifetime as up to 10 decimal digits of seconds.
+_MAX_VERSION_TTL = 9_999_999_999
 
 
 class _Config:
-    __slots__ = ("script", "cluster", "prefix", "secret", "audience")
+    __slots__ = ("script", "cluster", "prefix", "secret", "audience", "version_ttl")
 
-    def __init__(self, script, cluster, prefix, secret, audience):
+    def __init__(self, script, cluster, prefix, secret, audience, version_ttl):
         self.script = script
         self.cluster = cluster
         self.prefix = prefix
         self.secret = secret
         self.audience = audience
+        self.version_ttl = version_ttl
 
 
 _config = None
@@ -179,13 +182,16 @@ def connect(url):
     return redis.cluster.RedisCluster(startup_nodes=startup, **opts), True
 
 
-def configure(redis=None, url=None, cluster=False, prefix="pushpoll:", secret=None, audience="pushpoll"):
+def configure(redis=None, url=None, cluster=False, prefix="pushpoll:", secret=None, audience="pushpoll", version_ttl=None):
     """Set the connection and settings for every later call.
 
     redis may be None in a process that only mints tokens, secret in one that
     only bumps. url, instead of redis, connects with any of the notifier's
     --redis-url forms (see connect). cluster=True says that redis is a
     RedisCluster: bumps then announce with SPUBLISH on the topic's shard.
+    version_ttl (seconds, or a timedelta) expires each version key that long
+    after its last bump, as the notifier's --version-ttl does for its own:
+    give both the same value. None or 0 keeps keys for ever.
     """
     global _config
     if redis is not None and url is not None:
@@ -201,7 +207,7 @@ def configure(redis=None, url=None, cluster=False, prefix="pushpoll:", secret=No
     script = redis.register_script(SCRIPT) if redis is not None else None
     # One object swapped in whole, so a thread calling bump while another
     # reconfigures sees either the old settings or the new ones.
-    _config = _Config(script, bool(cluster), prefix, secret, audience)
+    _config = _Config(script, bool(cluster), prefix, secret, audience, _check_version_ttl(version_ttl))
 
 
 def _current():
@@ -223,7 +229,11 @@ def bump(topic, version):
     if cfg.script is None:
         raise RuntimeError("pushpoll: configure(redis=...) before bump")
     payload = json.dumps({"v": version, "ts": time.time_ns() // 1_000_000}, separators=(",", ":"))
-    args = [str(version), payload] + (["SPUBLISH"] if cfg.cluster else [])
+    args = [str(version), payload]
+    if cfg.cluster or cfg.version_ttl:
+        args.append("SPUBLISH" if cfg.cluster else "PUBLISH")
+    if cfg.version_ttl:
+        args.append(str(cfg.version_ttl))
     return cfg.script(keys=[cfg.prefix + topic], args=args) == 1
 
 
@@ -265,6 +275,19 @@ def _check_version(version):
     if isinstance(v, bool) or not isinstance(v, int) or not 0 < v <= _MAX_VERSION:
         raise ValueError(f"pushpoll: version must be a positive int64 (got {version!r})")
     return v
+
+
+def _check_version_ttl(ttl):
+    if isinstance(ttl, datetime.timedelta):
+        seconds = ttl // datetime.timedelta(seconds=1)
+        if ttl != datetime.timedelta(seconds=seconds):
+            raise ValueError(f"pushpoll: version_ttl must be whole seconds (got {ttl!r})")
+        ttl = seconds
+    if ttl is None or (type(ttl) is int and ttl == 0):
+        return None
+    if isinstance(ttl, bool) or not isinstance(ttl, int) or not 0 < ttl <= _MAX_VERSION_TTL:
+        raise ValueError(f"pushpoll: version_ttl must be whole seconds, 1 to {_MAX_VERSION_TTL}, or None (got {ttl!r})")
+    return ttl
 
 
 def _check_grants(topics):

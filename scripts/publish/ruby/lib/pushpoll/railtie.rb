@@ -12,8 +12,10 @@ module PushPoll
   #
   # for redis_url (PUSHPOLL_REDIS_URL), token_secret (PUSHPOLL_TOKEN_SECRET),
   # channel_prefix (PUSHPOLL_CHANNEL_PREFIX), token_audience
-  # (PUSHPOLL_TOKEN_AUDIENCE) and public_url (PUSHPOLL_PUBLIC_URL: the
-  # notifier's origin as browsers reach it, for the view helper).
+  # (PUSHPOLL_TOKEN_AUDIENCE), public_url (PUSHPOLL_PUBLIC_URL: the
+  # notifier's origin as browsers reach it, for the view helper) and
+  # version_ttl (PUSHPOLL_VERSION_TTL, a Go duration such as 168h, as the
+  # notifier's --version-ttl; give both the same value).
   # config.pushpoll.configure = false leaves PushPoll.configure to the app.
   #
   # It also makes PushPoll::ViewHelper available in every view, logs to
@@ -27,7 +29,13 @@ module PushPoll
       channel_prefix: "PUSHPOLL_CHANNEL_PREFIX",
       token_audience: "PUSHPOLL_TOKEN_AUDIENCE",
       public_url: "PUSHPOLL_PUBLIC_URL",
+      version_ttl: "PUSHPOLL_VERSION_TTL",
     }.freeze
+
+    # A Go duration, as the notifier's --version-ttl takes it: "168h", "1h30m", "0".
+    GO_DURATION = /\A(?:0|(?:[0-9]+(?:\.[0-9]+)?(?:h|m|s|ms|us|µs|ns))+)\z/.freeze
+    GO_UNITS = { "h" => 3600r, "m" => 60r, "s" => 1r, "ms" => 1/1000r, "us" => 1/1_000_000r, "µs" => 1/1_000_000r,
+                 "ns" => 1/1_000_000_000r }.freeze
 
     config.pushpoll = ActiveSupport::OrderedOptions.new
 
@@ -55,7 +63,18 @@ module PushPoll
           prefix: settings[:channel_prefix] || "pushpoll:",
           audience: settings[:token_audience] || "pushpoll",
           notifier_url: settings[:public_url],
+          version_ttl: settings[:version_ttl] && duration_seconds(settings[:version_ttl]),
         )
+      end
+
+      # duration_seconds reads a Go duration into whole seconds.
+      def duration_seconds(text)
+        raise ArgumentError, "pushpoll: version_ttl #{text.inspect} is not a duration like 168h" unless GO_DURATION.match?(text)
+
+        total = text.scan(/([0-9.]+)([a-zµ]+)/).sum(0r) { |number, unit| number.to_r * GO_UNITS.fetch(unit) }
+        raise ArgumentError, "pushpoll: version_ttl #{text.inspect} is not whole seconds" unless total.denominator == 1
+
+        total.to_i
       end
 
       # settings merges the three sources, the first non-empty value winning.
