@@ -4,7 +4,13 @@
 -- ARGV[1]  the new version, a positive decimal integer (int64)
 -- ARGV[2]  the payload to PUBLISH, e.g. {"v":1057,"ts":1700000000000}
 -- ARGV[3]  optional: SPUBLISH to announce on the sharded channel (Redis
---          Cluster, where key and channel share a slot); PUBLISH otherwise
+--          Cluster, where key and channel share a slot); PUBLISH (or empty)
+--          otherwise
+-- ARGV[4]  optional: the key's lifetime in whole seconds (the node's
+--          --version-ttl); empty or 0 keeps the key for ever. A helper that
+--          sets it passes ARGV[3] too, e.g. EVALSHA sha 1 key 1058 payload
+--          PUBLISH 604800. An expired key reads as unknown, and a node with
+--          --version-ttl tells a subscriber of an unknown topic to poll.
 --
 -- The key only ever rises: an older or equal version (a retry, a race between
 -- two app servers) changes nothing and announces nothing, so browsers are
@@ -23,7 +29,15 @@ if cur and string.match(cur, "^[1-9][0-9]*$") then
     return 0
   end
 end
-redis.call("SET", KEYS[1], new)
+local ttl = ARGV[4]
+if ttl and ttl ~= "" and ttl ~= "0" then
+  if not string.match(ttl, "^[1-9][0-9]*$") or #ttl > 10 then
+    return redis.error_reply("pushpoll: ttl must be whole seconds")
+  end
+  redis.call("SET", KEYS[1], new, "EX", ttl)
+else
+  redis.call("SET", KEYS[1], new)
+end
 if ARGV[3] == "SPUBLISH" then
   redis.call("SPUBLISH", KEYS[1], ARGV[2])
 else
