@@ -87,7 +87,9 @@ func TestReleaseIsReproducible(t *testing.T) {
 
 	checkSums(t, first, names)
 	for _, name := range names {
-		if strings.HasSuffix(name, ".tar.gz") {
+		// The binary archives, pushpoll-<v>-<os>-<arch>.tar.gz; the Python
+		// sdist, pushpoll-<v>.tar.gz, has its own layout.
+		if strings.HasPrefix(name, "pushpoll-"+v+"-") && strings.HasSuffix(name, ".tar.gz") {
 			checkArchive(t, filepath.Join(first, name), strings.TrimSuffix(name, ".tar.gz"))
 		}
 	}

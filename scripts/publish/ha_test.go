@@ -28,6 +28,7 @@ func withUser(rawURL, user, password string) string {
 // Every library helper bumps through the sentinels, with an ACL user: the
 // version lands on the master and is PUBLISHed there.
 func TestBumpThroughSentinel(t *testing.T) {
+	crossLanguage(t)
 	t.Parallel()
 	set := redistest.StartSentinels(t)
 	for _, s := range []*redistest.Server{set.Master, set.Replica} {
@@ -62,6 +63,7 @@ func TestBumpThroughSentinel(t *testing.T) {
 // user: the version lands on the master of the topic's slot and is
 // SPUBLISHed there, where a notifier's SSUBSCRIBE hears it.
 func TestBumpThroughCluster(t *testing.T) {
+	crossLanguage(t)
 	t.Parallel()
 	c := redistest.StartCluster(t, 3)
 	for _, s := range c.All() {

@@ -69,9 +69,9 @@ func helpers() []helper {
 	return []helper{
 		{
 			name:  "ruby",
-			cli:   []string{"ruby", "pushpoll.rb"},
+			cli:   []string{"ruby", "-Iruby/lib", "ruby/exe/pushpoll"},
 			ready: rubyReady,
-			numericSub: []string{"ruby", "-I.", "-e",
+			numericSub: []string{"ruby", "-Iruby/lib", "-e",
 				`require "pushpoll"; PushPoll.configure(secret: ARGV[0]); print PushPoll.token(sub: 42, topics: ["project:42"])`, secret},
 		},
 		{
@@ -83,9 +83,9 @@ func helpers() []helper {
 		},
 		{
 			name:  "python",
-			cli:   []string{py, "pushpoll.py"},
+			cli:   []string{"env", "PYTHONPATH=python/src", py, "-m", "pushpoll"},
 			ready: pythonReady,
-			numericSub: []string{py, "-c",
+			numericSub: []string{"env", "PYTHONPATH=python/src", py, "-c",
 				`import sys, pushpoll; pushpoll.configure(secret=sys.argv[1]); sys.stdout.write(pushpoll.token(sub=42, topics=["project:42"]))`, secret},
 		},
 		{name: "shell", ready: shellReady},

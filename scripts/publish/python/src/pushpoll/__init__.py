@@ -1,9 +1,9 @@
 """pushpoll: tell pushpoll notifiers that a topic changed, and mint the tokens
 that let a browser listen for those hints.
 
-Needs redis-py (Debian: python3-redis) and PyJWT (Debian: python3-jwt)::
+Needs redis-py and PyJWT::
 
-    import redis, pushpoll
+    import os, pushpoll
     pushpoll.configure(
         url=os.environ["PUSHPOLL_REDIS_URL"],  # any --redis-url form; or redis=<client> (cluster=True for a RedisCluster)
         prefix="pushpoll:",                         # the notifier's --channel-prefix
@@ -14,64 +14,27 @@ Needs redis-py (Debian: python3-redis) and PyJWT (Debian: python3-jwt)::
     pushpoll.token(sub=user.id, topics=["project:42", "user:7:*"], ttl=300)  # "eyJ..."
 
 Invalid topics, versions, subjects and ttls raise ValueError before anything
-is sent; Redis failures raise redis-py's errors.
-
-Run as a program, it is the command-line publisher the project's tests drive::
-
-    python3 pushpoll.py bump <redis-url> <topic> <version>        prints true or false
-    python3 pushpoll.py token <secret> <sub> <topic,topic> <ttl>  prints the token
-    python3 pushpoll.py lua                                       prints the embedded script
-
-PUSHPOLL_CHANNEL_PREFIX and PUSHPOLL_TOKEN_AUDIENCE override the defaults, as
-for the notifier. Exit status 2 means bad arguments, 1 any other failure.
+is sent; Redis failures raise redis-py's errors. ``python3 -m pushpoll`` (or
+the ``pushpoll`` command) does the same from a shell.
 """
 
 import datetime
 import json
-import os
+import pathlib
 import re
-import sys
 import time
 
 import jwt
 
-__all__ = ["SCRIPT", "configure", "bump", "token"]
+# The notifier's release this package ships with; internal/version and the
+# gem hold the same number, and the project's tests fail if they differ.
+__version__ = "0.3.0"
 
-# SCRIPT is notifier/publish.lua, byte for byte, embedded so that this file
-# works on its own inside an app. The project's tests fail if the two drift.
-SCRIPT = r'''-- pushpoll publish: raise a topic's version and announce it, in one round trip.
---
--- KEYS[1]  the topic's key, which is also its channel: <prefix><topic>
--- ARGV[1]  the new version, a positive decimal integer (int64)
--- ARGV[2]  the payload to PUBLISH, e.g. {"v":1057,"ts":1700000000000}
--- ARGV[3]  optional: SPUBLISH to announce on the sharded channel (Redis
---          Cluster, where key and channel share a slot); PUBLISH otherwise
---
--- The key only ever rises: an older or equal version (a retry, a race between
--- two app servers) changes nothing and announces nothing, so browsers are
--- never hinted backwards. Returns 1 when the version was raised and
--- published, 0 when it was not newer.
---
--- Versions are compared as decimal strings (length first, then digits)
--- because Lua numbers are doubles and lose exactness above 2^53.
-local new = ARGV[1]
-if not string.match(new, "^[1-9][0-9]*$") or #new > 19 or (#new == 19 and new > "9223372036854775807") then
-  return redis.error_reply("pushpoll: version must be a positive int64")
-end
-local cur = redis.call("GET", KEYS[1])
-if cur and string.match(cur, "^[1-9][0-9]*$") then
-  if #new < #cur or (#new == #cur and new <= cur) then
-    return 0
-  end
-end
-redis.call("SET", KEYS[1], new)
-if ARGV[3] == "SPUBLISH" then
-  redis.call("SPUBLISH", KEYS[1], ARGV[2])
-else
-  redis.call("PUBLISH", KEYS[1], ARGV[2])
-end
-return 1
-'''
+__all__ = ["SCRIPT", "configure", "connect", "parse_url", "bump", "token"]
+
+# SCRIPT is notifier/publish.lua, shipped in the package next to this file;
+# the project's tests fail if the copy drifts from the notifier's.
+SCRIPT = (pathlib.Path(__file__).parent / "publish.lua").read_text(encoding="utf-8")
 
 # The notifier refuses this topic on every path; it once named the feature flag.
 _RESERVED_TOPIC = "mode"
@@ -82,88 +45,153 @@ _TOPIC_PREFIX = re.compile(r"[A-Za-z0-9_.:/@-]{0,199}\*")
 # Versions are int64 on the wire; the decimal form is what the script compares.
 _VERSION_DIGITS = re.compile(r"[1-9][0-9]*")
 _MAX_VERSION = 2**63 - 1
+# publish.lua takes the key's lifetime as up to 10 decimal digits of seconds.
+_MAX_VERSION_TTL = 9_999_999_999
 
 
 class _Config:
-    __slots__ = ("script", "cluster", "prefix", "secret", "audience")
+    __slots__ = ("script", "cluster", "prefix", "secret", "audience", "version_ttl")
 
-    def __init__(self, script, cluster, prefix, secret, audience):
+    def __init__(self, script, cluster, prefix, secret, audience, version_ttl):
         self.script = script
         self.cluster = cluster
         self.prefix = prefix
         self.secret = secret
         self.audience = audience
+        self.version_ttl = version_ttl
 
 
 _config = None
 
 
-# The notifier's --redis-url forms: one server, a master behind sentinels, a
-# cluster; rediss for TLS.
-_REDIS_URL = re.compile(r"(rediss?)(-sentinel|-cluster)?://(?:([^@/]*)@)?([^@/?#]+)(?:/([^?#]*))?")
+# The notifier's --redis-url schemes: one server, a master behind sentinels,
+# a cluster; rediss for TLS.
+_SCHEMES = {
+    "redis": ("single", False),
+    "rediss": ("single", True),
+    "redis-sentinel": ("sentinel", False),
+    "rediss-sentinel": ("sentinel", True),
+    "redis-cluster": ("cluster", False),
+    "rediss-cluster": ("cluster", True),
+}
+_PORT = re.compile(r"[0-9]{1,5}")
+_DB = re.compile(r"[0-9]{1,5}")
 
 
-def connect(url):
-    """Open a client for any of the notifier's --redis-url forms.
+class RedisURL:
+    """A parsed --redis-url: what connect needs, nothing opened."""
 
-    Returns (client, is_cluster)::
+    __slots__ = ("kind", "tls", "nodes", "db", "master", "username", "password")
+
+    def __init__(self, kind, tls, nodes, db, master, username, password):
+        self.kind = kind
+        self.tls = tls
+        self.nodes = nodes
+        self.db = db
+        self.master = master
+        self.username = username
+        self.password = password
+
+
+def parse_url(url):
+    """Read any of the notifier's --redis-url forms, as the notifier does::
 
         redis[s]://[[user]:password@]host:port[/db]
         redis[s]-sentinel://[[user]:password@]host:port[,host:port...]/<master-name>[/<db>]
         redis[s]-cluster://[[user]:password@]host:port[,host:port...]
 
-    The credentials are the data nodes'; sentinels are asked without them.
+    Errors never repeat the URL, which may carry a password.
     """
     import urllib.parse
 
+    scheme, sep, rest = str(url).partition("://")
+    if not sep or scheme not in _SCHEMES:
+        raise ValueError("pushpoll: the Redis URL must be redis[s]://, redis[s]-sentinel:// or redis[s]-cluster://")
+    kind, tls = _SCHEMES[scheme]
+    if "?" in rest or "#" in rest:
+        raise ValueError("pushpoll: the Redis URL takes no query string or fragment")
+    authority, _, path = rest.partition("/")
+    # The last @ ends the credentials: a password may hold an unescaped @.
+    userinfo, at, hosts = authority.rpartition("@")
+    username = password = None
+    if at:
+        user, colon, pw = userinfo.partition(":")
+        if not colon:
+            user, pw = "", user  # a lone word is the password, as for redis-cli
+        username = urllib.parse.unquote(user) if user else None
+        password = urllib.parse.unquote(pw) if pw else None
+    nodes = [_node(hp) for hp in hosts.split(",")]
+    segments = path.split("/") if path else []
+    master = None
+    if kind == "single":
+        if len(nodes) > 1:
+            raise ValueError("pushpoll: several hosts need redis-sentinel:// or redis-cluster://")
+    elif kind == "sentinel":
+        if not segments or not segments[0]:
+            raise ValueError("pushpoll: the master name is missing from the redis-sentinel:// URL")
+        master, segments = segments[0], segments[1:]
+    elif segments:
+        raise ValueError("pushpoll: a cluster URL takes no database")
+    if len(segments) > 1:
+        raise ValueError("pushpoll: the Redis URL has too many path segments")
+    db = 0
+    if segments and segments[0]:
+        if not _DB.fullmatch(segments[0]):
+            raise ValueError("pushpoll: the database in the Redis URL must be a number")
+        db = int(segments[0])
+    return RedisURL(kind, tls, nodes, db, master, username, password)
+
+
+def _node(host_port):
+    host, _, port = host_port.rpartition(":")
+    bracketed = host.startswith("[") and host.endswith("]")
+    if bracketed:
+        host = host[1:-1]
+    # An IPv6 address needs its brackets, or its last group reads as the port.
+    valid_host = host and "[" not in host and "]" not in host and (bracketed or ":" not in host)
+    if not valid_host or not _PORT.fullmatch(port) or not 0 < int(port) < 65536:
+        raise ValueError("pushpoll: a host in the Redis URL is not host:port")
+    return host, int(port)
+
+
+def connect(url):
+    """Open a client for any of the notifier's --redis-url forms (see parse_url).
+
+    Returns (client, is_cluster). The credentials are the data nodes';
+    sentinels are asked without them.
+    """
     import redis as redislib
     import redis.cluster
     import redis.sentinel
 
-    m = _REDIS_URL.fullmatch(str(url))
-    if not m:
-        raise ValueError("pushpoll: the Redis URL must be redis[s]://, redis[s]-sentinel:// or redis[s]-cluster:// (see connect)")
-    scheme, kind, userinfo, hosts, path = m.groups()
-    opts = {"ssl": scheme == "rediss"}
-    if userinfo is not None:
-        user, colon, password = userinfo.partition(":")
-        if not colon:
-            user, password = "", user  # a lone word is the password, as for redis-cli
-        if user:
-            opts["username"] = urllib.parse.unquote(user)
-        if password:
-            opts["password"] = urllib.parse.unquote(password)
-    nodes = []
-    for hp in hosts.split(","):
-        host, _, port = hp.rpartition(":")
-        if not host or not port.isdigit():
-            raise ValueError(f"pushpoll: {hp!r} in the Redis URL is not host:port")
-        nodes.append((host.strip("[]"), int(port)))
-    segments = path.split("/") if path else []
-    if kind is None:
-        if len(nodes) > 1:
-            raise ValueError("pushpoll: several hosts need redis-sentinel:// or redis-cluster://")
-        db = int(segments[0]) if segments and segments[0] else 0
-        return redislib.Redis(host=nodes[0][0], port=nodes[0][1], db=db, **opts), False
-    if kind == "-sentinel":
-        if not segments or not segments[0]:
-            raise ValueError("pushpoll: the master name is missing from the redis-sentinel:// URL")
-        db = int(segments[1]) if len(segments) > 1 and segments[1] else 0
-        sentinel = redis.sentinel.Sentinel(nodes, sentinel_kwargs={"ssl": opts["ssl"]}, db=db, **opts)
-        return sentinel.master_for(segments[0]), False
-    if segments:
-        raise ValueError("pushpoll: a cluster URL takes no database")
-    startup = [redis.cluster.ClusterNode(h, p) for h, p in nodes]
+    u = parse_url(url)
+    opts = {"ssl": u.tls}
+    if u.username is not None:
+        opts["username"] = u.username
+    if u.password is not None:
+        opts["password"] = u.password
+    if u.kind == "single":
+        host, port = u.nodes[0]
+        return redislib.Redis(host=host, port=port, db=u.db, **opts), False
+    if u.kind == "sentinel":
+        # sentinel_kwargs, given, keeps the data nodes' credentials away from
+        # the sentinels.
+        sentinel = redis.sentinel.Sentinel(u.nodes, sentinel_kwargs={"ssl": u.tls}, db=u.db, **opts)
+        return sentinel.master_for(u.master), False
+    startup = [redis.cluster.ClusterNode(h, p) for h, p in u.nodes]
     return redis.cluster.RedisCluster(startup_nodes=startup, **opts), True
 
 
-def configure(redis=None, url=None, cluster=False, prefix="pushpoll:", secret=None, audience="pushpoll"):
+def configure(redis=None, url=None, cluster=False, prefix="pushpoll:", secret=None, audience="pushpoll", version_ttl=None):
     """Set the connection and settings for every later call.
 
     redis may be None in a process that only mints tokens, secret in one that
     only bumps. url, instead of redis, connects with any of the notifier's
     --redis-url forms (see connect). cluster=True says that redis is a
     RedisCluster: bumps then announce with SPUBLISH on the topic's shard.
+    version_ttl (seconds, or a timedelta) expires each version key that long
+    after its last bump, as the notifier's --version-ttl does for its own:
+    give both the same value. None or 0 keeps keys for ever.
     """
     global _config
     if redis is not None and url is not None:
@@ -179,7 +207,7 @@ def configure(redis=None, url=None, cluster=False, prefix="pushpoll:", secret=No
     script = redis.register_script(SCRIPT) if redis is not None else None
     # One object swapped in whole, so a thread calling bump while another
     # reconfigures sees either the old settings or the new ones.
-    _config = _Config(script, bool(cluster), prefix, secret, audience)
+    _config = _Config(script, bool(cluster), prefix, secret, audience, _check_version_ttl(version_ttl))
 
 
 def _current():
@@ -201,7 +229,11 @@ def bump(topic, version):
     if cfg.script is None:
         raise RuntimeError("pushpoll: configure(redis=...) before bump")
     payload = json.dumps({"v": version, "ts": time.time_ns() // 1_000_000}, separators=(",", ":"))
-    args = [str(version), payload] + (["SPUBLISH"] if cfg.cluster else [])
+    args = [str(version), payload]
+    if cfg.cluster or cfg.version_ttl:
+        args.append("SPUBLISH" if cfg.cluster else "PUBLISH")
+    if cfg.version_ttl:
+        args.append(str(cfg.version_ttl))
     return cfg.script(keys=[cfg.prefix + topic], args=args) == 1
 
 
@@ -245,6 +277,19 @@ def _check_version(version):
     return v
 
 
+def _check_version_ttl(ttl):
+    if isinstance(ttl, datetime.timedelta):
+        seconds = ttl // datetime.timedelta(seconds=1)
+        if ttl != datetime.timedelta(seconds=seconds):
+            raise ValueError(f"pushpoll: version_ttl must be whole seconds (got {ttl!r})")
+        ttl = seconds
+    if ttl is None or (type(ttl) is int and ttl == 0):
+        return None
+    if isinstance(ttl, bool) or not isinstance(ttl, int) or not 0 < ttl <= _MAX_VERSION_TTL:
+        raise ValueError(f"pushpoll: version_ttl must be whole seconds, 1 to {_MAX_VERSION_TTL}, or None (got {ttl!r})")
+    return ttl
+
+
 def _check_grants(topics):
     # A bare str is iterable too; taking "project:42" as 10 one-letter topics
     # would be a silent, confusing mistake.
@@ -256,47 +301,3 @@ def _check_grants(topics):
         if not isinstance(t, str) or not (_TOPIC.fullmatch(t) or _TOPIC_PREFIX.fullmatch(t)):
             raise ValueError(f"pushpoll: {t!r} is neither a topic nor a prefix ending in *")
     return list(topics)
-
-
-_USAGE = """usage: python3 pushpoll.py bump <redis-url> <topic> <version>
-       python3 pushpoll.py token <secret> <sub> <topic,topic...> <ttl-seconds>
-       python3 pushpoll.py lua"""
-
-
-def main(argv):
-    prefix = os.environ.get("PUSHPOLL_CHANNEL_PREFIX", "pushpoll:")
-    audience = os.environ.get("PUSHPOLL_TOKEN_AUDIENCE", "pushpoll")
-    command, args = (argv[0], argv[1:]) if argv else ("", [])
-    try:
-        if command == "bump" and len(args) == 3:
-            url, topic, version = args
-            client, cluster = connect(url)
-            try:
-                configure(redis=client, cluster=cluster, prefix=prefix)
-                print("true" if bump(topic, version) else "false")
-            finally:
-                client.close()
-        elif command == "token" and len(args) == 4:
-            secret, sub, topics, ttl = args
-            if not _VERSION_DIGITS.fullmatch(ttl):
-                raise ValueError(f"pushpoll: ttl must be a positive integer of seconds (got {ttl!r})")
-            configure(secret=secret, audience=audience)
-            # An empty string means no topics, which token refuses; "a,,b"
-            # keeps its empty item and is refused rather than quietly fixed.
-            print(token(sub=sub, topics=topics.split(",") if topics else [], ttl=int(ttl)))
-        elif command == "lua" and not args:
-            sys.stdout.write(SCRIPT)
-        else:
-            print(_USAGE, file=sys.stderr)
-            return 2
-    except ValueError as e:
-        print(e, file=sys.stderr)
-        return 2
-    except Exception as e:  # the CLI reports any failure as a status, not a traceback
-        print(f"pushpoll: {type(e).__name__}: {e}", file=sys.stderr)
-        return 1
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))
