@@ -36,13 +36,13 @@ type publisher struct {
 }
 
 var publishers = []publisher{
-	{"ruby", []string{"ruby", "scripts/publish/pushpoll.rb"}, "apt-get install ruby ruby-redis ruby-jwt (scripts/test installs them)",
+	{"ruby", []string{"ruby", "-Iscripts/publish/ruby/lib", "scripts/publish/ruby/exe/pushpoll"}, "apt-get install ruby ruby-redis ruby-jwt (scripts/test installs them)",
 		[]string{"ruby", "-e", `require "redis"; require "jwt"`}},
 	{"node", []string{"node", "scripts/publish/node/pushpoll.mjs"}, "Node.js 20+, and `npm ci` in scripts/publish/node (scripts/test runs it)",
 		[]string{"node", "-e", `require.resolve("./scripts/publish/node/node_modules/redis"); require.resolve("./scripts/publish/node/node_modules/jsonwebtoken")`}},
 	// Debian's interpreter: python3-redis and python3-jwt install for it,
 	// not for a pyenv or Homebrew python3 that may come first on PATH.
-	{"python", []string{"/usr/bin/python3", "scripts/publish/pushpoll.py"}, "apt-get install python3 python3-redis python3-jwt (scripts/test installs them)",
+	{"python", []string{"env", "PYTHONPATH=scripts/publish/python/src", "/usr/bin/python3", "-m", "pushpoll"}, "apt-get install python3 python3-redis python3-jwt (scripts/test installs them)",
 		[]string{"/usr/bin/python3", "-c", "import redis, jwt"}},
 }
 
@@ -59,7 +59,7 @@ func (p publisher) run(t *testing.T, args ...string) string {
 	cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
 	cmd.Dir = repoRoot
 	cmd.Env = slices.DeleteFunc(os.Environ(), func(kv string) bool { return strings.HasPrefix(kv, "PUSHPOLL_") })
-	// Importing pushpoll.py would otherwise leave a __pycache__ in the tree.
+	// Importing the pushpoll package would otherwise leave a __pycache__ in the tree.
 	cmd.Env = append(cmd.Env, "PYTHONDONTWRITEBYTECODE=1")
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr

@@ -197,7 +197,7 @@ func run(t *testing.T, env []string, argv ...string) result {
 	defer cancel()
 	cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
 	cmd.Env = slices.DeleteFunc(os.Environ(), func(kv string) bool { return strings.HasPrefix(kv, "PUSHPOLL_") })
-	// Importing pushpoll.py would otherwise leave a __pycache__ in the tree.
+	// Importing the pushpoll package would otherwise leave a __pycache__ in the tree.
 	cmd.Env = append(cmd.Env, "PYTHONDONTWRITEBYTECODE=1")
 	cmd.Env = append(cmd.Env, env...)
 	var stdout, stderr bytes.Buffer
