@@ -126,7 +126,11 @@ func parseConfig(args []string, getenv func(string) string, help io.Writer) (not
 	fs := flag.NewFlagSet("notifier", flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
 
-	var origins, proxies string
+	var origins string
+	// Behind a balancer every socket comes from the balancer's address, and
+	// --max-sockets-per-client would count them all as one client: by default
+	// the balancers of the operator's own network are believed.
+	proxies := "private"
 	var settings []setting
 	str := func(p *string, name, env, help string) {
 		fs.StringVar(p, name, *p, help)
@@ -192,7 +196,7 @@ func parseConfig(args []string, getenv func(string) string, help io.Writer) (not
 	num(&cfg.MaxFrameBytes, "max-frame-bytes", "PUSHPOLL_MAX_FRAME_BYTES", "largest incoming socket.io frame; a larger one closes that socket")
 	num(&cfg.MaxSockets, "max-sockets", "PUSHPOLL_MAX_SOCKETS", "sockets per node; beyond it handshakes get 503; 0: what the open-file limit leaves after --max-http-conns and 128 reserved, and at most half the cgroup memory limit at 16 KiB a socket; -1: no limit; caps that cannot fit stop the start")
 	num(&cfg.MaxSocketsPerClient, "max-sockets-per-client", "PUSHPOLL_MAX_SOCKETS_PER_CLIENT", "sockets of one client address (see --trusted-proxies); beyond it handshakes get 429; 0: a tenth of --max-sockets, at least 100; -1: no limit")
-	str(&proxies, "trusted-proxies", "PUSHPOLL_TRUSTED_PROXIES", "comma list of CIDRs of load balancers whose X-Forwarded-For names the client; empty: the peer address is the client")
+	str(&proxies, "trusted-proxies", "PUSHPOLL_TRUSTED_PROXIES", "comma list of CIDRs of load balancers whose X-Forwarded-For names the client; \"private\" (the default): loopback, 10/8, 172.16/12, 192.168/16, fc00::/7; none: the peer address is the client")
 	dur(&cfg.MaxTokenTTL, "max-token-ttl", "PUSHPOLL_MAX_TOKEN_TTL", "a token whose exp lies further ahead is refused (\"lifetime too long\"), not capped: a capped token could be sent again after each cap")
 	dur(&cfg.SubscribeTimeout, "subscribe-timeout", "PUSHPOLL_SUBSCRIBE_TIMEOUT", "a socket that holds no granted topic this long after it connected is closed")
 	num(&cfg.MaxHTTPConns, "max-http-conns", "PUSHPOLL_MAX_HTTP_CONNS", "HTTP connections that are not websockets (requests, long-polls); beyond it new ones are closed at once; 0: half the open-file limit, -1: no limit")

@@ -8,9 +8,11 @@ import (
 	"errors"
 	"net"
 	"net/http"
+	"net/netip"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -19,6 +21,7 @@ import (
 
 	"github.com/golang-jwt/jwt/v5"
 
+	"github.com/pushpoll/pushpoll/internal/clientip"
 	"github.com/pushpoll/pushpoll/internal/sioclient"
 	"github.com/pushpoll/pushpoll/internal/version"
 )
@@ -466,5 +469,25 @@ func TestKeyRotationOnSIGHUP(t *testing.T) {
 	case <-c.Done():
 		t.Fatal("the socket was dropped by the reload")
 	default:
+	}
+}
+
+// Behind a balancer every socket comes from its address: unless the balancers
+// of the operator's network are believed by default, --max-sockets-per-client
+// would count every browser as one client.
+func TestTrustedProxiesDefaultToPrivateNetworks(t *testing.T) {
+	cfg, _, err := parseConfig(nil, env(nil), &bytes.Buffer{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(cfg.TrustedProxies, []string{"private"}) {
+		t.Errorf("default --trusted-proxies = %q, want [private]", cfg.TrustedProxies)
+	}
+	cfg, _, err = parseConfig(nil, env(map[string]string{"PUSHPOLL_TRUSTED_PROXIES": "none"}), &bytes.Buffer{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r, err := clientip.ParseTrusted(cfg.TrustedProxies); err != nil || r.Trusted(netip.MustParseAddr("127.0.0.1")) {
+		t.Errorf("PUSHPOLL_TRUSTED_PROXIES=none gave %q (err %v), want no trusted proxy", cfg.TrustedProxies, err)
 	}
 }

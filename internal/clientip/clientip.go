@@ -25,14 +25,29 @@ type Resolver struct {
 	trusted []netip.Prefix
 }
 
+// Private is what the word "private" stands for in ParseTrusted: loopback
+// and the private and unique-local ranges, where load balancers live. A peer
+// there is inside the operator's network, so its X-Forwarded-For is believed;
+// a peer on a public address never is. (Rails trusts the same ranges by
+// default.)
+var Private = []string{"127.0.0.0/8", "::1/128", "10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "fc00::/7"}
+
 // ParseTrusted reads CIDRs (or single addresses) like "10.0.0.0/8" or
-// "::1"; an error names the entry that is neither.
+// "::1", and the words "private" (the ranges in Private) and "none" (nobody,
+// for a flag whose default is "private"); an error names the entry that is
+// none of these.
 func ParseTrusted(list []string) (Resolver, error) {
 	var r Resolver
 	var errs []error
 	for _, s := range list {
 		s = strings.TrimSpace(s)
-		if s == "" {
+		if s == "" || s == "none" {
+			continue
+		}
+		if s == "private" {
+			for _, p := range Private {
+				r.trusted = append(r.trusted, netip.MustParsePrefix(p))
+			}
 			continue
 		}
 		if p, err := netip.ParsePrefix(s); err == nil {
@@ -44,7 +59,7 @@ func ParseTrusted(list []string) (Resolver, error) {
 			r.trusted = append(r.trusted, netip.PrefixFrom(a, a.BitLen()))
 			continue
 		}
-		errs = append(errs, fmt.Errorf("%q is not a CIDR like 10.0.0.0/8 or an address", s))
+		errs = append(errs, fmt.Errorf("%q is not a CIDR like 10.0.0.0/8, an address, or \"private\"", s))
 	}
 	return r, errors.Join(errs...)
 }

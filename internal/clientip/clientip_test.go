@@ -111,3 +111,22 @@ func FuzzAddr(f *testing.F) {
 		t.Fatalf("%s is neither the peer nor in the header %q", got, xff)
 	})
 }
+
+func TestPrivateTrustsTheOperatorsNetworkOnly(t *testing.T) {
+	r, err := ParseTrusted([]string{"private"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		peer    string
+		trusted bool
+	}{
+		{"127.0.0.1", true}, {"::1", true}, {"10.1.2.3", true}, {"172.31.255.1", true},
+		{"192.168.0.9", true}, {"fd00::1", true}, {"::ffff:10.0.0.1", true},
+		{"172.32.0.1", false}, {"8.8.8.8", false}, {"2001:db8::1", false}, {"100.64.0.1", false},
+	} {
+		if got := r.Trusted(netip.MustParseAddr(tc.peer)); got != tc.trusted {
+			t.Errorf("Trusted(%s) = %v, want %v", tc.peer, got, tc.trusted)
+		}
+	}
+}
