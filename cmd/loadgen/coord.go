@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -69,7 +70,7 @@ func parseOptions(scenario string, args []string, getenv func(string) string, st
 	fs := flag.NewFlagSet("loadgen "+scenario, flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	urls := fs.String("url", "http://127.0.0.1:8080", "notifier node(s), comma-separated; socket j first dials node j%n")
-	targets := fs.String("targets", "", "fanout: several servers at once, name=url,...: each gets --sockets sockets and the bumps go round-robin")
+	targets := fs.String("targets", "", "fanout: several servers at once, name=url,...: each gets --sockets sockets and the bumps go round-robin; name/4=url gives that one's sockets Engine.IO 4 (name/3=url: 3; plain name: --eio)")
 	retry := fs.String("reconnect-url", "", "where reconnects go (default --url): a refused node is skipped at once, as a load balancer would")
 	fs.StringVar(&o.redisURL, "redis-url", "redis://127.0.0.1:6379", "Redis the nodes subscribe to")
 	fs.StringVar(&o.prefix, "channel-prefix", "pushpoll:", "Redis channel prefix (the nodes' --channel-prefix)")
@@ -128,7 +129,14 @@ func parseOptions(scenario string, args []string, getenv func(string) string, st
 		if !ok || name == "" || u == "" {
 			return nil, fmt.Errorf("--targets: %q is not name=url", t)
 		}
-		o.targets = append(o.targets, targetSpec{name: name, urls: []string{u}})
+		eio := 0
+		if n, v, ok := strings.Cut(name, "/"); ok {
+			if v != "3" && v != "4" || n == "" {
+				return nil, fmt.Errorf("--targets: %q: the version after / must be 3 or 4", t)
+			}
+			name, eio = n, int(v[0]-'0')
+		}
+		o.targets = append(o.targets, targetSpec{name: name, urls: []string{u}, eio: eio})
 	}
 	if *groups == "" {
 		*groups = fmt.Sprintf("fan:1:%d", o.sockets)
@@ -148,6 +156,11 @@ func parseOptions(scenario string, args []string, getenv func(string) string, st
 	}
 	if o.eio != 3 && (o.eio != 4 || o.polling > 0) {
 		return nil, errors.New("--eio must be 3, or 4 without --polling")
+	}
+	for _, t := range o.targets {
+		if t.eio == 4 && o.polling > 0 {
+			return nil, fmt.Errorf("--targets: %s/4 has no --polling (Engine.IO 4 is websocket only here)", t.name)
+		}
 	}
 	if o.polling < 0 || o.polling > 1 {
 		return nil, errors.New("--polling must be within 0..1")
@@ -175,6 +188,7 @@ func parseOptions(scenario string, args []string, getenv func(string) string, st
 type targetSpec struct {
 	name string
 	urls []string
+	eio  int // 0: --eio
 }
 
 // maxPerProc keeps a process under the 20,000 open files it may have, with
@@ -425,6 +439,7 @@ type target struct {
 	urls     []string
 	run      string // topic prefix
 	srcBase  string
+	eio      int
 	hs       []*handle
 	up       int
 	failed   int
@@ -462,7 +477,7 @@ func startTargets(o *options, stderr io.Writer) ([]*target, error) {
 		if err != nil {
 			return nil, err
 		}
-		t := &target{name: sp.name, urls: sp.urls, run: o.run, srcBase: src.String()}
+		t := &target{name: sp.name, urls: sp.urls, run: o.run, srcBase: src.String(), eio: cmp.Or(sp.eio, o.eio)}
 		if sp.name != "" {
 			t.run = o.run + "." + sp.name
 		}
@@ -491,7 +506,7 @@ func (t *target) connect(scenario string, o *options) error {
 		n := min(per, o.sockets-first)
 		cfg := workerConfig{
 			ID: h.id, URLs: t.urls, First: first, N: max(n, 0), Run: t.run, Groups: o.groups,
-			SrcBase: t.srcBase, PerIP: o.perIP, Polling: o.polling, EIO: o.eio, Token: token,
+			SrcBase: t.srcBase, PerIP: o.perIP, Polling: o.polling, EIO: t.eio, Token: token,
 			DialConcurrency:    o.dialConc,
 			HandshakeTimeoutMS: o.handshake.Milliseconds(),
 			Reconnect:          o.reconnect,

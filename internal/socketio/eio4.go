@@ -163,8 +163,7 @@ func (e *engine4) openWebsocket(w http.ResponseWriter, r *http.Request) {
 	if ws == nil {
 		return
 	}
-	s := newSession4(e, r)
-	s.header = ws.header
+	s := newWebsocketSession4(e, r, ws)
 	if !e.register(s) {
 		_ = ws.Close()
 		return
@@ -175,7 +174,6 @@ func (e *engine4) openWebsocket(w http.ResponseWriter, r *http.Request) {
 	}
 	s.mu.Lock()
 	s.ws = ws
-	close(s.upgraded)
 	s.mu.Unlock()
 	e.set.carries(s.id, ws)
 	e.accept(s)

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -226,4 +227,31 @@ func TestEIO4ConnErr(t *testing.T) {
 	c.send("abc")
 	c.expectClosed()
 	eventually(t, 5*time.Second, "Err after bad input", func() bool { return errors.Is(bad.Err(), ErrProtocol) })
+}
+
+// TestEIO4WebsocketSessionRefusesPolling: a session opened on a websocket
+// has no long-polling side (it holds no inbox for it), so a GET, a POST or a
+// second websocket with its id is refused, and the socket carries on.
+func TestEIO4WebsocketSessionRefusesPolling(t *testing.T) {
+	h := newHarness(t, nil)
+	c, open := h.dialWS4(t)
+	c.send("40")
+	if m := c.read(); !strings.HasPrefix(m, `40{"sid":"`) {
+		t.Fatalf("connect answer = %q", m)
+	}
+	q := "EIO=4&transport=polling&sid=" + url.QueryEscape(open.SID)
+	if resp, body := h.do(t, http.MethodGet, h.url(q), nil, ""); resp.StatusCode != http.StatusBadRequest {
+		t.Fatalf("GET: %d %q, want 400", resp.StatusCode, body)
+	}
+	if resp, body := h.do(t, http.MethodPost, h.url(q), nil, `42["echo",1]`); resp.StatusCode != http.StatusBadRequest {
+		t.Fatalf("POST: %d %q, want 400", resp.StatusCode, body)
+	}
+	second, _, err := h.dialWS("EIO=4&transport=websocket&sid="+url.QueryEscape(open.SID), nil)
+	if err == nil {
+		if _, _, err := second.ReadMessage(); err == nil {
+			t.Fatal("a second websocket for the session was served")
+		}
+		_ = second.Close()
+	}
+	c.echo("still here")
 }

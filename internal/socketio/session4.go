@@ -95,6 +95,7 @@ type session4 struct {
 	linger    *time.Timer
 }
 
+// newSession4 starts a session opened by a long-polling handshake.
 func newSession4(e *engine4, r *http.Request) *session4 {
 	s := &session4{
 		e:        e,
@@ -106,10 +107,35 @@ func newSession4(e *engine4, r *http.Request) *session4 {
 		closed:   make(chan struct{}),
 		wake:     make(chan struct{}, 1),
 	}
-	s.pingAt = time.Now().Add(e.set.cfg.PingInterval)
-	s.timer = time.AfterFunc(e.set.cfg.PingInterval, s.heartbeat)
+	s.startHeartbeat()
 	return s
 }
+
+// newWebsocketSession4 starts a session opened on ws, which never polls: it
+// has no inbox, no wake and no upgrade to wait for, which an idle socket
+// would otherwise hold for as long as it stays open (half a KB).
+func newWebsocketSession4(e *engine4, r *http.Request, ws *wsConn) *session4 {
+	s := &session4{
+		e:        e,
+		id:       e.set.nextSID(),
+		header:   ws.header,
+		remote:   r.RemoteAddr,
+		upgraded: settled,
+		closed:   make(chan struct{}),
+	}
+	s.startHeartbeat()
+	return s
+}
+
+func (s *session4) startHeartbeat() {
+	s.pingAt = time.Now().Add(s.e.set.cfg.PingInterval)
+	s.timer = time.AfterFunc(s.e.set.cfg.PingInterval, s.heartbeat)
+}
+
+// pollable reports whether s was opened by long-polling: a session opened on
+// a websocket refuses GETs and POSTs from its first moment, before ws is
+// set, so nothing ever waits on the channels it does not have.
+func (s *session4) pollable() bool { return s.inbox != nil }
 
 // waitFirstPoll marks a long-polling session as not yet polled.
 func (s *session4) waitFirstPoll() {
@@ -259,7 +285,7 @@ func (s *session4) poll(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.mu.Lock()
-	if s.ws != nil {
+	if s.ws != nil || !s.pollable() {
 		s.mu.Unlock()
 		eioError(w, http.StatusBadRequest, eioBadRequest, "Bad request")
 		return
@@ -333,7 +359,7 @@ func (s *session4) post(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.mu.Lock()
-	upgraded := s.ws != nil
+	upgraded := s.ws != nil || !s.pollable()
 	s.mu.Unlock()
 	if upgraded {
 		eioError(w, http.StatusBadRequest, eioBadRequest, "Bad request")
@@ -437,7 +463,7 @@ func splitPayload4(body []byte) ([][]byte, bool) {
 func (s *session4) upgrade(w http.ResponseWriter, r *http.Request) {
 	s.polled()
 	s.mu.Lock()
-	taken := s.ws != nil
+	taken := s.ws != nil || !s.pollable()
 	s.upgrades++
 	s.mu.Unlock()
 	defer func() {

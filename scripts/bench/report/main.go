@@ -143,13 +143,16 @@ func met(ok bool) string {
 	return "**not met**"
 }
 
-var order = []string{"floor", "ours", "node", "naive"}
+// ours-v4 comes last so that the plot's columns for the others stay where they were.
+var order = []string{"floor", "ours", "node", "naive", "ours-v4"}
 
 var names = map[string]string{
 	"floor": "floor (plain Go, one prepared frame, every core)",
 	"ours":  "pushpoll notifier",
-	"node":  "Node socket.io 4 (rooms)",
-	"naive": "go-socket.io 1.7.0 (rooms)",
+	// ours-v4 is the same notifier with Engine.IO 4 (socket.io 3/4) sockets; "ours" is Engine.IO 3.
+	"ours-v4": "pushpoll notifier, Engine.IO 4",
+	"node":    "Node socket.io 4 (rooms)",
+	"naive":   "go-socket.io 1.7.0 (rooms)",
 	// cluster is the notifier on a three-shard Redis Cluster (sharded pub/sub).
 	"cluster": "pushpoll notifier, 3-shard Redis Cluster",
 }
@@ -361,7 +364,7 @@ set grid
 set offsets graph 0.04, graph 0.04, 0, 0
 set yrange [0:*]
 set xtics (%s)
-plot %q u 1:2:3:4 w yerrorlines t "floor", '' u 1:5:6:7 w yerrorlines t "pushpoll", '' u 1:8:9:10 w yerrorlines t "Node socket.io 4", '' u 1:11:12:13 w yerrorlines t "go-socket.io rooms"
+plot %q u 1:2:3:4 w yerrorlines t "floor", '' u 1:5:6:7 w yerrorlines t "pushpoll", '' u 1:8:9:10 w yerrorlines t "Node socket.io 4", '' u 1:11:12:13 w yerrorlines t "go-socket.io rooms", '' u 1:14:15:16 w yerrorlines t "pushpoll, Engine.IO 4"
 `, png, xtics(sizes), dataPath)
 	if r.gnuplot(script) {
 		r.p("![last client's latency vs sockets](docs/bench/fanout-latency.png)\n\n")
@@ -452,7 +455,7 @@ func (r *report) idle() {
 	r.p("%v idle websocket sockets on one node (one topic each, pinging every ping interval), ", ours["up"])
 	r.p("sampled 5 s after the last connect and over %v s. RSS from `/proc/<pid>/status` VmRSS minus the RSS before any socket; goroutines from `/metrics` `go_goroutines`.\n\n", ours["hold_s"])
 	r.p("| server | RSS before | RSS with sockets | KB per socket | goroutines before → with | per socket | idle CPU | load generator KB per socket |\n|---|---|---|---|---|---|---|---|\n")
-	for _, s := range []line{ours, r.first("idle-floor.jsonl")} {
+	for _, s := range []line{ours, r.first("idle-ours-v4.jsonl"), r.first("idle-floor.jsonl")} {
 		if s == nil {
 			continue
 		}
@@ -473,7 +476,7 @@ func (r *report) storm() {
 	r.p("*Back* is from the kill to the last socket subscribed on B; then one bump checks every socket gets hints again. ")
 	r.p("The floor runs the same storm between two floor nodes.\n\n")
 	r.p("| nodes | back | up after | reconnects | failed dials | bump after: reached / missing, last ms | B's sockets gauge | B's goroutines | leaked sessions |\n|---|---|---|---|---|---|---|---|---|\n")
-	for _, s := range []line{ours, r.first("storm-floor.jsonl")} {
+	for _, s := range []line{ours, r.first("storm-v4.jsonl"), r.first("storm-floor.jsonl")} {
 		if s == nil {
 			continue
 		}
