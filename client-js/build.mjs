@@ -27,7 +27,9 @@ const slim = {
   setup(b) {
     for (const [name, from, file] of STAND_INS) {
       const filter = new RegExp("^" + name.replace(/[.]/g, "\\.") + "$");
-      b.onResolve({ filter }, (args) => (args.importer.startsWith(here) && args.importer.slice(here.length).startsWith(from) ? { path: join(here, "slim", file) } : undefined));
+      // A package's files by their path (node_modules may be a link), src/ by ours.
+      const madeFrom = (importer) => (from.startsWith("/node_modules/") ? importer.includes(from) : importer.startsWith(here + from));
+      b.onResolve({ filter }, (args) => (madeFrom(args.importer) ? { path: join(here, "slim", file) } : undefined));
     }
     // slim/ reaches into the packages past their exports maps, for the modules it needs.
     b.onResolve({ filter: /^(engine|socket)\.io-client\/build\// }, (args) => ({ path: join(here, "node_modules", args.path) }));
