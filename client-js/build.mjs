@@ -7,17 +7,32 @@ import { fileURLToPath, pathToFileURL } from "node:url";
 
 const here = dirname(fileURLToPath(import.meta.url));
 
-// socket.io-client 2 logs through `debug`, which reads localStorage as soon as the bundle
-// loads and weighs about 5 KB. The shim reports through onError instead, so `debug` is
-// replaced by a logger that does nothing.
-const quietDebug = {
-  name: "quiet-debug",
+// The browser build leaves out what the shim never uses from socket.io-client 4 (each step
+// measured in the README): a file of slim/ stands in for an import made from the named
+// place. Node (the unit tests, the simulators, the storm test) imports the packages as
+// published. [import, made from, stand-in]
+const STAND_INS = [
+  // The package index re-exports every transport, and so keeps them all in the bundle.
+  ["socket.io-client", "/src/", "socket.io-client.js"],
+  ["engine.io-client", "/node_modules/socket.io-client/", "engine.io-client.js"],
+  // Websocket and fetch long-polling; not WebTransport nor XHR.
+  ["./transports/index.js", "/node_modules/engine.io-client/", "transports.js"],
+  // Text packets only: the notifier sends no binary ones, the shim none either.
+  ["socket.io-parser", "/node_modules/socket.io-client/", "socket.io-parser.js"],
+  ["engine.io-parser", "/node_modules/engine.io-client/", "engine.io-parser.js"],
+];
+
+const slim = {
+  name: "slim",
   setup(b) {
-    b.onResolve({ filter: /^debug$/ }, () => ({ path: "debug", namespace: "quiet-debug" }));
-    b.onLoad({ filter: /.*/, namespace: "quiet-debug" }, () => ({
-      contents: "module.exports = function () { return function () {}; };",
-      loader: "js",
-    }));
+    for (const [name, from, file] of STAND_INS) {
+      const filter = new RegExp("^" + name.replace(/[.]/g, "\\.") + "$");
+      // A package's files by their path (node_modules may be a link), src/ by ours.
+      const madeFrom = (importer) => (from.startsWith("/node_modules/") ? importer.includes(from) : importer.startsWith(here + from));
+      b.onResolve({ filter }, (args) => (madeFrom(args.importer) ? { path: join(here, "slim", file) } : undefined));
+    }
+    // slim/ reaches into the packages past their exports maps, for the modules it needs.
+    b.onResolve({ filter: /^(engine|socket)\.io-client\/build\// }, (args) => ({ path: join(here, "node_modules", args.path) }));
   },
 };
 
@@ -28,10 +43,10 @@ export function buildOptions() {
     bundle: true,
     minify: true,
     platform: "browser",
-    // The source uses nothing newer than ES2017; saying so keeps esbuild from emitting
-    // syntax that older browsers socket.io-client 2 still supports would reject.
+    // The source uses nothing newer than ES2017, and neither does socket.io-client 4's
+    // build; saying so keeps esbuild from emitting syntax older browsers would reject.
     target: ["es2017"],
-    plugins: [quietDebug],
+    plugins: [slim],
     // Keep the license notices of the bundled packages, but at the end and not inline.
     legalComments: "eof",
     write: false,

@@ -1,5 +1,5 @@
 // Writes THIRD_PARTY_NOTICES for the npm package: the licence of every package the bundle in
-// dist/ includes (socket.io-client 2.5.0 and its dependencies, all MIT), whose terms ask for
+// dist/ includes (socket.io-client 4 and its dependencies, all MIT), whose terms ask for
 // their notices to travel with copies. `npm pack` runs it (prepack), from the same build
 // options as dist/, so the list follows what the bundle really holds.
 import { build } from "esbuild";
@@ -41,7 +41,7 @@ export async function notices() {
 }
 
 // The licence the package declares: package.json, its older `licenses` array, or the
-// component.json some socket.io 2 dependencies still carry.
+// component.json some older packages still carry.
 function licence(dir, pkg) {
   if (pkg.license) return pkg.license;
   if (Array.isArray(pkg.licenses)) return pkg.licenses.map((l) => l.type).join(" OR ");

@@ -1,9 +1,9 @@
-// Wire compatibility: the real socket.io-client 2.5.0 (the one the shim bundles), run by
+// Wire compatibility: the real socket.io-client 2.5.0 (what shims before 0.4 bundle), run by
 // node, against the real notifier and a real redis-server. Each protocol rule of the
 // design's browser <-> notifier section is checked over websocket and over long-polling.
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
-import io from "socket.io-client";
+import io from "socket.io-client-v2";
 import { Notifier, buildNotifier, mintToken, publish, recordEvents, sleep, startRedis } from "./harness.mjs";
 
 const FAST = 1000;

@@ -1,10 +1,10 @@
 // Reconnect storm: a node dies (SIGKILL) under 200 shims and comes back on the same port
 // after about 3 s. The shim hands socket.io a 30 s reconnection ceiling with ±50 %
-// randomization (instead of socket.io 2's 5 s ceiling), so the survivors' new handshakes
+// randomization (instead of socket.io-client's 5 s ceiling), so the survivors' new handshakes
 // must arrive spread out, not as one synchronized wave.
 //
 // Everything here is real: 200 instances of src/pushpoll.js in node (no `document`), the
-// socket.io-client 2.5.0 it imports, over websocket, the notifier built from this
+// socket.io-client 4.8 it imports (Engine.IO 4), over websocket, the notifier built from this
 // repository and a redis-server. The handshakes are observed on the server side: a small
 // TCP proxy in front of the notifier timestamps every new Engine.IO handshake (a
 // /socket.io/ request without `sid=`), including the attempts made while the notifier is
@@ -197,12 +197,12 @@ test(`reconnect storm after a node is killed: ${CLIENTS} shims come back spread 
       // The real socket.io-client, called with the shim's own options; kept to read the
       // manager's reconnection settings, its attempts, and when each attempt was due: the
       // manager draws the delay from its backoff right before setting the attempt's timer
-      // (socket.io-client 2.x). The wrapper only looks; it returns the same delay.
+      // (socket.io-client 4.x). The wrapper only looks; it returns the same delay.
       io: (url, opts) => {
         const s = io(url, opts);
         c.socket = s;
         const backoff = s.io.backoff;
-        assert.equal(typeof (backoff && backoff.duration), "function", "socket.io-client 2.x: manager.backoff.duration");
+        assert.equal(typeof (backoff && backoff.duration), "function", "socket.io-client 4.x: manager.backoff.duration");
         const duration = backoff.duration;
         backoff.duration = function () {
           const d = duration.call(this);

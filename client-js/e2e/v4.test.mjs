@@ -4,7 +4,7 @@
 // compatibility suite (compat.test.mjs) runs against the same server.
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { io } from "socket.io-client-v4";
+import { io } from "socket.io-client";
 import { startHAProxy, startNginx } from "./balancers.mjs";
 import { Notifier, buildNotifier, mintToken, publish, recordEvents, startRedis, waitFor } from "./harness.mjs";
 

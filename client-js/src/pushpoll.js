@@ -75,7 +75,7 @@
  *                 the holder goes away another tab takes over within about a second, without
  *                 leaving push. false, or a browser without Web Locks or BroadcastChannel: a
  *                 socket per tab.
- *   heartbeatTimeout (auto) ms of silence from the server (no pong, no event) after which
+ *   heartbeatTimeout (auto) ms of silence from the server (no ping, no event) after which
  *                 push is treated as unhealthy and the page polls at `fast` until the server
  *                 is heard again. Auto = the server's ping interval + 10000 (30000 before the
  *                 handshake is known); 0 turns the watchdog off and leaves detection to
@@ -126,7 +126,8 @@
  * options, budget.js is the per-page budget, timers.js the named timers, transport.js
  * opens the socket (websocket first), tabs.js shares it between tabs.
  *
- * Events with the notifier (socket.io 2, default namespace):
+ * Events with the notifier (socket.io protocol 5 over Engine.IO 4, default namespace; the
+ * notifier speaks socket.io 2 as well, for shims built before):
  *   emit `subscribe` {token, topics: {topic: version}} with ack {granted: [...], denied: {topic: reason}}
  *   on   `stale`   {topic: version} [, {spread: ms}]: poll if newer than held; 0 = poll to be
  *                  sure; spread: draw the poll over max(jitter, spread), never beyond fast
@@ -142,14 +143,15 @@
  *                  At most 10 per poll, so reports stay below one per second at `fast`.
  */
 import { Budget } from "./budget.js";
+import { heartbeatSource, pingInterval } from "./heartbeat.js";
 import { MAX_INTERVAL, bounded, readOptions, toVersion } from "./options.js";
 import { Timers } from "./timers.js";
 import { openSocket, wire } from "./transport.js";
 
 // Shadow reports per poll; at the fast rate this keeps a page under one report a second.
 const MAX_REPORTS = 10;
-// Margin over the server's ping interval before silence counts: a pong normally follows
-// the ping within milliseconds, so 10 s absorbs a slow network without masking a dead link.
+// Margin over the server's ping interval before silence counts: the server's ping comes on
+// its schedule, so 10 s absorbs a slow network without masking a dead link.
 const HEARTBEAT_MARGIN = 10000;
 // Used until the handshake tells the real ping interval (go-socket.io's default is 20 s).
 const HEARTBEAT_FALLBACK = 30000;
@@ -543,8 +545,7 @@ class Shim {
 
   heartbeatMs() {
     if (this.page.heartbeatTimeout !== null) return this.page.heartbeatTimeout;
-    const engine = this.socket && this.socket.io && this.socket.io.engine;
-    const ping = engine && Number(engine.pingInterval);
+    const ping = Number(pingInterval(this.socket));
     return ping > 0 && ping < MAX_INTERVAL ? ping + HEARTBEAT_MARGIN : HEARTBEAT_FALLBACK;
   }
 
@@ -617,6 +618,14 @@ class Shim {
     this.updateMode();
   }
 
+  // A reconnect after a growing, jittered delay; one report per streak of kicks.
+  kicked(why) {
+    const delay = Math.min(BACKOFF_MAX, backoff(this.kicks, this.random) + this.random() * KICK_SPREAD);
+    if (this.kicks === 0) this.warn(new Error("pushpoll: " + why + "; reconnecting with backoff"));
+    this.kicks++;
+    this.reconnectAfter(delay);
+  }
+
   reconnectAfter(ms) {
     this.timers.set(
       "reconnect",
@@ -669,14 +678,11 @@ class Shim {
         this.uncovered = new Set(this.topicList);
         this.timers.clear("heartbeat");
         this.timers.clear("subscribe");
+        // socket.io does not reconnect after a server-side disconnect; we do, backing off
+        // across connections that the server accepts and then closes again.
         if (reason === "io server disconnect" && !this.draining) {
-          // socket.io 2 does not reconnect after a server-side disconnect; we do, backing
-          // off across connections that the server accepts and then closes again.
           if (this.now() - this.connectedAt >= KICK_STABLE) this.kicks = 0;
-          const delay = Math.min(BACKOFF_MAX, backoff(this.kicks, this.random) + this.random() * KICK_SPREAD);
-          if (this.kicks === 0) this.warn(new Error("pushpoll: the notifier closed the connection; reconnecting with backoff"));
-          this.kicks++;
-          this.reconnectAfter(delay);
+          this.kicked("the notifier closed the connection");
         }
         this.updateMode();
       },
@@ -690,12 +696,14 @@ class Shim {
         this.reportVisibility();
       },
       connect_error: (err) => {
+        // socket.io 4 gives up on a socket whose CONNECT the server refused (it is no
+        // longer active); we try again, as after a server-side disconnect.
+        if (this.socket.active === false && !this.draining) this.kicked("the notifier refused the connection (" + ((err && err.message) || err) + ")");
         // socket.io retries on its own; one report per outage is enough to explain it.
         if (this.outageReported) return;
         this.outageReported = true;
         this.warn(err);
       },
-      pong: () => this.heard(),
       mode: (msg) => {
         this.heard();
         if (!msg || typeof msg !== "object") return;
@@ -779,9 +787,13 @@ class Shim {
     if (this.o.enabled) {
       const opened = openSocket(this.o, this.warn);
       this.socket = opened.socket;
-      const unwireHandlers = wire(this.socket, this.handlers(), () => this.stopped);
+      const stopped = () => this.stopped;
+      const unwireHandlers = wire(this.socket, this.handlers(), stopped);
+      // Engine.IO 4: the server pings, and each ping is the link's sign of life.
+      const unwirePing = wire(heartbeatSource(this.socket), { ping: () => this.heard() }, stopped);
       this.unwire = () => {
         unwireHandlers();
+        unwirePing();
         opened.release();
       };
     }

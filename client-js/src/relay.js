@@ -20,7 +20,7 @@ import { toVersion } from "./options.js";
 // What a tab may ask the holder to send on the socket: what the shim emits.
 const TAB_EVENTS = new Set(["subscribe", "unsubscribe", "tabs", "report"]);
 // What the holder passes to a tab.
-const HUB_EVENTS = new Set(["stale", "expired", "mode", "drain", "pong", "connect_error"]);
+const HUB_EVENTS = new Set(["stale", "expired", "mode", "drain", "ping", "connect_error"]);
 // Ids are newId()'s base-36 strings; a hub id of "" in hello means none known yet.
 const ID = /^[0-9a-z]{1,32}$/;
 // No shim asks for more topics in one subscribe than the node would grant (--max-topics is
@@ -66,7 +66,7 @@ const HUB_ARGS = {
   expired: (a) => a.length === 1 && isObject(a[0]) && isStrings(a[0].topics),
   mode: (a) => a.length === 1 && isObject(a[0]),
   drain: (a) => a.length === 1 && isObject(a[0]),
-  pong: (a) => a.length <= 1,
+  ping: (a) => a.length === 0,
   connect_error: (a) => a.length <= 1,
 };
 

@@ -37,7 +37,7 @@
  *
  * The holder keeps, per tab, the topics the node granted that tab and the newest version
  * the tab is known to have seen (what it subscribed with, raised by every hint relayed), and:
- *   - relays `stale` and `expired` only for a tab's granted topics; `mode`, `drain`, `pong`
+ *   - relays `stale` and `expired` only for a tab's granted topics; `mode`, `drain`, `ping`
  *     and `connect_error` to every attached tab;
  *   - subscribes for each tab with that tab's token, so the node answers each tab for
  *     itself (a token that lacks a topic gets it denied; other tabs keep theirs);
@@ -61,7 +61,8 @@
  *
  * A hidden holder serves the others as well as a visible one: everything it does for them
  * runs on socket and channel events, which browsers do not throttle in hidden tabs, and its
- * two timers form no chain: Engine.IO's ping is re-armed from each pong (a network event),
+ * two timers form no chain: Engine.IO's ping timeout is re-armed from each of the server's
+ * pings (a network event),
  * the beat from a channel message; so Chrome's intensive throttling of long-hidden tabs
  * never applies, and the 1 s alignment of hidden tabs is immaterial to a 25 s ping and
  * allowed for in LOST. Each tab's own polls and watchdog stay on its own timers, stretched
@@ -77,13 +78,14 @@
  * the tab holds, unless the tab has subscribed there itself already.
  */
 
+import { heartbeatSource, pingInterval } from "./heartbeat.js";
 import { toVersion } from "./options.js";
 import { fromHub, fromTab, onShared } from "./relay.js";
 
 // Names the lock and the channels; see relay.js for the messages.
 const PROTOCOL = "pushpoll/2";
 // What the holder passes on to every attached tab as it comes from the socket.
-const RELAYED = ["connect_error", "pong", "mode"];
+const RELAYED = ["connect_error", "ping", "mode"];
 // `drain` without a usable `within`: the value the design uses. A longer window than
 // DRAIN_MAX would only keep the tabs off push for no reason (the shim caps it alike).
 const DRAIN_DEFAULT = 10000;
@@ -400,8 +402,9 @@ class Hub {
     this.socket = open();
     this.listeners = [];
     const on = (ev, fn) => {
-      this.listeners.push([ev, fn]);
-      this.socket.on(ev, fn);
+      const from = ev === "ping" ? heartbeatSource(this.socket) : this.socket;
+      this.listeners.push([from, ev, fn]);
+      from.on(ev, fn);
     };
     on("connect", () => this.onConnect());
     on("disconnect", (reason) => this.onDisconnect(reason));
@@ -432,7 +435,7 @@ class Hub {
   }
 
   close() {
-    for (const [ev, fn] of this.listeners) this.socket.off(ev, fn);
+    for (const [from, ev, fn] of this.listeners) from.off(ev, fn);
     this.socket.close();
     for (const tab of this.tabs.values()) {
       tab.abort.abort();
@@ -459,8 +462,7 @@ class Hub {
   }
 
   ping() {
-    const engine = this.socket.io && this.socket.io.engine;
-    return engine ? engine.pingInterval : undefined;
+    return pingInterval(this.socket);
   }
 
   receive(m) {

@@ -1,11 +1,11 @@
 /**
  * The only code that creates a socket or listens to one. The rest of the shim needs a
-// socket-like object (on, off, emit, connect, disconnect, close) that fires the events of
-// `handlers`, so another source of those events can take the socket's place here: with
-// `share`, a TabSocket (tabs.js). The transport policy rides on `open`: whichever tab
- * creates the real socket.io socket with it applies the policy.
+ * socket-like object (on, off, emit, connect, disconnect, close) that fires the events of
+ * `handlers`, so another source of those events can take the socket's place here: with
+ * `share`, a TabSocket (tabs.js). The transport policy rides on `open`: whichever tab
+ * creates the real socket.io-client 4 socket (Engine.IO 4) with it applies the policy.
  */
-import io from "socket.io-client";
+import { io } from "socket.io-client";
 import { createTabs } from "./tabs.js";
 
 // socket.io's reconnect: a 30 s ceiling and ±50 % randomization, instead of the 5 s
@@ -76,10 +76,12 @@ export function wire(socket, handlers, stopped) {
 // the upgrade, or blocks websockets) does the manager's next attempt use long-polling, and
 // when that connects, the notifier is remembered as polling-only. A notifier that is just
 // down fails both ways, so the transports alternate and nothing is remembered; once a
-// websocket has worked, failures are outages, and the transport stays.
+// websocket has worked, failures are outages, and the transport stays. socket.io-client's
+// Manager hands its opts to every new Engine.IO socket, so a change applies to the next
+// attempt.
 function websocketFirst(socket, store, key, warn) {
   const manager = socket.io;
-  if (!manager || !manager.opts) return () => {}; // not a socket.io-client 2 socket: nothing to steer
+  if (!manager || !manager.opts) return () => {}; // not socket.io-client's socket: nothing to steer
   let failures = 0;
   let fellBack = false;
   let websocketWorked = false;

@@ -217,7 +217,8 @@ export class FakeNetwork {
       const s = new FakeSocket();
       s.url = url;
       s.opts = opts;
-      s.io = { engine: { pingInterval: 25000 } };
+      s.io.opts = opts;
+      s.io.engine._pingInterval = 25000;
       this.sockets.push(s);
       return s;
     };

@@ -14,13 +14,13 @@ test("back in view with a silent link: poll mode at once, first poll within jitt
   const t = setup({ document: doc, heartbeatTimeout: 30000 });
   await connect(t);
   doc.setHidden(true);
-  await advance(40000, 100); // the notifier froze: no pong, no event
+  await advance(40000, 100); // the notifier froze: no ping, no event
   assert.equal(t.pp.mode, "push", "silence is not held against a hidden tab");
   doc.setHidden(false);
   assert.equal(t.pp.mode, "poll", "the server was last heard 40 s ago");
   await advance(2000);
   assert.deepEqual(at(t), [40500]);
-  t.socket.fire("pong", 5);
+  t.socket.serverPing();
   assert.equal(t.pp.mode, "push");
 });
 

@@ -4,14 +4,11 @@
 import { mock } from "node:test";
 import { start } from "../src/pushpoll.js";
 
-export class FakeSocket {
+// Listeners by event name, and fire() to play an event: the part the socket and its
+// manager share.
+class FakeEmitter {
   constructor() {
     this.handlers = new Map();
-    this.emitted = [];
-    this.connected = false;
-    this.closed = false;
-    this.connectCalls = 0;
-    this.disconnectCalls = 0;
   }
 
   on(ev, fn) {
@@ -27,6 +24,38 @@ export class FakeSocket {
     return this;
   }
 
+  fire(ev, ...args) {
+    for (const fn of (this.handlers.get(ev) || []).slice()) fn(...args);
+  }
+
+  listenerCount() {
+    let n = 0;
+    for (const list of this.handlers.values()) n += list.length;
+    return n;
+  }
+}
+
+// socket.io-client 4's Manager (socket.io) as the shim sees it: it fires `ping` for each of
+// the server's pings, and its engine keeps the handshake's ping interval.
+export class FakeManager extends FakeEmitter {
+  constructor(opts = {}) {
+    super();
+    this.opts = opts;
+    this.engine = { _pingInterval: -1 };
+  }
+}
+
+export class FakeSocket extends FakeEmitter {
+  constructor() {
+    super();
+    this.io = new FakeManager();
+    this.emitted = [];
+    this.connected = false;
+    this.closed = false;
+    this.connectCalls = 0;
+    this.disconnectCalls = 0;
+  }
+
   emit(ev, ...args) {
     this.emitted.push({ ev, args });
     return this;
@@ -37,7 +66,7 @@ export class FakeSocket {
     return this;
   }
 
-  // Like socket.io 2: a client-side disconnect fires "disconnect" at once.
+  // Like socket.io-client: a client-side disconnect fires "disconnect" at once.
   disconnect() {
     this.disconnectCalls++;
     if (this.connected) {
@@ -52,16 +81,16 @@ export class FakeSocket {
     return this.disconnect();
   }
 
+  // The socket's listeners and its manager's.
   listenerCount() {
-    let n = 0;
-    for (const list of this.handlers.values()) n += list.length;
-    return n;
+    return super.listenerCount() + this.io.listenerCount();
   }
 
   // ---- the server's side ----
 
-  fire(ev, ...args) {
-    for (const fn of (this.handlers.get(ev) || []).slice()) fn(...args);
+  // Engine.IO 4's heartbeat: the server's ping, reported by the manager.
+  serverPing() {
+    this.io.fire("ping");
   }
 
   serverConnect() {
@@ -187,6 +216,7 @@ export function setup(opts = {}) {
     onError: (err) => t.errors.push(err),
     io: (url, o) => {
       t.ioCalls.push({ url, opts: o });
+      socket.io.opts = o;
       return socket;
     },
   };

@@ -259,9 +259,9 @@ test("heartbeat silence: poll mode until the server is heard again", async () =>
   await connect(t);
   for (let i = 0; i < 3; i++) {
     await advance(20000);
-    t.socket.fire("pong", 5);
+    t.socket.serverPing();
   }
-  assert.equal(t.pp.mode, "push", "pongs every 20 s keep push");
+  assert.equal(t.pp.mode, "push", "pings every 20 s keep push");
   assert.equal(t.polls.length, 1); // the slow poll at 60000
   await advance(29999);
   assert.equal(t.pp.mode, "push");
@@ -270,14 +270,14 @@ test("heartbeat silence: poll mode until the server is heard again", async () =>
   const n = t.polls.length;
   await advance(10000);
   assert.equal(t.polls.length, n + 2, "fast polls while silent");
-  t.socket.fire("pong", 5);
+  t.socket.serverPing();
   assert.equal(t.pp.mode, "push");
   assert.deepEqual(t.modes, ["push", "poll", "push"]);
 });
 
 test("heartbeat default follows the server's ping interval", async () => {
   const t = setup({ heartbeatTimeout: undefined });
-  t.socket.io = { engine: { pingInterval: 5000 } };
+  t.socket.io.engine._pingInterval = 5000; // what the handshake said
   await connect(t);
   await advance(14999);
   assert.equal(t.pp.mode, "push");
@@ -312,4 +312,29 @@ test("connect errors: reported once per outage", async () => {
   t.socket.serverDisconnect();
   t.socket.fire("connect_error", new Error("xhr poll error"));
   assert.equal(t.errors.length, 2);
+});
+
+test("a CONNECT the server refuses (socket.io 4 stops trying): reconnect after a growing delay", async () => {
+  const t = setup({ random: () => 0.5 });
+  const refuse = () => {
+    t.socket.active = false; // socket.io-client 4 destroys a refused socket
+    t.socket.fire("connect_error", new Error("not now"));
+  };
+  refuse();
+  await advance(5749);
+  assert.equal(t.socket.connectCalls, 0);
+  await advance(1);
+  assert.equal(t.socket.connectCalls, 1, "1000 * (0.5 + random() / 2) + 10000 * random()");
+  refuse();
+  await advance(6499);
+  assert.equal(t.socket.connectCalls, 1, "the delay grows while refusals go on");
+  await advance(1);
+  assert.equal(t.socket.connectCalls, 2);
+  assert.match(String(t.errors[0]), /refused the connection \(not now\); reconnecting with backoff/);
+  // A failed attempt socket.io retries on its own is no refusal.
+  t.socket.active = true;
+  t.socket.fire("connect_error", new Error("websocket error"));
+  await advance(60000, 100);
+  assert.equal(t.socket.connectCalls, 2);
+  assert.equal(t.pp.mode, "poll");
 });

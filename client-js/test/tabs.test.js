@@ -8,7 +8,7 @@ import { FakeBrowser, FakeNetwork, settle } from "./browser.js";
 const URL = "http://notifier.test";
 const OPTS = { forceNew: true };
 const KEY = URL + " " + JSON.stringify(OPTS);
-const EVENTS = ["connect", "disconnect", "stale", "expired", "mode", "drain", "pong", "connect_error", "resubscribe"];
+const EVENTS = ["connect", "disconnect", "stale", "expired", "mode", "drain", "ping", "connect_error", "resubscribe"];
 
 // open starts one shim's worth of socket in a new tab (or in `tab`), recording every event.
 function open(browser, net, tab = browser.tab()) {
@@ -82,20 +82,20 @@ test("each tab subscribes with its own token and gets its own ack", async () => 
   assert.deepEqual(acks.map((x) => x.granted), [["a", "s"], ["b", "s"], ["c"]]);
 });
 
-test("hints reach only the tabs holding the topic, mode and pong reach all", async () => {
+test("hints reach only the tabs holding the topic, mode and the server's pings reach all", async () => {
   const { browser, sock, a, b, c } = await threeTabs();
   sock.fire("stale", { a: 2 });
   sock.fire("stale", { s: 6 });
   sock.fire("stale", { a: 3, b: 2, c: 0 });
   sock.fire("mode", { mode: "push", fast: 5000, slow: 60000 });
-  sock.fire("pong", 3);
+  sock.serverPing();
   await settle(browser);
   assert.deepEqual(a.events("stale"), [[{ a: 2 }], [{ s: 6 }], [{ a: 3 }]]);
   assert.deepEqual(b.events("stale"), [[{ s: 6 }], [{ b: 2 }]]);
   assert.deepEqual(c.events("stale"), [[{ c: 0 }]]);
   for (const t of [a, b, c]) {
     assert.deepEqual(t.events("mode"), [[{ mode: "push", fast: 5000, slow: 60000 }]]);
-    assert.deepEqual(t.events("pong"), [[3]]);
+    assert.deepEqual(t.events("ping"), [[]]);
   }
 });
 

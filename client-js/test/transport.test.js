@@ -2,7 +2,7 @@
 // long-polling only for notifiers that cannot be reached over websocket, remembered.
 import { test, beforeEach, afterEach } from "node:test";
 import assert from "node:assert/strict";
-import { setup, FakeSocket, enableClock, resetClock } from "./fake.js";
+import { setup, FakeManager, FakeSocket, enableClock, resetClock } from "./fake.js";
 
 const KEY = "pushpoll:polling-only:http://notifier.test";
 
@@ -33,7 +33,7 @@ afterEach(() => {
 });
 
 // A shim over a fake socket whose manager keeps the options it was created with, as
-// socket.io-client 2's Manager does (it reads them again on every attempt).
+// socket.io-client 4's Manager does (it hands them to every new Engine.IO socket).
 function start(opts = {}) {
   const socket = new FakeSocket();
   const created = [];
@@ -41,7 +41,7 @@ function start(opts = {}) {
     ...opts,
     io: (url, o) => {
       created.push(o);
-      socket.io = { opts: o };
+      socket.io = new FakeManager(o);
       return socket;
     },
   });

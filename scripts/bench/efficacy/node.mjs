@@ -1,5 +1,5 @@
 // The notifier side of the simulation: a cluster of nodes behind a balancer, sharing the
-// app's version table (Redis), and the socket.io-client 2 socket each page's shim talks to.
+// app's version table (Redis), and the socket.io-client 4 socket each page's shim talks to.
 //
 // Each node fans a bump out to the topic's holders it has through its own per-topic hint
 // throttle (leading hint at once, one trailing hint of the newest version at the window's
@@ -262,8 +262,9 @@ export class Node {
   }
 }
 
-// Socket is what io(url, opts) returns to the shim: the socket.io-client 2 surface it
-// uses (on/off/emit/connect/disconnect/close, io.engine.pingInterval), with the
+// Socket is what io(url, opts) returns to the shim: the socket.io-client surface it
+// uses (on/off/emit/connect/disconnect/close, io.engine.pingInterval, `ping` on the socket
+// as a TabSocket fires it), with the
 // Manager's reconnect loop. Each connection goes to a node the balancer picks at random
 // among those up and not draining.
 export class Socket {
@@ -362,10 +363,10 @@ export class Socket {
     });
   }
 
-  // ping is engine.io's heartbeat: the page's own timer; the pong it brings back is
-  // counted at the ping (a round trip is nothing next to the interval). No pong comes
-  // from a stalled node or over a half-open connection; once the last one is older than
-  // pingInterval + pingTimeout, socket.io-client closes the connection ("ping timeout").
+  // ping is Engine.IO 4's heartbeat: the server's ping every pingInterval, heard by the
+  // page a one-way trip later (nothing next to the interval). No ping comes from a stalled
+  // node or over a half-open connection; once the last one is older than pingInterval +
+  // pingTimeout, socket.io-client closes the connection ("ping timeout").
   ping(epoch) {
     const clock = this.sim.clock;
     const prev = clock.page;
@@ -375,7 +376,7 @@ export class Socket {
       if (!this.connected || this.epoch !== epoch) return;
       if (!this.halfOpen && !this.node.stalled) {
         this.lastPong = clock.now;
-        this.fire("pong");
+        this.fire("ping");
       } else if (clock.now - this.lastPong >= P.pingMs + P.pingTimeoutMs) {
         this.dropped("ping timeout");
         return;

@@ -3,7 +3,7 @@
 // clock, against what plain polling at `fast` would cost the app in the same tabs.
 //
 //   tabs (the shim, unmodified; document stub with visibility) ── poll() ──► stub app
-//     ▲ socket.io 2 socket: stale/mode/drain/pong, reconnect with socket.io's backoff │ versions
+//     ▲ socket.io 4 socket: stale/mode/drain/ping, reconnect with socket.io's backoff │ versions
 //     └── nodes (node.mjs) behind a balancer: hint throttle, spread, fan-out latency,
 //         hint loss, half-open sockets, server events (events.mjs) ◄── bumps (Redis) ──┘
 //
