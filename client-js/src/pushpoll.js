@@ -153,8 +153,9 @@ const MAX_REPORTS = 10;
 // Margin over the server's ping interval before silence counts: the server's ping comes on
 // its schedule, so 10 s absorbs a slow network without masking a dead link.
 const HEARTBEAT_MARGIN = 10000;
-// Used until the handshake tells the real ping interval (go-socket.io's default is 20 s).
-const HEARTBEAT_FALLBACK = 30000;
+// Used until the handshake tells the real ping interval (the notifier's default is 25 s, so
+// this is its interval plus a margin).
+const HEARTBEAT_FALLBACK = 35000;
 // Token fetches that fail and servers that kick us: 1 s doubling to 5 min, drawn in
 // [½, 1] of that, so a broken endpoint costs a tab about 20 requests an hour, not 720.
 const BACKOFF_BASE = 1000;
