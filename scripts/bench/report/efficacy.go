@@ -134,6 +134,24 @@ func efficacyTargets(e effRun) [][3]string {
 		lim := heartbeat(e) + e.f("fast")
 		add(fmt.Sprintf("staleness while the node stalled p99 ≤ heartbeat + fast (%s s)", ms(lim/1000)), ms(d.f("p99"))+" ms", d.has("p99") && d.f("p99") <= lim)
 	}
+	if w == "global" {
+		ratio := max(e.over("timeout").f("ratio"), e.over("interval").f("ratio"))
+		add("sliding peak ≤ 1.0× plain's, either baseline", fmt.Sprintf("%.2f×", ratio), ratio <= 1)
+	}
+	if w == "hot" {
+		// Proposal (b): a page hinted more often than once a period pays a burst back
+		// within its rolling minute, so one hint may wait about two periods.
+		f := e.f("fast")
+		add(fmt.Sprintf("proposal (b): hinted staleness p99 ≤ 1.5·fast (%s ms), max ≤ 2·fast (%s ms)", ms(1.5*f), ms(2*f)),
+			fmt.Sprintf("%s / %s ms", ms(h.f("p99")), ms(h.f("max"))), h.has("p99") && h.f("p99") <= 1.5*f && h.f("max") <= 2*f)
+	}
+	if st := sub(e.push, "over_settled"); len(st) > 0 {
+		for _, b := range effBaselines {
+			o := sub(st, b.kind)
+			add(fmt.Sprintf("proposal (a): no sliding 1 s window above %s after each page's first fast", b.name),
+				fmt.Sprintf("%s s above (+%s polls)", ms(o.f("seconds")), ms(o.f("excess"))), o.f("seconds") == 0)
+		}
+	}
 	if l := e.staleness("lost"); l.f("n") > 0 {
 		add(fmt.Sprintf("lost-hint staleness ≤ the safety net in force (%s s)", ms(e.f("safetyNetMs")/1000)), fmt.Sprintf("max %s ms", ms(l.f("max"))), l.f("max") <= e.f("safetyNetMs"))
 	}
@@ -216,6 +234,7 @@ func (r *report) efficacy() {
 		}
 	}
 	r.p("\n")
+	r.effIssue18(runs)
 	for _, w := range effOrder {
 		if seen[w] && r.efficacyPlot(w, runs) {
 			r.p("![app polls per second, %s](docs/bench/efficacy-%s.png)\n\n", w, w)

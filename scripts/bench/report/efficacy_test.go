@@ -48,3 +48,28 @@ func TestEfficacyTargetsCanFail(t *testing.T) {
 		t.Fatalf("two polls in a second missed %d targets, want 1", n)
 	}
 }
+
+// Issue 18's first row fails on any workload above plain, and a workload
+// without the settled measure is said to be unmeasured, never counted as 0.
+func TestEffAboveNamesEveryWorkloadAbovePlain(t *testing.T) {
+	run := func(w string, seconds float64, settled bool) effRun {
+		over := map[string]any{"seconds": seconds, "excess": 10 * seconds}
+		push := map[string]any{"over": map[string]any{"timeout": over, "interval": over}}
+		if settled {
+			push["over_settled"] = map[string]any{"timeout": map[string]any{}, "interval": map[string]any{}}
+		}
+		return parseRuns([]line{{"type": "efficacy", "workload": w, "plain": map[string]any{"timeout": map[string]any{}}, "push": push}})[0]
+	}
+	runs := effByWorkload([]effRun{run("current", 0, true), run("global", 3, false)})
+	got, ok := effAbove(runs, "over")
+	if ok || got != "global 3 (+30) / 3 (+30)" {
+		t.Fatalf("over: %q, %v", got, ok)
+	}
+	got, ok = effAbove(runs, "over_settled")
+	if ok || got != "0 in every workload measured (not measured: global)" {
+		t.Fatalf("over_settled: %q, %v", got, ok)
+	}
+	if got, ok := effAbove(effByWorkload([]effRun{run("current", 0, true)}), "over"); !ok || got != "0 in every workload measured" {
+		t.Fatalf("clean run: %q, %v", got, ok)
+	}
+}
