@@ -390,16 +390,44 @@ const effHeading = "## 5. Efficacy"
 func spliceEfficacy(old, fresh string) string {
 	out := replaceLines(old, fresh, "| efficacy")
 	out = replaceLines(out, fresh, "node scripts/bench/efficacy/")
+	// A report written without them: the rows end the targets table, the
+	// commands end the commands block.
+	out = appendLines(out, fresh, "| efficacy", "## Targets", "|")
+	out = appendLines(out, fresh, "node scripts/bench/efficacy/", "## Exact commands", "node ", "loadgen ")
 	sec := section(fresh, effHeading)
 	if cur := section(out, effHeading); cur != "" {
 		return strings.Replace(out, cur, sec, 1)
 	}
-	// No efficacy section yet: it goes before the next numbered one's
-	// successor, or at the end.
-	if i := strings.Index(out, "\n## Where"); i >= 0 {
-		return out[:i+1] + sec + out[i+1:]
+	// No efficacy section yet (a report written without it): it goes after
+	// the last numbered section, or at the end.
+	if i := afterNumbered(out); i >= 0 {
+		return out[:i] + sec + out[i:]
 	}
 	return out + "\n" + sec
+}
+
+// afterNumbered is where the section after the last numbered one ("## 4.")
+// starts, or -1.
+func afterNumbered(md string) int {
+	last := -1
+	for i := 0; ; {
+		j := strings.Index(md[i:], "\n## ")
+		if j < 0 {
+			break
+		}
+		at := i + j + 1
+		if len(md) > at+3 && md[at+3] >= '0' && md[at+3] <= '9' {
+			last = at
+		}
+		i = at
+	}
+	if last < 0 {
+		return -1
+	}
+	if j := strings.Index(md[last+3:], "\n## "); j >= 0 {
+		return last + 3 + j + 1
+	}
+	return -1
 }
 
 // section returns the text from heading up to the next "## " heading.
@@ -438,4 +466,35 @@ func replaceLines(old, fresh, prefix string) string {
 		out = append(out, l)
 	}
 	return strings.Join(out, "\n")
+}
+
+// appendLines puts fresh's lines starting with prefix after the last line
+// starting with one of after in old's section under heading, when old has
+// none.
+func appendLines(old, fresh, prefix, heading string, after ...string) string {
+	lines := strings.Split(old, "\n")
+	var add []string
+	for _, l := range strings.Split(fresh, "\n") {
+		if strings.HasPrefix(l, prefix) {
+			add = append(add, l)
+		}
+	}
+	in, last := false, -1
+	for i, l := range lines {
+		if strings.HasPrefix(l, prefix) {
+			return old
+		}
+		if strings.HasPrefix(l, "## ") {
+			in = l == heading
+		}
+		for _, a := range after {
+			if in && strings.HasPrefix(l, a) {
+				last = i
+			}
+		}
+	}
+	if len(add) == 0 || last < 0 {
+		return old
+	}
+	return strings.Join(append(append(append([]string(nil), lines[:last+1]...), add...), lines[last+1:]...), "\n")
 }

@@ -73,3 +73,23 @@ func TestEffAboveNamesEveryWorkloadAbovePlain(t *testing.T) {
 		t.Fatalf("clean run: %q, %v", got, ok)
 	}
 }
+
+// A report written without §5 gets it back after its last numbered section.
+func TestSpliceEfficacyIntoAReportWithout(t *testing.T) {
+	old := "# B\n\n## 1. Fan-out\n\na\n\n## 4. Storm\n\nb\n\n## Optimising\n\nc\n"
+	fresh := "# B\n\n## 5. Efficacy: what the app sees\n\nnew\n\n## How it is measured\n\nm\n"
+	want := "# B\n\n## 1. Fan-out\n\na\n\n## 4. Storm\n\nb\n\n## 5. Efficacy: what the app sees\n\nnew\n\n## Optimising\n\nc\n"
+	if got := spliceEfficacy(old, fresh); got != want {
+		t.Fatalf("spliced:\n%q\nwant:\n%q", got, want)
+	}
+}
+
+// ... and its targets rows and commands, at the end of their blocks.
+func TestSpliceEfficacyRowsAndCommandsIntoAReportWithout(t *testing.T) {
+	old := "# B\n\n## Targets\n\n| target | m | |\n|---|---|---|\n| fan-out | 1× | met |\n\n## 1. F\n\na\n\n## Exact commands\n\n```\nnode scripts/bench/x.mjs\n```\n"
+	fresh := "## Targets\n\n| efficacy, current | 1 | met |\n\n## 5. Efficacy: what the app sees\n\ne\n\n## Exact commands\n\n```\nnode scripts/bench/efficacy/sim.mjs --w current\n```\n"
+	want := "# B\n\n## Targets\n\n| target | m | |\n|---|---|---|\n| fan-out | 1× | met |\n| efficacy, current | 1 | met |\n\n## 1. F\n\na\n\n## 5. Efficacy: what the app sees\n\ne\n\n## Exact commands\n\n```\nnode scripts/bench/x.mjs\nnode scripts/bench/efficacy/sim.mjs --w current\n```\n"
+	if got := spliceEfficacy(old, fresh); got != want {
+		t.Fatalf("spliced:\n%q\nwant:\n%q", got, want)
+	}
+}
