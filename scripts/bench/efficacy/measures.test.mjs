@@ -14,7 +14,6 @@ import {
   intervalPolls,
   baselineStaleness,
 } from "./measures.mjs";
-import { spreadWindowMs, visibleTabs } from "./spread.mjs";
 
 function binsOf(times, durationMs = 5000) {
   const b = new Bins(durationMs);
@@ -114,15 +113,4 @@ test("setTimeout chained from answers waits for whole seconds when hidden but is
   assert.ok(polls.every((t) => t % 1000 === 250));
   const shown = timeoutPolls({ ...life, hidden0: false }, 5000, () => 100);
   assert.equal(shown[1] - shown[0], 5100);
-});
-
-test("the spread window grows with the share of visible sockets holding the topic", () => {
-  assert.equal(spreadWindowMs({ holdersVisible: 10, socketsVisible: 10000, fast: 5000 }), 5);
-  assert.equal(spreadWindowMs({ holdersVisible: 10000, socketsVisible: 10000, fast: 5000 }), 5000);
-  assert.equal(spreadWindowMs({ holdersVisible: 5000, socketsVisible: 10000, fast: 5000, factor: 0.5 }), 1250);
-  assert.equal(spreadWindowMs({ holdersVisible: 0, socketsVisible: 0, fast: 5000 }), 0);
-  assert.deepEqual(visibleTabs(5), { tabs: 5, visible: 5 });
-  assert.deepEqual(visibleTabs({ tabs: 5, visible: 2 }), { tabs: 5, visible: 2 });
-  assert.deepEqual(visibleTabs({ tabs: 5, visible: 9 }), { tabs: 5, visible: 5 });
-  assert.deepEqual(visibleTabs(undefined), { tabs: 1, visible: 1 });
 });

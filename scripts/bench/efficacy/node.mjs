@@ -10,7 +10,7 @@
 // holders, scaled by the node's own speed, plus a one-way trip to the browser. Server
 // events (events.mjs) kill, drain, stall and flip nodes and take Redis away.
 import { createRequire } from "node:module";
-import { spreadWindowMs, visibleTabs } from "./spread.mjs";
+import { nodeSpreadMs, parseTabs } from "./spread.mjs";
 import { exp } from "./clock.mjs";
 
 const require = createRequire(import.meta.url);
@@ -50,6 +50,7 @@ export class Node {
     this.mode = "push";
     this.stallQueue = []; // what the node would have done while stalled, done at the flush
     this.sockets = new Set();
+    this.visible = 0; // visible tabs over the open sockets, as notifier/spread.go counts them
     this.holders = new Map(); // topic -> Set(socket)
     this.known = new Map(); // topic -> newest version this node received
     this.busy = new Map(); // throttle: topic -> {held, v}
@@ -115,16 +116,6 @@ export class Node {
     });
   }
 
-  // spread is the window this node puts on a hint of topic now.
-  spread(hs) {
-    let holdersVisible = 0;
-    for (const s of hs) if (s.visible > 0) holdersVisible++;
-    let socketsVisible = 0;
-    for (const s of this.sockets) if (s.visible > 0) socketsVisible++;
-    const P = this.sim.P;
-    return spreadWindowMs({ holdersVisible, socketsVisible, fast: P.serverFast, factor: P.spreadFactor });
-  }
-
   // fanOut hints every holder; within spreads the sends over that many ms (a resync).
   fanOut(topic, v, within = 0) {
     const hs = this.holders.get(topic);
@@ -132,7 +123,7 @@ export class Node {
     this.fanOuts++;
     const { clock, random, P } = this.sim;
     const last = this.speed * fanoutLast(hs.size * P.scale);
-    const spread = P.spreadFactor > 0 ? this.spread(hs) : 0;
+    const spread = nodeSpreadMs(hs, this.visible, { fast: P.serverFast, slow: P.serverSlow, factor: P.spreadFactor });
     const extra = spread > 0 ? [{ spread }] : [];
     for (const s of hs) {
       const iid = random() < P.loss;
@@ -154,10 +145,12 @@ export class Node {
 
   attach(s) {
     this.sockets.add(s);
+    this.visible += s.visible;
   }
 
   detach(s) {
     this.sockets.delete(s);
+    this.visible -= s.visible;
     for (const t of s.topics) {
       const hs = this.holders.get(t);
       if (hs) hs.delete(s);
@@ -320,8 +313,23 @@ export class Socket {
   emit(ev, req, ack) {
     if (!this.connected || this.halfOpen) return this;
     if (ev === "subscribe") this.node.subscribe(this, req, ack);
-    if (ev === "tabs") Object.assign(this, visibleTabs(req));
+    if (ev === "tabs") this.reportTabs(req);
     return this;
+  }
+
+  // reportTabs is a `tabs` report reaching the node after a one-way trip; the node counts
+  // the socket's visible tabs from it (a late one, after the socket closed, changes nothing).
+  reportTabs(req) {
+    const r = parseTabs(req);
+    if (!r) return;
+    const epoch = this.epoch;
+    const node = this.node;
+    this.sim.clock.task(node.oneWay(), this.page, () => {
+      if (!this.connected || this.epoch !== epoch) return;
+      node.visible += r.visible - this.visible;
+      this.tabs = r.tabs;
+      this.visible = r.visible;
+    });
   }
 
   // open is one connection attempt: a handshake round trip, then connected or refused.

@@ -24,7 +24,8 @@ OUT=$(cd "$OUT" && pwd)
 cd "$(dirname "$0")/../../.."
 
 # name, duration s, event at s, event length s (the event is the workload's: kill for the
-# first round's three, none for global and flood, the named one for tracker-*)
+# first round's three, none for global and flood, the named one for tracker-*), then a
+# label and options for a variant
 JOBS=(
   "global 240 120 30"
   "tracker 600 300 60"
@@ -36,6 +37,20 @@ JOBS=(
   "tracker-drain 300 120 60"
   "tracker-stall 300 120 60"
 )
+# The spread factor against the promise and hinted staleness (BENCHMARKS.md §5, issue 18's
+# conflicting targets): current is cheap (a few CPU-seconds a run), global costs as much as
+# its default run. Not for another shim (before.sh): the before figures have no variants.
+case " $* " in
+*" --shim "* | *" --label "*) ;;
+*)
+  JOBS+=(
+    "current 900 480 60 spread0.8 --spread-factor 0.8"
+    "current 900 480 60 spread0.7 --spread-factor 0.7"
+    "current 900 480 60 spread0.5 --spread-factor 0.5"
+    "global 240 120 30 spread0.5 --spread-factor 0.5"
+  )
+  ;;
+esac
 
 label=""
 for ((i = 1; i <= $#; i++)); do
@@ -47,15 +62,21 @@ done
 
 running=0
 for job in "${JOBS[@]}"; do
-  read -r name dur at len <<<"$job"
+  read -r name dur at len variant extra <<<"$job"
   if ((QUICK)); then
     dur=$((dur / 3))
     at=$((at / 3))
     len=$((len / 3))
   fi
   args=(--workload "$name" --duration-s "$dur" --event-at-s "$at" --event-s "$len")
+  suffix=$label
+  if [ -n "${variant:-}" ]; then
+    read -ra more <<<"--label $variant $extra"
+    args+=("${more[@]}")
+    suffix=-$variant
+  fi
   echo "node scripts/bench/efficacy/sim.mjs ${args[*]} $*" >>"$OUT/commands.txt"
-  node scripts/bench/efficacy/sim.mjs "${args[@]}" "$@" --series-dir "$OUT" >"$OUT/efficacy-$name$label.jsonl" &
+  node scripts/bench/efficacy/sim.mjs "${args[@]}" "$@" --series-dir "$OUT" >"$OUT/efficacy-$name$suffix.jsonl" &
   running=$((running + 1))
   if ((running >= ${EFFICACY_JOBS:-2})); then
     wait -n

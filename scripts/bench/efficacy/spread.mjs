@@ -1,30 +1,52 @@
-// The node's spread window, as the simulated node computes it.
+// The node's spread window, as the simulated node computes it: a port of notifier/spread.go
+// (spreadWindow, parseTabs) and of the lone-holder rule of hub.fanOut, pinned to them by
+// notifier/testdata/spread_window.json, which `go test ./notifier -run Spread` and
+// `node --test scripts/bench/efficacy/` both check, and by a Go test that runs this file
+// under node over a grid of inputs (notifier/spread_sim_test.go).
 //
-// MUST MATCH notifier/spread.go (written in parallel with this model, issue 18 item 1):
-// when the two differ, change this function to compute exactly what spread.go computes
-// and rerun the benchmark. The contract (COMMON.md, DESIGN §9): the node may add a second
-// argument to `stale`, `{"spread": ms}`, computed from the share of its visible sockets
-// that hold the topic; the shim polls within max(jitter, spread), never later than `fast`.
+// With H the visible tabs that hold the topic on the node and V the node's visible tabs,
+// plain polling of the V makes V/fast polls a ms; the V−H others keep their safety net
+// (a poll every 0.75·slow on average), so the H holders' polls, drawn over W, may add
 //
-// The model: a bump of a topic whose holders are a share s of the node's visible sockets
-// makes s·N hinted polls; plain polling of those N pages makes N per `fast`. Spreading the
-// hinted ones over s·fast keeps them at plain polling's rate; `factor` scales that (the
-// operators' knob). A socket counts as visible when it reported at least one visible tab
-// (`tabs` {"tabs":n,"visible":v}); a socket that never reported, or reported a bare number,
-// counts as visible (old shims).
-export function spreadWindowMs({ holdersVisible, socketsVisible, fast, factor = 1 }) {
-  if (socketsVisible <= 0 || holdersVisible <= 0) return 0;
-  const share = Math.min(1, holdersVisible / socketsVisible);
-  return Math.round(factor * share * fast);
+//	W = factor · H / (V/fast − (V−H)/(0.75·slow)),   at most fast
+//
+// The same float operations in the same order as the Go, and Go's truncation to whole ms.
+export function spreadWindowMs({ visibleHolders, visible, fast, slow, factor = 1 }) {
+  if (visibleHolders <= 0 || visible <= 0 || factor <= 0 || fast <= 0) return 0;
+  const h = visibleHolders;
+  const v = Math.max(visible, h);
+  const f = Math.trunc(fast);
+  let budget = v / f;
+  if (slow > 0) budget -= (v - h) / (0.75 * Math.trunc(slow));
+  if (budget <= 0) return f;
+  return Math.trunc(Math.min(f, (factor * h) / budget));
 }
 
-// visibleTabs reads a `tabs` message: a bare number (old shims) is that many tabs, all
-// visible; {"tabs":n,"visible":v} says how many are visible. Anything else: one visible.
-export function visibleTabs(msg) {
-  if (typeof msg === "number" && msg >= 0) return { tabs: msg, visible: msg };
-  if (msg && typeof msg === "object" && typeof msg.tabs === "number") {
-    const v = typeof msg.visible === "number" ? Math.max(0, Math.min(msg.visible, msg.tabs)) : msg.tabs;
-    return { tabs: msg.tabs, visible: v };
+// nodeSpreadMs is the window a node puts on one bump's hint (hub.fanOut): holders are the
+// topic's holder sockets on the node, visible the node's count of visible tabs (every open
+// socket's last `tabs` report; a socket counts one visible tab until it reports). A bump
+// held by one socket only has no herd to spread: no window, the frame an old shim reads.
+export function nodeSpreadMs(holders, visible, { fast, slow, factor }) {
+  if (holders.size <= 1) return 0;
+  let visibleHolders = 0;
+  for (const s of holders) visibleHolders += s.visible;
+  return spreadWindowMs({ visibleHolders, visible, fast, slow, factor });
+}
+
+const MAX_TABS = 1000; // notifier/events.go maxTabs
+
+// parseTabs reads a `tabs` report as the node does: a bare count (old shims: all visible)
+// or {tabs, visible}; tabs 1..1000, visible 0..tabs, whole numbers. A bad report is
+// ignored (null): the socket keeps what it had.
+export function parseTabs(msg) {
+  let tabs;
+  let visible;
+  if (typeof msg === "number") {
+    tabs = visible = msg;
+  } else if (msg && typeof msg === "object" && !Array.isArray(msg)) {
+    ({ tabs, visible } = msg);
   }
-  return { tabs: 1, visible: 1 };
+  if (!Number.isInteger(tabs) || !Number.isInteger(visible)) return null;
+  if (tabs < 1 || tabs > MAX_TABS || visible < 0 || visible > tabs) return null;
+  return { tabs, visible };
 }

@@ -134,6 +134,24 @@ func efficacyTargets(e effRun) [][3]string {
 		lim := heartbeat(e) + e.f("fast")
 		add(fmt.Sprintf("staleness while the node stalled p99 ≤ heartbeat + fast (%s s)", ms(lim/1000)), ms(d.f("p99"))+" ms", d.has("p99") && d.f("p99") <= lim)
 	}
+	if w == "global" {
+		ratio := max(e.over("timeout").f("ratio"), e.over("interval").f("ratio"))
+		add("sliding peak ≤ 1.0× plain's, either baseline", fmt.Sprintf("%.2f×", ratio), ratio <= 1)
+	}
+	if w == "hot" {
+		// Proposal (b): a page hinted more often than once a period pays a burst back
+		// within its rolling minute, so one hint may wait about two periods.
+		f := e.f("fast")
+		add(fmt.Sprintf("proposal (b): hinted staleness p99 ≤ 1.5·fast (%s ms), max ≤ 2·fast (%s ms)", ms(1.5*f), ms(2*f)),
+			fmt.Sprintf("%s / %s ms", ms(h.f("p99")), ms(h.f("max"))), h.has("p99") && h.f("p99") <= 1.5*f && h.f("max") <= 2*f)
+	}
+	if st := sub(e.push, "over_settled"); len(st) > 0 {
+		for _, b := range effBaselines {
+			o := sub(st, b.kind)
+			add(fmt.Sprintf("proposal (a): no sliding 1 s window above %s after each page's first fast", b.name),
+				fmt.Sprintf("%s s above (+%s polls)", ms(o.f("seconds")), ms(o.f("excess"))), o.f("seconds") == 0)
+		}
+	}
 	if l := e.staleness("lost"); l.f("n") > 0 {
 		add(fmt.Sprintf("lost-hint staleness ≤ the safety net in force (%s s)", ms(e.f("safetyNetMs")/1000)), fmt.Sprintf("max %s ms", ms(l.f("max"))), l.f("max") <= e.f("safetyNetMs"))
 	}
@@ -216,6 +234,7 @@ func (r *report) efficacy() {
 		}
 	}
 	r.p("\n")
+	r.effIssue18(runs)
 	for _, w := range effOrder {
 		if seen[w] && r.efficacyPlot(w, runs) {
 			r.p("![app polls per second, %s](docs/bench/efficacy-%s.png)\n\n", w, w)
@@ -371,16 +390,44 @@ const effHeading = "## 5. Efficacy"
 func spliceEfficacy(old, fresh string) string {
 	out := replaceLines(old, fresh, "| efficacy")
 	out = replaceLines(out, fresh, "node scripts/bench/efficacy/")
+	// A report written without them: the rows end the targets table, the
+	// commands end the commands block.
+	out = appendLines(out, fresh, "| efficacy", "## Targets", "|")
+	out = appendLines(out, fresh, "node scripts/bench/efficacy/", "## Exact commands", "node ", "loadgen ")
 	sec := section(fresh, effHeading)
 	if cur := section(out, effHeading); cur != "" {
 		return strings.Replace(out, cur, sec, 1)
 	}
-	// No efficacy section yet: it goes before the next numbered one's
-	// successor, or at the end.
-	if i := strings.Index(out, "\n## Where"); i >= 0 {
-		return out[:i+1] + sec + out[i+1:]
+	// No efficacy section yet (a report written without it): it goes after
+	// the last numbered section, or at the end.
+	if i := afterNumbered(out); i >= 0 {
+		return out[:i] + sec + out[i:]
 	}
 	return out + "\n" + sec
+}
+
+// afterNumbered is where the section after the last numbered one ("## 4.")
+// starts, or -1.
+func afterNumbered(md string) int {
+	last := -1
+	for i := 0; ; {
+		j := strings.Index(md[i:], "\n## ")
+		if j < 0 {
+			break
+		}
+		at := i + j + 1
+		if len(md) > at+3 && md[at+3] >= '0' && md[at+3] <= '9' {
+			last = at
+		}
+		i = at
+	}
+	if last < 0 {
+		return -1
+	}
+	if j := strings.Index(md[last+3:], "\n## "); j >= 0 {
+		return last + 3 + j + 1
+	}
+	return -1
 }
 
 // section returns the text from heading up to the next "## " heading.
@@ -419,4 +466,35 @@ func replaceLines(old, fresh, prefix string) string {
 		out = append(out, l)
 	}
 	return strings.Join(out, "\n")
+}
+
+// appendLines puts fresh's lines starting with prefix after the last line
+// starting with one of after in old's section under heading, when old has
+// none.
+func appendLines(old, fresh, prefix, heading string, after ...string) string {
+	lines := strings.Split(old, "\n")
+	var add []string
+	for _, l := range strings.Split(fresh, "\n") {
+		if strings.HasPrefix(l, prefix) {
+			add = append(add, l)
+		}
+	}
+	in, last := false, -1
+	for i, l := range lines {
+		if strings.HasPrefix(l, prefix) {
+			return old
+		}
+		if strings.HasPrefix(l, "## ") {
+			in = l == heading
+		}
+		for _, a := range after {
+			if in && strings.HasPrefix(l, a) {
+				last = i
+			}
+		}
+	}
+	if len(add) == 0 || last < 0 {
+		return old
+	}
+	return strings.Join(append(append(append([]string(nil), lines[:last+1]...), add...), lines[last+1:]...), "\n")
 }

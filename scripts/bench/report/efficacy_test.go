@@ -48,3 +48,48 @@ func TestEfficacyTargetsCanFail(t *testing.T) {
 		t.Fatalf("two polls in a second missed %d targets, want 1", n)
 	}
 }
+
+// Issue 18's first row fails on any workload above plain, and a workload
+// without the settled measure is said to be unmeasured, never counted as 0.
+func TestEffAboveNamesEveryWorkloadAbovePlain(t *testing.T) {
+	run := func(w string, seconds float64, settled bool) effRun {
+		over := map[string]any{"seconds": seconds, "excess": 10 * seconds}
+		push := map[string]any{"over": map[string]any{"timeout": over, "interval": over}}
+		if settled {
+			push["over_settled"] = map[string]any{"timeout": map[string]any{}, "interval": map[string]any{}}
+		}
+		return parseRuns([]line{{"type": "efficacy", "workload": w, "plain": map[string]any{"timeout": map[string]any{}}, "push": push}})[0]
+	}
+	runs := effByWorkload([]effRun{run("current", 0, true), run("global", 3, false)})
+	got, ok := effAbove(runs, "over")
+	if ok || got != "global 3 (+30) / 3 (+30)" {
+		t.Fatalf("over: %q, %v", got, ok)
+	}
+	got, ok = effAbove(runs, "over_settled")
+	if ok || got != "0 in every workload measured (not measured: global)" {
+		t.Fatalf("over_settled: %q, %v", got, ok)
+	}
+	if got, ok := effAbove(effByWorkload([]effRun{run("current", 0, true)}), "over"); !ok || got != "0 in every workload measured" {
+		t.Fatalf("clean run: %q, %v", got, ok)
+	}
+}
+
+// A report written without §5 gets it back after its last numbered section.
+func TestSpliceEfficacyIntoAReportWithout(t *testing.T) {
+	old := "# B\n\n## 1. Fan-out\n\na\n\n## 4. Storm\n\nb\n\n## Optimising\n\nc\n"
+	fresh := "# B\n\n## 5. Efficacy: what the app sees\n\nnew\n\n## How it is measured\n\nm\n"
+	want := "# B\n\n## 1. Fan-out\n\na\n\n## 4. Storm\n\nb\n\n## 5. Efficacy: what the app sees\n\nnew\n\n## Optimising\n\nc\n"
+	if got := spliceEfficacy(old, fresh); got != want {
+		t.Fatalf("spliced:\n%q\nwant:\n%q", got, want)
+	}
+}
+
+// ... and its targets rows and commands, at the end of their blocks.
+func TestSpliceEfficacyRowsAndCommandsIntoAReportWithout(t *testing.T) {
+	old := "# B\n\n## Targets\n\n| target | m | |\n|---|---|---|\n| fan-out | 1× | met |\n\n## 1. F\n\na\n\n## Exact commands\n\n```\nnode scripts/bench/x.mjs\n```\n"
+	fresh := "## Targets\n\n| efficacy, current | 1 | met |\n\n## 5. Efficacy: what the app sees\n\ne\n\n## Exact commands\n\n```\nnode scripts/bench/efficacy/sim.mjs --w current\n```\n"
+	want := "# B\n\n## Targets\n\n| target | m | |\n|---|---|---|\n| fan-out | 1× | met |\n| efficacy, current | 1 | met |\n\n## 1. F\n\na\n\n## 5. Efficacy: what the app sees\n\ne\n\n## Exact commands\n\n```\nnode scripts/bench/x.mjs\nnode scripts/bench/efficacy/sim.mjs --w current\n```\n"
+	if got := spliceEfficacy(old, fresh); got != want {
+		t.Fatalf("spliced:\n%q\nwant:\n%q", got, want)
+	}
+}
