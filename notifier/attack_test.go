@@ -1605,8 +1605,10 @@ func TestAttackUnknownNodeIds(t *testing.T) {
 	if w := wrong.Load(); w != 0 {
 		t.Fatalf("%d forged polls not answered 400", w)
 	}
-	if gets := redisCalls(t, rs, "get") - before; gets > 6 {
-		t.Errorf("300 forged polls naming 3 ids cost %d Redis GETs, want at most a couple per id", gets)
+	// The node's own reads (the feature flag's poll) may fall in the window
+	// too, so the bound leaves room for them; without the cache it is 300.
+	if gets := redisCalls(t, rs, "get") - before; gets > 15 {
+		t.Errorf("300 forged polls naming 3 ids cost %d Redis GETs, want a few per id, not one per poll", gets)
 	}
 	if v := metricValue(t, n, `pushpoll_forwarded_requests_total{result="unknown node"}`); v != 300 {
 		t.Errorf("unknown-node outcomes counted %v, want 300", v)
