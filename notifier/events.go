@@ -253,6 +253,10 @@ func (s *socketEvents) subscribe(sk *socket, raw json.RawMessage) subscribeAck {
 	// node never saw (published while the client was on another node),
 	// unless the node's versions are complete: then join hinted them.
 	if s.hub.complete(d.Granted) {
+		// The table was read when the first holder came, and found no key
+		// for what the node still knows no version of: this holder may have
+		// missed the same expired bump.
+		unknownPoll(s.cfg.VersionTTL, sk, added, known)
 		return ack
 	}
 	epoch := s.hub.linkEpoch()

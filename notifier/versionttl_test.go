@@ -53,6 +53,12 @@ func TestVersionTTL(t *testing.T) {
 			t.Errorf("hint for a topic the table knows at the client's version: %v", h)
 		}
 	}
+	// The first subscribe marked the node's versions of "gone" complete
+	// before its ack, so a second holder is answered from the hub, not the
+	// table: it too must poll.
+	again := dial(t, n, sioclient.Options{})
+	again.subscribe(token(t, "gone"), map[string]int64{"gone": 7})
+	again.waitHint("gone", 0, 10*time.Second)
 }
 
 // Without a TTL a missing key means "never bumped": no hint.
