@@ -12,12 +12,22 @@ import (
 )
 
 // fakeSIOConn is a socketio.Conn without a network, for driving the event
-// handlers directly.
-type fakeSIOConn struct{ fakeConn }
+// handlers directly. Its zero value is session "fuzz" with no headers, open.
+type fakeSIOConn struct {
+	fakeConn
+	id     string
+	header http.Header
+	err    error // how the connection ended, as the wire would say
+}
 
-func (c *fakeSIOConn) ID() string          { return "fuzz" }
-func (c *fakeSIOConn) Header() http.Header { return http.Header{} }
-func (c *fakeSIOConn) Err() error          { return nil }
+func (c *fakeSIOConn) ID() string {
+	if c.id == "" {
+		return "fuzz"
+	}
+	return c.id
+}
+func (c *fakeSIOConn) Header() http.Header { return c.header.Clone() }
+func (c *fakeSIOConn) Err() error          { return c.err }
 func (c *fakeSIOConn) Transport() string   { return "websocket" }
 func (c *fakeSIOConn) RemoteAddr() string  { return "192.0.2.1:1234" }
 func (c *fakeSIOConn) Protocol() string    { return "eio3" }

@@ -59,6 +59,10 @@ func TestHintCarriesSpread(t *testing.T) {
 	for _, h := range []*client{a, b} {
 		h.subscribe(token(t, "g"), map[string]int64{"g": 0})
 	}
+	// Dial returns once the CONNECT answer is out, which may be before the
+	// node has counted the socket; it sends the mode notice after. a and b
+	// are counted: their subscribes ran after their connects.
+	waitFor(t, 5*time.Second, "c's mode notice", func() bool { return c.lastMode() != "" })
 	spreadOf := func(v int64) string {
 		t.Helper()
 		must(t, n.srv.Publish(context.Background(), "g", v))

@@ -172,6 +172,9 @@ type Client struct {
 	pingDue       time.Time
 	awaitingPong  bool
 	connectedOnce bool
+	// pongs counts the heartbeat's round trips, for tests that need it to
+	// have carried the connection through a given number of them.
+	pongs int
 }
 
 // Dial connects to baseURL (like "http://127.0.0.1:8080") and returns after

@@ -320,17 +320,32 @@ func TestServerCloses(t *testing.T) {
 	}
 }
 
-// TestHeartbeat runs for several server pingTimeouts: go-socket.io drops a
-// session that does not ping, so the connection only survives if we do.
+// TestHeartbeat keeps a connection through several server pingTimeouts:
+// go-socket.io drops a session that does not ping, so the connection only
+// survives if we do.
 func TestHeartbeat(t *testing.T) {
 	// The timeout leaves room for scheduling delays under -race on a busy
 	// machine, where 150 ms stalls have been seen.
-	ts := startServer(t, &engineio.Options{PingInterval: 100 * time.Millisecond, PingTimeout: time.Second})
+	const interval, timeout = 100 * time.Millisecond, time.Second
+	ts := startServer(t, &engineio.Options{PingInterval: interval, PingTimeout: timeout})
+	// Each ping waits a full interval after the last pong, so this many
+	// round trips span two server timeouts however slow the machine is.
+	const rounds = int(2 * timeout / interval)
 	for _, tc := range transports {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			c := dial(t, ts.URL, tc.opts)
-			time.Sleep(2 * time.Second)
+			deadline := time.Now().Add(30 * time.Second)
+			for c.heartbeats() < rounds {
+				select {
+				case <-c.Done():
+					t.Fatalf("connection ended after %d heartbeats: %v", c.heartbeats(), c.Err())
+				case <-time.After(interval):
+				}
+				if time.Now().After(deadline) {
+					t.Fatalf("%d heartbeats in 30s, want %d", c.heartbeats(), rounds)
+				}
+			}
 			if err := c.Err(); err != nil {
 				t.Fatalf("connection ended: %v", err)
 			}

@@ -58,6 +58,14 @@ func (c *Client) gotPong() {
 		return
 	}
 	c.awaitingPong = false
+	c.pongs++
 	c.pingDue = time.Now().Add(c.pingInterval)
 	c.pingTimer.Reset(c.pingInterval)
+}
+
+// heartbeats is how many pings the server has answered.
+func (c *Client) heartbeats() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.pongs
 }
