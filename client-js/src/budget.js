@@ -19,7 +19,10 @@
  * rule keeps that to pages that turn busy right after a burst; it cannot rule it out, as a
  * page cannot know whether more hints will come.
  *
- * The page's load counts as a poll: the bucket starts one token short of full.
+ * The page's load counts as a whole period of polling: the bucket starts empty. Plain
+ * polling's first poll comes one period after the load, and so does the earliest hinted
+ * poll, so pages that load together (a deploy, the morning) add nothing to plain
+ * polling's first period however many hints they get.
  */
 export const BURST = 2;
 export const MIN_GAP = 1000;
@@ -28,7 +31,7 @@ export const WINDOW = 60000;
 export class Budget {
   /** @param {number} t the time of the page's load, in the shim's clock */
   constructor(t) {
-    this.tokens = BURST - 1;
+    this.tokens = 0;
     this.filledAt = t;
     this.lastStart = -Infinity;
     this.lastHinted = false;

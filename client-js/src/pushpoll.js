@@ -14,7 +14,9 @@
  * makes; never two of the app's polls in flight, even past pollTimeout. Hinted polls draw
  * on a token bucket: 2 tokens, one more per `fast` (or `throttle`); a timer poll takes a
  * token when there is one but never leaves the bucket in debt; two hinted polls within one
- * period only while the page has used at most half its minute. A hidden page polls no more
+ * period only while the page has used at most half its minute. The page's load counts as a
+ * whole period of polling: the bucket starts empty, so a hint in the page's first period
+ * polls at its end, when plain polling's first poll would. A hidden page polls no more
  * often than the app's own setInterval would there (once a minute after 5 minutes hidden,
  * as Chrome throttles it).
  *
@@ -99,7 +101,9 @@
  *
  * Decisions a user may ask about:
  *   - No poll at start: the page already has data when it calls start(). The first poll
- *     comes one interval later (fast while connecting; within slow once push is established).
+ *     comes one interval later (fast while connecting; within slow once push is established),
+ *     and a hinted one not before one period of the budget (`fast`, or `throttle`): pages
+ *     that load together poll no sooner than plain polling's first poll would.
  *   - Every poll restarts the periodic timer, so a hinted poll also pushes back the next
  *     safety-net poll.
  *   - A change that reaches every page at once (server mode change, node death, the end of
