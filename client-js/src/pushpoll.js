@@ -13,8 +13,7 @@
  * polls in any rolling 60 s, hinted and timer polls together, as plain polling at `fast`
  * makes; never two of the app's polls in flight, even past pollTimeout. Hinted polls draw
  * on a token bucket: 2 tokens, one more per `fast` (or `throttle`); a timer poll takes a
- * token when there is one but never leaves the bucket in debt; two hinted polls within one
- * period only while the page has used at most half its minute. The page's load counts as a
+ * token when there is one but never leaves the bucket in debt. The page's load counts as a
  * whole period of polling: the bucket starts empty, so a hint in the page's first period
  * polls at its end, when plain polling's first poll would. A hidden page polls no more
  * often than the app's own setInterval would there (once a minute after 5 minutes hidden,
@@ -442,7 +441,7 @@ class Shim {
     }
     this.inFlight = true;
     this.appBusy = true;
-    this.budget.take(this.now(), this.period(), reason === "hint");
+    this.budget.take(this.now(), this.period());
     const served = this.pending;
     this.pending = new Map();
     const before = Object.assign({}, this.held);
