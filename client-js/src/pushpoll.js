@@ -400,7 +400,12 @@ class Shim {
     let over = this.page.jitter;
     for (const e of this.pending.values()) if (e.act) over = Math.max(over, e.spread);
     const at = this.allowed(this.now() + this.random() * Math.min(over, this.fast), "hint");
-    if (this.timers.has("poll") && this.pollAt <= at) return;
+    // A periodic poll due sooner takes the hint, and is a hinted poll from now on: a mode
+    // change (push trusted at last) must not push it back over the safety net.
+    if (this.timers.has("poll") && this.pollAt <= at) {
+      this.pollKind = "hint";
+      return;
+    }
     this.arm(at, "hint");
   }
 

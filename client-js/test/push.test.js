@@ -2,7 +2,7 @@
 // guarantee that polls never overlap.
 import { test, beforeEach, afterEach } from "node:test";
 import assert from "node:assert/strict";
-import { setup, connect, advance, settle, enableClock, resetClock, pastOpening } from "./fake.js";
+import { setup, connect, advance, flush, settle, enableClock, resetClock, pastOpening } from "./fake.js";
 
 beforeEach(enableClock);
 afterEach(resetClock);
@@ -69,6 +69,20 @@ test("burst of 20 hints while the poll is scheduled: one poll", async () => {
   assert.equal(t.polls[0].at, 5500);
   await advance(44000); // the safety net is next, at 5500 + 45000
   assert.equal(t.polls.length, 1);
+});
+
+test("a hint the next periodic poll takes is not pushed back when push is trusted at last", async () => {
+  const t = setup({ random: () => 0.5 });
+  t.socket.serverConnect();
+  await flush(); // subscribed, not yet granted: polling at fast, the first poll due at 5000
+  await advance(4700);
+  t.socket.fire("mode", { mode: "push", fast: 5000, slow: 60000 });
+  t.socket.fire("stale", { "project:42": 1058 }); // due at 5200: the poll at 5000 takes it
+  await advance(100);
+  t.socket.ack(); // push: the safety net is drawn over slow, but the hint still waits
+  await advance(1000);
+  // The shim before moved the poll to the safety net's 27300 and left the hint waiting.
+  assert.deepEqual(t.polls.map((p) => p.at), [5000]);
 });
 
 test("hints during a poll in flight: exactly one follow-up", async () => {
