@@ -41,8 +41,9 @@ export interface Options {
   /**
    * ms per token of the per-page budget. Default: the current fast. The budget: at most one
    * poll in any 1 s and 60000 / throttle in any rolling 60 s; hinted polls draw on a bucket
-   * of 2 tokens refilled one per throttle (two within one throttle only while the page has
-   * used at most half its minute); timer polls take a token when there is one.
+   * of 2 tokens refilled one per throttle, empty at start (the page's load counts as one
+   * throttle of polling, so no hinted poll comes before it); timer polls take a token when
+   * there is one.
    */
   throttle?: number;
   /** A poll not settled after this many ms counts as failed; the next waits for the app's request to end. Default 30000. */

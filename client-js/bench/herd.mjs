@@ -72,7 +72,10 @@ async function run(spread) {
       document: null,
       share: false,
       onError: () => {},
-      io: () => socket,
+      io: (url, o) => {
+        socket.io.opts = o; // what socket.io-client's Manager keeps, and transport.js reads
+        return socket;
+      },
     });
     pages.push({ pp, socket });
   }

@@ -50,7 +50,10 @@ async function run(meanGap, minutes) {
     document: null,
     share: false,
     onError: () => {},
-    io: () => socket,
+    io: (url, o) => {
+      socket.io.opts = o; // what socket.io-client's Manager keeps, and transport.js reads
+      return socket;
+    },
   });
   socket.serverConnect();
   await flush();

@@ -9,17 +9,19 @@
  *     timer polls already keep their own interval, and a debt would make the next hint
  *     wait for it (a prototype without this clamp let one hint wait 8.7 s);
  *   - never more than WINDOW / period polls (at least one) in any rolling WINDOW (60 s),
- *     which is what plain polling at that period does;
- *   - two hinted polls inside one period only while the page has used at most half of
- *     its minute.
+ *     which is what plain polling at that period does.
  *
  * The burst and the rolling cap pull against each other on a page hinted more often than
  * once a period: a burst spent after a quiet spell has to be paid back within the minute,
- * so one hint then waits up to about two periods (bench/hinted.mjs shows it). The last
- * rule keeps that to pages that turn busy right after a burst; it cannot rule it out, as a
- * page cannot know whether more hints will come.
+ * so one hint then waits up to about two periods (bench/hinted.mjs shows it). A page
+ * cannot know whether more hints will come, so it spends its burst whenever it has one: a
+ * rule that kept a busy page (over half its minute spent) to one hinted poll a period
+ * cost busy boards more hinted staleness than it saved hot topics (BENCHMARKS.md §5).
  *
- * The page's load counts as a poll: the bucket starts one token short of full.
+ * The page's load counts as a whole period of polling: the bucket starts empty. Plain
+ * polling's first poll comes one period after the load, and so does the earliest hinted
+ * poll, so pages that load together (a deploy, the morning) add nothing to plain
+ * polling's first period however many hints they get.
  */
 export const BURST = 2;
 export const MIN_GAP = 1000;
@@ -28,10 +30,9 @@ export const WINDOW = 60000;
 export class Budget {
   /** @param {number} t the time of the page's load, in the shim's clock */
   constructor(t) {
-    this.tokens = BURST - 1;
+    this.tokens = 0;
     this.filledAt = t;
     this.lastStart = -Infinity;
-    this.lastHinted = false;
     /** @type {number[]} start times of the polls of the last WINDOW, oldest first */
     this.starts = [];
     /** @type {number | undefined} the period the starts were counted at */
@@ -70,10 +71,6 @@ export class Budget {
     const cap = Math.max(1, Math.floor(WINDOW / period));
     const n = this.starts.length;
     if (n >= cap) at = Math.max(at, this.starts[n - cap] + WINDOW);
-    // Two hinted polls inside one period are for a page that has been quiet. A busy one
-    // (more than half its minute spent) would only have to pay the burst back within
-    // the minute, with one hint then waiting up to two periods.
-    if (hinted && this.lastHinted && n > cap / 2) at = Math.max(at, this.lastStart + period);
     if (hinted) {
       this.refill(t, period);
       if (this.tokens < 1) at = Math.max(at, this.filledAt + (1 - this.tokens) * period);
@@ -81,9 +78,8 @@ export class Budget {
     return at;
   }
 
-  /** Records a poll starting at t. @param {number} t @param {number} period @param {boolean} hinted */
-  take(t, period, hinted) {
-    this.lastHinted = !!hinted;
+  /** Records a poll starting at t, hinted or not. @param {number} t @param {number} period */
+  take(t, period) {
     this.refill(t, period);
     this.tokens = Math.max(0, this.tokens - 1);
     this.lastStart = t;

@@ -13,8 +13,9 @@
  * polls in any rolling 60 s, hinted and timer polls together, as plain polling at `fast`
  * makes; never two of the app's polls in flight, even past pollTimeout. Hinted polls draw
  * on a token bucket: 2 tokens, one more per `fast` (or `throttle`); a timer poll takes a
- * token when there is one but never leaves the bucket in debt; two hinted polls within one
- * period only while the page has used at most half its minute. A hidden page polls no more
+ * token when there is one but never leaves the bucket in debt. The page's load counts as a
+ * whole period of polling: the bucket starts empty, so a hint in the page's first period
+ * polls at its end, when plain polling's first poll would. A hidden page polls no more
  * often than the app's own setInterval would there (once a minute after 5 minutes hidden,
  * as Chrome throttles it).
  *
@@ -99,7 +100,9 @@
  *
  * Decisions a user may ask about:
  *   - No poll at start: the page already has data when it calls start(). The first poll
- *     comes one interval later (fast while connecting; within slow once push is established).
+ *     comes one interval later (fast while connecting; within slow once push is established),
+ *     and a hinted one not before one period of the budget (`fast`, or `throttle`): pages
+ *     that load together poll no sooner than plain polling's first poll would.
  *   - Every poll restarts the periodic timer, so a hinted poll also pushes back the next
  *     safety-net poll.
  *   - A change that reaches every page at once (server mode change, node death, the end of
@@ -397,7 +400,12 @@ class Shim {
     let over = this.page.jitter;
     for (const e of this.pending.values()) if (e.act) over = Math.max(over, e.spread);
     const at = this.allowed(this.now() + this.random() * Math.min(over, this.fast), "hint");
-    if (this.timers.has("poll") && this.pollAt <= at) return;
+    // A periodic poll due sooner takes the hint, and is a hinted poll from now on: a mode
+    // change (push trusted at last) must not push it back over the safety net.
+    if (this.timers.has("poll") && this.pollAt <= at) {
+      this.pollKind = "hint";
+      return;
+    }
     this.arm(at, "hint");
   }
 
@@ -438,7 +446,7 @@ class Shim {
     }
     this.inFlight = true;
     this.appBusy = true;
-    this.budget.take(this.now(), this.period(), reason === "hint");
+    this.budget.take(this.now(), this.period());
     const served = this.pending;
     this.pending = new Map();
     const before = Object.assign({}, this.held);

@@ -2,7 +2,7 @@
 // more often than plain polling at its own `fast`, and never stops polling.
 import { test, beforeEach, afterEach, mock } from "node:test";
 import assert from "node:assert/strict";
-import { setup, connect, advance, flush, settle, enableClock, resetClock, FakeDocument } from "./fake.js";
+import { setup, connect, advance, flush, settle, enableClock, resetClock, FakeDocument, pastOpening } from "./fake.js";
 
 beforeEach(enableClock);
 afterEach(resetClock);
@@ -38,6 +38,7 @@ test("a topic bumped 5 times a second: no more polls than fast allows, ending on
   const t = setup({ fast: 2000, jitter: 300, onPoll: (e) => held.push(e.versions["project:42"]) });
   t.answer = () => ({ "project:42": v });
   await connect(t, "push", { fast: 2000, slow: 60000 });
+  await pastOpening(2000);
   for (let i = 0; i < 60; i++) {
     v++;
     t.socket.fire("stale", { "project:42": v });
@@ -47,23 +48,24 @@ test("a topic bumped 5 times a second: no more polls than fast allows, ending on
   // 14 s: plain polling at 2 s would poll 7 times.
   assert.ok(t.polls.length <= 7, `${t.polls.length} polls: ${at(t)}`);
   assert.equal(maxInWindow(at(t), 1000), 1, `two polls within a second: ${at(t)}`);
-  assert.equal(at(t)[0], 150, "the first hint after a quiet spell polls within jitter");
+  assert.equal(at(t)[0], 2150, "the first hint after a quiet spell polls within jitter");
   assert.equal(held[held.length - 1], v, "the trailing poll fetched the last version");
   assert.equal(t.pp.mode, "push");
 });
 
 test("throttle: a page-set token period replaces fast; hints wait for the next token", async () => {
-  const t = setup({ throttle: 10000, random: () => 0 });
+  const t = setup({ throttle: 10000, random: () => 0.5 });
   await connect(t);
+  await pastOpening(5000);
   t.socket.fire("stale", { "project:42": 1058 });
-  await advance(1);
-  assert.deepEqual(at(t), [1]);
+  await advance(5000);
+  // The page's load counts as a whole throttle, not a fast: the first token comes at 10 s.
+  assert.deepEqual(at(t), [10000]);
   t.socket.fire("stale", { "project:42": 1059 });
   await advance(3000);
   t.socket.fire("stale", { "project:42": 1060 });
   await advance(7000);
-  // The page's load left one token, the first hint took it; the next comes 10 s later.
-  assert.deepEqual(at(t), [1, 10000], "one trailing poll when the next token is there");
+  assert.deepEqual(at(t), [10000, 20000], "one trailing poll when the next token is there");
 });
 
 test("safety-net polls are de-phased: pages that entered push together drift apart", async () => {
@@ -176,6 +178,7 @@ test("hidden tab: slow x hiddenFactor past setTimeout's limit does not fire at o
 test("a poll that never settles: timed out, reported, and polling goes on", async () => {
   const t = setup({ deferred: true, pollTimeout: 10000 });
   await connect(t);
+  await pastOpening();
   t.socket.fire("stale", { "project:42": 1058 });
   await advance(500);
   assert.equal(t.polls.length, 1);
@@ -183,13 +186,13 @@ test("a poll that never settles: timed out, reported, and polling goes on", asyn
   assert.match(String(t.errors[0]), /poll did not settle within 10000 ms/);
   assert.equal(t.pp.mode, "push");
   await advance(60000);
-  assert.deepEqual(at(t), [500], "no second poll while the app's first one still runs");
+  assert.deepEqual(at(t), [5500], "no second poll while the app's first one still runs");
   assert.equal(t.maxInFlight, 1);
-  // The hung poll answers late: its answer is ignored, and the retry due since 15500 for
+  // The hung poll answers late: its answer is ignored, and the retry due since 20500 for
   // the hint it did not answer starts now.
   await settle(t, 0, { "project:42": 1058 });
   await advance(1);
-  assert.deepEqual(at(t), [500, 70501]);
+  assert.deepEqual(at(t), [5500, 75501]);
   await settle(t, 1, { "project:42": 1058 });
   assert.equal(t.errors.length, 1);
   assert.equal(t.pp.mode, "push");
@@ -304,6 +307,7 @@ test("onPoll.missed: changes no hint announced, in push mode; nothing in poll mo
   const info = [];
   const t = setup({ deferred: true, topics: { a: 1, b: 1, c: 1 }, onPoll: (e) => info.push(e) });
   await connect(t);
+  await pastOpening();
   t.socket.fire("stale", { a: 2 });
   await advance(500);
   t.socket.fire("stale", { b: 2 }); // in flight, for the version the poll brings back

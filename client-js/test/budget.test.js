@@ -3,7 +3,7 @@
 import { test, beforeEach, afterEach } from "node:test";
 import assert from "node:assert/strict";
 import { Budget } from "../src/budget.js";
-import { setup, connect, advance, enableClock, resetClock } from "./fake.js";
+import { setup, connect, advance, enableClock, resetClock, pastOpening } from "./fake.js";
 
 beforeEach(enableClock);
 afterEach(resetClock);
@@ -30,11 +30,12 @@ function seeded(seed) {
   };
 }
 
-test("Budget: burst 2 with the load counted, 1 s apart, one token per period", () => {
+test("Budget: burst 2 with the load counted as a period, 1 s apart, one token per period", () => {
   const b = new Budget(0);
-  assert.equal(b.earliest(0, 0, 5000, true), 0, "one token left after the page's load");
-  b.take(0, 5000);
-  assert.equal(b.earliest(100, 100, 5000, true), 5000, "then one per period");
+  assert.equal(b.earliest(0, 0, 5000, true), 5000, "the load counts as a whole period");
+  assert.equal(b.earliest(3000, 3500, 5000, true), 5000, "as plain polling's first poll");
+  b.take(5000, 5000);
+  assert.equal(b.earliest(5100, 5100, 5000, true), 10000, "then one per period");
   const full = new Budget(0);
   assert.equal(full.earliest(20000, 20000, 5000, true), 20000);
   full.take(20000, 5000);
@@ -65,15 +66,41 @@ test("Budget: never more than 60 s / period polls in any rolling minute", () => 
   assert.equal(peak(starts, 1000), 1);
 });
 
-test("Budget: two hinted polls within a period only for a page that has been quiet", () => {
-  const quiet = new Budget(0);
-  quiet.take(20000, 5000, true);
-  assert.equal(quiet.earliest(20000, 20000, 5000, true), 21000, "the burst's second hinted poll");
-  const busy = new Budget(0);
-  for (let t = 20000; t <= 50000; t += 5000) busy.take(t, 5000, t === 50000); // 7 of 12
-  busy.tokens = 2; // as if a quiet spell had filled it
-  assert.equal(busy.earliest(50000, 50000, 5000, true), 55000, "one period after the last hinted poll");
-  assert.equal(busy.earliest(50000, 50000, 5000, false), 51000, "a timer poll is not held to it");
+test("the opening: a hint in the page's first fast polls at load + fast, as plain polling would", async () => {
+  const t = setup({ random: () => 0.5 });
+  await connect(t);
+  await advance(1000);
+  t.socket.fire("stale", { "project:42": 1058 });
+  await advance(3999);
+  // The shim before counted the load as one poll and polled at 1500, before plain
+  // polling's first poll: pages loading together then polled above plain in their first fast.
+  assert.deepEqual(at(t), [], "plain polling has not polled yet either");
+  await advance(1);
+  assert.deepEqual(at(t), [5000], "the load's fast is over");
+  await advance(5000);
+  t.socket.fire("stale", { "project:42": 1059 });
+  await advance(1000);
+  assert.deepEqual(at(t), [5000, 10500], "past the opening, a hint polls within jitter");
+});
+
+test("a busy page spends its burst too: a second hint soon after the first waits only 1 s", async () => {
+  const t = setup({ random: () => 0.5 });
+  await connect(t);
+  await pastOpening();
+  let v = 1057;
+  for (let i = 0; i < 7; i++) {
+    t.socket.fire("stale", { "project:42": ++v });
+    await advance(5000, 10);
+  }
+  await advance(6000, 10); // quiet long enough to refill both tokens, 7 polls in the minute
+  t.socket.fire("stale", { "project:42": ++v });
+  await advance(600, 10);
+  t.socket.fire("stale", { "project:42": v + 1 });
+  await advance(2000, 10);
+  // The shim before held a busy page (over half its minute spent) to one hinted poll a
+  // period: the second poll came at 51500.
+  assert.deepEqual(at(t).slice(7), [46500, 47500]);
+  assert.equal(at(t).length, 9);
 });
 
 test("a hint just after a safety-net poll no longer waits for fast", async () => {
@@ -118,6 +145,7 @@ test("spread: a hint polls within max(jitter, spread), never later than fast", a
   for (const [extra, want] of cases) {
     const t = setup({ random: () => 0.5 });
     await connect(t);
+    await pastOpening();
     const t0 = Date.now();
     t.socket.fire("stale", { "project:42": 1058 }, extra);
     await advance(5000);

@@ -1,7 +1,7 @@
 // Page visibility and stop(): a hidden tab polls less, and a stopped shim leaves nothing.
 import { test, beforeEach, afterEach, mock } from "node:test";
 import assert from "node:assert/strict";
-import { setup, connect, advance, flush, settle, enableClock, resetClock, FakeDocument } from "./fake.js";
+import { setup, connect, advance, flush, settle, enableClock, resetClock, FakeDocument, pastOpening } from "./fake.js";
 
 beforeEach(enableClock);
 afterEach(resetClock);
@@ -84,6 +84,7 @@ test("stop(): no timer, listener or socket left; nothing happens for hours", asy
   const doc = new FakeDocument();
   const t = setup({ document: doc, deferred: true, heartbeatTimeout: 30000 });
   await connect(t);
+  await pastOpening();
   t.socket.fire("stale", { "project:42": 1058 });
   await advance(500);
   assert.equal(t.polls.length, 1); // in flight

@@ -2,7 +2,7 @@
 // rate that follows from each.
 import { test, beforeEach, afterEach } from "node:test";
 import assert from "node:assert/strict";
-import { setup, connect, advance, flush, settle, enableClock, resetClock } from "./fake.js";
+import { setup, connect, advance, flush, settle, enableClock, resetClock, pastOpening } from "./fake.js";
 
 beforeEach(enableClock);
 afterEach(resetClock);
@@ -111,6 +111,7 @@ test("reconnect: subscribe again with the versions held and a fresh token", asyn
   const t = setup();
   t.answer = () => ({ "project:42": 1060 });
   await connect(t);
+  await pastOpening();
   t.socket.fire("stale", { "project:42": 1060 });
   await advance(1000);
   assert.equal(t.polls.length, 1);
@@ -222,6 +223,7 @@ test("enabled:false: never connects, mode off, polls at fast", async () => {
 test("a poll that rejects: next at fast even in push mode, and the loop goes on", async () => {
   const t = setup({ deferred: true });
   await connect(t);
+  await pastOpening();
   t.socket.fire("stale", { "project:42": 1058 });
   await advance(500);
   assert.equal(t.polls.length, 1);
@@ -230,12 +232,12 @@ test("a poll that rejects: next at fast even in push mode, and the loop goes on"
   await advance(4999);
   assert.equal(t.polls.length, 1);
   await advance(1);
-  assert.deepEqual(at(t), [500, 5500]);
+  assert.deepEqual(at(t), [5500, 10500]);
   await settle(t, 1, { "project:42": 1058 });
   await advance(44999);
   assert.equal(t.polls.length, 2, "back to slow after a success");
   await advance(1);
-  assert.deepEqual(at(t), [500, 5500, 50500]);
+  assert.deepEqual(at(t), [5500, 10500, 55500]);
 });
 
 test("a poll that throws synchronously or returns junk does not break the loop", async () => {

@@ -2,7 +2,7 @@
 // guarantee that polls never overlap.
 import { test, beforeEach, afterEach } from "node:test";
 import assert from "node:assert/strict";
-import { setup, connect, advance, settle, enableClock, resetClock } from "./fake.js";
+import { setup, connect, advance, flush, settle, enableClock, resetClock, pastOpening } from "./fake.js";
 
 beforeEach(enableClock);
 afterEach(resetClock);
@@ -40,38 +40,55 @@ test("entering push: the first safety-net delay follows the steady rate, never b
 test("one hint: exactly one poll within jitter, and it restarts the slow timer", async () => {
   const t = setup({ random: () => 0.999 });
   await connect(t);
+  await pastOpening();
   await advance(100);
   t.socket.fire("stale", { "project:42": 1058 });
   await advance(998);
   assert.equal(t.polls.length, 0);
   await advance(1);
   assert.equal(t.polls.length, 1);
-  assert.equal(t.polls[0].at, 1099); // 100 + 0.999 * 1000
+  assert.equal(t.polls[0].at, 6099); // 5100 + 0.999 * 1000
   await advance(59970 - 1);
   assert.equal(t.polls.length, 1, "the slow timer counts from the hinted poll");
   await advance(1);
   assert.equal(t.polls.length, 2);
-  assert.equal(t.polls[1].at, 61069); // 1099 + 60000 * (0.5 + 0.999 / 2)
+  assert.equal(t.polls[1].at, 66069); // 6099 + 60000 * (0.5 + 0.999 / 2)
 });
 
 test("burst of 20 hints while the poll is scheduled: one poll", async () => {
   const t = setup();
   await connect(t);
+  await pastOpening();
   for (let i = 1; i <= 20; i++) {
     t.socket.fire("stale", { "project:42": 1057 + i });
     await advance(10);
   }
-  // The first hint came at 0 and fixed the poll at 500; the others joined it.
+  // The first hint came at 5000 and fixed the poll at 5500; the others joined it.
   await advance(1000);
   assert.equal(t.polls.length, 1);
-  assert.equal(t.polls[0].at, 500);
-  await advance(44000); // the safety net is next, at 500 + 45000
+  assert.equal(t.polls[0].at, 5500);
+  await advance(44000); // the safety net is next, at 5500 + 45000
   assert.equal(t.polls.length, 1);
+});
+
+test("a hint the next periodic poll takes is not pushed back when push is trusted at last", async () => {
+  const t = setup({ random: () => 0.5 });
+  t.socket.serverConnect();
+  await flush(); // subscribed, not yet granted: polling at fast, the first poll due at 5000
+  await advance(4700);
+  t.socket.fire("mode", { mode: "push", fast: 5000, slow: 60000 });
+  t.socket.fire("stale", { "project:42": 1058 }); // due at 5200: the poll at 5000 takes it
+  await advance(100);
+  t.socket.ack(); // push: the safety net is drawn over slow, but the hint still waits
+  await advance(1000);
+  // The shim before moved the poll to the safety net's 27300 and left the hint waiting.
+  assert.deepEqual(t.polls.map((p) => p.at), [5000]);
 });
 
 test("hints during a poll in flight: exactly one follow-up", async () => {
   const t = setup({ deferred: true });
   await connect(t);
+  await pastOpening();
   t.socket.fire("stale", { "project:42": 1058 });
   await advance(500);
   assert.equal(t.polls.length, 1);
@@ -95,6 +112,7 @@ test("hints during a poll in flight: exactly one follow-up", async () => {
 test("hints during flight that the poll already answered: no follow-up", async () => {
   const t = setup({ deferred: true });
   await connect(t);
+  await pastOpening();
   t.socket.fire("stale", { "project:42": 1058 });
   await advance(500);
   t.socket.fire("stale", { "project:42": 1059 });
@@ -138,11 +156,12 @@ test("hint at a version already held costs nothing", async () => {
 test("hint v 0: one poll to be sure", async () => {
   const t = setup();
   await connect(t);
+  await pastOpening();
   t.socket.fire("stale", { "project:42": 0 });
   t.socket.fire("stale", { "project:42": 0 });
   await advance(1000);
   assert.equal(t.polls.length, 1);
-  assert.equal(t.polls[0].at, 500);
+  assert.equal(t.polls[0].at, 5500);
 });
 
 test("setVersion and poll results only raise the versions held", async () => {

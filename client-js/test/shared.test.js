@@ -4,7 +4,7 @@ import { test, beforeEach, afterEach } from "node:test";
 import assert from "node:assert/strict";
 import { start } from "../src/pushpoll.js";
 import { createTabs } from "../src/tabs.js";
-import { advance, enableClock, resetClock } from "./fake.js";
+import { advance, enableClock, resetClock, pastOpening } from "./fake.js";
 import { FakeBrowser, FakeNetwork, settle } from "./browser.js";
 
 beforeEach(enableClock);
@@ -75,6 +75,7 @@ test("two tabs, one socket: a topic of one tab polls only that tab, a shared one
     ["tok-A", "tok-B"],
   );
 
+  await pastOpening();
   app.b = 2;
   sock.fire("stale", { b: 2 });
   await settle(browser);
@@ -98,6 +99,7 @@ test("the holder stops: the other tab takes the socket over, stays in push, resu
   const B = page(browser, net, "B", { b: 1 }, app);
   await settle(browser);
   await connect(browser, net.sockets[0]);
+  await pastOpening();
   app.b = 2;
   net.sockets[0].fire("stale", { b: 2 });
   await settle(browser);
