@@ -68,16 +68,11 @@ type socket struct {
 	visible atomic.Int64
 
 	mu sync.Mutex
-	// topics maps each granted topic to the newest version this socket is
-	// known to hold: what it subscribed with, raised by every hint sent.
-	// A hint at or below it is a duplicate and costs nothing.
-	topics  map[string]int64
-	expires map[string]time.Time // topic -> when its grant lapses; absent = never
-	expiry  *time.Timer          // fires at the earliest entry of expires
-	// keys maps a topic granted by a token to the id of the key that
-	// verified it (authbridge Decision.Key), so that the grant ends when
-	// a reload removes the key.
-	keys map[string]string
+	// topics holds each granted topic's grant. One map rather than one per
+	// field: an idle socket's memory is mostly fixed costs like a map's
+	// first group, and most sockets hold a topic or two.
+	topics map[string]held
+	expiry *time.Timer // fires at the earliest grant expiry
 
 	hints map[string]int64 // pending stale hints, topic -> newest version
 	// shared is the bump's frame for hints when they hold exactly its
@@ -91,6 +86,23 @@ type socket struct {
 	writing bool // a writer has the socket (queued, writing or stalled)
 	closed  bool
 }
+
+// held is one granted topic of a socket.
+type held struct {
+	// v is the newest version the socket is known to hold: what it
+	// subscribed with, raised by every hint sent. A hint at or below it is
+	// a duplicate and costs nothing.
+	v int64
+	// expires is when the grant lapses, in unix nanoseconds; 0 is never.
+	expires int64
+	// key is the id of the key that verified a token's grant (authbridge
+	// Decision.Key), so that the grant ends when a reload removes the key;
+	// "" for a callback grant.
+	key string
+}
+
+// lapsed is an expires before any now: revoke's.
+const lapsed = 1
 
 type modeMsg struct {
 	Mode Mode  `json:"mode"`
@@ -108,13 +120,11 @@ type expiredMsg struct {
 
 func newSocket(id string, conn packetConn, pool *writerPool) *socket {
 	s := &socket{
-		id:      id,
-		conn:    conn,
-		pool:    pool,
-		topics:  make(map[string]int64),
-		expires: make(map[string]time.Time),
-		keys:    make(map[string]string),
-		hints:   make(map[string]int64),
+		id:     id,
+		conn:   conn,
+		pool:   pool,
+		topics: make(map[string]held),
+		hints:  make(map[string]int64),
 	}
 	s.tabs.Store(1)
 	s.visible.Store(1)
@@ -130,11 +140,11 @@ func (s *socket) hint(topic string, v int64) bool { return s.hintShared(topic, v
 func (s *socket) hintShared(topic string, v int64, shared *sharedHint) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	held, ok := s.topics[topic]
+	g, ok := s.topics[topic]
 	if !ok || s.closed {
 		return false
 	}
-	if v != 0 && v <= held {
+	if v != 0 && v <= g.v {
 		return false
 	}
 	if pending, ok := s.hints[topic]; ok && (v == 0 || v <= pending) {
@@ -196,19 +206,20 @@ func (s *socket) grant(topics map[string]int64, expires time.Time, onExpire func
 	if s.closed {
 		return nil
 	}
+	var exp int64
+	if !expires.IsZero() {
+		exp = expires.UnixNano()
+	}
 	for t, v := range topics {
-		held, ok := s.topics[t]
+		g, ok := s.topics[t]
 		if !ok {
 			added = append(added, t)
 		}
-		if v > held || !ok {
-			s.topics[t] = v
+		if v > g.v || !ok {
+			g.v = v
 		}
-		if expires.IsZero() {
-			delete(s.expires, t)
-		} else {
-			s.expires[t] = expires
-		}
+		g.expires = exp
+		s.topics[t] = g
 	}
 	s.armExpiry(onExpire)
 	return added
@@ -216,18 +227,18 @@ func (s *socket) grant(topics map[string]int64, expires time.Time, onExpire func
 
 // armExpiry schedules onExpire at the earliest grant expiry. s.mu must be held.
 func (s *socket) armExpiry(onExpire func()) {
-	var first time.Time
-	for _, e := range s.expires {
-		if first.IsZero() || e.Before(first) {
-			first = e
+	var first int64
+	for _, g := range s.topics {
+		if g.expires != 0 && (first == 0 || g.expires < first) {
+			first = g.expires
 		}
 	}
 	if s.expiry != nil {
 		s.expiry.Stop()
 		s.expiry = nil
 	}
-	if !first.IsZero() && onExpire != nil {
-		s.expiry = time.AfterFunc(time.Until(first), onExpire)
+	if first != 0 && onExpire != nil {
+		s.expiry = time.AfterFunc(time.Until(time.Unix(0, first)), onExpire)
 	}
 }
 
@@ -240,11 +251,9 @@ func (s *socket) expire(now time.Time, onExpire func()) []string {
 		return nil
 	}
 	var gone []string
-	for t, e := range s.expires {
-		if !e.After(now) {
+	for t, g := range s.topics {
+		if g.expires != 0 && g.expires <= now.UnixNano() {
 			gone = append(gone, t)
-			delete(s.expires, t)
-			delete(s.keys, t)
 			delete(s.topics, t)
 			delete(s.hints, t)
 		}
@@ -271,13 +280,9 @@ func (s *socket) signedBy(topics []string, key string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for _, t := range topics {
-		if _, held := s.topics[t]; !held {
-			continue
-		}
-		if key == "" {
-			delete(s.keys, t)
-		} else {
-			s.keys[t] = key
+		if g, ok := s.topics[t]; ok {
+			g.key = key
+			s.topics[t] = g
 		}
 	}
 }
@@ -289,9 +294,10 @@ func (s *socket) revoke(held func(key string) bool) int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	n := 0
-	for t, k := range s.keys {
-		if !held(k) {
-			s.expires[t] = time.Time{}.Add(1) // before any now
+	for t, g := range s.topics {
+		if g.key != "" && !held(g.key) {
+			g.expires = lapsed
+			s.topics[t] = g
 			n++
 		}
 	}
@@ -308,8 +314,6 @@ func (s *socket) drop(topics []string) []string {
 			held = append(held, t)
 			delete(s.topics, t)
 			delete(s.hints, t)
-			delete(s.expires, t)
-			delete(s.keys, t)
 		}
 	}
 	return held
@@ -339,8 +343,8 @@ func (s *socket) held() map[string]int64 {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	out := make(map[string]int64, len(s.topics))
-	for t, v := range s.topics {
-		out[t] = v
+	for t, g := range s.topics {
+		out[t] = g.v
 	}
 	return out
 }

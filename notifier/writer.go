@@ -194,8 +194,9 @@ func (s *socket) take(w *writer) bool {
 	o.hints = w.hints[:0]
 	for t, v := range s.hints {
 		o.hints = append(o.hints, hint{t, v})
-		if v > s.topics[t] {
-			s.topics[t] = v
+		if g, ok := s.topics[t]; ok && v > g.v {
+			g.v = v
+			s.topics[t] = g
 		}
 	}
 	w.hints = o.hints
