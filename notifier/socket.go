@@ -138,18 +138,28 @@ func (s *socket) hint(topic string, v int64) bool { return s.hintShared(topic, v
 // hintShared is hint with the bump's shared frame (nil: none), used if the
 // mailbox ends up holding exactly this hint.
 func (s *socket) hintShared(topic string, v int64, shared *sharedHint) bool {
+	queued, claimed := s.queueHint(topic, v, shared)
+	if claimed {
+		s.pool.push(s)
+	}
+	return queued
+}
+
+// queueHint is hintShared without handing the socket to the writers:
+// claimed says the caller must push it, as a fan-out does for many at once.
+func (s *socket) queueHint(topic string, v int64, shared *sharedHint) (queued, claimed bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	g, ok := s.topics[topic]
 	if !ok || s.closed {
-		return false
+		return false, false
 	}
 	if v != 0 && v <= g.v {
-		return false
+		return false, false
 	}
 	if pending, ok := s.hints[topic]; ok && (v == 0 || v <= pending) {
 		// Already told to poll for something at least as new: coalesced.
-		return false
+		return false, false
 	}
 	s.hints[topic] = v
 	if shared != nil {
@@ -160,8 +170,7 @@ func (s *socket) hintShared(topic string, v int64, shared *sharedHint) bool {
 	} else {
 		s.shared = nil
 	}
-	s.kick()
-	return true
+	return true, s.claim()
 }
 
 func (s *socket) setMode(m modeMsg)   { s.notice(func() { s.mode = &m }) }
@@ -181,11 +190,19 @@ func (s *socket) notice(set func()) {
 // kick hands the socket to the writer pool unless a writer has it already.
 // s.mu must be held.
 func (s *socket) kick() {
+	if s.claim() {
+		s.pool.push(s)
+	}
+}
+
+// claim reports whether the socket needs a writer, and marks it as having
+// one. s.mu must be held.
+func (s *socket) claim() bool {
 	if s.writing {
-		return
+		return false
 	}
 	s.writing = true
-	s.pool.push(s)
+	return true
 }
 
 // appendEvent encodes 2["name",arg] for the rare events.
