@@ -258,7 +258,8 @@ func (h *hub) fanOut(topic string, v int64) (hinted int, fresh bool) {
 	}
 	// The sockets that need a writer go to the pool in chunks, reusing subs:
 	// one lock and a wake-up or two per chunk, and the writers start on the
-	// first chunk while the rest is being queued.
+	// first chunk while the rest is being queued. A node's sockets share its
+	// pool, so any one of them names it.
 	kicked := subs[:0]
 	next := 0
 	for _, s := range subs {
