@@ -34,9 +34,11 @@ type socket struct {
 	// app in callback mode. They are never logged.
 	cookie, authorization string
 	// client is the client's address (clients.go); idle closes the socket
-	// unless subscribed is set by a granted subscribe before it fires.
+	// unless subscribed is set by a granted subscribe before it fires. The
+	// first granted subscribe stops and drops it, so that a subscribed
+	// socket does not keep a timer it no longer needs.
 	client     string
-	idle       *time.Timer
+	idle       atomic.Pointer[time.Timer]
 	subscribed atomic.Bool
 	// credential is who its latest grant was for (authbridge
 	// Decision.Credential): shadow reports are limited per credential.
@@ -372,6 +374,14 @@ func (s *socket) holds(topic string) bool {
 	defer s.mu.Unlock()
 	_, ok := s.topics[topic]
 	return ok
+}
+
+// stopIdle ends the subscribe timeout (clients.go), once a subscribe was
+// granted or the socket is gone.
+func (s *socket) stopIdle() {
+	if t := s.idle.Swap(nil); t != nil {
+		t.Stop()
+	}
 }
 
 func (s *socket) isClosed() bool {
