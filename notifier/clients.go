@@ -69,12 +69,12 @@ func (s *Server) refuseClient(addr string) {
 // closed.
 func (s *Server) admit(sk *socket, addr string) bool {
 	sk.client = addr
-	sk.idle = time.AfterFunc(s.cfg.SubscribeTimeout, func() {
+	sk.idle.Store(time.AfterFunc(s.cfg.SubscribeTimeout, func() {
 		if !sk.subscribed.Load() {
 			s.m.wireRejected.WithLabelValues("no subscribe").Inc()
 			sk.closeFor(DisconnectNeverSubscribed)
 		}
-	})
+	}))
 	if n := s.clients.add(addr); s.caps.perClient > 0 && n > s.caps.perClient {
 		s.refuseClient(addr)
 		return false
@@ -91,6 +91,6 @@ func (s *Server) admit(sk *socket, addr string) bool {
 
 // release undoes admit when sk's connection ends.
 func (s *Server) release(sk *socket) {
-	sk.idle.Stop()
+	sk.stopIdle()
 	s.clients.remove(sk.client)
 }

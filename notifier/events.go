@@ -223,6 +223,7 @@ func (s *socketEvents) subscribe(sk *socket, raw json.RawMessage) subscribeAck {
 	}
 	ack.Granted = d.Granted
 	sk.subscribed.Store(true)
+	sk.stopIdle()
 	sk.credential.Store(&d.Credential)
 	added := sk.grant(held, d.Expires, func() { s.expire(sk) })
 	sk.signedBy(d.Granted, d.Key)

@@ -34,9 +34,11 @@ type socket struct {
 	// app in callback mode. They are never logged.
 	cookie, authorization string
 	// client is the client's address (clients.go); idle closes the socket
-	// unless subscribed is set by a granted subscribe before it fires.
+	// unless subscribed is set by a granted subscribe before it fires. The
+	// first granted subscribe stops and drops it, so that a subscribed
+	// socket does not keep a timer it no longer needs.
 	client     string
-	idle       *time.Timer
+	idle       atomic.Pointer[time.Timer]
 	subscribed atomic.Bool
 	// credential is who its latest grant was for (authbridge
 	// Decision.Credential): shadow reports are limited per credential.
@@ -68,16 +70,11 @@ type socket struct {
 	visible atomic.Int64
 
 	mu sync.Mutex
-	// topics maps each granted topic to the newest version this socket is
-	// known to hold: what it subscribed with, raised by every hint sent.
-	// A hint at or below it is a duplicate and costs nothing.
-	topics  map[string]int64
-	expires map[string]time.Time // topic -> when its grant lapses; absent = never
-	expiry  *time.Timer          // fires at the earliest entry of expires
-	// keys maps a topic granted by a token to the id of the key that
-	// verified it (authbridge Decision.Key), so that the grant ends when
-	// a reload removes the key.
-	keys map[string]string
+	// topics holds each granted topic's grant. One map rather than one per
+	// field: an idle socket's memory is mostly fixed costs like a map's
+	// first group, and most sockets hold a topic or two.
+	topics map[string]held
+	expiry *time.Timer // fires at the earliest grant expiry
 
 	hints map[string]int64 // pending stale hints, topic -> newest version
 	// shared is the bump's frame for hints when they hold exactly its
@@ -91,6 +88,23 @@ type socket struct {
 	writing bool // a writer has the socket (queued, writing or stalled)
 	closed  bool
 }
+
+// held is one granted topic of a socket.
+type held struct {
+	// v is the newest version the socket is known to hold: what it
+	// subscribed with, raised by every hint sent. A hint at or below it is
+	// a duplicate and costs nothing.
+	v int64
+	// expires is when the grant lapses, in unix nanoseconds; 0 is never.
+	expires int64
+	// key is the id of the key that verified a token's grant (authbridge
+	// Decision.Key), so that the grant ends when a reload removes the key;
+	// "" for a callback grant.
+	key string
+}
+
+// lapsed is an expires before any now: revoke's.
+const lapsed = 1
 
 type modeMsg struct {
 	Mode Mode  `json:"mode"`
@@ -108,13 +122,11 @@ type expiredMsg struct {
 
 func newSocket(id string, conn packetConn, pool *writerPool) *socket {
 	s := &socket{
-		id:      id,
-		conn:    conn,
-		pool:    pool,
-		topics:  make(map[string]int64),
-		expires: make(map[string]time.Time),
-		keys:    make(map[string]string),
-		hints:   make(map[string]int64),
+		id:     id,
+		conn:   conn,
+		pool:   pool,
+		topics: make(map[string]held),
+		hints:  make(map[string]int64),
 	}
 	s.tabs.Store(1)
 	s.visible.Store(1)
@@ -128,18 +140,28 @@ func (s *socket) hint(topic string, v int64) bool { return s.hintShared(topic, v
 // hintShared is hint with the bump's shared frame (nil: none), used if the
 // mailbox ends up holding exactly this hint.
 func (s *socket) hintShared(topic string, v int64, shared *sharedHint) bool {
+	queued, claimed := s.queueHint(topic, v, shared)
+	if claimed {
+		s.pool.push(s)
+	}
+	return queued
+}
+
+// queueHint is hintShared without handing the socket to the writers:
+// claimed says the caller must push it, as a fan-out does for many at once.
+func (s *socket) queueHint(topic string, v int64, shared *sharedHint) (queued, claimed bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	held, ok := s.topics[topic]
+	g, ok := s.topics[topic]
 	if !ok || s.closed {
-		return false
+		return false, false
 	}
-	if v != 0 && v <= held {
-		return false
+	if v != 0 && v <= g.v {
+		return false, false
 	}
 	if pending, ok := s.hints[topic]; ok && (v == 0 || v <= pending) {
 		// Already told to poll for something at least as new: coalesced.
-		return false
+		return false, false
 	}
 	s.hints[topic] = v
 	if shared != nil {
@@ -150,8 +172,7 @@ func (s *socket) hintShared(topic string, v int64, shared *sharedHint) bool {
 	} else {
 		s.shared = nil
 	}
-	s.kick()
-	return true
+	return true, s.claim()
 }
 
 func (s *socket) setMode(m modeMsg)   { s.notice(func() { s.mode = &m }) }
@@ -171,11 +192,19 @@ func (s *socket) notice(set func()) {
 // kick hands the socket to the writer pool unless a writer has it already.
 // s.mu must be held.
 func (s *socket) kick() {
+	if s.claim() {
+		s.pool.push(s)
+	}
+}
+
+// claim reports whether the socket needs a writer, and marks it as having
+// one. s.mu must be held.
+func (s *socket) claim() bool {
 	if s.writing {
-		return
+		return false
 	}
 	s.writing = true
-	s.pool.push(s)
+	return true
 }
 
 // appendEvent encodes 2["name",arg] for the rare events.
@@ -196,19 +225,20 @@ func (s *socket) grant(topics map[string]int64, expires time.Time, onExpire func
 	if s.closed {
 		return nil
 	}
+	var exp int64
+	if !expires.IsZero() {
+		exp = expires.UnixNano()
+	}
 	for t, v := range topics {
-		held, ok := s.topics[t]
+		g, ok := s.topics[t]
 		if !ok {
 			added = append(added, t)
 		}
-		if v > held || !ok {
-			s.topics[t] = v
+		if v > g.v || !ok {
+			g.v = v
 		}
-		if expires.IsZero() {
-			delete(s.expires, t)
-		} else {
-			s.expires[t] = expires
-		}
+		g.expires = exp
+		s.topics[t] = g
 	}
 	s.armExpiry(onExpire)
 	return added
@@ -216,18 +246,18 @@ func (s *socket) grant(topics map[string]int64, expires time.Time, onExpire func
 
 // armExpiry schedules onExpire at the earliest grant expiry. s.mu must be held.
 func (s *socket) armExpiry(onExpire func()) {
-	var first time.Time
-	for _, e := range s.expires {
-		if first.IsZero() || e.Before(first) {
-			first = e
+	var first int64
+	for _, g := range s.topics {
+		if g.expires != 0 && (first == 0 || g.expires < first) {
+			first = g.expires
 		}
 	}
 	if s.expiry != nil {
 		s.expiry.Stop()
 		s.expiry = nil
 	}
-	if !first.IsZero() && onExpire != nil {
-		s.expiry = time.AfterFunc(time.Until(first), onExpire)
+	if first != 0 && onExpire != nil {
+		s.expiry = time.AfterFunc(time.Until(time.Unix(0, first)), onExpire)
 	}
 }
 
@@ -240,11 +270,9 @@ func (s *socket) expire(now time.Time, onExpire func()) []string {
 		return nil
 	}
 	var gone []string
-	for t, e := range s.expires {
-		if !e.After(now) {
+	for t, g := range s.topics {
+		if g.expires != 0 && g.expires <= now.UnixNano() {
 			gone = append(gone, t)
-			delete(s.expires, t)
-			delete(s.keys, t)
 			delete(s.topics, t)
 			delete(s.hints, t)
 		}
@@ -271,13 +299,9 @@ func (s *socket) signedBy(topics []string, key string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for _, t := range topics {
-		if _, held := s.topics[t]; !held {
-			continue
-		}
-		if key == "" {
-			delete(s.keys, t)
-		} else {
-			s.keys[t] = key
+		if g, ok := s.topics[t]; ok {
+			g.key = key
+			s.topics[t] = g
 		}
 	}
 }
@@ -289,9 +313,10 @@ func (s *socket) revoke(held func(key string) bool) int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	n := 0
-	for t, k := range s.keys {
-		if !held(k) {
-			s.expires[t] = time.Time{}.Add(1) // before any now
+	for t, g := range s.topics {
+		if g.key != "" && !held(g.key) {
+			g.expires = lapsed
+			s.topics[t] = g
 			n++
 		}
 	}
@@ -308,8 +333,6 @@ func (s *socket) drop(topics []string) []string {
 			held = append(held, t)
 			delete(s.topics, t)
 			delete(s.hints, t)
-			delete(s.expires, t)
-			delete(s.keys, t)
 		}
 	}
 	return held
@@ -339,8 +362,8 @@ func (s *socket) held() map[string]int64 {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	out := make(map[string]int64, len(s.topics))
-	for t, v := range s.topics {
-		out[t] = v
+	for t, g := range s.topics {
+		out[t] = g.v
 	}
 	return out
 }
@@ -351,6 +374,14 @@ func (s *socket) holds(topic string) bool {
 	defer s.mu.Unlock()
 	_, ok := s.topics[topic]
 	return ok
+}
+
+// stopIdle ends the subscribe timeout (clients.go), once a subscribe was
+// granted or the socket is gone.
+func (s *socket) stopIdle() {
+	if t := s.idle.Swap(nil); t != nil {
+		t.Stop()
+	}
 }
 
 func (s *socket) isClosed() bool {

@@ -21,11 +21,12 @@ import (
 // Starting a goroutine per woken socket instead (newproc, stack growth,
 // exit) was a tenth of a fan-out's CPU.
 type writerPool struct {
-	mu    sync.Mutex
-	wake  *sync.Cond
-	queue []*socket // sockets whose mailbox has work; each at most once
-	head  int       // queue[:head] is taken
-	done  bool
+	writers int
+	mu      sync.Mutex
+	wake    *sync.Cond
+	queue   []*socket // sockets whose mailbox has work; each at most once
+	head    int       // queue[:head] is taken
+	done    bool
 }
 
 // writerBatch is how many sockets a writer takes off the queue at once: few
@@ -34,9 +35,9 @@ type writerPool struct {
 const writerBatch = 32
 
 func newWriterPool(writers int) *writerPool {
-	p := &writerPool{}
+	p := &writerPool{writers: max(writers, 1)}
 	p.wake = sync.NewCond(&p.mu)
-	for range max(writers, 1) {
+	for range p.writers {
 		go p.loop()
 	}
 	return p
@@ -48,6 +49,21 @@ func (p *writerPool) push(s *socket) {
 	p.queue = append(p.queue, s)
 	p.mu.Unlock()
 	p.wake.Signal()
+}
+
+// pushAll queues sockets for the writers under one lock, and wakes as many
+// writers as they keep busy: a fan-out's sockets one at a time meant a lock
+// and a wake-up call per recipient, against the writers taking them off.
+func (p *writerPool) pushAll(ss []*socket) {
+	if len(ss) == 0 {
+		return
+	}
+	p.mu.Lock()
+	p.queue = append(p.queue, ss...)
+	p.mu.Unlock()
+	for range min((len(ss)+writerBatch-1)/writerBatch, p.writers) {
+		p.wake.Signal()
+	}
 }
 
 // take waits for queued sockets and moves up to len(batch) of them into
@@ -192,24 +208,38 @@ func (s *socket) take(w *writer) bool {
 	}
 	o := &w.out
 	o.hints = w.hints[:0]
-	for t, v := range s.hints {
-		o.hints = append(o.hints, hint{t, v})
-		if v > s.topics[t] {
-			s.topics[t] = v
+	o.shared = nil
+	if sh := s.shared; sh != nil && len(s.hints) == 1 && s.holdsOnly(sh) {
+		// A fan-out's common case, without starting a map iterator.
+		o.shared = sh
+		o.hints = append(o.hints, hint{sh.topic, sh.v})
+		delete(s.hints, sh.topic)
+	} else {
+		for t, v := range s.hints {
+			o.hints = append(o.hints, hint{t, v})
+		}
+		clear(s.hints)
+	}
+	for _, h := range o.hints {
+		if g, ok := s.topics[h.topic]; ok && h.v > g.v {
+			g.v = h.v
+			s.topics[h.topic] = g
 		}
 	}
 	w.hints = o.hints
-	clear(s.hints)
-	o.shared = nil
-	if sh := s.shared; sh != nil && len(o.hints) == 1 && o.hints[0] == (hint{sh.topic, sh.v}) {
-		o.shared = sh
-	}
 	s.shared = nil
 	o.spread, s.spread = s.spread, 0
 	o.mode, o.drain, o.expired = s.mode, s.drain, s.expired
 	s.mode, s.drain, s.expired = nil, nil, nil
 	o.next = 0
 	return true
+}
+
+// holdsOnly reports whether the one pending hint is sh's. s.mu must be
+// held.
+func (s *socket) holdsOnly(sh *sharedHint) bool {
+	v, ok := s.hints[sh.topic]
+	return ok && v == sh.v
 }
 
 // send writes w.out from where it stands. Without wait it returns

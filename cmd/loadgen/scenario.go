@@ -38,8 +38,10 @@ func bumpOnce(ctx context.Context, o *options, hs []*handle, pub *publisher, top
 	line := map[string]any{
 		"type": "bump", "topic": topic, "v": v,
 		"holders": holders, "reached": reached, "missing": missing,
-		"p50_ms": round(h.quantile(0.50), 2), "p99_ms": round(h.quantile(0.99), 2),
-		"max_ms": round(float64(h.MaxUS)/1000, 2),
+		// p1: how long before the first writes land, which tells a server
+		// that starts late from one that writes slowly.
+		"p1_ms": round(h.quantile(0.01), 2), "p50_ms": round(h.quantile(0.50), 2),
+		"p99_ms": round(h.quantile(0.99), 2), "max_ms": round(float64(h.MaxUS)/1000, 2),
 	}
 	// The last client's latency only exists when every holder got it.
 	if missing == 0 {

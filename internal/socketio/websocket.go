@@ -22,9 +22,12 @@ import (
 
 const (
 	// wsReadBufferSize is resident for every open socket, idle or not, so it
-	// is small: clients send pings of a few bytes and the odd subscribe, and
-	// a larger frame is simply read in several fills.
-	wsReadBufferSize = 1 << 10
+	// is gorilla's least: a control frame's payload (125 bytes) must fit, as
+	// gorilla peeks it whole. Clients send pings of a few bytes and the odd
+	// subscribe; a data frame's payload beyond what is buffered is read
+	// straight into the message buffer, so a larger buffer would save no
+	// read call.
+	wsReadBufferSize = 128
 	// wsWriteBufferSize can be a normal size because the buffer comes from a
 	// pool and is held only while one frame is written; most frames fit in
 	// one, and a larger one is written straight from our frame buffer.
@@ -172,19 +175,21 @@ func (c *wsConn) NextReader() (frame.Type, packet.Type, io.ReadCloser, error) {
 		// Never read a failed gorilla conn again: it panics after 1000 tries.
 		return 0, 0, nil, ErrClosed
 	}
-	buf := c.set.getBuf()
+	var buf *bytes.Buffer
 	if held := c.takeHeld(); held != nil {
+		buf = c.set.getBuf()
 		buf.Write(held)
 	} else {
 		mt, r, err := c.ws.NextReader()
 		if err != nil {
-			c.set.putBuf(buf)
 			return 0, 0, nil, c.readFailed(err)
 		}
 		if mt != websocket.TextMessage {
-			c.set.putBuf(buf)
 			return 0, 0, nil, c.reject(reasonBinary)
 		}
+		// Only now: an idle socket's reader waits in NextReader, and a
+		// buffer taken before it would stay with the socket while it idles.
+		buf = c.set.getBuf()
 		if _, err := buf.ReadFrom(r); err != nil {
 			c.set.putBuf(buf)
 			return 0, 0, nil, c.readFailed(err)

@@ -42,7 +42,10 @@ func run(ctx context.Context) error {
 	pprofAddr := flag.String("pprof-listen", "127.0.0.1:6060", "pprof address")
 	flag.Parse()
 	cfg.TokenSecret = os.Getenv("PUSHPOLL_TOKEN_SECRET")
-	cfg.MaxSockets = 0
+	// As scripts/bench/run runs the notifier: no per-node or per-address
+	// cap, which would refuse part of a 10,000-socket run.
+	cfg.MaxSockets = -1
+	cfg.MaxSocketsPerClient = -1
 	cfg.HintThrottle = 0    // as scripts/bench/run runs the notifier: fan-out unthrottled
 	cfg.MaxPrefixTopics = 0 // and one prefix token for every socket
 	cfg.Logger = slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
