@@ -506,11 +506,16 @@ func (r *report) profile() {
 	}
 }
 
+// handWritten are the sections under scripts/bench that the report copies
+// into BENCHMARKS.md as they are, in this order.
+var handWritten = []string{"optimisations.md", "protocols.md", "redis-ha.md"}
+
 func (r *report) method() {
-	// The optimisation history and the Redis HA figures are written by hand
-	// (they span runs and commits); the report carries them along so
-	// BENCHMARKS.md stays whole.
-	for _, name := range []string{"optimisations.md", "redis-ha.md"} {
+	// The optimisation history, the protocols side by side and the Redis HA
+	// figures are written by hand (they span runs and commits); the report
+	// carries them along so BENCHMARKS.md stays whole. Edit them in their
+	// files, never in BENCHMARKS.md (TestHandWrittenSectionsInBenchmarks).
+	for _, name := range handWritten {
 		if b, err := os.ReadFile(filepath.Join("scripts", "bench", name)); err == nil {
 			r.p("%s\n", b)
 		}
