@@ -135,20 +135,18 @@ func newSocket(id string, conn packetConn, pool *writerPool) *socket {
 
 // hint queues a stale hint for topic at version v unless the socket already
 // has it. It reports whether anything was queued or raised, and never blocks.
-func (s *socket) hint(topic string, v int64) bool { return s.hintShared(topic, v, nil) }
-
-// hintShared is hint with the bump's shared frame (nil: none), used if the
-// mailbox ends up holding exactly this hint.
-func (s *socket) hintShared(topic string, v int64, shared *sharedHint) bool {
-	queued, claimed := s.queueHint(topic, v, shared)
+func (s *socket) hint(topic string, v int64) bool {
+	queued, claimed := s.queueHint(topic, v, nil)
 	if claimed {
 		s.pool.push(s)
 	}
 	return queued
 }
 
-// queueHint is hintShared without handing the socket to the writers:
-// claimed says the caller must push it, as a fan-out does for many at once.
+// queueHint is hint with the bump's shared frame (nil: none), used if the
+// mailbox ends up holding exactly this hint, and without handing the socket
+// to the writers: claimed says the caller must push it, as a fan-out does
+// for many at once.
 func (s *socket) queueHint(topic string, v int64, shared *sharedHint) (queued, claimed bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
