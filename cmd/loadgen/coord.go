@@ -83,7 +83,7 @@ func parseOptions(scenario string, args []string, getenv func(string) string, st
 	fs.IntVar(&o.perIP, "per-ip", 1000, "sockets per source address")
 	fs.Float64Var(&o.polling, "polling", 0, "share of sockets on long-polling (0..1); the rest use websocket")
 	fs.IntVar(&o.eio, "eio", 3, "Engine.IO version of the sockets: 3 (socket.io 2) or 4 (socket.io 3/4, websocket only)")
-	fs.IntVar(&o.dialConc, "dial-concurrency", 64, "first connects (dial + subscribe) in flight per process; reconnects dial each on its own schedule, as browsers do")
+	fs.IntVar(&o.dialConc, "dial-concurrency", 64, "connects (dial + subscribe) in flight per process")
 	fs.DurationVar(&o.connectWait, "connect-timeout", 5*time.Minute, "give up waiting for every socket to be up")
 	fs.DurationVar(&o.handshake, "handshake-timeout", 20*time.Second, "per-socket dial and handshake timeout")
 	fs.BoolVar(&o.reconnect, "reconnect", scenario == "storm", "sockets reconnect (jittered backoff) when their connection ends")

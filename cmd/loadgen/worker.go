@@ -94,12 +94,11 @@ type sock struct {
 	state atomic.Int32
 	// drainMS is the reconnect delay a drain event asked for, or 0.
 	drainMS atomic.Int64
-	// attempts counts failed dials since the last success, and wasUp says
-	// the socket has been up. Only the goroutine handling the socket at the
-	// time touches them: a dialer or retry timer, or the supervisor once it
-	// has seen the connection end.
+	// attempts counts failed dials since the last success. Only the
+	// goroutine handling the socket at the time touches it: a dialer, or
+	// the supervisor once it has seen the connection end.
 	attempts int
-	wasUp    bool
+	wasUp    bool // dialer only
 }
 
 const (
@@ -201,40 +200,32 @@ func (w *worker) begin(cfg workerConfig) error {
 	return nil
 }
 
-// dialer opens the sockets' first connections, a pool of them at a time:
-// the harness opening its sockets, not something it measures.
 func (w *worker) dialer() {
 	for {
 		select {
 		case <-w.ctx.Done():
 			return
 		case s := <-w.dialQ:
-			s.dial()
+			s.state.Store(stDialing)
+			err := s.connect()
+			if err == nil {
+				continue
+			}
+			w.dialErrs.Add(1)
+			msg := err.Error()
+			w.firstErr.CompareAndSwap(nil, &msg)
+			s.attempts++
+			// Without --reconnect, a first dial still gets three tries: a
+			// burst of connects can overflow a listen backlog.
+			if !w.cfg.Reconnect && s.attempts >= 3 {
+				s.state.Store(stFailed)
+				w.failed.Add(1)
+				continue
+			}
+			s.state.Store(stWaiting)
+			s.retryAfter(w.backoff(s.attempts))
 		}
 	}
-}
-
-// dial makes one connection attempt and, if it fails, schedules the next.
-func (s *sock) dial() {
-	w := s.w
-	s.state.Store(stDialing)
-	err := s.connect()
-	if err == nil {
-		return
-	}
-	w.dialErrs.Add(1)
-	msg := err.Error()
-	w.firstErr.CompareAndSwap(nil, &msg)
-	s.attempts++
-	// Without --reconnect, a first dial still gets three tries: a
-	// burst of connects can overflow a listen backlog.
-	if !w.cfg.Reconnect && s.attempts >= 3 {
-		s.state.Store(stFailed)
-		w.failed.Add(1)
-		return
-	}
-	s.state.Store(stWaiting)
-	s.retryAfter(w.backoff(s.attempts))
 }
 
 // backoff follows socket.io-client 2 (backo2): min·2^attempt capped at max,
@@ -254,22 +245,13 @@ func (w *worker) backoff(attempt int) time.Duration {
 	return time.Duration(ms) * time.Millisecond
 }
 
-// retryAfter dials s again after d. A socket that has been up reconnects
-// on the timer's own goroutine, as each browser reconnects on its own
-// schedule: through the dialers' pool, a storm's reconnects would queue in
-// the load generator, and each exchange of the handshake would cost the
-// storm a pool slot's worth of latency rather than the node's CPU. A first
-// connection waits for a dialer. The timer runs no goroutine while it waits.
+// retryAfter queues s for a dialer after d. The timer runs no goroutine
+// while it waits.
 func (s *sock) retryAfter(d time.Duration) {
 	time.AfterFunc(d, func() {
-		if s.w.ctx.Err() != nil {
-			return
+		if s.w.ctx.Err() == nil {
+			s.w.dialQ <- s // capacity N: never blocks
 		}
-		if s.wasUp {
-			s.dial()
-			return
-		}
-		s.w.dialQ <- s // capacity N: never blocks
 	})
 }
 
@@ -319,7 +301,7 @@ func (s *sock) connect() error {
 		return fmt.Errorf("subscribe: %w", err)
 	}
 	// Before the socket shows as up: from then on the supervisor may hand
-	// it to another goroutine.
+	// it to another dialer.
 	s.attempts = 0
 	s.wasUp = true
 	s.cl.Store(cl)

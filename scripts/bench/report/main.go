@@ -471,8 +471,7 @@ func (r *report) storm() {
 		return
 	}
 	r.p("## 4. Reconnect storm\n\n")
-	r.p("%v sockets on node A; A gets SIGKILL. Sockets reconnect as socket.io-client does (1 s ± 50 %%, doubling, 30 s cap), ", ours["sockets"])
-	r.p("each on its own schedule as browsers do (no pool of dialers in the load generator to queue behind), ")
+	r.p("%v sockets on node A; A gets SIGKILL. Sockets reconnect as socket.io-client does (1 s ± 50 %%, doubling, 30 s cap) ", ours["sockets"])
 	r.p("through a load-balancer stand-in that skips a refused node at once, so they land on node B, and subscribe again. ")
 	r.p("*Back* is from the kill to the last socket subscribed on B; then one bump checks every socket gets hints again. ")
 	r.p("The floor runs the same storm between two floor nodes.\n\n")
