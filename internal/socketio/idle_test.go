@@ -167,15 +167,16 @@ func TestWebsocketRefusals(t *testing.T) {
 // last ping, as the library's read deadline did, whether it is silent or
 // half way through a frame.
 func TestEIO3PingTimeout(t *testing.T) {
-	const interval, timeout = 100 * time.Millisecond, 600 * time.Millisecond
+	const interval, timeout = 100 * time.Millisecond, 400 * time.Millisecond
 	for _, half := range []bool{false, true} {
 		t.Run(fmt.Sprint("half frame ", half), func(t *testing.T) {
+			t.Parallel()
 			h := newHarness(t, func(cfg *Config) { cfg.PingInterval, cfg.PingTimeout = interval, timeout })
 			c := h.connectWS(t)
 			conn := <-h.conns
 			// Pings keep it open well past the timeout.
 			start, last := time.Now(), time.Now()
-			for time.Since(start) < 3*timeout {
+			for time.Since(start) < 2*timeout {
 				last = time.Now()
 				c.send("2x")
 				if got := c.read(); got != "3x" {

@@ -3,10 +3,10 @@
 package socketio
 
 import (
-	"errors"
 	"fmt"
 	"io"
 	"net"
+	"os"
 	"sync"
 	"syscall"
 )
@@ -14,7 +14,11 @@ import (
 // poller tells parked websockets that their socket has data, with one epoll
 // instance for all of them and a goroutine that waits on it only while
 // there is a socket to watch: it starts with the first and stops once the
-// last is closed, so a server with no sockets keeps no goroutine.
+// last is closed, so a server with no sockets keeps no goroutine. That
+// goroutine does not block a thread in epoll_wait: the epoll descriptor is
+// itself readable while it has events, so the runtime's own netpoller
+// parks the goroutine until then (RawConn.Read), and epoll_wait only
+// collects what is ready.
 //
 // Each watch is one-shot (EPOLLONESHOT): after an event the socket is not
 // watched until its connection parks again, so one goroutine at a time
@@ -23,16 +27,11 @@ import (
 // reused, while a token is never seen again once forgotten. Descriptors are
 // touched only through RawConn.Control, which never hands over a closed one.
 type poller struct {
-	mu      sync.Mutex
-	running bool
-	epfd    int
-	wake    [2]int // a pipe: writing to it makes the waiting goroutine look
-	conns   map[uint64]*wsConn
-	last    uint64
+	mu    sync.Mutex
+	ep    *os.File // the epoll instance; nil when no goroutine runs
+	conns map[uint64]*wsConn
+	last  uint64
 }
-
-// wakeToken is the wake pipe's; conns' tokens start at 1.
-const wakeToken = 0
 
 // watch arms c's socket for one readiness event.
 func (p *poller) watch(c *wsConn) error {
@@ -45,7 +44,7 @@ func (p *poller) watch(c *wsConn) error {
 	if c.closed.Load() {
 		return ErrClosed // Close forgets c after setting closed
 	}
-	if !p.running {
+	if p.ep == nil {
 		if err := p.start(); err != nil {
 			return err
 		}
@@ -62,9 +61,10 @@ func (p *poller) watch(c *wsConn) error {
 	}
 	ev := syscall.EpollEvent{Events: syscall.EPOLLIN | syscall.EPOLLRDHUP | syscall.EPOLLONESHOT}
 	putToken(&ev, c.token)
+	epfd := int(p.ep.Fd())
 	var ctlErr error
 	if err := rc.Control(func(fd uintptr) {
-		ctlErr = syscall.EpollCtl(p.epfd, op, int(fd), &ev)
+		ctlErr = syscall.EpollCtl(epfd, op, int(fd), &ev)
 	}); err != nil {
 		return err
 	}
@@ -83,8 +83,9 @@ func (p *poller) forget(c *wsConn) {
 	}
 	delete(p.conns, c.token)
 	c.token = 0
-	if len(p.conns) == 0 && p.running {
-		_, _ = syscall.Write(p.wake[1], []byte{0})
+	if len(p.conns) == 0 && p.ep != nil {
+		_ = p.ep.Close() // the goroutine's read fails, and it returns
+		p.ep = nil
 	}
 }
 
@@ -94,62 +95,56 @@ func (p *poller) start() error {
 	if err != nil {
 		return fmt.Errorf("socketio: epoll_create1: %w", err)
 	}
-	var wake [2]int
-	if err := syscall.Pipe2(wake[:], syscall.O_NONBLOCK|syscall.O_CLOEXEC); err != nil {
+	// Non-blocking, so that os.NewFile hands it to the runtime's poller.
+	if err := syscall.SetNonblock(epfd, true); err != nil {
 		_ = syscall.Close(epfd)
-		return fmt.Errorf("socketio: pipe2: %w", err)
+		return fmt.Errorf("socketio: epoll: %w", err)
 	}
-	ev := syscall.EpollEvent{Events: syscall.EPOLLIN}
-	putToken(&ev, wakeToken)
-	if err := syscall.EpollCtl(epfd, syscall.EPOLL_CTL_ADD, wake[0], &ev); err != nil {
-		closeFDs(epfd, wake[0], wake[1])
-		return fmt.Errorf("socketio: epoll_ctl: %w", err)
+	ep := os.NewFile(uintptr(epfd), "epoll")
+	rc, err := ep.SyscallConn()
+	if err != nil {
+		_ = ep.Close()
+		return fmt.Errorf("socketio: epoll: %w", err)
 	}
-	p.epfd, p.wake, p.running = epfd, wake, true
-	go p.run(epfd, wake)
+	p.ep = ep
+	go p.run(rc)
 	return nil
 }
 
 // run hands each ready socket to a goroutine of its own, which reads it
-// and runs its connection until it parks again.
-func (p *poller) run(epfd int, wake [2]int) {
+// and runs its connection until it parks again. It returns once forget
+// closed the epoll instance.
+func (p *poller) run(rc syscall.RawConn) {
 	events := make([]syscall.EpollEvent, 128)
 	var ready []*wsConn
 	for {
-		n, err := syscall.EpollWait(epfd, events, -1)
-		if errors.Is(err, syscall.EINTR) {
-			continue
-		}
+		var n int
+		var werr error
+		err := rc.Read(func(fd uintptr) bool {
+			n, werr = syscall.EpollWait(int(fd), events, 0)
+			// Nothing ready: false parks until the descriptor is
+			// readable again.
+			return n > 0 || (werr != nil && werr != syscall.EINTR)
+		})
 		if err != nil {
-			// Only a bad descriptor or argument fails here: a bug of ours.
-			panic(fmt.Sprintf("socketio: epoll_wait: %v", err))
+			return // closed
 		}
-		stop := false
+		if werr != nil {
+			// Only a bad descriptor or argument fails here: a bug of ours.
+			panic(fmt.Sprintf("socketio: epoll_wait: %v", werr))
+		}
 		ready = ready[:0]
 		p.mu.Lock()
 		for _, ev := range events[:n] {
-			tok := token(&ev)
-			if tok == wakeToken {
-				drain(wake[0])
-				stop = len(p.conns) == 0
-				continue
-			}
-			if c := p.conns[tok]; c != nil {
+			if c := p.conns[token(&ev)]; c != nil {
 				ready = append(ready, c)
 			}
-		}
-		if stop {
-			p.running = false
-			closeFDs(epfd, wake[0], wake[1])
 		}
 		p.mu.Unlock()
 		for _, c := range ready {
 			go c.readable()
 		}
 		clear(ready)
-		if stop {
-			return
-		}
 	}
 }
 
@@ -203,19 +198,4 @@ func putToken(ev *syscall.EpollEvent, tok uint64) {
 
 func token(ev *syscall.EpollEvent) uint64 {
 	return uint64(uint32(ev.Fd)) | uint64(uint32(ev.Pad))<<32
-}
-
-func drain(fd int) {
-	var b [64]byte
-	for {
-		if n, err := syscall.Read(fd, b[:]); n <= 0 || err != nil {
-			return
-		}
-	}
-}
-
-func closeFDs(fds ...int) {
-	for _, fd := range fds {
-		_ = syscall.Close(fd)
-	}
 }
