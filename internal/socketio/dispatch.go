@@ -38,27 +38,37 @@ type dispatcher[S any] struct {
 }
 
 // serve runs one Engine.IO 3 connection from its CONNECT to its end,
-// reading its packets and calling the handler. Its goroutine is the only
-// one a connection keeps while idle, so what runs here stays shallow:
-// arguments are passed on raw, and Calls that do real work hand it to
-// goroutines of their own (the notifier's workers) whose stacks grow once
-// for everyone.
+// reading its packets and calling the handler. On a websocket the
+// connection parks whenever it has read every whole message (loop), and a
+// goroutine the poller starts takes it up again: an idle socket holds no
+// goroutine. Handlers still run one at a time per connection, in order;
+// what they do stays shallow (arguments are passed on raw, and Calls that
+// do real work hand it to the notifier's workers).
 func (d *dispatcher[S]) serve(ec engineConn) {
 	c := d.newConn(ec, protocolEIO3)
-	defer func() {
-		_ = c.Close()
-		d.remove(ec.ID())
-	}()
 	// socket.io 2 connects the root namespace without asking.
 	if c.writePacket(connectPacket) != nil {
+		d.end3(c)
 		return
 	}
 	c.open()
 	st, ok := d.connect(c)
 	if !ok {
+		d.end3(c)
 		return
 	}
-	d.loop(c, st)
+	var resume func()
+	resume = func() {
+		if d.loop(c, st, resume) != loopParked {
+			d.end3(c)
+		}
+	}
+	resume()
+}
+
+func (d *dispatcher[S]) end3(c *conn) {
+	_ = c.Close()
+	d.remove(c.lib.ID())
 }
 
 func (d *dispatcher[S]) newConn(ec engineConn, protocol string) *conn {
@@ -88,16 +98,33 @@ func (d *dispatcher[S]) connect(c *conn) (S, bool) {
 	return st, true
 }
 
-// loop reads the connection's packets until it ends, or, on Engine.IO 4,
-// until the client leaves the root namespace (then it returns true).
-func (d *dispatcher[S]) loop(c *conn, st S) (left bool) {
+// loopEnd is why loop returned.
+type loopEnd int
+
+const (
+	loopEnded  loopEnd = iota // the connection is over
+	loopLeft                  // an Engine.IO 4 client left the root namespace
+	loopParked                // no whole message yet: resume runs when one comes
+)
+
+// loop reads the connection's packets until it ends, until an Engine.IO 4
+// client leaves the root namespace, or until its websocket has no whole
+// message: then it parks the connection, and the websocket calls resume
+// (on another goroutine) once a message or the end arrives.
+func (d *dispatcher[S]) loop(c *conn, st S, resume func()) loopEnd {
 	for {
 		ft, r, err := c.lib.NextReader()
 		if err != nil {
 			c.ended(err)
-			return false // the session closed itself
+			return loopEnded // the session closed itself
 		}
-		left, err = d.dispatch(c, st, ft, r)
+		if idle, ok := r.(*idleReader); ok {
+			if idle.ws != nil && idle.ws.park(resume) {
+				return loopParked
+			}
+			continue // something came meanwhile
+		}
+		left, err := d.dispatch(c, st, ft, r)
 		_ = r.Close()
 		if err != nil {
 			c.ended(fmt.Errorf("%w: %w", ErrProtocol, err))
@@ -107,10 +134,10 @@ func (d *dispatcher[S]) loop(c *conn, st S) (left bool) {
 			if d.h.Error != nil {
 				d.h.Error(err)
 			}
-			return false
+			return loopEnded
 		}
 		if left {
-			return true
+			return loopLeft
 		}
 	}
 }
@@ -186,38 +213,73 @@ func check4(ft session.FrameType, p []byte) string {
 // serve4 runs an Engine.IO 4 session: socket.io 3 and 4 clients ask for
 // the root namespace with a CONNECT, optionally carrying an auth payload,
 // and may leave it (DISCONNECT) and come back on the same session.
+// Until the client is connected reads block: a client sends its CONNECT
+// right after the handshake, and connectTimeout bounds the wait.
 func (d *dispatcher[S]) serve4(s *session4) {
-	defer s.closeWith(closeError)
 	for {
-		auth, ok := d.awaitConnect(s)
+		c, st, ok := d.connect4(s)
 		if !ok {
+			s.closeWith(closeError)
 			return
 		}
-		c := d.newConn(s, protocolEIO4)
-		st, ok := d.connect(c)
-		if !ok {
+		var resume func()
+		resume = func() {
+			if d.steady4(s, c, st, resume) {
+				d.serve4(s) // on the resuming goroutine, from a shallow stack
+			}
+		}
+		if !d.steady4(s, c, st, resume) {
 			return
+		}
+	}
+}
+
+// connect4 waits for the client's CONNECT and runs Connect and Auth; false
+// when the session is over.
+func (d *dispatcher[S]) connect4(s *session4) (*conn, S, bool) {
+	for {
+		var st S
+		auth, ok := d.awaitConnect(s)
+		if !ok {
+			return nil, st, false
+		}
+		c := d.newConn(s, protocolEIO4)
+		st, ok = d.connect(c)
+		if !ok {
+			return nil, st, false
 		}
 		if len(auth) > 0 && d.h.Auth != nil {
 			if err := d.h.Auth(st, auth); err != nil {
 				c.end()
 				if c.writePacket(connectError("", err.Error())) != nil {
-					return
+					return nil, st, false
 				}
 				continue
 			}
 		}
 		if c.writePacket(connectAnswer(randomB64(sidBytes))) != nil {
 			_ = c.Close()
-			return
+			return nil, st, false
 		}
 		c.open()
-		if !d.loop(c, st) {
-			_ = c.Close()
-			return
-		}
-		c.end()
+		return c, st, true
 	}
+}
+
+// steady4 runs a connected client's packets until it parks (false), ends
+// (false, the session closed) or leaves the root namespace (true: the
+// session waits for its next CONNECT).
+func (d *dispatcher[S]) steady4(s *session4, c *conn, st S, resume func()) bool {
+	switch d.loop(c, st, resume) {
+	case loopParked:
+		return false
+	case loopLeft:
+		c.end()
+		return true
+	}
+	_ = c.Close()
+	s.closeWith(closeError)
+	return false
 }
 
 // awaitConnect reads packets until the client's CONNECT to the root
@@ -229,7 +291,7 @@ func (d *dispatcher[S]) awaitConnect(s *session4) (json.RawMessage, bool) {
 	timer := time.AfterFunc(d.connectTimeout, func() { s.closeWith(closeError) })
 	defer timer.Stop()
 	for {
-		ft, r, err := s.NextReader()
+		ft, r, err := s.nextReader(true)
 		if err != nil {
 			return nil, false
 		}

@@ -35,7 +35,9 @@
 //	   │                    read whole, each packet checked, pause/resume
 //	   │                    without busy loops, a client that vanishes after
 //	   │                    the handshake still gets its session removed
-//	   └─ websocketTransport our own gorilla conn: bounded reads, whole-frame
+//	   └─ websocketTransport gorilla's handshake, then our own frames: reads
+//	                        bounded from the headers, no goroutine on an idle
+//	                        socket (an epoll poller wakes it), whole-frame
 //	                        writes under a deadline, slow sockets closed and
 //	                        counted, no goroutine or timer per frame
 //	   ▼
@@ -43,7 +45,8 @@
 //	   │                  session sees it: binary packets and attachment
 //	   │                  headers close the connection
 //	   ▼
-//	packet layer ──────── one goroutine per connection reads its packets:
+//	packet layer ──────── one dispatcher per connection reads its packets,
+//	   │                  one at a time, parking while a websocket is idle:
 //	   │                  CONNECT written (EIO=3) or answered with its auth
 //	   │                  checked (EIO=4), events split without reflection,
 //	   │                  acks written back, anything else ends it

@@ -19,7 +19,7 @@ import (
 // A session is one session4: the packets the server sends wait in its
 // outbox for the client's next GET while it is on long-polling, and go
 // straight to the websocket once it has one. What the client sends is read
-// by the one goroutine that serves the connection (the packet layer): from
+// by the connection's dispatcher, one message at a time (the packet layer): from
 // the websocket directly, or from the POSTs through a small channel.
 type engine4 struct {
 	set *transportSet

@@ -39,7 +39,7 @@ func (c engineConn4) ID() string   { return c.s.id }
 func (c engineConn4) Close() error { return c.s.Close() }
 
 func (c engineConn4) Read() ([]byte, bool, error) {
-	m, err := c.s.next()
+	m, err := c.s.next(true)
 	if err != nil {
 		return nil, false, err
 	}

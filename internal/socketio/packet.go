@@ -39,8 +39,8 @@ type event struct {
 // them into Engine.IO NOOP and CLOSE; binary packets were refused there too.
 //
 // Unlike go-socket.io's parser this reads no attachment count, decodes no
-// argument (the handler gets it raw) and does no reflection, so the one
-// goroutine that reads a connection keeps a small stack.
+// argument (the handler gets it raw) and does no reflection, so whatever
+// goroutine reads a connection keeps a small stack.
 func parsePacket(p []byte) (ev event, ok bool, err error) {
 	if len(p) == 0 {
 		return ev, false, errEmptyPacket

@@ -60,8 +60,9 @@ var ErrProtocol = errors.New("socketio: protocol error")
 
 // Handler is what a Server calls for its connections. S is the caller's
 // state for one connection: Connect returns it and every later call for that
-// connection gets it. Each connection's Connect, Events and Calls run on the
-// one goroutine that reads it, one at a time; Disconnect runs there or in
+// connection gets it. Each connection's Connect, Events and Calls run one at
+// a time, in order, on whichever goroutine reads it then (on a websocket, one
+// woken for the messages that arrived); Disconnect runs there or in
 // Conn.Close.
 type Handler[S any] struct {
 	// Connect is called once a client is connected to the root namespace,
@@ -100,7 +101,8 @@ type Handler[S any] struct {
 // runs three goroutines per connection (reader, writer, error loop) and
 // decodes every event by reflection on the reader, which grows that stack
 // for as long as the socket stays open: most of an idle socket's memory.
-// Ours runs one goroutine per connection and hands arguments on raw.
+// Ours runs one dispatcher per connection, which holds no goroutine while
+// its websocket is idle, and hands arguments on raw.
 type Server struct {
 	cfg    Config
 	set    *transportSet

@@ -491,14 +491,19 @@ func (s *session4) upgrade(w http.ResponseWriter, r *http.Request) {
 // probe runs the upgrade's exchange under a read deadline: a client that
 // stalls half way keeps its polling session.
 func (s *session4) probe(ws *wsConn) bool {
-	_ = ws.ws.SetReadDeadline(time.Now().Add(s.e.set.cfg.PingTimeout))
-	defer func() { _ = ws.ws.SetReadDeadline(time.Time{}) }()
+	_ = ws.nc.SetReadDeadline(time.Now().Add(s.e.set.cfg.PingTimeout))
+	defer func() { _ = ws.nc.SetReadDeadline(time.Time{}) }()
 	for {
-		mt, data, err := ws.ws.ReadMessage()
-		if err != nil || mt != websocket.TextMessage {
+		m, err := ws.readMessage(true)
+		if err != nil {
 			return false
 		}
-		switch string(data) {
+		data := string(m.buf.Bytes())
+		s.e.set.putBuf(m.buf)
+		if m.binary {
+			return false
+		}
+		switch data {
 		case "2probe":
 			if ws.writeFrame(textMessage, []byte("3probe")) != nil {
 				return false
@@ -554,8 +559,9 @@ func (s *session4) switchTo(ws *wsConn) bool {
 }
 
 // next returns the next MESSAGE from the client, handling the control
-// packets that come in between.
-func (s *session4) next() (message4, error) {
+// packets that come in between. Once on the websocket, with block false,
+// it returns errNothingYet rather than wait for one.
+func (s *session4) next(block bool) (message4, error) {
 	for {
 		select {
 		case m := <-s.inbox:
@@ -579,32 +585,28 @@ func (s *session4) next() (message4, error) {
 		s.mu.Lock()
 		ws := s.ws
 		s.mu.Unlock()
-		m, err := s.readWebsocket(ws)
+		m, err := s.readWebsocket(ws, block)
 		if err != nil || m.buf != nil {
 			return m, err
 		}
 	}
 }
 
-// readWebsocket reads one frame: a MESSAGE is returned, a control packet is
-// handled (an empty message4 comes back), anything else ends the session.
-func (s *session4) readWebsocket(ws *wsConn) (message4, error) {
-	mt, r, err := ws.ws.NextReader()
+// readWebsocket reads one message: a MESSAGE is returned, a control packet
+// is handled (an empty message4 comes back), anything else ends the
+// session. Oversize and malformed frames were refused (and counted) by the
+// websocket.
+func (s *session4) readWebsocket(ws *wsConn, block bool) (message4, error) {
+	m, err := ws.readMessage(block)
+	if errors.Is(err, errNothingYet) {
+		return message4{}, err
+	}
 	if err != nil {
-		if errors.Is(err, websocket.ErrReadLimit) {
-			s.e.set.reject(reasonTooLarge, "websocket", ws.RemoteAddr())
-			err = ErrRejected
-		}
 		s.fail(err)
 		return message4{}, s.endErr()
 	}
-	buf := s.e.set.getBuf()
-	if _, err := buf.ReadFrom(r); err != nil {
-		s.e.set.putBuf(buf)
-		s.fail(err)
-		return message4{}, s.endErr()
-	}
-	if mt == websocket.BinaryMessage {
+	buf := m.buf
+	if m.binary {
 		return message4{binary: true, buf: buf}, nil
 	}
 	data := buf.Bytes()
@@ -748,9 +750,20 @@ func (s *session4) ID() string                { return s.id }
 func (s *session4) RemoteHeader() http.Header { return s.header }
 func (s *session4) RemoteAddr() net.Addr      { return requestAddr(s.remote) }
 
-// NextReader hands the packet layer the next MESSAGE as a msgReader.
+// NextReader hands the packet layer the next MESSAGE as a msgReader, or,
+// on the websocket with none whole yet, an idleReader to park on.
 func (s *session4) NextReader() (session.FrameType, io.ReadCloser, error) {
-	m, err := s.next()
+	return s.nextReader(false)
+}
+
+func (s *session4) nextReader(block bool) (session.FrameType, io.ReadCloser, error) {
+	m, err := s.next(block)
+	if errors.Is(err, errNothingYet) {
+		s.mu.Lock()
+		ws := s.ws
+		s.mu.Unlock()
+		return session.TEXT, &idleReader{ws: ws}, nil
+	}
 	if err != nil {
 		return 0, nil, err
 	}

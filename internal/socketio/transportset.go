@@ -45,6 +45,8 @@ type transportSet struct {
 	bufs sync.Pool
 	// wsWriteBufs is gorilla's write buffer pool, for the same reason.
 	wsWriteBufs sync.Pool
+	// poller wakes parked websockets when their sockets have data.
+	poller poller
 
 	// pending counts long-polling sessions still waiting for their first
 	// poll; they do not count as sockets (Server.Sockets).

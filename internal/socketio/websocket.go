@@ -20,25 +20,18 @@ import (
 	"github.com/googollee/go-socket.io/engineio/transport"
 )
 
-const (
-	// wsReadBufferSize is resident for every open socket, idle or not, so it
-	// is gorilla's least: a control frame's payload (125 bytes) must fit, as
-	// gorilla peeks it whole. Clients send pings of a few bytes and the odd
-	// subscribe; a data frame's payload beyond what is buffered is read
-	// straight into the message buffer, so a larger buffer would save no
-	// read call.
-	wsReadBufferSize = 128
-	// wsWriteBufferSize can be a normal size because the buffer comes from a
-	// pool and is held only while one frame is written; most frames fit in
-	// one, and a larger one is written straight from our frame buffer.
-	wsWriteBufferSize = 4 << 10
-)
+// wsWriteBufferSize is what gorilla writes the handshake's answer with: the
+// buffer comes from a pool and is held only for that write.
+const wsWriteBufferSize = 4 << 10
 
-// websocketTransport replaces the library's websocket transport. Compared
-// with it: reads are capped at MaxFrameBytes and checked before the parser,
-// each frame is written whole under a deadline, and there is no goroutine or
-// timer per frame (the library starts one of each per NextReader and per
-// NextWriter, only to print a reminder to call Close).
+// websocketTransport replaces the library's websocket transport. gorilla
+// does the opening handshake only; frames are ours both ways. Compared with
+// the library's: reads are capped at MaxFrameBytes from the frame headers
+// and checked before the parser, a socket in steady state has no goroutine
+// waiting on it (wsread.go), each frame is written whole under a deadline,
+// and there is no goroutine or timer per frame (the library starts one of
+// each per NextReader and per NextWriter, only to print a reminder to call
+// Close).
 type websocketTransport struct {
 	set      *transportSet
 	upgrader websocket.Upgrader
@@ -50,7 +43,10 @@ func newWebsocketTransport(set *transportSet) *websocketTransport {
 	return &websocketTransport{
 		set: set,
 		upgrader: websocket.Upgrader{
-			ReadBufferSize:  wsReadBufferSize,
+			// No read buffer of its own: gorilla then reads the handshake
+			// through net/http's, and refuses a client that sent more
+			// before the answer, so nothing is left buffered for our
+			// reader to miss.
 			WriteBufferSize: wsWriteBufferSize,
 			WriteBufferPool: &set.wsWriteBufs,
 			CheckOrigin:     set.origins.allowed,
@@ -103,17 +99,17 @@ func (t *websocketTransport) Accept(w http.ResponseWriter, r *http.Request) (tra
 		}
 		return nil, err
 	}
-	ws.SetReadLimit(int64(t.set.cfg.MaxFrameBytes))
+	// gorilla's Conn is dropped here, with its buffers: a socket keeps
+	// just the TCP connection.
 	c := &wsConn{
 		set:       t.set,
-		ws:        ws,
+		nc:        ws.NetConn(),
 		url:       *r.URL,
 		header:    t.set.kept(r.Header),
 		sid:       sid,
 		handshake: newHandshake(sid != ""),
 	}
-	c.handleControl()
-	c.raw = newRawWriter(ws.UnderlyingConn())
+	c.raw = newRawWriter(c.nc)
 	if sid != "" {
 		t.set.setUpgrading(sid, c)
 	}
@@ -129,7 +125,7 @@ func (t *websocketTransport) Accept(w http.ResponseWriter, r *http.Request) (tra
 // wsConn is one websocket as the engine sees it (transport.Conn).
 type wsConn struct {
 	set    *transportSet
-	ws     *websocket.Conn
+	nc     net.Conn
 	url    url.URL
 	header http.Header
 	sid    string // set when this websocket upgrades a polling session
@@ -137,14 +133,35 @@ type wsConn struct {
 	// session's packets go here (see transportSet.websocketOf).
 	session string
 
-	// held are packets the client POSTed over polling while this websocket
-	// was upgrading the session; they are read before the socket's own.
-	heldMu sync.Mutex
-	held   [][]byte
+	// readMu guards the read side's state shared with Close and the
+	// poller: held, readErr, resume and the liveness deadline.
+	readMu sync.Mutex
+	// held are whole messages read off the socket and not yet taken, after
+	// the packets the client POSTed over polling while this websocket was
+	// upgrading the session. nil when there are none.
+	held []heldMsg
+	// readErr is what ended reading; held messages still come first.
+	readErr error
+	// resume is the parked dispatcher (park), nil while it runs.
+	resume func()
+	// readBy and liveness enforce an Engine.IO 3 read deadline
+	// (SetReadDeadline).
+	readBy   time.Time
+	liveness *time.Timer
+	// in (the start of a frame still arriving) and frames are touched only
+	// by whoever reads the socket now: the handshake's or the probe's
+	// goroutine, then one woken reader at a time.
+	in     []byte
+	frames frameReader
+	// evented: the conn carries its session, whose reader never waits on
+	// it (NextReader).
+	evented atomic.Bool
+	// token names the conn to the poller; under the poller's lock.
+	token uint64
 
 	// writeMu serializes frame writes: hints come from the writer pool,
 	// CONNECT and acks from the connection's reader, pongs from the
-	// session, control replies from gorilla's read path.
+	// session, control replies from the read path.
 	writeMu sync.Mutex
 	// raw writes without waiting (trySend); nil where the connection does
 	// not allow it, and then trySend keeps every frame for flush.
@@ -167,34 +184,28 @@ type wsConn struct {
 
 var _ transport.Conn = (*wsConn)(nil)
 
-// NextReader reads one whole message (gorilla enforces MaxFrameBytes as the
-// frame headers arrive, before any payload is buffered), checks it, and hands
-// it on with its Engine.IO packet type.
+// NextReader returns one whole message, checked, with its Engine.IO packet
+// type (MaxFrameBytes was enforced from the frame headers, before any
+// payload was buffered). Once the conn carries its session it never waits:
+// with no whole message there it returns an idleReader as a MESSAGE, which
+// the session hands up as it is and the packet layer parks on.
 func (c *wsConn) NextReader() (frame.Type, packet.Type, io.ReadCloser, error) {
-	if c.closed.Load() {
-		// Never read a failed gorilla conn again: it panics after 1000 tries.
-		return 0, 0, nil, ErrClosed
+	m, err := c.readMessage(!c.evented.Load())
+	if errors.Is(err, errNothingYet) {
+		return frame.String, packet.MESSAGE, &idleReader{ws: c}, nil
 	}
-	var buf *bytes.Buffer
-	if held := c.takeHeld(); held != nil {
-		buf = c.set.getBuf()
-		buf.Write(held)
-	} else {
-		mt, r, err := c.ws.NextReader()
-		if err != nil {
-			return 0, 0, nil, c.readFailed(err)
-		}
-		if mt != websocket.TextMessage {
-			return 0, 0, nil, c.reject(reasonBinary)
-		}
-		// Only now: an idle socket's reader waits in NextReader, and a
-		// buffer taken before it would stay with the socket while it idles.
-		buf = c.set.getBuf()
-		if _, err := buf.ReadFrom(r); err != nil {
-			c.set.putBuf(buf)
-			return 0, 0, nil, c.readFailed(err)
-		}
+	if errors.Is(err, ErrRejected) {
+		_ = c.Close() // counted already
+		return 0, 0, nil, err
 	}
+	if err != nil {
+		return 0, 0, nil, c.readFailed(err)
+	}
+	if m.binary {
+		c.set.putBuf(m.buf)
+		return 0, 0, nil, c.reject(reasonBinary)
+	}
+	buf := m.buf
 	data := buf.Bytes()
 	if len(data) == 0 {
 		c.set.putBuf(buf)
@@ -211,44 +222,25 @@ func (c *wsConn) NextReader() (frame.Type, packet.Type, io.ReadCloser, error) {
 		return 0, 0, nil, c.reject(reason)
 	}
 	if pt == packet.UPGRADE && c.sid != "" {
-		// The session switches to this websocket once it reads this.
+		// The session switches to this websocket once it reads this; the
+		// probe is over, so reads stop waiting.
 		c.set.carries(c.sid, c)
+		c.evented.Store(true)
 	}
 	return frame.String, pt, newMsgReader(c.set, buf, 1), nil
-}
-
-// prepend queues packets that arrived over polling during the upgrade.
-func (c *wsConn) prepend(packets [][]byte) {
-	c.heldMu.Lock()
-	c.held = append(packets, c.held...)
-	c.heldMu.Unlock()
-}
-
-func (c *wsConn) takeHeld() []byte {
-	c.heldMu.Lock()
-	defer c.heldMu.Unlock()
-	if len(c.held) == 0 {
-		return nil
-	}
-	p := c.held[0]
-	c.held = c.held[1:]
-	return p
 }
 
 // readFailed closes the conn and returns an error the engine will not retry:
 // its session loops on errors whose Temporary() is true, and a timeout from
 // the net package says it is.
 func (c *wsConn) readFailed(err error) error {
-	if errors.Is(err, websocket.ErrReadLimit) {
-		// gorilla has sent close 1009 already.
-		return c.reject(reasonTooLarge)
-	}
 	_ = c.Close()
 	return fmt.Errorf("socketio: websocket read: %w", nonTemporary{err})
 }
 
 func (c *wsConn) reject(reason string) error {
-	c.set.reject(reason, "websocket", c.ws.RemoteAddr())
+	c.setReadErr(ErrRejected)
+	c.set.reject(reason, "websocket", c.nc.RemoteAddr())
 	_ = c.Close()
 	return ErrRejected
 }
@@ -393,7 +385,7 @@ func (c *wsConn) wrote(err error) error {
 	}
 	_ = c.Close()
 	if isTimeout(err) {
-		c.set.slow(c.ws.RemoteAddr())
+		c.set.slow(c.nc.RemoteAddr())
 	}
 	return fmt.Errorf("socketio: websocket write: %w", nonTemporary{err})
 }
@@ -401,9 +393,8 @@ func (c *wsConn) wrote(err error) error {
 // writeRaw writes what is pending, then frame, to the TCP connection under
 // deadline, and clears the deadline again: an expired one would make the
 // next trySend fail without trying. c.writeMu must be held: every write to
-// this connection, including the control replies gorilla would otherwise
-// send on its own (see handleControl), goes through here, so frames never
-// interleave.
+// this connection, including the replies to control frames (control),
+// goes through here, so frames never interleave.
 func (c *wsConn) writeRaw(frame []byte, deadline time.Time) error {
 	c.pendMu.Lock()
 	pending := c.pending
@@ -412,7 +403,7 @@ func (c *wsConn) writeRaw(frame []byte, deadline time.Time) error {
 	if len(pending) == 0 && len(frame) == 0 {
 		return nil
 	}
-	nc := c.ws.UnderlyingConn()
+	nc := c.nc
 	if err := nc.SetWriteDeadline(deadline); err != nil {
 		return err
 	}
@@ -427,36 +418,6 @@ func (c *wsConn) writeRaw(frame []byte, deadline time.Time) error {
 		}
 	}
 	return nc.SetWriteDeadline(time.Time{})
-}
-
-// handleControl answers the client's websocket pings and close frames
-// through writeRaw. gorilla's default handlers would write them with its
-// own lock, which knows nothing of ours.
-func (c *wsConn) handleControl() {
-	reply := func(mt int, data []byte) error {
-		c.writeMu.Lock()
-		defer c.writeMu.Unlock()
-		if c.closed.Load() {
-			return nil
-		}
-		var h [maxHeader]byte
-		buf := append(h[:putHeader(h[:], byte(mt), len(data))], data...)
-		return c.writeRaw(buf, time.Now().Add(c.set.cfg.WriteTimeout))
-	}
-	c.ws.SetPingHandler(func(data string) error {
-		return reply(websocket.PongMessage, []byte(data))
-	})
-	c.ws.SetCloseHandler(func(code int, _ string) error {
-		if code == websocket.CloseNoStatusReceived {
-			code = websocket.CloseNormalClosure
-		}
-		return reply(websocket.CloseMessage, websocket.FormatCloseMessage(code, ""))
-	})
-}
-
-func (c *wsConn) SetReadDeadline(t time.Time) error {
-	_ = c.ws.SetReadDeadline(t)
-	return nil
 }
 
 func (c *wsConn) SetWriteDeadline(t time.Time) error {
@@ -481,7 +442,9 @@ func (c *wsConn) Close() error {
 			c.set.doneUpgrading(c.sid, c)
 		}
 		c.set.dropCarrier(c)
-		err = c.ws.Close()
+		err = c.nc.Close()
+		c.set.poller.forget(c)
+		c.wake()
 	})
 	return err
 }
@@ -489,8 +452,8 @@ func (c *wsConn) Close() error {
 func (c *wsConn) handshakeDone() <-chan struct{} { return c.handshake.done() }
 
 func (c *wsConn) URL() url.URL              { return c.url }
-func (c *wsConn) LocalAddr() net.Addr       { return c.ws.LocalAddr() }
-func (c *wsConn) RemoteAddr() net.Addr      { return c.ws.RemoteAddr() }
+func (c *wsConn) LocalAddr() net.Addr       { return c.nc.LocalAddr() }
+func (c *wsConn) RemoteAddr() net.Addr      { return c.nc.RemoteAddr() }
 func (c *wsConn) RemoteHeader() http.Header { return c.header }
 
 // wsWriter buffers one outgoing frame. It implements WriteByte so the
@@ -527,6 +490,8 @@ func (w *wsWriter) Close() error {
 		// A new session over websocket: its OPEN packet names it.
 		if sid, ok := openedSession(w.buf.Bytes()); ok {
 			w.c.set.carries(sid, w.c)
+			// Nothing read it before: its reader is the session's.
+			w.c.evented.Store(true)
 		}
 	}
 	w.c.set.putBuf(w.buf)
