@@ -16,9 +16,9 @@ import (
 // descriptor so that a concurrent Close cannot hand its number to another
 // connection mid-write. RawConn.Write also takes the descriptor's write
 // lock and resets its poller state for a wait that a write which never
-// waits does not need: a tenth of the fan-out's CPU around the write
-// syscall. Writes to the connection never overlap anyway: every one of
-// them is made under the wsConn's writeMu.
+// waits does not need: in the fan-out profile it added 11 % to the write
+// syscall's own time, Control 6 %. Writes to the connection never overlap
+// anyway: every one of them is made under the wsConn's writeMu.
 type rawWriter struct {
 	rc syscall.RawConn
 	// The callback and its arguments live here, so that a write allocates
