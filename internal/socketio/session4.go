@@ -171,7 +171,7 @@ func (s *session4) polled() {
 func (s *session4) heartbeat() {
 	s.mu.Lock()
 	if !s.pongBy.IsZero() {
-		if wait := time.Until(s.pongBy); wait > 0 {
+		if time.Until(s.pongBy) > 0 {
 			// The deadline moved on (delivered) while this firing was
 			// on its way.
 			s.timer.Reset(s.beatIn(s.pongBy))
