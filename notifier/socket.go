@@ -76,7 +76,7 @@ type socket struct {
 	topics map[string]held
 	expiry *time.Timer // fires at the earliest grant expiry
 
-	hints map[string]int64 // pending stale hints, topic -> newest version
+	hints pendingHints // pending stale hints (mailbox.go)
 	// shared is the bump's frame for hints when they hold exactly its
 	// single hint (checked again when the writer takes them).
 	shared *sharedHint
@@ -92,8 +92,9 @@ type socket struct {
 // held is one granted topic of a socket.
 type held struct {
 	// v is the newest version the socket is known to hold: what it
-	// subscribed with, raised by every hint sent. A hint at or below it is
-	// a duplicate and costs nothing.
+	// subscribed with, raised by every hint queued (which is sent unless
+	// the topic or the socket goes first). A hint at or below it is a
+	// duplicate and costs nothing.
 	v int64
 	// expires is when the grant lapses, in unix nanoseconds; 0 is never.
 	expires int64
@@ -126,7 +127,6 @@ func newSocket(id string, conn packetConn, pool *writerPool) *socket {
 		conn:   conn,
 		pool:   pool,
 		topics: make(map[string]held),
-		hints:  make(map[string]int64),
 	}
 	s.tabs.Store(1)
 	s.visible.Store(1)
@@ -155,17 +155,22 @@ func (s *socket) queueHint(topic string, v int64, shared *sharedHint) (queued, c
 		return false, false
 	}
 	if v != 0 && v <= g.v {
+		// Held, or already queued: coalesced.
 		return false, false
 	}
-	if pending, ok := s.hints[topic]; ok && (v == 0 || v <= pending) {
-		// Already told to poll for something at least as new: coalesced.
-		return false, false
+	if !s.hints.put(topic, v) {
+		return false, false // a version-less hint with one pending
 	}
-	s.hints[topic] = v
+	if v > g.v {
+		// Raised now rather than when the writer sends it, so that a
+		// writer takes the mailbox without looking up the topic again.
+		g.v = v
+		s.topics[topic] = g
+	}
 	if shared != nil {
 		s.spread = max(s.spread, shared.spread)
 	}
-	if len(s.hints) == 1 {
+	if s.hints.len() == 1 {
 		s.shared = shared
 	} else {
 		s.shared = nil
@@ -272,7 +277,7 @@ func (s *socket) expire(now time.Time, onExpire func()) []string {
 		if g.expires != 0 && g.expires <= now.UnixNano() {
 			gone = append(gone, t)
 			delete(s.topics, t)
-			delete(s.hints, t)
+			s.hints.remove(t)
 		}
 	}
 	if len(gone) > 0 {
@@ -330,7 +335,7 @@ func (s *socket) drop(topics []string) []string {
 		if _, ok := s.topics[t]; ok {
 			held = append(held, t)
 			delete(s.topics, t)
-			delete(s.hints, t)
+			s.hints.remove(t)
 		}
 	}
 	return held
@@ -351,7 +356,7 @@ func (s *socket) close() []string {
 	for t := range s.topics {
 		held = append(held, t)
 	}
-	s.hints = nil
+	s.hints = pendingHints{}
 	return held
 }
 

@@ -123,7 +123,7 @@ func waitIdle(t *testing.T, s *socket) {
 		s.mu.Lock()
 		defer s.mu.Unlock()
 		if s.writing {
-			return fmt.Errorf("socket %s: its writer is still emptying %d hints", s.id, len(s.hints))
+			return fmt.Errorf("socket %s: its writer is still emptying %d hints", s.id, s.hints.len())
 		}
 		return nil
 	})
@@ -189,7 +189,7 @@ func TestSocketCoalescesWhileBlocked(t *testing.T) {
 		s.hint("b", v)
 	}
 	s.mu.Lock()
-	pending := len(s.hints)
+	pending := s.hints.len()
 	s.mu.Unlock()
 	if pending != 2 {
 		t.Fatalf("pending hints = %d, want 2 (one per topic)", pending)

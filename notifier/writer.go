@@ -202,30 +202,16 @@ func (s *socket) stalled(o outbox) {
 func (s *socket) take(w *writer) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.closed || (len(s.hints) == 0 && s.mode == nil && s.drain == nil && len(s.expired) == 0) {
+	if s.closed || (s.hints.len() == 0 && s.mode == nil && s.drain == nil && len(s.expired) == 0) {
 		s.writing = false
 		return false
 	}
 	o := &w.out
-	o.hints = w.hints[:0]
 	o.shared = nil
-	if sh := s.shared; sh != nil && len(s.hints) == 1 && s.holdsOnly(sh) {
-		// A fan-out's common case, without starting a map iterator.
+	if sh := s.shared; sh != nil && s.hints.only(sh.topic, sh.v) {
 		o.shared = sh
-		o.hints = append(o.hints, hint{sh.topic, sh.v})
-		delete(s.hints, sh.topic)
-	} else {
-		for t, v := range s.hints {
-			o.hints = append(o.hints, hint{t, v})
-		}
-		clear(s.hints)
 	}
-	for _, h := range o.hints {
-		if g, ok := s.topics[h.topic]; ok && h.v > g.v {
-			g.v = h.v
-			s.topics[h.topic] = g
-		}
-	}
+	o.hints = s.hints.drain(w.hints[:0])
 	w.hints = o.hints
 	s.shared = nil
 	o.spread, s.spread = s.spread, 0
@@ -233,13 +219,6 @@ func (s *socket) take(w *writer) bool {
 	s.mode, s.drain, s.expired = nil, nil, nil
 	o.next = 0
 	return true
-}
-
-// holdsOnly reports whether the one pending hint is sh's. s.mu must be
-// held.
-func (s *socket) holdsOnly(sh *sharedHint) bool {
-	v, ok := s.hints[sh.topic]
-	return ok && v == sh.v
 }
 
 // send writes w.out from where it stands. Without wait it returns

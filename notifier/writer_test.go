@@ -82,7 +82,7 @@ func TestSharedHintFrame(t *testing.T) {
 	// Several pending topics: the socket's own frame, not the bump's.
 	b := sockets[0]
 	b.mu.Lock() // a pending hint the writer has not taken yet
-	b.hints["other"] = 5
+	b.hints.put("other", 5)
 	b.mu.Unlock()
 	h.fanOut("acct:7", 1234568)
 	waitIdle(t, b)

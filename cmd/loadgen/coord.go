@@ -97,7 +97,7 @@ func parseOptions(scenario string, args []string, getenv func(string) string, st
 	fs.DurationVar(&o.gap, "gap", 500*time.Millisecond, "fanout: pause between the end of one bump and the next publish")
 	fs.DurationVar(&o.wait, "wait", 15*time.Second, "fanout, storm: how long to wait for every holder to have a bump")
 	fs.DurationVar(&o.duration, "duration", 20*time.Second, "sustain: publishing time")
-	pids := fs.String("server-pid", "", "idle: pid(s) of the server process(es) to sample (RSS, CPU), comma-separated")
+	pids := fs.String("server-pid", "", "idle: pid(s) of the server process(es) to sample (RSS, CPU), comma-separated; fanout: one per --targets entry, in order, for each server's CPU over the measured bumps")
 	metrics := fs.String("metrics-url", "", "idle, storm: Prometheus endpoint(s) to read go_goroutines and socket gauges from")
 	fs.DurationVar(&o.hold, "hold", 10*time.Second, "idle: how long to hold the sockets while sampling CPU")
 	fs.IntVar(&o.killPID, "kill-pid", 0, "storm: SIGKILL this node once every socket is up")
@@ -176,6 +176,9 @@ func parseOptions(scenario string, args []string, getenv func(string) string, st
 			}
 			o.serverPIDs = append(o.serverPIDs, n)
 		}
+	}
+	if n := max(len(o.targets), 1); scenario == "fanout" && len(o.serverPIDs) > 0 && len(o.serverPIDs) != n {
+		return nil, fmt.Errorf("--server-pid: fanout takes one pid per target (%d), not %d", n, len(o.serverPIDs))
 	}
 	for _, m := range strings.Split(*metrics, ",") {
 		if m = strings.TrimSpace(m); m != "" {

@@ -4,8 +4,11 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"io"
 	"net/http/httptest"
+	"os"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -99,7 +102,8 @@ func TestFanoutEndToEnd(t *testing.T) {
 	url := startRoomServer(t, rs.URL)
 	const sockets = 20
 	lines := runLoadgen(t, "fanout", "--url", url, "--redis-url", rs.URL, "--sockets", strconv.Itoa(sockets),
-		"--polling", "0.5", "--bumps", "2", "--gap", "20ms", "--wait", "10s", "--src-base", "127.0.0.2", "--per-ip", "7")
+		"--polling", "0.5", "--bumps", "2", "--gap", "20ms", "--wait", "10s", "--src-base", "127.0.0.2", "--per-ip", "7",
+		"--server-pid", strconv.Itoa(os.Getpid())) // the server runs in this process
 	var bumps int
 	var summary map[string]any
 	for _, l := range lines {
@@ -121,6 +125,17 @@ func TestFanoutEndToEnd(t *testing.T) {
 	}
 	if summary == nil || summary["missing"] != float64(0) || summary["last_ms"] == nil {
 		t.Errorf("summary %v", summary)
+	}
+	if cpu, ok := summary["cpu_s"].(float64); !ok || cpu < 0 {
+		t.Errorf("summary %v: no server CPU for the measured bumps", summary)
+	}
+}
+
+func TestFanoutServerPIDPerTarget(t *testing.T) {
+	_, err := parseOptions("fanout", []string{"--targets", "a=http://127.0.0.1:1,b=http://127.0.0.1:2", "--server-pid", "1"},
+		func(string) string { return "secret" }, io.Discard)
+	if err == nil || !strings.Contains(err.Error(), "one pid per target") {
+		t.Fatalf("two targets, one pid: err = %v", err)
 	}
 }
 

@@ -54,6 +54,14 @@ func sampleProc(pid int) procSample {
 	return s
 }
 
+func sampleAll(pids []int) []procSample {
+	out := make([]procSample, len(pids))
+	for i, pid := range pids {
+		out[i] = sampleProc(pid)
+	}
+	return out
+}
+
 // cpuPercent is the CPU use between two samples of one process, in percent
 // of one core.
 func cpuPercent(a, b procSample) float64 {

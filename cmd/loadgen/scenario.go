@@ -59,8 +59,14 @@ func fanout(ctx context.Context, o *options, targets []*target, pub *publisher, 
 	type acc struct{ last, p50, p99, ratio []float64 }
 	res := make([]acc, len(targets))
 	missing := make([]int, len(targets))
+	// With a --server-pid per target, each server's CPU over the measured
+	// bumps: far less disturbed by a busy machine than the latency is.
+	var cpuFrom []procSample
 	for round := range o.warmup + o.bumps {
 		warm := round < o.warmup
+		if round == o.warmup && len(o.serverPIDs) == len(targets) {
+			cpuFrom = sampleAll(o.serverPIDs)
+		}
 		lastOf := make([]float64, len(targets))
 		for k := range targets {
 			ti := (k + round) % len(targets)
@@ -98,9 +104,20 @@ func fanout(ctx context.Context, o *options, targets []*target, pub *publisher, 
 			}
 		}
 	}
+	var cpuTo []procSample
+	if cpuFrom != nil {
+		cpuTo = sampleAll(o.serverPIDs)
+	}
 	for ti, t := range targets {
 		sum := map[string]any{"type": "summary", "scenario": "fanout", "sockets": o.sockets, "nodes": len(t.urls),
 			"procs": len(t.hs), "bumps": o.bumps, "missing": missing[ti]}
+		if cpuTo != nil && cpuTo[ti].ok && cpuFrom[ti].ok {
+			ticks := cpuTo[ti].cpuTicks - cpuFrom[ti].cpuTicks
+			sum["cpu_s"] = round(float64(ticks)/userHZ, 2)
+			if first := cpuTo[0].cpuTicks - cpuFrom[0].cpuTicks; first > 0 {
+				sum["cpu_ratio"] = round(float64(ticks)/float64(first), 2)
+			}
+		}
 		if t.name != "" {
 			sum["target"] = t.name
 		}
@@ -117,6 +134,9 @@ func fanout(ctx context.Context, o *options, targets []*target, pub *publisher, 
 				t.prefix(), o.sockets, median(res[ti].last), slices.Min(res[ti].last), slices.Max(res[ti].last), median(res[ti].p99), missing[ti])
 			if len(targets) > 1 {
 				fmt.Fprintf(stderr, ", %.2f× %s", median(res[ti].ratio), targets[0].name)
+			}
+			if r, ok := sum["cpu_ratio"]; ok {
+				fmt.Fprintf(stderr, ", CPU %.2f s (%.2f× %s)", sum["cpu_s"], r, targets[0].name)
 			}
 			fmt.Fprintln(stderr)
 		}

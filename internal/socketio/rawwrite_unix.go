@@ -11,11 +11,19 @@ import (
 // rawWriter writes to a socket without waiting: what the kernel buffer
 // takes now, and no more. Go's own Write would park the goroutine until
 // the rest fits.
+//
+// It writes inside RawConn.Control, which only holds a reference on the
+// descriptor so that a concurrent Close cannot hand its number to another
+// connection mid-write. RawConn.Write also takes the descriptor's write
+// lock and resets its poller state for a wait that a write which never
+// waits does not need: in the fan-out profile it added 11 % to the write
+// syscall's own time, Control 6 %. Writes to the connection never overlap
+// anyway: every one of them is made under the wsConn's writeMu.
 type rawWriter struct {
 	rc syscall.RawConn
 	// The callback and its arguments live here, so that a write allocates
 	// nothing. Only the holder of the conn's writeMu uses them.
-	do  func(fd uintptr) bool
+	do  func(fd uintptr)
 	buf []byte
 	n   int
 	err error
@@ -39,7 +47,7 @@ func newRawWriter(nc net.Conn) *rawWriter {
 // write returns how much of b the socket took at once.
 func (w *rawWriter) write(b []byte) (int, error) {
 	w.buf, w.n, w.err = b, 0, nil
-	err := w.rc.Write(w.do)
+	err := w.rc.Control(w.do)
 	w.buf = nil
 	if err != nil {
 		return 0, err
@@ -47,23 +55,22 @@ func (w *rawWriter) write(b []byte) (int, error) {
 	return w.n, w.err
 }
 
-// once is RawConn.Write's callback: returning true tells it not to wait
-// for the socket to become writable.
-func (w *rawWriter) once(fd uintptr) bool {
+// once writes what the socket takes of w.buf, on the descriptor
+// RawConn.Control lends it.
+func (w *rawWriter) once(fd uintptr) {
 	for w.n < len(w.buf) {
 		n, err := syscall.Write(int(fd), w.buf[w.n:])
 		switch {
 		case errors.Is(err, syscall.EINTR):
 			continue
 		case errors.Is(err, syscall.EAGAIN):
-			return true
+			return
 		case err != nil:
 			w.err = err
-			return true
+			return
 		case n <= 0:
-			return true
+			return
 		}
 		w.n += n
 	}
-	return true
 }

@@ -400,6 +400,20 @@ func (c *wsConn) writeRaw(frame []byte, deadline time.Time) error {
 	pending := c.pending
 	c.pending = nil
 	c.pendMu.Unlock()
+	if c.raw != nil {
+		// Most writes fit in the socket's buffer: written at once, they
+		// need no deadline, whose setting and clearing each move a timer
+		// in the runtime's poller (pings, pongs and acks of every socket).
+		var err error
+		if pending, err = c.writeNow(pending); err != nil {
+			return err
+		}
+		if len(pending) == 0 {
+			if frame, err = c.writeNow(frame); err != nil {
+				return err
+			}
+		}
+	}
 	if len(pending) == 0 && len(frame) == 0 {
 		return nil
 	}
@@ -418,6 +432,16 @@ func (c *wsConn) writeRaw(frame []byte, deadline time.Time) error {
 		}
 	}
 	return nc.SetWriteDeadline(time.Time{})
+}
+
+// writeNow writes what the socket takes of b without waiting, and returns
+// the rest. c.writeMu must be held.
+func (c *wsConn) writeNow(b []byte) ([]byte, error) {
+	if len(b) == 0 {
+		return b, nil
+	}
+	n, err := c.raw.write(b)
+	return b[n:], err
 }
 
 func (c *wsConn) SetWriteDeadline(t time.Time) error {
