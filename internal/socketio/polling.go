@@ -121,6 +121,11 @@ type pollConn struct {
 	closed    chan struct{}
 	closeOnce sync.Once
 
+	// feedMu orders POST bodies into the payload, whose FeedIn refuses a
+	// second caller ("overlap"): a POST after an abandoned upgrade waits
+	// until the bodies held during it have been fed (replay), in order.
+	feedMu sync.Mutex
+
 	mu sync.Mutex
 	// resumed is non-nil while paused for an upgrade, closed by Resume.
 	resumed chan struct{}
@@ -217,6 +222,8 @@ func (c *pollConn) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		r2 := *r
 		r2.Body = &postBody{data: body, dead: &c.dead}
 		r = &r2
+		c.feedMu.Lock()
+		defer c.feedMu.Unlock()
 	}
 	c.handler.ServeHTTP(w, r)
 	if handshake {
@@ -243,6 +250,10 @@ func (c *pollConn) Pause() {
 }
 
 func (c *pollConn) Resume() {
+	// Taken before anything can be fed: a POST that is not held any more
+	// (below) waits until the held ones are in. No POST is being fed now:
+	// those that came while paused were held.
+	c.feedMu.Lock()
 	c.pauser.Resume() // first, so a woken caller finds the payload working
 	c.mu.Lock()
 	if c.resumed != nil {
@@ -252,9 +263,14 @@ func (c *pollConn) Resume() {
 	bodies := c.heldBodies
 	c.held, c.heldBodies, c.heldBytes = nil, nil, 0
 	c.mu.Unlock()
-	if len(bodies) > 0 {
-		go c.replay(bodies)
+	if len(bodies) == 0 {
+		c.feedMu.Unlock()
+		return
 	}
+	go func() {
+		defer c.feedMu.Unlock()
+		c.replay(bodies)
+	}()
 }
 
 // holdIfPaused answers a POST that arrives while the session is paused for

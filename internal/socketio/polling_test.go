@@ -1,6 +1,7 @@
 package socketio
 
 import (
+	"fmt"
 	"io"
 	"net/http"
 	"strings"
@@ -232,11 +233,21 @@ func TestUpgradeAbandoned(t *testing.T) {
 		t.Fatalf("poll while paused = %q", pkts)
 	}
 	_ = ws.Close() // the upgrade fails: the session resumes polling
-	eventually(t, 5*time.Second, "polling resumed", func() bool {
-		resp, _ := h.do(t, http.MethodPost, h.url(p.query()), nil, encodeTextPayload(`42["nobody"]`))
-		return resp.StatusCode == http.StatusOK
+	// Until the server has seen the websocket go, a POST is held (and fed
+	// in on resume) and a GET gets a noop: either way the ack comes.
+	p.id++
+	if status, body := p.post(fmt.Sprintf(`42%d["echo","resumed"]`, p.id)); status != http.StatusOK {
+		t.Fatalf("echo POST: %d %q", status, body)
+	}
+	var got []string
+	eventually(t, 5*time.Second, "a GET with more than a noop", func() bool {
+		got = p.get()
+		return len(got) != 1 || got[0] != "6"
 	})
-	p.echo("resumed")
+	if want := fmt.Sprintf(`43%d["resumed"]`, p.id); len(got) != 1 || got[0] != want {
+		t.Fatalf("after the resume: %q, want %q", got, want)
+	}
+	p.echo("polling again")
 }
 
 // A session has one websocket at most: further upgrade attempts on its sid
@@ -249,6 +260,8 @@ func TestOneUpgradeAtATime(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// The 101 can reach the client before the server has tracked the conn.
+	eventually(t, 5*time.Second, "the first websocket tracked", func() bool { return h.tracked() == 2 })
 	for range 5 {
 		if ws, resp, err := h.dialWS("EIO=3&transport=websocket&sid="+p.sid, nil); err == nil {
 			ws.Close()

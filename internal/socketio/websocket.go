@@ -461,10 +461,12 @@ func (c *wsConn) Close() error {
 	var err error
 	c.closeOnce.Do(func() {
 		c.closed.Store(true)
-		c.set.untrack(c)
+		// The session's upgrade claim goes before the conn stops counting
+		// as open: once it is no longer tracked, a new upgrade may come.
 		if c.sid != "" {
 			c.set.doneUpgrading(c.sid, c)
 		}
+		c.set.untrack(c)
 		c.set.dropCarrier(c)
 		err = c.nc.Close()
 		c.set.poller.forget(c)
