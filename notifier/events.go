@@ -27,7 +27,7 @@ type socketEvents struct {
 	broker  Broker
 	trust   *linkTrust
 	m       *metrics
-	work    *workers    // runs subscribes off the socket reader goroutines
+	work    *workers    // runs subscribes off the goroutines that read sockets
 	writers *writerPool // empties socket mailboxes (writer.go)
 	reports *reportLimits
 
@@ -136,7 +136,7 @@ type subscribeAck struct {
 // the version table, knows a newer version than the client holds, a stale
 // hint follows at once.
 // onSubscribe runs the subscribe, and encodes its ack, on a worker: the
-// socket's reader goroutine only waits.
+// goroutine reading the socket only waits.
 func (s *socketEvents) onSubscribe(sk *socket, raw json.RawMessage) json.RawMessage {
 	var out json.RawMessage
 	s.runSubscribe(sk, raw, func(a subscribeAck) {

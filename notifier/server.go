@@ -33,7 +33,7 @@ type Server struct {
 	sio     *socketio.Server
 	m       *metrics
 	router  *mux.Router
-	work    *workers        // runs subscribes off the socket reader goroutines
+	work    *workers        // runs subscribes off the goroutines that read sockets
 	writers *writerPool     // empties socket mailboxes (writer.go)
 	hints   *hintThrottle   // per-topic fan-out throttle (throttle.go)
 	events  *socketEvents   // what sockets do (events.go)

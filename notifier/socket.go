@@ -57,9 +57,10 @@ type socket struct {
 
 	// onWrite is told how many hints each delivered batch carried.
 	onWrite func(hints int)
-	// limiter bounds subscribes; only the socket's reader goroutine uses it.
+	// limiter bounds subscribes; only the goroutine reading the socket (one
+	// at a time per connection) uses it.
 	limiter *bucket
-	// reports bounds shadow reports; only the socket's reader goroutine,
+	// reports bounds shadow reports; only the goroutine reading the socket,
 	// which delivers them, uses it.
 	reports *bucket
 	// tabs is how many browser tabs share this connection, as the client

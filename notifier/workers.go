@@ -2,10 +2,10 @@ package notifier
 
 // workers runs functions on a few long-lived goroutines, so the deep call
 // chains of a subscribe (JSON, JWT verification, crypto) grow their stacks
-// once, not the reader goroutine of every socket. That reader's
-// stack stays grown for as long as the socket is idle (no GC runs to
-// shrink it), and the growth itself was a fifth of the CPU of a reconnect
-// storm. A function that finds no idle worker gets a goroutine of its own,
+// once, not the stack of whichever goroutine reads a socket's message
+// (internal/socketio runs a connection on a goroutine only while it has
+// messages, so a stack grown there would be grown again for the next
+// socket; the growth was a fifth of the CPU of a reconnect storm). A function that finds no idle worker gets a goroutine of its own,
 // so a slow auth callback never makes anyone else wait.
 type workers struct {
 	jobs chan func()
