@@ -28,7 +28,18 @@ func rawSocket(t *testing.T, n *node) *websocket.Conn {
 			t.Fatal(err)
 		}
 	}
+	readMode(t, ws)
 	return ws
+}
+
+// readMode reads the mode event the node writes after the CONNECT. A socket
+// is ended only once it has been read, so that no write of the node's can
+// find the socket gone before its read does (that would be a write_error).
+func readMode(t *testing.T, ws *websocket.Conn) {
+	t.Helper()
+	if _, m, err := ws.ReadMessage(); err != nil || !strings.HasPrefix(string(m), `42["mode"`) {
+		t.Fatalf("message after the CONNECT %q, %v: want the mode", m, err)
+	}
 }
 
 // Each way a real client can end its socket lands on its own reason, and
@@ -51,6 +62,8 @@ func TestDisconnectReasons(t *testing.T) {
 		for _, transport := range []string{"websocket", "polling"} {
 			before := disconnects(t, n, "client_closed")
 			c := dial(t, n, sioclient.Options{Transport: transport})
+			// As readMode: closed once the node has written the mode.
+			waitFor(t, 10*time.Second, transport+" mode", func() bool { return c.lastMode() != "" })
 			c.Close()
 			waitFor(t, 10*time.Second, transport+" close counted", func() bool { return disconnects(t, n, "client_closed") == before+1 })
 		}
