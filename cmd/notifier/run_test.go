@@ -208,9 +208,24 @@ func TestSignals(t *testing.T) {
 	// A socket that ignores `drain` keeps the node waiting for the window.
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	c, err := sioclient.Dial(ctx, "http://"+addr, sioclient.Options{OnEvent: func(sioclient.Event) {}})
+	moded := make(chan struct{}, 1)
+	c, err := sioclient.Dial(ctx, "http://"+addr, sioclient.Options{OnEvent: func(e sioclient.Event) {
+		if e.Name == "mode" {
+			select {
+			case moded <- struct{}{}:
+			default:
+			}
+		}
+	}})
 	must(t, err)
 	defer c.Close()
+	// Dial returns once the handshake is in; the mode follows once the
+	// node holds the socket. A signal before that drains an empty node.
+	select {
+	case <-moded:
+	case <-ctx.Done():
+		t.Fatal("no mode event: the node never took the socket")
+	}
 	must(t, cmd.Process.Signal(syscall.SIGTERM))
 	// The second signal must land while the node drains, not before it has
 	// taken the first (a loaded machine may take a while to deliver it).

@@ -17,8 +17,17 @@ url, transport, token, topic = sys.argv[1:5]
 sio = socketio.Client(reconnection=False)
 
 
+_out_lock = threading.Lock()
+
+
 def out(*words):
-    print(*words, flush=True)
+    # Handlers run on the client's own threads: print writes its words one
+    # at a time, so two lines could interleave (a MODE line swallowing an
+    # ACK); each line goes out whole.
+    line = " ".join(str(w) for w in words) + "\n"
+    with _out_lock:
+        sys.stdout.write(line)
+        sys.stdout.flush()
 
 
 @sio.on("stale")
