@@ -19,27 +19,21 @@ var dialers = []struct {
 	dial func(t *testing.T, h *harness) *wsClient
 }{
 	{"EIO 3", func(t *testing.T, h *harness) *wsClient { return h.connectWS(t) }},
-	{"EIO 3 upgrade", func(t *testing.T, h *harness) *wsClient {
-		p := h.connectPolling(t)
-		c := h.mustDialWS(t, "EIO=3&transport=websocket&sid="+p.sid)
-		c.send("2probe")
-		if m := c.read(); m != "3probe" {
-			t.Fatalf("probe answer = %q", m)
-		}
-		c.send("5")
-		return c
-	}},
+	{"EIO 3 upgrade", func(t *testing.T, h *harness) *wsClient { return upgradeWS(t, h, "3", h.connectPolling(t).sid) }},
 	{"EIO 4", func(t *testing.T, h *harness) *wsClient { return h.connectWS4(t) }},
-	{"EIO 4 upgrade", func(t *testing.T, h *harness) *wsClient {
-		p := h.connectPolling4(t)
-		c := h.mustDialWS(t, "EIO=4&transport=websocket&sid="+p.sid)
-		c.send("2probe")
-		if m := c.read(); m != "3probe" {
-			t.Fatalf("probe answer = %q", m)
-		}
-		c.send("5")
-		return c
-	}},
+	{"EIO 4 upgrade", func(t *testing.T, h *harness) *wsClient { return upgradeWS(t, h, "4", h.connectPolling4(t).sid) }},
+}
+
+// upgradeWS upgrades polling session sid to a websocket: probe, then UPGRADE.
+func upgradeWS(t *testing.T, h *harness, eio, sid string) *wsClient {
+	t.Helper()
+	c := h.mustDialWS(t, "EIO="+eio+"&transport=websocket&sid="+sid)
+	c.send("2probe")
+	if m := c.read(); m != "3probe" {
+		t.Fatalf("probe answer = %q", m)
+	}
+	c.send("5")
+	return c
 }
 
 // An idle websocket holds no goroutine: its connection parks until the
