@@ -57,7 +57,6 @@ func (s *socketEvents) onConnect(c socketio.Conn) *socket {
 	sk.cookie, sk.authorization = h.Get("Cookie"), h.Get("Authorization")
 	sk.protocol = c.Protocol()
 	s.m.protocols.WithLabelValues(sk.protocol).Inc()
-	sk.onWrite = func(hints int) { s.m.hintsSent.Add(float64(hints)) }
 	sk.limiter = newBucket(s.cfg.SubscribeBurst, s.cfg.SubscribeEvery)
 	sk.reports = newBucket(2*reportBurst, s.cfg.FastInterval/reportBurst)
 	s.connected(sk, c)

@@ -38,7 +38,7 @@ func TestPendingHintsRules(t *testing.T) {
 	}
 }
 
-// Past fewHints the index takes over from looking through the list; the
+// Past fewTopics the index takes over from looking through the list; the
 // mailbox must behave as a map from topic to version throughout, removes
 // and drains included.
 func TestPendingHintsAgainstMap(t *testing.T) {
@@ -46,7 +46,7 @@ func TestPendingHintsAgainstMap(t *testing.T) {
 	var p pendingHints
 	model := map[string]int64{}
 	for step := range 20000 {
-		topic := "t" + strconv.Itoa(rng.IntN(3*fewHints))
+		topic := "t" + strconv.Itoa(rng.IntN(3*fewTopics))
 		switch r := rng.IntN(100); {
 		case r < 70:
 			v := rng.Int64N(10)

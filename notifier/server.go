@@ -135,7 +135,7 @@ func New(cfg Config) (*Server, error) {
 	if writers <= 0 {
 		writers = runtime.GOMAXPROCS(0)
 	}
-	s.writers = newWriterPool(writers)
+	s.writers = newWriterPool(writers, func(n int) { s.m.hintsSent.Add(float64(n)) })
 	s.events = &socketEvents{
 		cfg: cfg, warn: s.warn, auth: s.auth, hub: s.hub, broker: s.broker,
 		trust: s.trust, m: s.m, work: s.work, writers: s.writers,

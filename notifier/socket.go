@@ -55,8 +55,6 @@ type socket struct {
 	// since is when it connected, for the disconnect log line.
 	since time.Time
 
-	// onWrite is told how many hints each delivered batch carried.
-	onWrite func(hints int)
 	// limiter bounds subscribes; only the goroutine reading the socket (one
 	// at a time per connection) uses it.
 	limiter *bucket
@@ -71,10 +69,8 @@ type socket struct {
 	visible atomic.Int64
 
 	mu sync.Mutex
-	// topics holds each granted topic's grant. One map rather than one per
-	// field: an idle socket's memory is mostly fixed costs like a map's
-	// first group, and most sockets hold a topic or two.
-	topics map[string]held
+	// topics holds each granted topic's grant.
+	topics topicList[held]
 	expiry *time.Timer // fires at the earliest grant expiry
 
 	hints pendingHints // pending stale hints (mailbox.go)
@@ -124,10 +120,9 @@ type expiredMsg struct {
 
 func newSocket(id string, conn packetConn, pool *writerPool) *socket {
 	s := &socket{
-		id:     id,
-		conn:   conn,
-		pool:   pool,
-		topics: make(map[string]held),
+		id:   id,
+		conn: conn,
+		pool: pool,
 	}
 	s.tabs.Store(1)
 	s.visible.Store(1)
@@ -151,8 +146,8 @@ func (s *socket) hint(topic string, v int64) bool {
 func (s *socket) queueHint(topic string, v int64, shared *sharedHint) (queued, claimed bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	g, ok := s.topics[topic]
-	if !ok || s.closed {
+	g := s.topics.get(topic)
+	if g == nil || s.closed {
 		return false, false
 	}
 	if v != 0 && v <= g.v {
@@ -162,12 +157,9 @@ func (s *socket) queueHint(topic string, v int64, shared *sharedHint) (queued, c
 	if !s.hints.put(topic, v) {
 		return false, false // a version-less hint with one pending
 	}
-	if v > g.v {
-		// Raised now rather than when the writer sends it, so that a
-		// writer takes the mailbox without looking up the topic again.
-		g.v = v
-		s.topics[topic] = g
-	}
+	// Raised now rather than when the writer sends it, so that a writer
+	// takes the mailbox without looking up the topic again.
+	g.v = max(g.v, v)
 	if shared != nil {
 		s.spread = max(s.spread, shared.spread)
 	}
@@ -234,15 +226,13 @@ func (s *socket) grant(topics map[string]int64, expires time.Time, onExpire func
 		exp = expires.UnixNano()
 	}
 	for t, v := range topics {
-		g, ok := s.topics[t]
-		if !ok {
+		g := s.topics.get(t)
+		if g == nil {
 			added = append(added, t)
+			g = s.topics.add(t, held{v: v})
 		}
-		if v > g.v || !ok {
-			g.v = v
-		}
+		g.v = max(g.v, v)
 		g.expires = exp
-		s.topics[t] = g
 	}
 	s.armExpiry(onExpire)
 	return added
@@ -251,8 +241,8 @@ func (s *socket) grant(topics map[string]int64, expires time.Time, onExpire func
 // armExpiry schedules onExpire at the earliest grant expiry. s.mu must be held.
 func (s *socket) armExpiry(onExpire func()) {
 	var first int64
-	for _, g := range s.topics {
-		if g.expires != 0 && (first == 0 || g.expires < first) {
+	for _, e := range s.topics.list {
+		if g := e.v; g.expires != 0 && (first == 0 || g.expires < first) {
 			first = g.expires
 		}
 	}
@@ -274,12 +264,14 @@ func (s *socket) expire(now time.Time, onExpire func()) []string {
 		return nil
 	}
 	var gone []string
-	for t, g := range s.topics {
-		if g.expires != 0 && g.expires <= now.UnixNano() {
-			gone = append(gone, t)
-			delete(s.topics, t)
-			s.hints.remove(t)
+	for _, e := range s.topics.list {
+		if e.v.expires != 0 && e.v.expires <= now.UnixNano() {
+			gone = append(gone, e.topic)
 		}
+	}
+	for _, t := range gone {
+		s.topics.remove(t)
+		s.hints.remove(t)
 	}
 	if len(gone) > 0 {
 		s.expired = append(s.expired, gone...)
@@ -303,9 +295,8 @@ func (s *socket) signedBy(topics []string, key string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for _, t := range topics {
-		if g, ok := s.topics[t]; ok {
+		if g := s.topics.get(t); g != nil {
 			g.key = key
-			s.topics[t] = g
 		}
 	}
 }
@@ -317,10 +308,9 @@ func (s *socket) revoke(held func(key string) bool) int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	n := 0
-	for t, g := range s.topics {
-		if g.key != "" && !held(g.key) {
+	for i := range s.topics.list {
+		if g := &s.topics.list[i].v; g.key != "" && !held(g.key) {
 			g.expires = lapsed
-			s.topics[t] = g
 			n++
 		}
 	}
@@ -333,9 +323,8 @@ func (s *socket) drop(topics []string) []string {
 	defer s.mu.Unlock()
 	var held []string
 	for _, t := range topics {
-		if _, ok := s.topics[t]; ok {
+		if s.topics.remove(t) {
 			held = append(held, t)
-			delete(s.topics, t)
 			s.hints.remove(t)
 		}
 	}
@@ -353,9 +342,9 @@ func (s *socket) close() []string {
 	if s.expiry != nil {
 		s.expiry.Stop()
 	}
-	held := make([]string, 0, len(s.topics))
-	for t := range s.topics {
-		held = append(held, t)
+	held := make([]string, 0, s.topics.len())
+	for _, e := range s.topics.list {
+		held = append(held, e.topic)
 	}
 	s.hints = pendingHints{}
 	return held
@@ -365,9 +354,9 @@ func (s *socket) close() []string {
 func (s *socket) held() map[string]int64 {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	out := make(map[string]int64, len(s.topics))
-	for t, g := range s.topics {
-		out[t] = g.v
+	out := make(map[string]int64, s.topics.len())
+	for _, e := range s.topics.list {
+		out[e.topic] = e.v.v
 	}
 	return out
 }
@@ -376,8 +365,7 @@ func (s *socket) held() map[string]int64 {
 func (s *socket) holds(topic string) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	_, ok := s.topics[topic]
-	return ok
+	return s.topics.get(topic) != nil
 }
 
 // stopIdle ends the subscribe timeout (clients.go), once a subscribe was
@@ -397,7 +385,7 @@ func (s *socket) isClosed() bool {
 func (s *socket) topicCount() int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return len(s.topics)
+	return s.topics.len()
 }
 
 // bucket is a token bucket: burst tokens, one more every interval.

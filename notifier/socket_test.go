@@ -111,7 +111,7 @@ func (c *fakeConn) named(name string) []string {
 
 // testPool is a writer pool of size 1 for the test.
 func testPool(t *testing.T) *writerPool {
-	p := newWriterPool(1)
+	p := newWriterPool(1, nil)
 	t.Cleanup(p.stop)
 	return p
 }

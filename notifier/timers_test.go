@@ -62,7 +62,7 @@ func TestWantSetLinger(t *testing.T) {
 // no longer held, and a later grant arms the next expiry.
 func TestGrantExpiry(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		pool := newWriterPool(1)
+		pool := newWriterPool(1, nil)
 		defer pool.stop()
 		conn := &fakeConn{}
 		s := newSocket("s", conn, pool)

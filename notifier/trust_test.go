@@ -66,7 +66,7 @@ func TestResyncIsSpreadForAShardAsForTheWholeLink(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
 				const spread = 2 * time.Second
 				s, b := trustServer(t, spread)
-				pool := newWriterPool(1)
+				pool := newWriterPool(1, nil)
 				defer pool.stop()
 				conn := &fakeConn{}
 				sk := newSocket("a", conn, pool)
@@ -168,7 +168,7 @@ func TestResyncWaitsOutATableStillLoading(t *testing.T) {
 		s, local := trustServer(t, 0)
 		b := &loadingTable{LocalBroker: local, refusals: 3}
 		s.broker, s.trust.broker = b, b
-		pool := newWriterPool(1)
+		pool := newWriterPool(1, nil)
 		defer pool.stop()
 		sk := newSocket("a", &fakeConn{}, pool)
 		s.hub.addSocket(sk)

@@ -22,11 +22,15 @@ import (
 // exit) was a tenth of a fan-out's CPU.
 type writerPool struct {
 	writers int
-	mu      sync.Mutex
-	wake    *sync.Cond
-	queue   []*socket // sockets whose mailbox has work; each at most once
-	head    int       // queue[:head] is taken
-	done    bool
+	// sent is told how many hints the writers delivered, a batch at a
+	// time rather than per socket: a shared counter bumped by every write
+	// was a cache line the writers passed between cores. Nil: not counted.
+	sent  func(hints int)
+	mu    sync.Mutex
+	wake  *sync.Cond
+	queue []*socket // sockets whose mailbox has work; each at most once
+	head  int       // queue[:head] is taken
+	done  bool
 }
 
 // writerBatch is how many sockets a writer takes off the queue at once: few
@@ -34,8 +38,8 @@ type writerPool struct {
 // the queue's lock is taken once per batch rather than per socket.
 const writerBatch = 32
 
-func newWriterPool(writers int) *writerPool {
-	p := &writerPool{writers: max(writers, 1)}
+func newWriterPool(writers int, sent func(hints int)) *writerPool {
+	p := &writerPool{writers: max(writers, 1), sent: sent}
 	p.wake = sync.NewCond(&p.mu)
 	for range p.writers {
 		go p.loop()
@@ -105,7 +109,16 @@ func (p *writerPool) loop() {
 			s.flush(&w)
 		}
 		clear(batch[:n])
+		p.count(&w)
 	}
+}
+
+// count reports the hints w delivered since it last did.
+func (p *writerPool) count(w *writer) {
+	if w.delivered > 0 && p.sent != nil {
+		p.sent(w.delivered)
+	}
+	w.delivered = 0
 }
 
 // stop ends the writers once the queue is empty.
@@ -123,11 +136,9 @@ type writer struct {
 	buf   []byte // frame under construction
 	hints []hint
 	out   outbox
-}
-
-type hint struct {
-	topic string
-	v     int64
+	// delivered counts the hints sent or handed to their connection, for
+	// the pool's count.
+	delivered int
 }
 
 // outbox is one drained mailbox, sent in this order: expired, hints, mode,
@@ -183,6 +194,7 @@ func (s *socket) flush(w *writer) {
 // reconnects.
 func (s *socket) stalled(o outbox) {
 	w := writer{out: o}
+	defer s.pool.count(&w)
 	err := s.conn.Flush()
 	if err == nil {
 		err = s.send(&w, true)
@@ -263,8 +275,8 @@ func (s *socket) send(w *writer, wait bool) error {
 			return err
 		}
 		// Sent, or taken by the connection to flush.
-		if o.next == 1 && s.onWrite != nil {
-			s.onWrite(len(o.hints))
+		if o.next == 1 {
+			w.delivered += len(o.hints)
 		}
 		if err != nil {
 			o.next++
