@@ -12,6 +12,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"sync"
 	"testing"
 	"time"
 )
@@ -40,25 +41,47 @@ func StartTLS(t testing.TB) (s *Server, caFile string) {
 	return s, caFile
 }
 
-// writeCerts makes a CA and a server certificate for 127.0.0.1 under dir.
+// writeCerts writes a CA and a server certificate for 127.0.0.1 under dir.
 func writeCerts(t testing.TB, dir string) (caFile, certFile, keyFile string) {
 	t.Helper()
-	must := func(err error) {
-		if err != nil {
+	c, err := processCerts()
+	if err != nil {
+		t.Fatal(err)
+	}
+	write := func(name, kind string, der []byte) string {
+		path := filepath.Join(dir, name)
+		if err := os.WriteFile(path, pem.EncodeToMemory(&pem.Block{Type: kind, Bytes: der}), 0o600); err != nil {
 			t.Fatal(err)
 		}
+		return path
 	}
+	return write("ca.pem", "CERTIFICATE", c.ca), write("server.pem", "CERTIFICATE", c.leaf), write("server.key", "EC PRIVATE KEY", c.key)
+}
+
+type certSet struct{ ca, leaf, key []byte } // DER
+
+// processCerts makes the CA and server certificate once per process: Go
+// reads the system roots (SSL_CERT_FILE) once, at first use, so a test
+// that trusts the CA that way and runs again in the same process
+// (-count=2) must meet the same CA.
+var processCerts = sync.OnceValues(func() (certSet, error) {
 	caKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	must(err)
+	if err != nil {
+		return certSet{}, err
+	}
 	ca := &x509.Certificate{
 		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "redistest CA"},
 		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour),
 		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign,
 	}
 	caDER, err := x509.CreateCertificate(rand.Reader, ca, ca, &caKey.PublicKey, caKey)
-	must(err)
+	if err != nil {
+		return certSet{}, err
+	}
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	must(err)
+	if err != nil {
+		return certSet{}, err
+	}
 	leaf := &x509.Certificate{
 		SerialNumber: big.NewInt(2), Subject: pkix.Name{CommonName: "127.0.0.1"},
 		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour),
@@ -66,13 +89,12 @@ func writeCerts(t testing.TB, dir string) (caFile, certFile, keyFile string) {
 		KeyUsage:    x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
 	}
 	leafDER, err := x509.CreateCertificate(rand.Reader, leaf, ca, &key.PublicKey, caKey)
-	must(err)
-	keyDER, err := x509.MarshalECPrivateKey(key)
-	must(err)
-	write := func(name, kind string, der []byte) string {
-		path := filepath.Join(dir, name)
-		must(os.WriteFile(path, pem.EncodeToMemory(&pem.Block{Type: kind, Bytes: der}), 0o600))
-		return path
+	if err != nil {
+		return certSet{}, err
 	}
-	return write("ca.pem", "CERTIFICATE", caDER), write("server.pem", "CERTIFICATE", leafDER), write("server.key", "EC PRIVATE KEY", keyDER)
-}
+	keyDER, err := x509.MarshalECPrivateKey(key)
+	if err != nil {
+		return certSet{}, err
+	}
+	return certSet{ca: caDER, leaf: leafDER, key: keyDER}, nil
+})
