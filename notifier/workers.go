@@ -5,8 +5,9 @@ package notifier
 // once, not the stack of whichever goroutine reads a socket's message
 // (internal/socketio runs a connection on a goroutine only while it has
 // messages, so a stack grown there would be grown again for the next
-// socket; the growth was a fifth of the CPU of a reconnect storm). A function that finds no idle worker gets a goroutine of its own,
-// so a slow auth callback never makes anyone else wait.
+// socket; the growth was a fifth of the CPU of a reconnect storm). A
+// function that finds no idle worker gets a goroutine of its own, so a
+// slow auth callback never makes anyone else wait.
 type workers struct {
 	jobs chan func()
 }
