@@ -77,8 +77,11 @@ type session4 struct {
 	// upgrades counts upgrade requests being handled, from before their
 	// websocket handshake is answered, so a GET can tell (graceUpgrade).
 	upgrades int
-	reason   closeReason
-	err      error // why it ended, if fail knew (endErr)
+	// attempt is closed when the websocket now taking the session through
+	// the probe has switched or given up; nil when none is.
+	attempt chan struct{}
+	reason  closeReason
+	err     error // why it ended, if fail knew (endErr)
 	// The heartbeat runs on the schedule, not on when the timer got to
 	// fire: the next PING is due at pingAt, and the client owes a PONG by
 	// pingAt plus the pong timeout, or by that timeout after the PING
@@ -480,14 +483,37 @@ func splitPayload4(body []byte) ([][]byte, bool) {
 func (s *session4) upgrade(w http.ResponseWriter, r *http.Request) {
 	s.polled()
 	s.mu.Lock()
-	taken := s.ws != nil || !s.pollable()
 	s.upgrades++
+	busy, mine := s.attempt, chan struct{}(nil)
+	if busy == nil {
+		mine = make(chan struct{})
+		s.attempt = mine
+	}
 	s.mu.Unlock()
 	defer func() {
 		s.mu.Lock()
 		s.upgrades--
+		if mine != nil {
+			s.attempt = nil
+			close(mine)
+		}
 		s.mu.Unlock()
 	}()
+	if busy != nil {
+		// Another websocket is in the probe: it is answered first, as on
+		// the reference server's one thread, where its 2probe, sent before
+		// this request, is read first. A client that sends 2probe and then
+		// opens a second websocket (the official suite does) sees 3probe
+		// before the refusal. The wait ends with that probe's deadline.
+		select {
+		case <-busy:
+		case <-s.closed:
+		case <-r.Context().Done():
+		}
+	}
+	s.mu.Lock()
+	taken := s.ws != nil || !s.pollable()
+	s.mu.Unlock()
 	if taken || !s.alive() {
 		s.e.set.reject(reasonUpgrade, "websocket", requestAddr(r.RemoteAddr))
 		refuseWebsocket(s.e.ws, w, r)
