@@ -474,7 +474,9 @@ func (r *report) storm() {
 	r.p("%v sockets on node A; A gets SIGKILL. Sockets reconnect as socket.io-client does (1 s ± 50 %%, doubling, 30 s cap) ", ours["sockets"])
 	r.p("through a load-balancer stand-in that skips a refused node at once, so they land on node B, and subscribe again. ")
 	r.p("*Back* is from the kill to the last socket subscribed on B; then one bump checks every socket gets hints again. ")
-	r.p("The floor runs the same storm between two floor nodes.\n\n")
+	r.p("The floor runs the same storm between two floor nodes. ")
+	r.p("One round each: rounds of one server range about ±20 %%, so compare servers over many rounds ")
+	r.p("(`scripts/bench/run --only storm`, repeated; the Engine.IO 4 section below pools fourteen).\n\n")
 	r.p("| nodes | back | up after | reconnects | failed dials | bump after: reached / missing, last ms | B's sockets gauge | B's goroutines | leaked sessions |\n|---|---|---|---|---|---|---|---|---|\n")
 	for _, s := range []line{ours, r.first("storm-v4.jsonl"), r.first("storm-floor.jsonl")} {
 		if s == nil {
