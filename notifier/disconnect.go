@@ -83,6 +83,19 @@ func writeFailure(err error) DisconnectReason {
 	return DisconnectWriteError
 }
 
+// writeFailed closes the socket after a failed write. A write refused
+// because the connection is closed already is an echo of that close: the
+// client's CLOSE that the reader got first, a ping timeout, the node's own
+// close. Recording write_error for it would hide that cause, which the
+// disconnect reads from the reader or from the node's closeFor.
+func (s *socket) writeFailed(err error) {
+	if errors.Is(err, socketio.ErrClosed) {
+		_ = s.conn.Close()
+		return
+	}
+	s.closeFor(writeFailure(err))
+}
+
 // readFailure is the reason for a connection whose reader ended with err
 // (socketio.Conn.Err) while the node had not closed it itself.
 func readFailure(err error, draining bool) DisconnectReason {

@@ -5,7 +5,9 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/pushpoll/pushpoll/internal/socketio"
 )
@@ -43,5 +45,34 @@ func TestDisconnectReasonOfAnEndedReader(t *testing.T) {
 			t.Errorf("reason %d has name %q", r, name)
 		}
 		seen[name] = true
+	}
+}
+
+// TestWriteOnAClosedConnection: a hint written after the connection closed
+// (the client's CLOSE, read first) records no reason of its own, so the
+// disconnect reports the close's cause, not write_error. A write that broke
+// records write_error, and one past its deadline slow.
+func TestWriteOnAClosedConnection(t *testing.T) {
+	conn := &fakeConn{}
+	s := newSocket("s1", conn, testPool(t))
+	s.grant(map[string]int64{"t": 0}, time.Time{}, nil)
+	_ = conn.Close()
+	if !s.hint("t", 1) {
+		t.Fatal("the hint was not queued")
+	}
+	waitIdle(t, s)
+	if r := s.closedFor.Load(); r != 0 {
+		t.Errorf("a write after the close recorded %s", DisconnectReason(r-1))
+	}
+	for err, want := range map[error]DisconnectReason{
+		syscall.ECONNRESET:     DisconnectWriteError,
+		os.ErrDeadlineExceeded: DisconnectSlow,
+	} {
+		conn := &fakeConn{}
+		s := newSocket("s2", conn, testPool(t))
+		s.writeFailed(fmt.Errorf("write: %w", err))
+		if r := s.closedFor.Load(); r != uint32(want)+1 || !conn.closed {
+			t.Errorf("after %v: reason %d, closed %v; want %s", err, r, conn.closed, want)
+		}
 	}
 }

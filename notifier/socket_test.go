@@ -12,7 +12,8 @@ import (
 
 // fakeConn records the events written to it. block, when set, is a client
 // that stopped reading: TrySend keeps the packet, and Flush and Send wait
-// until block is closed.
+// until block is closed. Once closed, it refuses writes with ErrClosed, as
+// the real connections do.
 type fakeConn struct {
 	mu     sync.Mutex
 	events []fakeEvent
@@ -40,6 +41,10 @@ func (c *fakeConn) Send(f socketio.Frame) error {
 
 func (c *fakeConn) TrySend(f socketio.Frame) error {
 	c.mu.Lock()
+	if c.closed {
+		c.mu.Unlock()
+		return socketio.ErrClosed
+	}
 	stuck := c.block != nil
 	if stuck {
 		kept := socketio.EndFrame(append(socketio.StartFrame(nil), f.Packet()...))
@@ -55,6 +60,10 @@ func (c *fakeConn) TrySend(f socketio.Frame) error {
 
 func (c *fakeConn) Flush() error {
 	c.mu.Lock()
+	if c.closed {
+		c.mu.Unlock()
+		return socketio.ErrClosed
+	}
 	f := c.pending
 	c.pending = nil
 	c.mu.Unlock()

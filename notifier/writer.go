@@ -183,7 +183,7 @@ func (s *socket) flush(w *writer) {
 			return
 		}
 		if err != nil {
-			s.closeFor(writeFailure(err))
+			s.writeFailed(err)
 		}
 	}
 }
@@ -200,11 +200,11 @@ func (s *socket) stalled(o outbox) {
 		err = s.send(&w, true)
 	}
 	if err != nil {
-		s.closeFor(writeFailure(err))
+		s.writeFailed(err)
 	}
 	for s.take(&w) {
 		if err := s.send(&w, true); err != nil {
-			s.closeFor(writeFailure(err))
+			s.writeFailed(err)
 		}
 	}
 }
