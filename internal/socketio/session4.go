@@ -484,7 +484,8 @@ func (s *session4) upgrade(w http.ResponseWriter, r *http.Request) {
 	s.polled()
 	s.mu.Lock()
 	s.upgrades++
-	busy, mine := s.attempt, chan struct{}(nil)
+	busy := s.attempt
+	var mine chan struct{}
 	if busy == nil {
 		mine = make(chan struct{})
 		s.attempt = mine
